@@ -1,0 +1,65 @@
+"""The plug-in seam: one small Protocol per institution kind.
+
+A connector turns one leg into one ``Answer`` by talking to one institution through a
+``Transport``. It raises ``Retryable`` for answers worth trying again (busy, 5xx, resets) and
+``Permanent`` for answers that will not improve; the worker owns retries, timeouts, deadlines
+and the in-flight cap, so connectors stay small.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import ClassVar, Protocol, Sequence, runtime_checkable
+
+from connectors.transport import Transport
+from schemas.assets import Asset
+from schemas.directory import Institution
+from schemas.messages import LegRequest
+
+
+@dataclass(frozen=True, slots=True)
+class Found:
+    assets: Sequence[Asset]
+
+
+@dataclass(frozen=True, slots=True)
+class NotFound:
+    reason: str = "no record of the debtor"
+
+
+@dataclass(frozen=True, slots=True)
+class Refused:
+    reason: str
+
+
+Answer = Found | NotFound | Refused
+
+
+@dataclass
+class Retryable(Exception):
+    reason: str
+    retry_after: float | None = field(default=None)
+
+    def __str__(self) -> str:
+        return self.reason
+
+
+@dataclass
+class Permanent(Exception):
+    reason: str
+
+    def __str__(self) -> str:
+        return self.reason
+
+
+@runtime_checkable
+class Connector(Protocol):
+    kind: ClassVar[str]
+
+    async def query(self, institution: Institution, leg: LegRequest) -> Answer: ...
+
+    async def aclose(self) -> None: ...
+
+
+class ConnectorFactory(Protocol):
+    def __call__(self, transport: Transport) -> Connector: ...

@@ -1,0 +1,24 @@
+"""Starts one worker per requested institution kind in this process."""
+
+from __future__ import annotations
+
+import asyncio
+
+from connectors.registry import load_connectors
+from connectors.transport import HttpTransport
+from connectors.worker import ConnectorWorker
+from gateway.bus.topics import ensure_topics
+from gateway.config import Settings
+
+
+async def run_connectors(settings: Settings, kinds: list[str], stop: asyncio.Event) -> None:
+    factories = load_connectors()
+    missing = [k for k in kinds if k not in factories]
+    if missing:
+        raise SystemExit(f"no connector registered for {missing}; registered: {sorted(factories)}")
+    await ensure_topics(settings.kafka_bootstrap, settings.topic_prefix, settings.partitions)
+    workers = [
+        ConnectorWorker(kind, factories[kind](HttpTransport(settings.simulator_urls[kind])), settings)
+        for kind in kinds
+    ]
+    await asyncio.gather(*(w.run(stop) for w in workers))

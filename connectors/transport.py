@@ -1,0 +1,48 @@
+"""One narrow transport interface that the real HTTP client and test doubles share (after httpx):
+send a JSON request, get a status, headers and a decoded JSON body back."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Mapping, Protocol
+
+import aiohttp
+import orjson
+
+
+@dataclass(frozen=True, slots=True)
+class Reply:
+    status: int
+    headers: Mapping[str, str]
+    body: Any  # decoded JSON, or None when the body was not JSON
+
+
+class Transport(Protocol):
+    async def send(self, method: str, path: str, json: Any | None = None) -> Reply: ...
+
+    async def aclose(self) -> None: ...
+
+
+class HttpTransport:
+    """aiohttp against one base URL. Connection errors surface as ``aiohttp.ClientError``."""
+
+    def __init__(self, base_url: str, *, connections: int = 256) -> None:
+        self.base_url = base_url.rstrip("/")
+        self._session = aiohttp.ClientSession(
+            connector=aiohttp.TCPConnector(limit=connections, ttl_dns_cache=300),
+            json_serialize=lambda o: orjson.dumps(o).decode(),
+        )
+
+    async def send(self, method: str, path: str, json: Any | None = None) -> Reply:
+        data = None if json is None else orjson.dumps(json)
+        headers = {"Content-Type": "application/json"} if data is not None else None
+        async with self._session.request(method, self.base_url + path, data=data, headers=headers) as resp:
+            raw = await resp.read()
+            try:
+                body = orjson.loads(raw) if raw else None
+            except orjson.JSONDecodeError:
+                body = None
+            return Reply(resp.status, resp.headers, body)
+
+    async def aclose(self) -> None:
+        await self._session.close()

@@ -1,0 +1,233 @@
+"""A connector worker: consumes one institution kind's legs, asks the institutions, and publishes
+exactly one result per leg.
+
+Legs are handled concurrently (capped in total and per institution) so a slow institution only
+holds its own legs. Each leg's offset is committed once its result is acknowledged by the broker;
+a crash redelivers unfinished legs, and the gateway ignores a second result for a finished leg.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections import defaultdict
+
+import aiohttp
+import structlog
+from aiokafka import ConsumerRebalanceListener, TopicPartition
+from aiokafka.errors import KafkaError
+from aiokafka.structs import ConsumerRecord
+from tenacity import AsyncRetrying, RetryCallState, retry_if_exception_type, stop_after_attempt, wait_random_exponential
+
+from connectors.base import Answer, Connector, Found, NotFound, Permanent, Refused, Retryable
+from gateway.bus.deadletter import send_to_deadletter
+from gateway.bus.kafka import make_consumer, make_producer, start_with_retry
+from gateway.bus.offsets import OffsetTracker
+from gateway.bus.topics import deadletter_topic, legs_topic, results_topic
+from gateway.config import Settings
+from schemas.directory import Institution
+from schemas.messages import LegRequest, LegResult, UndecodableMessage, decode, encode, utcnow
+
+log = structlog.get_logger("connector")
+
+COMMIT_INTERVAL_S = 0.2
+_backoff = wait_random_exponential(multiplier=0.05, max=2.0)
+
+
+def _wait(state: RetryCallState) -> float:
+    """Jittered exponential backoff, but never sooner than the institution's Retry-After."""
+    delay = _backoff(state)
+    exc = state.outcome.exception() if state.outcome else None
+    if isinstance(exc, Retryable) and exc.retry_after is not None:
+        delay = max(delay, exc.retry_after)
+    return delay
+
+
+class ConnectorWorker:
+    def __init__(self, kind: str, connector: Connector, settings: Settings, *, name: str | None = None) -> None:
+        self.kind = kind
+        self.connector = connector
+        self.settings = settings
+        self.name = name or f"connector-{kind}"
+        self.group_id = f"{settings.topic_prefix}.connector.{kind}"
+        self.tracker = OffsetTracker()
+        self._limits: dict[str, asyncio.Semaphore] = defaultdict(
+            lambda: asyncio.Semaphore(settings.max_inflight_per_institution)
+        )
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._stopping = False
+        self.producer = make_producer(settings, self.name)
+        self.consumer = make_consumer(settings, group_id=self.group_id, client_id=self.name)
+
+    async def run(self, stop: asyncio.Event, grace_s: float = 20.0) -> None:
+        await start_with_retry(self.producer)
+        self.consumer.subscribe([legs_topic(self.settings.topic_prefix, self.kind)], listener=_Rebalance(self))
+        await start_with_retry(self.consumer)
+        log.info("worker started", kind=self.kind, group=self.group_id)
+        try:
+            last_commit = time.monotonic()
+            while not stop.is_set():
+                await self._fetch_some()
+                if time.monotonic() - last_commit >= COMMIT_INTERVAL_S:
+                    await self._commit()
+                    last_commit = time.monotonic()
+        finally:
+            await self._shutdown(grace_s)
+
+    async def _fetch_some(self) -> None:
+        room = self.settings.max_inflight - len(self._tasks)
+        if room <= 0:  # back-pressure: fetch no more until something finishes
+            await asyncio.wait(self._tasks, timeout=0.1, return_when=asyncio.FIRST_COMPLETED)
+            return
+        batches = await self.consumer.getmany(timeout_ms=100, max_records=room)
+        for tp, records in batches.items():
+            for record in records:
+                self.tracker.started(tp, record.offset)
+                task = asyncio.create_task(self._handle(tp, record))
+                self._tasks.add(task)
+                task.add_done_callback(self._tasks.discard)
+
+    async def _handle(self, tp: TopicPartition, record: ConsumerRecord) -> None:
+        try:
+            _, leg = decode(record.value)
+            if not isinstance(leg, LegRequest):
+                raise UndecodableMessage(f"expected inquiry.leg.requested, got {type(leg).__name__}")
+        except UndecodableMessage as exc:
+            log.warning("dead-lettering undecodable leg", reason=str(exc), offset=record.offset, partition=record.partition)
+            if await self._publish(lambda: send_to_deadletter(
+                self.producer, deadletter_topic(self.settings.topic_prefix), record, str(exc), self.group_id
+            )):
+                self.tracker.finished(tp, record.offset)
+            return
+        result = await self.call(leg)
+        value = encode(result, inquiry_id=leg.inquiry_id, leg_id=leg.leg_id, batch_id=leg.batch_id)
+        topic = results_topic(self.settings.topic_prefix)
+        if await self._publish(lambda: self.producer.send_and_wait(topic, value, key=leg.inquiry_id.encode())):
+            self.tracker.finished(tp, record.offset)
+
+    async def _publish(self, send) -> bool:  # type: ignore[no-untyped-def]
+        """Keep trying through broker hiccups; on shutdown leave the offset uncommitted instead."""
+        delay = 0.1
+        while True:
+            try:
+                await send()
+                return True
+            except KafkaError as exc:
+                if self._stopping:
+                    return False
+                log.warning("publish failed, retrying", error=repr(exc))
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 5.0)
+
+    async def call(self, leg: LegRequest) -> LegResult:
+        """Ask the institution; always returns a terminal result, never raises."""
+        institution = self.settings.directory.by_id.get(leg.institution_id)
+        if institution is None or institution.kind != self.kind:
+            return _result(leg, "failed", f"institution {leg.institution_id!r} is not a {self.kind} in this directory")
+        started = time.monotonic()
+        attempts = [0]
+        remaining = (leg.deadline - utcnow()).total_seconds()
+        if remaining <= 0:
+            return _result(leg, "timed_out", "the leg's deadline had passed before it reached the connector")
+        try:
+            async with asyncio.timeout(remaining):
+                async with self._limits[institution.id]:
+                    answer = await self._ask_with_retries(institution, leg, attempts)
+        except TimeoutError:
+            return _result(leg, "timed_out", f"no answer from {institution.id} before the leg deadline", attempts[0], started)
+        except Permanent as exc:
+            return _result(leg, "failed", str(exc), attempts[0], started)
+        except Retryable as exc:
+            return _result(leg, "failed", f"gave up after {attempts[0]} attempts: {exc}", attempts[0], started)
+        except Exception as exc:  # noqa: BLE001 - a connector bug must still end the leg
+            log.exception("connector error", institution=institution.id)
+            return _result(leg, "failed", f"connector error: {exc!r}"[:500], attempts[0], started)
+        if isinstance(answer, Found):
+            return _result(leg, "found", None, attempts[0], started, answer)
+        reason = answer.reason if isinstance(answer, (NotFound, Refused)) else None
+        return _result(leg, "not_found" if isinstance(answer, NotFound) else "refused", reason, attempts[0], started)
+
+    async def _ask_with_retries(self, institution: Institution, leg: LegRequest, attempts: list[int]) -> Answer:
+        retrying = AsyncRetrying(
+            stop=stop_after_attempt(self.settings.call_attempts),
+            wait=_wait,
+            retry=retry_if_exception_type(Retryable),
+            reraise=True,
+        )
+        async for attempt in retrying:
+            with attempt:
+                attempts[0] += 1
+                try:
+                    async with asyncio.timeout(self.settings.call_timeout_s):
+                        return await self.connector.query(institution, leg)
+                except TimeoutError:
+                    raise Retryable(f"{institution.id} did not answer within {self.settings.call_timeout_s:g}s") from None
+                except (aiohttp.ClientError, OSError) as exc:
+                    raise Retryable(f"{institution.id} connection error: {exc!r}"[:300]) from None
+        raise AssertionError("unreachable: tenacity reraises the last error")
+
+    async def _commit(self) -> None:
+        offsets = self.tracker.committable()
+        if not offsets:
+            return
+        assigned = self.consumer.assignment()
+        offsets = {tp: o for tp, o in offsets.items() if tp in assigned}
+        try:
+            await self.consumer.commit(offsets)
+            self.tracker.mark_committed(offsets)
+        except KafkaError as exc:  # e.g. a rebalance in progress: the next commit catches up
+            log.warning("commit failed", error=repr(exc))
+
+    async def drain(self, partitions: set[TopicPartition], timeout_s: float = 20.0) -> None:
+        """Before partitions go to another worker: finish their legs and commit them."""
+        deadline = time.monotonic() + timeout_s
+        while self.tracker.in_flight(partitions) and time.monotonic() < deadline:
+            await asyncio.sleep(0.05)
+        await self._commit()
+        self.tracker.forget(partitions)
+
+    async def _shutdown(self, grace_s: float) -> None:
+        if self._tasks:
+            await asyncio.wait(self._tasks, timeout=grace_s)
+        self._stopping = True
+        for task in self._tasks:
+            task.cancel()  # unfinished legs stay uncommitted and are redelivered
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        await self._commit()
+        await self.consumer.stop()
+        await self.producer.stop()
+        await self.connector.aclose()
+        log.info("worker stopped", kind=self.kind)
+
+
+class _Rebalance(ConsumerRebalanceListener):
+    def __init__(self, worker: ConnectorWorker) -> None:
+        self.worker = worker
+
+    async def on_partitions_revoked(self, revoked: set[TopicPartition]) -> None:
+        await self.worker.drain(set(revoked))
+
+    async def on_partitions_assigned(self, assigned: set[TopicPartition]) -> None:
+        pass
+
+
+def _result(
+    leg: LegRequest,
+    status: str,
+    reason: str | None,
+    attempts: int = 0,
+    started: float | None = None,
+    answer: Found | None = None,
+) -> LegResult:
+    latency_ms = int((time.monotonic() - started) * 1000) if started is not None else 0
+    return LegResult(
+        leg_id=leg.leg_id,
+        inquiry_id=leg.inquiry_id,
+        institution_id=leg.institution_id,
+        status=status,  # type: ignore[arg-type]
+        assets=list(answer.assets) if answer else [],
+        reason=reason,
+        attempts=attempts,
+        latency_ms=latency_ms,
+        answered_at=utcnow(),
+    )

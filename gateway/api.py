@@ -1,0 +1,183 @@
+"""The officers' HTTP API (aiohttp). Handlers validate, delegate to the intake or the store, and
+render; every client error is JSON naming the field at fault."""
+
+from __future__ import annotations
+
+import orjson
+import structlog
+from aiohttp import web
+from pydantic import ValidationError
+
+from gateway.bulk import BulkError, detect_format, parse_rows
+from gateway.clock import shown
+from gateway.errors import ApiError, field_errors, invalid
+from gateway.intake import Intake, ScopeError
+from gateway.reports import debtor_report, inquiry_view
+from gateway.store import Store
+from schemas.api import InquiryCreate
+from schemas.directory import Directory
+
+log = structlog.get_logger("api")
+
+MAX_INQUIRY_BYTES = 1 << 20
+MAX_BATCH_BYTES = 64 << 20
+MAX_BATCH_ROWS = 100_000
+
+STORE = web.AppKey("store", Store)
+INTAKE = web.AppKey("intake", Intake)
+DIRECTORY = web.AppKey("directory", Directory)
+
+
+def json_response(data: object, status: int = 200, headers: dict[str, str] | None = None) -> web.Response:
+    return web.Response(body=orjson.dumps(data), status=status, content_type="application/json", headers=headers)
+
+
+async def read_limited(request: web.Request, limit: int) -> bytes:
+    if request.content_length is not None and request.content_length > limit:
+        raise ApiError(413, "payload_too_large", f"the body exceeds {limit} bytes", [{"field": "body", "message": f"at most {limit} bytes"}])
+    chunks, size = [], 0
+    async for chunk in request.content.iter_chunked(1 << 16):
+        size += len(chunk)
+        if size > limit:
+            raise ApiError(413, "payload_too_large", f"the body exceeds {limit} bytes", [{"field": "body", "message": f"at most {limit} bytes"}])
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+async def create_inquiry(request: web.Request) -> web.Response:
+    raw = await read_limited(request, MAX_INQUIRY_BYTES)
+    try:
+        data = orjson.loads(raw)
+    except orjson.JSONDecodeError as exc:
+        raise ApiError(400, "invalid_json", f"the body is not JSON: {exc}", [{"field": "body", "message": "not JSON"}]) from None
+    if not isinstance(data, dict):
+        raise ApiError(400, "invalid_json", "the body must be a JSON object", [{"field": "body", "message": "not an object"}])
+    try:
+        body = InquiryCreate.model_validate(data)
+    except ValidationError as exc:
+        raise invalid(field_errors(exc)) from None
+    try:
+        accepted = request.app[INTAKE].submit(body)
+    except ScopeError as exc:
+        raise invalid([{"field": exc.field, "message": str(exc)}]) from None
+    location = f"/v1/inquiries/{accepted.id}"
+    log.info("inquiry accepted", inquiry_id=accepted.id, debtors=accepted.debtors, legs=accepted.legs)
+    return json_response(
+        {"id": accepted.id, "debtors": accepted.debtors, "legs": accepted.legs, "location": location},
+        status=202, headers={"Location": location},
+    )
+
+
+async def get_inquiry(request: web.Request) -> web.Response:
+    store = request.app[STORE]
+    inquiry_id = request.match_info["inquiry_id"]
+    inquiry = store.inquiry(inquiry_id)
+    if inquiry is None:
+        raise ApiError(404, "not_found", f"no inquiry {inquiry_id}", [{"field": "inquiry_id", "message": "unknown"}])
+    return json_response(inquiry_view(inquiry, store.debtors(inquiry_id), store.legs(inquiry_id), request.app[DIRECTORY]))
+
+
+async def create_batch(request: web.Request) -> web.Response:
+    raw = await read_limited(request, MAX_BATCH_BYTES)
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        raise ApiError(400, "invalid_encoding", "the body must be UTF-8", [{"field": "body", "message": "not UTF-8"}]) from None
+    fmt = detect_format(request.content_type, text)
+    try:
+        rows, lines = parse_rows(text, fmt, MAX_BATCH_ROWS)
+        accepted = request.app[INTAKE].submit_batch(rows, fmt, lines)
+    except BulkError as exc:
+        raise invalid(exc.errors, str(exc)) from None
+    except ScopeError as exc:
+        raise invalid([{"line": exc.line, "field": exc.field, "message": str(exc)}]) from None
+    location = f"/v1/inquiry-batches/{accepted.id}"
+    log.info("batch accepted", batch_id=accepted.id, inquiries=accepted.inquiries, legs=accepted.legs)
+    return json_response(
+        {"id": accepted.id, "inquiries": accepted.inquiries, "debtors": accepted.debtors, "legs": accepted.legs, "location": location},
+        status=202, headers={"Location": location},
+    )
+
+
+def _batch_or_404(store: Store, batch_id: str):  # type: ignore[no-untyped-def]
+    batch = store.batch(batch_id)
+    if batch is None:
+        raise ApiError(404, "not_found", f"no batch {batch_id}", [{"field": "batch_id", "message": "unknown"}])
+    return batch
+
+
+async def get_batch(request: web.Request) -> web.Response:
+    store = request.app[STORE]
+    batch_id = request.match_info["batch_id"]
+    batch = _batch_or_404(store, batch_id)
+    p = store.batch_progress(batch_id)
+    done = p["completed"] == p["inquiries"]
+    return json_response({
+        "id": batch_id,
+        "status": "completed" if done else "running",
+        "format": batch["format"],
+        "rows": batch["rows"],
+        "created_at": shown(batch["created_at"]),
+        "completed_at": shown(p["last_completed_at"]) if done else None,
+        "inquiries": {"total": p["inquiries"], "completed": p["completed"]},
+        "legs": {"total": p["legs_total"], "done": p["legs_done"]},
+        "reports": f"/v1/inquiry-batches/{batch_id}/reports",
+    })
+
+
+async def batch_reports(request: web.Request) -> web.StreamResponse:
+    """One JSON line per debtor report, streamed inquiry by inquiry so memory stays flat."""
+    store = request.app[STORE]
+    directory = request.app[DIRECTORY]
+    batch_id = request.match_info["batch_id"]
+    _batch_or_404(store, batch_id)
+    response = web.StreamResponse(headers={"Content-Type": "application/x-ndjson"})
+    await response.prepare(request)
+    for inquiry_id in store.batch_inquiry_ids(batch_id):
+        inquiry = store.inquiry(inquiry_id)
+        legs = store.legs(inquiry_id)
+        lines = []
+        for debtor in store.debtors(inquiry_id):
+            report = debtor_report(debtor, [leg for leg in legs if leg["debtor_seq"] == debtor["seq"]], directory)
+            lines.append(orjson.dumps({"inquiry_id": inquiry_id, "case_number": inquiry["case_number"], **report}))
+        await response.write(b"\n".join(lines) + b"\n")
+    await response.write_eof()
+    return response
+
+
+async def institutions(request: web.Request) -> web.Response:
+    return json_response([{"id": i.id, "kind": i.kind, "name": i.name} for i in request.app[DIRECTORY].institutions])
+
+
+async def health(request: web.Request) -> web.Response:
+    return json_response({"ok": True})
+
+
+@web.middleware
+async def json_errors(request: web.Request, handler):  # type: ignore[no-untyped-def]
+    """Every error leaves as JSON: framework 404/405s included, and 500s without internals."""
+    try:
+        return await handler(request)
+    except ApiError:
+        raise
+    except web.HTTPException as exc:
+        if exc.status < 400:
+            raise
+        raise ApiError(exc.status, exc.reason.lower().replace(" ", "_"), exc.reason) from None
+    except Exception:
+        log.exception("unhandled error", path=request.path)
+        raise ApiError(500, "internal_error", "the gateway failed to handle this request") from None
+
+
+def create_app(store: Store, intake: Intake, directory: Directory) -> web.Application:
+    # aiohttp's own body limit is set above ours so that read_limited answers with JSON.
+    app = web.Application(middlewares=[json_errors], client_max_size=MAX_BATCH_BYTES + 1)
+    app[STORE], app[INTAKE], app[DIRECTORY] = store, intake, directory
+    app.router.add_post("/v1/inquiries", create_inquiry)
+    app.router.add_get("/v1/inquiries/{inquiry_id}", get_inquiry)
+    app.router.add_post("/v1/inquiry-batches", create_batch)
+    app.router.add_get("/v1/inquiry-batches/{batch_id}", get_batch)
+    app.router.add_get("/v1/inquiry-batches/{batch_id}/reports", batch_reports)
+    app.router.add_get("/v1/institutions", institutions)
+    app.router.add_get("/healthz", health)
+    return app

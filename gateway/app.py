@@ -1,0 +1,55 @@
+"""The gateway process: HTTP API, outbox relay, result consumer and deadline sweeper, with a
+graceful stop: stop taking requests, stop the loops, commit, close."""
+
+from __future__ import annotations
+
+import asyncio
+
+import structlog
+from aiohttp import web
+
+from gateway.api import create_app
+from gateway.bus.kafka import make_consumer, make_producer, start_with_retry
+from gateway.bus.topics import ensure_topics, results_topic
+from gateway.config import Settings
+from gateway.intake import Intake
+from gateway.outbox import LegRelay
+from gateway.results import ResultConsumer, expire_overdue_inquiries
+from gateway.store import Store
+
+log = structlog.get_logger("gateway")
+
+
+async def run_gateway(settings: Settings, stop: asyncio.Event) -> None:
+    store = Store(settings.data_dir / "gateway.sqlite3")
+    await ensure_topics(settings.kafka_bootstrap, settings.topic_prefix, settings.partitions)
+    producer = make_producer(settings, "gateway")
+    group_id = f"{settings.topic_prefix}.gateway"
+    consumer = make_consumer(settings, results_topic(settings.topic_prefix), group_id=group_id, client_id="gateway")
+    await start_with_retry(producer)
+    await start_with_retry(consumer)
+    relay = LegRelay(store, producer, settings.topic_prefix)
+    results = ResultConsumer(store, consumer, producer, settings.topic_prefix, group_id)
+    intake = Intake(store, settings.directory, settings.inquiry_deadline_s, relay.wake)
+    runner = web.AppRunner(create_app(store, intake, settings.directory), access_log=None)
+    await runner.setup()
+    await web.TCPSite(runner, settings.api_host, settings.api_port).start()
+    log.info("gateway listening", url=settings.api_url, kafka=settings.kafka_bootstrap)
+    loops = [asyncio.create_task(c, name=n) for n, c in (
+        ("relay", relay.run()), ("results", results.run()), ("deadlines", expire_overdue_inquiries(store)),
+    )]
+    stopper = asyncio.create_task(stop.wait())
+    try:
+        done, _ = await asyncio.wait([stopper, *loops], return_when=asyncio.FIRST_COMPLETED)
+        for task in done:
+            if task is not stopper and task.exception():
+                raise task.exception()  # type: ignore[misc]
+    finally:
+        await runner.cleanup()
+        for task in [stopper, *loops]:
+            task.cancel()
+        await asyncio.gather(stopper, *loops, return_exceptions=True)
+        await consumer.stop()
+        await producer.stop()
+        store.close()
+        log.info("gateway stopped")

@@ -1,0 +1,42 @@
+"""Topic names and their creation. Legs go to one topic per institution kind so each kind's
+connector workers scale on their own; results come back on one topic keyed by inquiry."""
+
+from __future__ import annotations
+
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.errors import TopicAlreadyExistsError
+
+from schemas.directory import KINDS
+
+
+def legs_topic(prefix: str, kind: str) -> str:
+    return f"{prefix}.inquiry.legs.{kind}"
+
+
+def results_topic(prefix: str) -> str:
+    return f"{prefix}.inquiry.results"
+
+
+def deadletter_topic(prefix: str) -> str:
+    return f"{prefix}.deadletter"
+
+
+def all_topics(prefix: str) -> list[str]:
+    return [*(legs_topic(prefix, k) for k in KINDS), results_topic(prefix), deadletter_topic(prefix)]
+
+
+async def ensure_topics(bootstrap: str, prefix: str, partitions: int) -> list[str]:
+    """Create any missing topic; returns the ones created. Safe to call from every component."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=15000)
+    await admin.start()
+    try:
+        existing = set(await admin.list_topics())
+        missing = [t for t in all_topics(prefix) if t not in existing]
+        if missing:
+            try:
+                await admin.create_topics([NewTopic(t, partitions, 1) for t in missing])
+            except TopicAlreadyExistsError:
+                pass  # another component won the race
+        return missing
+    finally:
+        await admin.close()

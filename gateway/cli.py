@@ -1,0 +1,166 @@
+"""``assetgw``: the one command-line entry point."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import signal
+import sys
+from pathlib import Path
+from typing import Awaitable, Callable
+
+from schemas.directory import KINDS
+
+
+def _run_until_signalled(main: Callable[[asyncio.Event], Awaitable[None]]) -> None:
+    """Run a long-lived component; SIGINT/SIGTERM set the stop event for a graceful exit."""
+
+    async def runner() -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        await main(stop)
+
+    asyncio.run(runner())
+
+
+def cmd_broker(args: argparse.Namespace) -> None:
+    from gateway.bus.broker import EmbeddedBroker
+    from gateway.bus.topics import ensure_topics
+    from gateway.config import Settings
+
+    settings = Settings.from_env()
+    broker = EmbeddedBroker(args.engine, port=args.port, data_dir=Path(args.data_dir))
+    broker.start()
+    print(f"{args.engine} broker listening on {broker.bootstrap} (data in {broker.data_dir}); Ctrl-C stops it", flush=True)
+
+    async def main(stop: asyncio.Event) -> None:
+        try:
+            await ensure_topics(broker.bootstrap, settings.topic_prefix, args.partitions or settings.partitions)
+            waiter = asyncio.create_task(broker.wait())
+            await asyncio.wait([waiter, asyncio.create_task(stop.wait())], return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            broker.stop()
+
+    _run_until_signalled(main)
+
+
+def cmd_simulator(args: argparse.Namespace) -> None:
+    from gateway.logs import configure_logging
+    from simulators.cli import run_simulators
+
+    configure_logging("simulator")
+    _run_until_signalled(lambda stop: run_simulators(args, stop))
+
+
+def cmd_connector(args: argparse.Namespace) -> None:
+    from connectors.run import run_connectors
+    from gateway.config import Settings
+    from gateway.logs import configure_logging
+
+    kinds = list(KINDS) if args.kind == "all" else [args.kind]
+    configure_logging(f"connector-{args.kind}")
+    _run_until_signalled(lambda stop: run_connectors(Settings.from_env(), kinds, stop))
+
+
+def cmd_gateway(args: argparse.Namespace) -> None:
+    from gateway.app import run_gateway
+    from gateway.config import Settings
+    from gateway.logs import configure_logging
+
+    configure_logging("gateway")
+    _run_until_signalled(lambda stop: run_gateway(Settings.from_env(), stop))
+
+
+def cmd_up(args: argparse.Namespace) -> None:
+    from gateway.up import run_up
+
+    _run_until_signalled(lambda stop: run_up(args, stop))
+
+
+def cmd_inquire(args: argparse.Namespace) -> None:
+    from gateway.officer import inquire
+
+    sys.exit(asyncio.run(inquire(args.api, Path(args.csv or args.jsonl), "csv" if args.csv else "jsonl", Path(args.out), args.timeout)))
+
+
+def cmd_report(args: argparse.Namespace) -> None:
+    from gateway.officer import report
+
+    sys.exit(asyncio.run(report(args.api, args.inquiry_id, args.json)))
+
+
+def cmd_debtors(args: argparse.Namespace) -> None:
+    from simulators.cli import write_sample_debtors
+
+    write_sample_debtors(args)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    api_default = os.environ.get("ASSETGW_API", "http://127.0.0.1:18080")
+    parser = argparse.ArgumentParser(prog="assetgw", description="Court network asset inquiry gateway (网络执行查控), simulated.")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    p = sub.add_parser("up", help="run the whole stack (broker, simulators, connectors, gateway) until Ctrl-C")
+    p.add_argument("--engine", choices=("noida", "tansu"), default="noida", help="embedded broker (ignored when KAFKA_BOOTSTRAP is set)")
+    p.add_argument("--data-dir", default=os.environ.get("ASSETGW_DATA_DIR", ".assetgw"), help="state and logs (default .assetgw)")
+    p.add_argument("--demo", action="store_true", help="submit a demo inquiry once the stack is up and print its report")
+    p.add_argument("--latency", default="30:300", help="simulated institution latency MEDIAN_MS:P99_MS (default 30:300)")
+    p.set_defaults(func=cmd_up)
+
+    p = sub.add_parser("broker", help="run the embedded Kafka-protocol broker in the foreground")
+    p.add_argument("--engine", choices=("noida", "tansu"), default="noida", help="noida-db (default, durable) or tansu (memory only)")
+    p.add_argument("--port", type=int, default=19092, help="loopback port (default 19092)")
+    p.add_argument("--data-dir", default=".assetgw/broker", help="broker data directory (noida-db)")
+    p.add_argument("--partitions", type=int, default=None, help="partitions per topic (default ASSETGW_PARTITIONS or 4)")
+    p.set_defaults(func=cmd_broker)
+
+    p = sub.add_parser("simulator", help="run the partner-institution simulators")
+    p.add_argument("--kinds", default=",".join(KINDS), help="institution kinds to serve (default all)")
+    p.add_argument("--ports", default="", help="kind=port,... (default bank=18101,land=18102,vehicle=18103,payment=18104)")
+    p.add_argument("--seed", type=int, default=int(os.environ.get("ASSETGW_SEED", "20251122")), help="population seed")
+    p.add_argument("--persons", type=int, default=10_000, help="people in the population (default 10000)")
+    p.add_argument("--companies", type=int, default=1_000, help="companies in the population (default 1000)")
+    p.add_argument("--latency", default=os.environ.get("ASSETGW_SIM_LATENCY", "30:300"), help="default latency MEDIAN_MS:P99_MS")
+    p.add_argument("--institution-latency", action="append", default=[], metavar="ID=MEDIAN:P99", help="per-institution latency, repeatable")
+    p.set_defaults(func=cmd_simulator)
+
+    p = sub.add_parser("connector", help="run connector workers for one institution kind (or all)")
+    p.add_argument("--kind", choices=(*KINDS, "all"), required=True, help="institution kind to serve")
+    p.set_defaults(func=cmd_connector)
+
+    p = sub.add_parser("gateway", help="run the gateway API and its Kafka loops")
+    p.set_defaults(func=cmd_gateway)
+
+    p = sub.add_parser("inquire", help="submit debtors in bulk and write their merged reports as JSON Lines")
+    src = p.add_mutually_exclusive_group(required=True)
+    src.add_argument("--csv", help="CSV of debtor rows (see README for the columns)")
+    src.add_argument("--jsonl", help="JSON Lines of debtor rows")
+    p.add_argument("--out", default="reports.jsonl", help="where to write the reports (default reports.jsonl)")
+    p.add_argument("--api", default=api_default, help=f"gateway URL (default {api_default})")
+    p.add_argument("--timeout", type=float, default=3600, help="seconds to wait for the batch (default 3600)")
+    p.set_defaults(func=cmd_inquire)
+
+    p = sub.add_parser("report", help="print one inquiry's merged report for a person to read")
+    p.add_argument("inquiry_id")
+    p.add_argument("--api", default=api_default, help=f"gateway URL (default {api_default})")
+    p.add_argument("--json", action="store_true", help="print the raw JSON instead")
+    p.set_defaults(func=cmd_report)
+
+    p = sub.add_parser("debtors", help="write a sample debtor CSV from the simulators' population (for demos)")
+    p.add_argument("--count", type=int, default=100, help="how many debtors (default 100)")
+    p.add_argument("--out", default="debtors.csv", help="CSV file to write (default debtors.csv)")
+    p.add_argument("--seed", type=int, default=int(os.environ.get("ASSETGW_SEED", "20251122")), help="population seed")
+    p.set_defaults(func=cmd_debtors)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = build_parser().parse_args(argv)
+    args.func(args)
+
+
+if __name__ == "__main__":
+    main()

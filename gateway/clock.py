@@ -1,0 +1,22 @@
+"""Time: timezone-aware UTC inside (epoch milliseconds in the store), Asia/Shanghai when shown."""
+
+from __future__ import annotations
+
+import time
+from datetime import datetime, timezone
+from zoneinfo import ZoneInfo
+
+SHANGHAI = ZoneInfo("Asia/Shanghai")
+
+
+def now_ms() -> int:
+    return time.time_ns() // 1_000_000
+
+
+def ms_to_dt(ms: int) -> datetime:
+    return datetime.fromtimestamp(ms / 1000, tz=timezone.utc)
+
+
+def shown(ms: int | None) -> str | None:
+    """An instant as people here read it: ISO 8601 in Asia/Shanghai (+08:00)."""
+    return None if ms is None else ms_to_dt(ms).astimezone(SHANGHAI).isoformat(timespec="milliseconds")

@@ -1,0 +1,69 @@
+"""Settings for every component, read from the environment so one process tree (``assetgw up``),
+docker-compose and the tests configure the same way."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from schemas.directory import KINDS, Directory
+
+DEFAULT_BOOTSTRAP_PORT = 19092
+DEFAULT_API_PORT = 18080
+DEFAULT_SIM_PORTS = {"bank": 18101, "land": 18102, "vehicle": 18103, "payment": 18104}
+
+
+def _env(name: str, default: str) -> str:
+    return os.environ.get(name) or default
+
+
+def _flag(name: str, default: bool) -> bool:
+    value = os.environ.get(name)
+    return default if value is None or value == "" else value.lower() in ("1", "true", "yes", "on")
+
+
+@dataclass(frozen=True)
+class Settings:
+    kafka_bootstrap: str
+    kafka_idempotence: bool
+    topic_prefix: str
+    partitions: int
+    data_dir: Path
+    api_host: str
+    api_port: int
+    simulator_urls: dict[str, str]
+    inquiry_deadline_s: float
+    call_timeout_s: float
+    call_attempts: int
+    max_inflight_per_institution: int
+    max_inflight: int
+    directory: Directory = field(compare=False)
+
+    @classmethod
+    def from_env(cls) -> "Settings":
+        sim_host = _env("ASSETGW_SIM_HOST", "127.0.0.1")
+        return cls(
+            kafka_bootstrap=_env("KAFKA_BOOTSTRAP", f"127.0.0.1:{DEFAULT_BOOTSTRAP_PORT}"),
+            # Tansu has no idempotent producer; `assetgw up --engine tansu` turns this off.
+            kafka_idempotence=_flag("ASSETGW_KAFKA_IDEMPOTENCE", True),
+            topic_prefix=_env("ASSETGW_TOPIC_PREFIX", "assetgw"),
+            partitions=int(_env("ASSETGW_PARTITIONS", "4")),
+            data_dir=Path(_env("ASSETGW_DATA_DIR", ".assetgw")),
+            api_host=_env("ASSETGW_API_HOST", "127.0.0.1"),
+            api_port=int(_env("ASSETGW_API_PORT", str(DEFAULT_API_PORT))),
+            simulator_urls={
+                kind: _env(f"ASSETGW_SIM_URL_{kind.upper()}", f"http://{sim_host}:{DEFAULT_SIM_PORTS[kind]}")
+                for kind in KINDS
+            },
+            inquiry_deadline_s=float(_env("ASSETGW_INQUIRY_DEADLINE", "600")),
+            call_timeout_s=float(_env("ASSETGW_CALL_TIMEOUT", "10")),
+            call_attempts=int(_env("ASSETGW_CALL_ATTEMPTS", "4")),
+            max_inflight_per_institution=int(_env("ASSETGW_MAX_INFLIGHT_PER_INSTITUTION", "16")),
+            max_inflight=int(_env("ASSETGW_MAX_INFLIGHT", "512")),
+            directory=Directory.from_env(),
+        )
+
+    @property
+    def api_url(self) -> str:
+        return f"http://{self.api_host}:{self.api_port}"

@@ -1,0 +1,39 @@
+"""Client errors as JSON that names the field at fault."""
+
+from __future__ import annotations
+
+from typing import Any, Sequence
+
+import orjson
+from aiohttp import web
+from pydantic import ValidationError
+
+
+def field_path(loc: Sequence[Any]) -> str:
+    path = ""
+    for part in loc:
+        path += f"[{part}]" if isinstance(part, int) else (f".{part}" if path else str(part))
+    return path or "body"
+
+
+def field_errors(exc: ValidationError) -> list[dict[str, str]]:
+    return [
+        {"field": field_path(err["loc"]), "message": err["msg"].removeprefix("Value error, ")}
+        for err in exc.errors(include_url=False)
+    ]
+
+
+class ApiError(web.HTTPException):
+    """An HTTP error with a JSON body: {"error", "message", "errors": [{"field", "message"}]}."""
+
+    def __init__(self, status: int, code: str, message: str, errors: list[dict[str, Any]] | None = None) -> None:
+        self.status_code = status
+        super().__init__(
+            body=orjson.dumps({"error": code, "message": message, "errors": errors or []}),
+            content_type="application/json",
+        )
+
+
+def invalid(errors: list[dict[str, Any]], message: str | None = None) -> ApiError:
+    first = errors[0]
+    return ApiError(422, "validation_failed", message or f"{first['field']}: {first['message']}", errors)

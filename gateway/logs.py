@@ -1,0 +1,48 @@
+"""structlog set-up: JSON lines by default, readable lines on a terminal; identifiers masked.
+
+Masking runs over every rendered value, so a resident ID, USCC or card number never reaches a log
+even when it arrives inside an error message."""
+
+from __future__ import annotations
+
+import logging
+import re
+import sys
+from typing import Any
+
+import structlog
+
+from schemas.identifiers import mask
+
+# 18-character resident IDs / USCCs, and 12-19 digit card or account numbers.
+_SENSITIVE = re.compile(r"(?<![0-9A-Z])(?:[0-9]{17}[0-9X]|[0-9A-HJ-NP-RTUW-Y]{2}[0-9]{6}[0-9A-HJ-NP-RTUW-Y]{10}|[0-9]{12,19})(?![0-9A-Z])")
+
+
+def mask_text(text: str) -> str:
+    return _SENSITIVE.sub(lambda m: mask(m.group(0)), text)
+
+
+def _mask_values(_: Any, __: str, event: dict[str, Any]) -> dict[str, Any]:
+    for key, value in event.items():
+        if isinstance(value, str):
+            event[key] = mask_text(value)
+    return event
+
+
+def configure_logging(component: str, level: str = "INFO") -> None:
+    renderer = structlog.dev.ConsoleRenderer() if sys.stderr.isatty() else structlog.processors.JSONRenderer()
+    structlog.configure(
+        processors=[
+            structlog.contextvars.merge_contextvars,
+            structlog.processors.add_log_level,
+            structlog.processors.TimeStamper(fmt="iso", utc=True),
+            structlog.processors.format_exc_info,
+            _mask_values,
+            renderer,
+        ],
+        wrapper_class=structlog.make_filtering_bound_logger(logging.getLevelName(level)),
+        logger_factory=structlog.PrintLoggerFactory(file=sys.stderr),
+        cache_logger_on_first_use=True,
+    )
+    structlog.contextvars.bind_contextvars(component=component)
+    logging.basicConfig(level=logging.WARNING, stream=sys.stderr)  # aiokafka / aiohttp warnings

@@ -1,0 +1,63 @@
+"""Consumes leg results and merges them into the store, one transaction per fetched batch.
+
+Offsets are committed after the transaction, so a crash replays at most one batch, and the
+store's first-result-wins update makes the replay harmless."""
+
+from __future__ import annotations
+
+import asyncio
+
+import structlog
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka.errors import KafkaError
+
+from gateway.bus.deadletter import send_to_deadletter
+from gateway.bus.topics import deadletter_topic
+from gateway.clock import now_ms
+from gateway.store import Store
+from schemas.messages import LegResult, UndecodableMessage, decode
+
+log = structlog.get_logger("results")
+
+
+class ResultConsumer:
+    def __init__(self, store: Store, consumer: AIOKafkaConsumer, producer: AIOKafkaProducer, topic_prefix: str, group_id: str) -> None:
+        self.store = store
+        self.consumer = consumer
+        self.producer = producer
+        self.deadletters = deadletter_topic(topic_prefix)
+        self.group_id = group_id
+        self.applied = 0
+
+    async def run(self) -> None:
+        while True:
+            batches = await self.consumer.getmany(timeout_ms=200, max_records=2000)
+            if not batches:
+                continue
+            results: list[LegResult] = []
+            for records in batches.values():
+                for record in records:
+                    try:
+                        _, payload = decode(record.value)
+                        if not isinstance(payload, LegResult):
+                            raise UndecodableMessage(f"expected inquiry.leg.result, got {type(payload).__name__}")
+                        results.append(payload)
+                    except UndecodableMessage as exc:
+                        log.warning("dead-lettering undecodable result", reason=str(exc), offset=record.offset)
+                        await send_to_deadletter(self.producer, self.deadletters, record, str(exc), self.group_id)
+            if results:
+                self.applied += self.store.apply_results(results, now_ms())
+            offsets = {tp: records[-1].offset + 1 for tp, records in batches.items()}
+            try:
+                await self.consumer.commit(offsets)
+            except KafkaError as exc:  # the batch will be replayed; applying it again changes nothing
+                log.warning("commit failed", error=repr(exc))
+
+
+async def expire_overdue_inquiries(store: Store, interval_s: float = 0.5) -> None:
+    """Ends inquiries whose deadline passed: their open legs become ``timed_out``."""
+    while True:
+        overdue = store.expire_overdue(now_ms())
+        if overdue:
+            log.info("inquiries reached their deadline", count=len(overdue))
+        await asyncio.sleep(interval_s)

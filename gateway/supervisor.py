@@ -1,0 +1,152 @@
+"""Runs the whole stack as one process tree: broker, simulators, connector workers, gateway.
+
+Used by ``assetgw up`` and by the integration tests, which also use it to kill and restart single
+components. Every child runs in its own session (Ctrl-C reaches only us, and we stop children in
+order) and asks the kernel to SIGTERM it if we die, so nothing outlives the tree.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import aiohttp
+
+from gateway.bus.broker import EmbeddedBroker, _die_with_parent
+from gateway.bus.topics import ensure_topics
+from gateway.config import DEFAULT_API_PORT, DEFAULT_BOOTSTRAP_PORT, DEFAULT_SIM_PORTS
+from schemas.directory import KINDS
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@dataclass
+class Service:
+    name: str
+    argv: list[str]
+    health_urls: list[str] = field(default_factory=list)
+    process: subprocess.Popen[bytes] | None = None
+
+
+class Stack:
+    def __init__(
+        self,
+        data_dir: Path,
+        *,
+        engine: str = "noida",
+        kafka_bootstrap: str | None = None,
+        ports: str = "default",
+        env: dict[str, str] | None = None,
+        simulator_args: list[str] | None = None,
+        connector_kinds: tuple[str, ...] = KINDS,
+    ) -> None:
+        self.data_dir = data_dir.resolve()
+        self.logs = self.data_dir / "logs"
+        self.engine = engine
+        pick = free_port if ports == "free" else None
+        self.api_port = pick() if pick else DEFAULT_API_PORT
+        self.sim_ports = {k: pick() if pick else p for k, p in DEFAULT_SIM_PORTS.items()}
+        self.broker: EmbeddedBroker | None = None
+        if kafka_bootstrap is None:
+            self.broker = EmbeddedBroker(engine, port=pick() if pick else DEFAULT_BOOTSTRAP_PORT, data_dir=self.data_dir / "broker")
+            kafka_bootstrap = self.broker.bootstrap
+        self.kafka_bootstrap = kafka_bootstrap
+        self.env = {
+            **os.environ,
+            "KAFKA_BOOTSTRAP": kafka_bootstrap,
+            "ASSETGW_DATA_DIR": str(self.data_dir),
+            "ASSETGW_API_PORT": str(self.api_port),
+            **{f"ASSETGW_SIM_URL_{k.upper()}": f"http://127.0.0.1:{p}" for k, p in self.sim_ports.items()},
+            **({"ASSETGW_KAFKA_IDEMPOTENCE": "0"} if engine == "tansu" and self.broker else {}),
+            **(env or {}),
+        }
+        ports_arg = ",".join(f"{k}={p}" for k, p in self.sim_ports.items())
+        self.services: dict[str, Service] = {
+            "simulator": Service("simulator", ["simulator", "--ports", ports_arg, *(simulator_args or [])],
+                                 [f"http://127.0.0.1:{p}/healthz" for p in self.sim_ports.values()]),
+            **{f"connector-{k}": Service(f"connector-{k}", ["connector", "--kind", k]) for k in connector_kinds},
+            "gateway": Service("gateway", ["gateway"], [f"{self.api_url}/healthz"]),
+        }
+
+    @property
+    def api_url(self) -> str:
+        return f"http://127.0.0.1:{self.api_port}"
+
+    async def start(self, timeout: float = 60.0) -> None:
+        self.logs.mkdir(parents=True, exist_ok=True)
+        if self.broker:
+            self.broker.start()
+        partitions = int(self.env.get("ASSETGW_PARTITIONS", "4"))
+        await ensure_topics(self.kafka_bootstrap, self.env.get("ASSETGW_TOPIC_PREFIX", "assetgw"), partitions)
+        for name in self.services:
+            self.spawn(name)
+        for name in self.services:
+            await self.wait_healthy(name, timeout)
+
+    def spawn(self, name: str) -> None:
+        service = self.services[name]
+        log = open(self.logs / f"{name}.log", "ab")
+        service.process = subprocess.Popen(
+            [sys.executable, "-m", "gateway.cli", *service.argv],
+            env=self.env, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+            start_new_session=True, preexec_fn=_die_with_parent,
+        )
+        log.close()
+
+    async def wait_healthy(self, name: str, timeout: float = 60.0) -> None:
+        service = self.services[name]
+        deadline = time.monotonic() + timeout
+        async with aiohttp.ClientSession() as session:
+            for url in service.health_urls:
+                while True:
+                    if service.process is None or service.process.poll() is not None:
+                        raise RuntimeError(f"{name} exited; see {self.logs / (name + '.log')}")
+                    try:
+                        async with session.get(url, timeout=aiohttp.ClientTimeout(total=1)) as r:
+                            if r.status == 200:
+                                break
+                    except (aiohttp.ClientError, asyncio.TimeoutError):
+                        pass
+                    if time.monotonic() > deadline:
+                        raise RuntimeError(f"{name} not healthy at {url} within {timeout:.0f}s; see {self.logs / (name + '.log')}")
+                    await asyncio.sleep(0.1)
+
+    def kill(self, name: str, sig: int = signal.SIGKILL) -> None:
+        process = self.services[name].process
+        if process is not None and process.poll() is None:
+            os.kill(process.pid, sig)
+            process.wait()
+
+    async def restart(self, name: str, timeout: float = 60.0) -> None:
+        self.spawn(name)
+        await self.wait_healthy(name, timeout)
+
+    async def stop(self, grace: float = 15.0) -> None:
+        """SIGTERM to every service (each stops fetching, finishes or hands back its work and
+        commits), and the broker only once they are all gone."""
+        for name in reversed(list(self.services)):
+            process = self.services[name].process
+            if process is not None and process.poll() is None:
+                process.send_signal(signal.SIGTERM)
+        for name in reversed(list(self.services)):
+            process = self.services[name].process
+            if process is None:
+                continue
+            try:
+                await asyncio.to_thread(process.wait, grace)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+        if self.broker:
+            self.broker.stop()

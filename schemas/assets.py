@@ -1,0 +1,82 @@
+"""Assets as institutions report them. Money is integer fen; every asset carries ``value_fen``
+(balance for money, appraised or estimated value for property) and the debtor's ``share_percent``,
+so totals are one rule for every kind: ``value_fen * share_percent // 100``."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal, Union
+
+from pydantic import BaseModel, ConfigDict, Field
+
+Fen = Annotated[int, Field(ge=0, description="amount in fen (1/100 yuan), never a float")]
+Share = Annotated[int, Field(ge=1, le=100, description="the debtor's share of the asset, percent")]
+
+
+class _Asset(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    institution_id: str
+    value_fen: Fen
+    share_percent: Share = 100
+    co_owners: list[str] = Field(default_factory=list, description="id numbers of other holders")
+
+    @property
+    def asset_id(self) -> str:  # pragma: no cover - overridden
+        raise NotImplementedError
+
+    @property
+    def attributable_fen(self) -> int:
+        return self.value_fen * self.share_percent // 100
+
+
+class DepositAccount(_Asset):
+    kind: Literal["deposit"] = "deposit"
+    account_no: str = Field(description="bank card or account number")
+    account_type: Literal["debit_card", "savings", "corporate"]
+    currency: Literal["CNY"] = "CNY"
+    protected: bool = Field(False, description="funds that may not be frozen (e.g. migrant-worker wage account)")
+    protected_reason: str | None = None
+
+    @property
+    def asset_id(self) -> str:
+        return self.account_no
+
+
+class RealEstate(_Asset):
+    kind: Literal["real_estate"] = "real_estate"
+    unit_no: str = Field(description="不动产单元号, 28 characters")
+    certificate_no: str = Field(description="不动产权证书号")
+    address: str
+    floor_area_dm2: int = Field(ge=0, description="floor area in square decimetres (1 m² = 100 dm²)")
+
+    @property
+    def asset_id(self) -> str:
+        return self.unit_no
+
+
+class Vehicle(_Asset):
+    kind: Literal["vehicle"] = "vehicle"
+    plate: str
+    vin: str = Field(min_length=17, max_length=17)
+    model: str
+    registered_on: str = Field(description="ISO date of first registration")
+
+    @property
+    def asset_id(self) -> str:
+        return self.plate
+
+
+class PaymentWallet(_Asset):
+    kind: Literal["wallet"] = "wallet"
+    wallet_id: str
+
+    @property
+    def asset_id(self) -> str:
+        return self.wallet_id
+
+
+Asset = Annotated[Union[DepositAccount, RealEstate, Vehicle, PaymentWallet], Field(discriminator="kind")]
+ASSET_KINDS = ("deposit", "real_estate", "vehicle", "wallet")
+
+
+def asset_sort_key(asset: _Asset) -> tuple[str, str, str]:
+    return (asset.kind, asset.institution_id, asset.asset_id)  # type: ignore[attr-defined]

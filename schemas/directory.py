@@ -1,0 +1,90 @@
+"""The directory of partner institutions: the one list gateway, connectors and simulators share.
+
+Institution ids are stable and derived from per-kind counts (``bank-01`` … ``bank-22``), so every
+process that reads the same counts agrees on the same directory without a registry service.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from typing import Iterable
+
+KINDS = ("bank", "land", "vehicle", "payment")
+DEFAULT_COUNTS = {"bank": 22, "land": 3, "vehicle": 1, "payment": 2}
+
+_NAMES = {
+    "bank": [
+        "中国工商银行", "中国农业银行", "中国银行", "中国建设银行", "交通银行", "中国邮政储蓄银行",
+        "招商银行", "中信银行", "中国光大银行", "华夏银行", "中国民生银行", "广发银行", "平安银行",
+        "兴业银行", "上海浦东发展银行", "浙商银行", "渤海银行", "恒丰银行", "北京银行", "上海银行",
+        "江苏银行", "河北银行",
+    ],
+    "land": ["石家庄市不动产登记中心", "保定市不动产登记中心", "唐山市不动产登记中心"],
+    "vehicle": ["公安部交通管理局车辆管理所"],
+    "payment": ["财付通(微信支付)", "支付宝"],
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Institution:
+    id: str
+    kind: str
+    name: str
+
+
+class UnknownInstitution(ValueError):
+    def __init__(self, index: int, value: str) -> None:
+        super().__init__(f"unknown institution or kind {value!r}")
+        self.index = index
+        self.value = value
+
+
+class Directory:
+    def __init__(self, institutions: Iterable[Institution]) -> None:
+        self.institutions = tuple(institutions)
+        self.by_id = {i.id: i for i in self.institutions}
+
+    @classmethod
+    def from_counts(cls, counts: dict[str, int] | None = None) -> "Directory":
+        counts = {**DEFAULT_COUNTS, **(counts or {})}
+        out = []
+        for kind in KINDS:
+            names = _NAMES[kind]
+            for n in range(1, counts.get(kind, 0) + 1):
+                base = names[(n - 1) % len(names)]
+                name = base if n <= len(names) else f"{base}({n})"
+                out.append(Institution(id=f"{kind}-{n:02d}", kind=kind, name=name))
+        return cls(out)
+
+    @classmethod
+    def from_env(cls) -> "Directory":
+        """Counts from ``ASSETGW_INSTITUTIONS``, e.g. ``bank=22,land=3,vehicle=1,payment=2``."""
+        return cls.from_counts(parse_counts(os.environ.get("ASSETGW_INSTITUTIONS", "")))
+
+    def of_kind(self, kind: str) -> list[Institution]:
+        return [i for i in self.institutions if i.kind == kind]
+
+    def resolve_scope(self, scope: list[str] | None) -> list[Institution]:
+        """Institutions named by ids or kinds; ``None`` or empty means all. Order follows the directory."""
+        if not scope:
+            return list(self.institutions)
+        wanted: set[str] = set()
+        for index, value in enumerate(scope):
+            if value in self.by_id:
+                wanted.add(value)
+            elif value in KINDS:
+                wanted.update(i.id for i in self.of_kind(value))
+            else:
+                raise UnknownInstitution(index, value)
+        return [i for i in self.institutions if i.id in wanted]
+
+
+def parse_counts(text: str) -> dict[str, int]:
+    counts: dict[str, int] = {}
+    for part in filter(None, (p.strip() for p in text.split(","))):
+        kind, _, number = part.partition("=")
+        if kind not in KINDS or not number.isdigit():
+            raise ValueError(f"ASSETGW_INSTITUTIONS: bad entry {part!r}; expected kind=count with kind in {KINDS}")
+        counts[kind] = int(number)
+    return counts

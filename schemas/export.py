@@ -1,0 +1,48 @@
+"""Exports JSON Schema documents for partner institutions and API clients into ``schemas/json``.
+
+Run ``python -m schemas.export`` after changing a model; a test fails while the files are stale."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import orjson
+from pydantic import BaseModel, TypeAdapter
+
+from schemas.api import BatchRow, InquiryCreate
+from schemas.assets import Asset
+from schemas.messages import SCHEMA_VERSION, Envelope, LegRequest, LegResult
+
+OUT = Path(__file__).parent / "json"
+
+
+def documents() -> dict[str, dict]:
+    models: dict[str, type[BaseModel]] = {
+        "envelope": Envelope,
+        "inquiry.leg.requested": LegRequest,
+        "inquiry.leg.result": LegResult,
+        "api.inquiry-create": InquiryCreate,
+        "api.batch-row": BatchRow,
+    }
+    docs = {name: model.model_json_schema() for name, model in models.items()}
+    docs["asset"] = TypeAdapter(Asset).json_schema()
+    for name, doc in docs.items():
+        doc["$id"] = f"urn:assetgw:schema:{name}:v{SCHEMA_VERSION}"
+        doc["$schema"] = "https://json-schema.org/draft/2020-12/schema"
+    return docs
+
+
+def render(doc: dict) -> bytes:
+    return orjson.dumps(doc, option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS) + b"\n"
+
+
+def main() -> None:
+    OUT.mkdir(exist_ok=True)
+    for name, doc in documents().items():
+        (OUT / f"{name}.v{SCHEMA_VERSION}.json").write_bytes(render(doc))
+    print(f"wrote {len(documents())} schemas to {OUT}", file=sys.stderr)
+
+
+if __name__ == "__main__":
+    main()

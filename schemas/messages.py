@@ -1,0 +1,126 @@
+"""Kafka messages: one versioned envelope around typed payloads, encoded with orjson.
+
+A message that cannot be decoded raises ``UndecodableMessage`` with the reason; consumers send it
+to the dead-letter topic with that reason and carry on.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime, timezone
+from typing import Any, Literal
+
+import orjson
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError
+
+from schemas.assets import Asset
+from schemas.debtor import Debtor
+
+SCHEMA_VERSION = 1
+
+
+def new_id() -> str:
+    return uuid.uuid4().hex
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+class _Payload(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class LegRequest(_Payload):
+    """Ask one institution what one debtor holds, on behalf of one inquiry."""
+
+    leg_id: str
+    inquiry_id: str
+    batch_id: str | None = None
+    case_number: str
+    court: str
+    notice_number: str = Field(description="协助查询通知书 number")
+    officer_credentials: list[str] = Field(min_length=1)
+    debtor: Debtor
+    institution_id: str
+    institution_kind: str
+    deadline: AwareDatetime = Field(description="after this the answer is no longer awaited")
+
+
+LegStatus = Literal["found", "not_found", "refused", "failed", "timed_out"]
+TERMINAL_STATUSES: tuple[str, ...] = ("found", "not_found", "refused", "failed", "timed_out")
+
+
+class LegResult(_Payload):
+    """Exactly one per leg: the assets found, or a terminal status with the reason."""
+
+    leg_id: str
+    inquiry_id: str
+    institution_id: str
+    status: LegStatus
+    assets: list[Asset] = Field(default_factory=list)
+    reason: str | None = None
+    attempts: int = Field(ge=0, default=1)
+    latency_ms: int = Field(ge=0, default=0)
+    answered_at: AwareDatetime
+
+
+PAYLOADS: dict[str, type[_Payload]] = {
+    "inquiry.leg.requested": LegRequest,
+    "inquiry.leg.result": LegResult,
+}
+TYPE_OF = {model: name for name, model in PAYLOADS.items()}
+
+
+class Envelope(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    type: str
+    schema_version: int = SCHEMA_VERSION
+    message_id: str = Field(default_factory=new_id)
+    correlation: dict[str, str] = Field(default_factory=dict, description="inquiry_id, leg_id, batch_id, ...")
+    produced_at: AwareDatetime = Field(default_factory=utcnow)
+    payload: dict[str, Any]
+
+
+class UndecodableMessage(ValueError):
+    pass
+
+
+def encode(payload: _Payload, **correlation: str | None) -> bytes:
+    envelope = {
+        "type": TYPE_OF[type(payload)],
+        "schema_version": SCHEMA_VERSION,
+        "message_id": new_id(),
+        "correlation": {k: v for k, v in correlation.items() if v is not None},
+        "produced_at": utcnow().isoformat(),
+        "payload": payload.model_dump(mode="json"),
+    }
+    return orjson.dumps(envelope)
+
+
+def decode(raw: bytes | None) -> tuple[Envelope, _Payload]:
+    if raw is None:
+        raise UndecodableMessage("empty message value")
+    try:
+        data = orjson.loads(raw)
+    except orjson.JSONDecodeError as exc:
+        raise UndecodableMessage(f"not JSON: {exc}") from None
+    try:
+        envelope = Envelope.model_validate(data)
+    except ValidationError as exc:
+        raise UndecodableMessage(f"bad envelope: {_first_error(exc)}") from None
+    model = PAYLOADS.get(envelope.type)
+    if model is None:
+        raise UndecodableMessage(f"unknown message type {envelope.type!r}")
+    if envelope.schema_version != SCHEMA_VERSION:
+        raise UndecodableMessage(f"unsupported schema_version {envelope.schema_version} for {envelope.type}")
+    try:
+        return envelope, model.model_validate(envelope.payload)
+    except ValidationError as exc:
+        raise UndecodableMessage(f"bad {envelope.type} payload: {_first_error(exc)}") from None
+
+
+def _first_error(exc: ValidationError) -> str:
+    err = exc.errors()[0]
+    loc = ".".join(str(p) for p in err["loc"])
+    return f"{loc}: {err['msg']}" if loc else err["msg"]

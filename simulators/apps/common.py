@@ -1,0 +1,141 @@
+"""What every institution simulator shares: its context, JSON in and out, and misbehaviour.
+
+Each kind's app hosts all institutions of that kind under ``/{inst}``; the handlers differ only
+in wire format, so the lookup of the institution, body validation, hanging, latency and error
+injection live here once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+from typing import Any, Literal, TypeVar
+
+import orjson
+from aiohttp import web
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from schemas.assets import Asset
+from schemas.directory import Institution
+from simulators.behaviour import Behaviours
+from simulators.population import Population
+
+M = TypeVar("M", bound=BaseModel)
+
+REFUSAL_UNREGISTERED = "officer credentials not registered with this institution (执行公务证未备案)"
+
+
+@dataclass(frozen=True, slots=True)
+class SimContext:
+    kind: str
+    population: Population
+    behaviours: Behaviours
+    institutions: dict[str, Institution]  # only this kind's: the app serves no others
+
+
+CONTEXT = web.AppKey("simulator_context", SimContext)
+
+
+class WireModel(BaseModel):
+    # Extra fields are ignored, as partner gateways do: a client adding a field must not break.
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+
+def json_response(data: Any, status: int = 200) -> web.Response:
+    return web.Response(body=orjson.dumps(data), status=status, content_type="application/json")
+
+
+def http_error(cls: type[web.HTTPException], error: str, reason: str) -> web.HTTPException:
+    return cls(body=orjson.dumps({"error": error, "reason": reason}), content_type="application/json")
+
+
+def context(request: web.Request) -> SimContext:
+    return request.app[CONTEXT]
+
+
+def institution(request: web.Request) -> tuple[SimContext, str]:
+    """The context and the institution addressed by ``/{inst}``, or 404 for one not hosted here."""
+    ctx = context(request)
+    inst = request.match_info["inst"]
+    if inst not in ctx.institutions:
+        raise http_error(web.HTTPNotFound, "unknown_institution", f"no {ctx.kind} institution {inst!r} here")
+    return ctx, inst
+
+
+async def read_json(request: web.Request) -> Any:
+    """The decoded body; ``ValueError`` when it is not JSON."""
+    try:
+        return orjson.loads(await request.read())
+    except orjson.JSONDecodeError as exc:
+        raise ValueError(f"body is not JSON: {exc}") from None
+
+
+def validate(model: type[M], data: Any) -> M:
+    """``model`` from decoded JSON; ``ValueError`` naming the first field at fault."""
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        loc = ".".join(str(p) for p in err["loc"])
+        raise ValueError(f"{loc}: {err['msg']}" if loc else err["msg"]) from None
+
+
+async def read_body(request: web.Request, model: type[M]) -> M:
+    """The validated body, or a 400 ``bad_request`` naming what is wrong."""
+    try:
+        return validate(model, await read_json(request))
+    except ValueError as exc:
+        raise http_error(web.HTTPBadRequest, "bad_request", str(exc)) from None
+
+
+async def hang_if_told(ctx: SimContext, inst: str) -> None:
+    """A hanging institution never answers; aiohttp cancels this when the client disconnects
+    (the runner enables handler cancellation) and on shutdown."""
+    if ctx.behaviours.get(inst).hang:
+        await asyncio.Event().wait()
+
+
+async def stall(ctx: SimContext, inst: str) -> None:
+    """Hang if told to, else wait one latency sample: the institution's time to answer."""
+    await hang_if_told(ctx, inst)
+    delay = ctx.behaviours.sample_latency_s(inst)
+    if delay > 0:
+        await asyncio.sleep(delay)
+
+
+def injected_failure(ctx: SimContext, inst: str) -> web.Response | None:
+    """The HTTP-style outage answer (bank, land, vehicle), when this request draws one."""
+    if ctx.behaviours.fails(inst):
+        return json_response({"error": "unavailable"}, status=ctx.behaviours.get(inst).error_status)
+    return None
+
+
+class Subject(WireModel):
+    id_type: Literal["resident_id", "uscc"]
+    id_number: str = Field(min_length=1, max_length=64)
+    name: str
+
+
+class InquiryBody(WireModel):
+    """One debtor, one case: the request body of the bank and land-registry APIs."""
+
+    request_id: str = Field(min_length=1, max_length=128)
+    case_number: str
+    court: str
+    notice_number: str
+    officer_credentials: list[str]
+    subject: Subject
+
+
+DebtorKind = Literal["person", "organisation"]
+ID_TYPE_KIND: dict[str, DebtorKind] = {"resident_id": "person", "uscc": "organisation"}
+
+
+def holdings(ctx: SimContext, inst: str, id_number: str, kind: DebtorKind | None) -> list[Asset]:
+    """What the institution holds for the debtor, straight from the ground truth. Institutions
+    index customers by (document type, number), so a resident ID sent as a credit code finds
+    nobody; ``kind=None`` matches the number alone (the vehicle office's batch rows)."""
+    record = ctx.population.find(id_number)
+    if record is None or (kind is not None and record.kind != kind):
+        return []
+    return ctx.population.assets_at(inst, id_number)

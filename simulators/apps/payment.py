@@ -1,0 +1,83 @@
+"""Payment app: open-platform gateway style (like Alipay / WeChat Pay open APIs).
+
+``POST /{inst}/gateway`` always answers HTTP 200 (bar an unknown institution); the outcome is
+``code`` in the body: 10000 success, 20000 service unavailable (retryable), 40001 unknown
+method, 40002 invalid arguments, 40003 refused, 40004 user not found.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from aiohttp import web
+
+from schemas.assets import PaymentWallet
+from simulators.apps.common import (
+    REFUSAL_UNREGISTERED,
+    DebtorKind,
+    WireModel,
+    holdings,
+    institution,
+    json_response,
+    read_json,
+    stall,
+    validate,
+)
+
+METHOD = "court.wallet.query"
+CERT_KIND: dict[str, DebtorKind] = {"ID_CARD": "person", "USCC": "organisation"}
+
+
+class Envelope(WireModel):
+    method: str
+    request_id: str
+    timestamp: str
+    biz_content: dict[str, Any]
+
+
+class BizContent(WireModel):
+    case_number: str
+    court: str
+    notice_number: str
+    officer_credentials: list[str]
+    cert_type: Literal["ID_CARD", "USCC"]
+    cert_no: str
+    name: str
+
+
+def _answer(code: str, msg: str, sub_msg: str | None = None, data: Any = None) -> web.Response:
+    body: dict[str, Any] = {"code": code, "msg": msg}
+    if sub_msg is not None:
+        body["sub_msg"] = sub_msg
+    if data is not None:
+        body["data"] = data
+    return json_response(body)
+
+
+async def gateway(request: web.Request) -> web.Response:
+    ctx, inst = institution(request)
+    try:
+        envelope = validate(Envelope, await read_json(request))
+    except ValueError as exc:
+        return _answer("40002", "Invalid Arguments", str(exc))
+    if envelope.method != METHOD:
+        return _answer("40001", "Invalid Method", f"unknown method {envelope.method!r}")
+    try:
+        biz = validate(BizContent, envelope.biz_content)
+    except ValueError as exc:
+        return _answer("40002", "Invalid Arguments", f"biz_content.{exc}")
+    await stall(ctx, inst)
+    if ctx.behaviours.fails(inst):
+        return _answer("20000", "service unavailable", "系统繁忙，请稍后重试")
+    if not ctx.population.is_registered(biz.officer_credentials):
+        return _answer("40003", "refused", REFUSAL_UNREGISTERED)
+    wallets = [a for a in holdings(ctx, inst, biz.cert_no, CERT_KIND[biz.cert_type]) if isinstance(a, PaymentWallet)]
+    if not wallets:
+        return _answer("40004", "user not found")
+    return _answer("10000", "Success", data={
+        "wallets": [{"wallet_id": w.wallet_id, "balance_fen": w.value_fen} for w in wallets],
+    })
+
+
+def add_routes(app: web.Application) -> None:
+    app.router.add_post("/{inst}/gateway", gateway)

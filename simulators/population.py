@@ -1,0 +1,250 @@
+"""The simulated world: debtors, what each holds where, and which officers are registered.
+
+One seed fixes everything, so every simulator process and every test sees the same ground
+truth. Identities, assets and officers draw from separate random streams (``Random`` seeded
+with a string is SHA-512 based, stable across runs and independent of ``PYTHONHASHSEED``), so
+e.g. adding banks to the directory reshuffles assets but never the debtors' names or IDs.
+
+The population is immutable after ``generate``; the institution simulators only read it.
+"""
+
+from __future__ import annotations
+
+import gc
+import random
+from collections import defaultdict
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Iterable, Iterator, Literal, Sequence
+
+from schemas.assets import Asset, RealEstate, asset_sort_key
+from schemas.debtor import Debtor
+from schemas.directory import Directory, Institution
+from simulators.holdings import AssetMaker, geometric, land_city
+from simulators.identities import (
+    REGION_BY_CODE,
+    Region,
+    company_name,
+    person_name,
+    pick_region,
+    resident_id,
+    uscc,
+)
+
+DEFAULT_SEED = 20251122
+
+# Shares of the skew; comments give the resulting share of all people.
+P_PERSON_EMPTY = 0.40  # hold nothing anywhere
+P_PERSON_PROPERTY = 0.36  # of holders; with joint units ~25% of people own property
+P_JOINT_UNIT = 0.10  # of units: held 50/50 with another debtor (a spouse, usually)
+P_PERSON_VEHICLE = 0.33  # of holders: ~20% of people
+P_PERSON_WALLET = 0.95  # of holders: ~57% of people; almost every banked person pays by phone
+P_BOTH_WALLETS = 0.40
+P_COMPANY_EMPTY = 0.25  # shell companies: the usual enforcement disappointment
+P_WAGE_ACCOUNT = 0.03  # of company accounts: migrant-worker wage accounts, protected
+N_OFFICERS = 100
+
+
+@dataclass(frozen=True, slots=True)
+class DebtorRecord:
+    kind: Literal["person", "organisation"]
+    id_number: str
+    name: str
+
+    @property
+    def region(self) -> Region:
+        code = self.id_number[:6] if self.kind == "person" else self.id_number[2:8]
+        return REGION_BY_CODE[code]
+
+    def as_debtor(self) -> Debtor:
+        return Debtor(kind=self.kind, id_number=self.id_number, name=self.name)
+
+
+class Population:
+    def __init__(
+        self,
+        *,
+        seed: int,
+        directory: Directory,
+        debtors: list[DebtorRecord],
+        holdings: dict[str, list[Asset]],
+        officer_credentials: list[str],
+    ) -> None:
+        self.seed = seed
+        self.directory = directory
+        self.debtors = debtors
+        self.officer_credentials = officer_credentials
+        self._by_id = {d.id_number: d for d in debtors}
+        self._holdings = {k: sorted(v, key=asset_sort_key) for k, v in holdings.items() if v}
+        self._at: dict[tuple[str, str], list[Asset]] = defaultdict(list)
+        for id_number, assets in self._holdings.items():
+            for asset in assets:
+                self._at[(asset.institution_id, id_number)].append(asset)
+        self._at = dict(self._at)
+        self._registered = frozenset(officer_credentials)
+
+    # --- queries ------------------------------------------------------------------------------
+    def find(self, id_number: str) -> DebtorRecord | None:
+        return self._by_id.get(id_number)
+
+    def assets_of(self, id_number: str) -> list[Asset]:
+        """Everything the debtor holds, at every institution, in ``asset_sort_key`` order."""
+        return list(self._holdings.get(id_number, ()))
+
+    def assets_at(self, institution_id: str, id_number: str) -> list[Asset]:
+        return list(self._at.get((institution_id, id_number), ()))
+
+    def is_customer(self, institution_id: str, id_number: str) -> bool:
+        return (institution_id, id_number) in self._at
+
+    def holders_at(self, institution_id: str) -> list[str]:
+        """Id numbers of the debtors holding anything at the institution, in debtor order."""
+        return [d.id_number for d in self.debtors if (institution_id, d.id_number) in self._at]
+
+    def is_registered(self, credentials: Iterable[str]) -> bool:
+        """Institutions act only on requests naming at least one pre-registered officer."""
+        return any(c in self._registered for c in credentials)
+
+    # --- generation ---------------------------------------------------------------------------
+    @classmethod
+    def generate(
+        cls,
+        seed: int = DEFAULT_SEED,
+        persons: int = 10_000,
+        companies: int = 1_000,
+        directory: Directory | None = None,
+    ) -> "Population":
+        directory = directory or Directory.from_counts()
+        with _gc_paused():
+            debtors = _debtors(random.Random(f"{seed}:identities"), persons, companies)
+            holdings = _Distributor(random.Random(f"{seed}:assets"), directory).run(debtors)
+            officers = _officers(random.Random(f"{seed}:officers"))
+            return cls(seed=seed, directory=directory, debtors=debtors, holdings=holdings, officer_credentials=officers)
+
+
+@contextmanager
+def _gc_paused() -> Iterator[None]:
+    """Generation allocates ~100k long-lived, acyclic objects; the cyclic collector would rescan
+    them over and over for nothing (it was a third of the run time)."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
+def _debtors(rng: random.Random, persons: int, companies: int) -> list[DebtorRecord]:
+    seen: set[str] = set()
+    out: list[DebtorRecord] = []
+    while len(out) < persons:
+        region = pick_region(rng)
+        id_number, male = resident_id(rng, region)
+        if id_number not in seen:
+            seen.add(id_number)
+            out.append(DebtorRecord("person", id_number, person_name(rng, male)))
+    names: set[str] = set()
+    while len(out) < persons + companies:
+        region = pick_region(rng)
+        code, name = uscc(rng, region), company_name(rng, region)
+        if code not in seen and name not in names:  # registered names are unique within a city
+            seen.add(code)
+            names.add(name)
+            out.append(DebtorRecord("organisation", code, name))
+    return out
+
+
+def _officers(rng: random.Random) -> list[str]:
+    out: dict[str, None] = {}  # ordered set
+    while len(out) < N_OFFICERS:
+        out[f"ZF{rng.randrange(10**8):08d}"] = None
+    return list(out)
+
+
+class _Distributor:
+    """Decides who holds what, where; ``AssetMaker`` shapes each single holding."""
+
+    def __init__(self, rng: random.Random, directory: Directory) -> None:
+        self.rng = rng
+        self.make = AssetMaker(rng)
+        self.banks = directory.of_kind("bank")
+        # The big state banks hold most retail accounts.
+        self.bank_pool = [i for i in range(len(self.banks)) for _ in range(3 if i < 6 else 1)]
+        self.lands = directory.of_kind("land")
+        self.offices = directory.of_kind("vehicle")
+        self.apps = directory.of_kind("payment")
+        self.holdings: dict[str, list[Asset]] = defaultdict(list)
+
+    def run(self, debtors: Sequence[DebtorRecord]) -> dict[str, list[Asset]]:
+        rng = self.rng
+        people = [d for d in debtors if d.kind == "person"]
+        holders = [d for d in people if rng.random() >= P_PERSON_EMPTY]
+        for person in holders:
+            self._person(person, holders)
+        for company in (d for d in debtors if d.kind == "organisation"):
+            if rng.random() >= P_COMPANY_EMPTY:
+                self._company(company)
+        return dict(self.holdings)
+
+    def _person(self, d: DebtorRecord, holders: list[DebtorRecord]) -> None:
+        rng, mine = self.rng, self.holdings[d.id_number]
+        for index, bank in self._pick_banks(geometric(rng, 0.45, 4)):
+            mine.append(self.make.debit_card(bank, index))
+            if rng.random() < 0.25:
+                mine.append(self.make.savings(bank, index))
+        if self.lands and rng.random() < P_PERSON_PROPERTY:
+            for _ in range(1 if rng.random() < 0.85 else rng.randint(2, 4)):
+                self._property(d, holders)
+        if self.offices and rng.random() < P_PERSON_VEHICLE:
+            for _ in range(1 if rng.random() < 0.9 else 2):
+                mine.append(self.make.vehicle(rng.choice(self.offices), d.region))
+        if self.apps and rng.random() < P_PERSON_WALLET:
+            both = len(self.apps) > 1 and rng.random() < P_BOTH_WALLETS
+            for index in sorted(rng.sample(range(len(self.apps)), 2 if both else 1)):
+                mine.append(self.make.wallet(self.apps[index], index, company=False))
+
+    def _company(self, d: DebtorRecord) -> None:
+        rng, mine = self.rng, self.holdings[d.id_number]
+        for index, bank in self._pick_banks(geometric(rng, 0.5, 4)):
+            for _ in range(1 if rng.random() < 0.7 else 2):
+                mine.append(self.make.corporate(bank, index, wage_account=rng.random() < P_WAGE_ACCOUNT))
+        if self.lands and rng.random() < 0.12:
+            for _ in range(geometric(rng, 0.4, 3)):
+                index, registry = self._pick_registry(d.region)
+                mine.append(self.make.property_unit(registry, index, area_scale=3.0))
+        if self.offices and rng.random() < 0.30:
+            for _ in range(geometric(rng, 0.5, 6)):
+                mine.append(self.make.vehicle(rng.choice(self.offices), d.region))
+        if self.apps and rng.random() < 0.08:
+            index = rng.randrange(len(self.apps))
+            mine.append(self.make.wallet(self.apps[index], index, company=True))
+
+    def _property(self, d: DebtorRecord, holders: list[DebtorRecord]) -> None:
+        rng = self.rng
+        index, registry = self._pick_registry(d.region)
+        unit = self.make.property_unit(registry, index)
+        partner = rng.choice(holders) if rng.random() < P_JOINT_UNIT and len(holders) > 1 else None
+        if partner is None or partner.id_number == d.id_number:
+            self.holdings[d.id_number].append(unit)
+            return
+        # One unit, two records that mirror each other: each holds half and names the other.
+        self.holdings[d.id_number].append(_share(unit, partner.id_number))
+        self.holdings[partner.id_number].append(_share(unit, d.id_number))
+
+    def _pick_banks(self, n: int) -> list[tuple[int, Institution]]:
+        """``n`` distinct banks (fewer if the directory has fewer), weighted, in directory order."""
+        chosen: set[int] = set()
+        while len(chosen) < min(n, len(self.banks)):
+            chosen.add(self.rng.choice(self.bank_pool))
+        return [(i, self.banks[i]) for i in sorted(chosen)]
+
+    def _pick_registry(self, region: Region) -> tuple[int, Institution]:
+        """Mostly the registry of the debtor's own city, else any: people buy where they live."""
+        local = [i for i in range(len(self.lands)) if land_city(i) == region.city]
+        index = self.rng.choice(local) if local and self.rng.random() < 0.7 else self.rng.randrange(len(self.lands))
+        return index, self.lands[index]
+
+
+def _share(unit: RealEstate, other: str) -> RealEstate:
+    return RealEstate.model_validate({**unit.model_dump(), "share_percent": 50, "co_owners": [other]})

@@ -1,0 +1,48 @@
+"""Run the institution simulators: one HTTP server per kind, until cancelled."""
+
+from __future__ import annotations
+
+import asyncio
+
+from aiohttp import web
+
+from simulators.apps import build_app
+from simulators.behaviour import Behaviours
+from simulators.population import Population
+
+DEFAULT_PORTS: dict[str, int] = {"bank": 18101, "land": 18102, "vehicle": 18103, "payment": 18104}
+
+
+async def serve(
+    kinds: list[str],
+    host: str,
+    ports: dict[str, int],
+    population: Population,
+    behaviours: Behaviours,
+    ready: asyncio.Event | None = None,
+) -> None:
+    """Serve ``kinds`` on ``host`` at ``ports[kind]`` and set ``ready`` once all listen.
+
+    A port of 0 binds a free port, which is written back into ``ports`` before ``ready`` is
+    set (tests use this). Runs until cancelled, then closes every server.
+    """
+    runners: list[web.AppRunner] = []
+    try:
+        for kind in kinds:
+            # handler_cancellation: a client that gives up ends its request, so a hanging
+            # institution does not pile up handlers; short shutdown: hangs must not stall exit.
+            runner = web.AppRunner(
+                build_app(kind, population, behaviours), access_log=None,
+                handler_cancellation=True, shutdown_timeout=0.5,
+            )
+            await runner.setup()
+            runners.append(runner)
+            site = web.TCPSite(runner, host, ports[kind])
+            await site.start()
+            ports[kind] = runner.addresses[0][1]
+        if ready is not None:
+            ready.set()
+        await asyncio.Event().wait()
+    finally:
+        for runner in reversed(runners):
+            await runner.cleanup()

@@ -158,8 +158,14 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> None:
+    from gateway.bus.broker import BrokerError
+    from gateway.supervisor import StackError
+
     args = build_parser().parse_args(argv)
-    args.func(args)
+    try:
+        args.func(args)
+    except (BrokerError, StackError) as exc:
+        sys.exit(f"assetgw {args.command}: {exc}")
 
 
 if __name__ == "__main__":

@@ -25,6 +25,10 @@ from gateway.config import DEFAULT_API_PORT, DEFAULT_BOOTSTRAP_PORT, DEFAULT_SIM
 from schemas.directory import KINDS
 
 
+class StackError(RuntimeError):
+    """A component failed to start or to become healthy; the message says where its log is."""
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -111,7 +115,7 @@ class Stack:
             for url in service.health_urls:
                 while True:
                     if service.process is None or service.process.poll() is not None:
-                        raise RuntimeError(f"{name} exited; see {self.logs / (name + '.log')}")
+                        raise StackError(f"{name} exited; see {self.logs / (name + '.log')}")
                     try:
                         async with session.get(url, timeout=aiohttp.ClientTimeout(total=1)) as r:
                             if r.status == 200:
@@ -119,7 +123,7 @@ class Stack:
                     except (aiohttp.ClientError, asyncio.TimeoutError):
                         pass
                     if time.monotonic() > deadline:
-                        raise RuntimeError(f"{name} not healthy at {url} within {timeout:.0f}s; see {self.logs / (name + '.log')}")
+                        raise StackError(f"{name} not healthy at {url} within {timeout:.0f}s; see {self.logs / (name + '.log')}")
                     await asyncio.sleep(0.1)
 
     def kill(self, name: str, sig: int = signal.SIGKILL) -> None:

@@ -23,8 +23,9 @@ async def serve(
 ) -> None:
     """Serve ``kinds`` on ``host`` at ``ports[kind]`` and set ``ready`` once all listen.
 
-    A port of 0 binds a free port, which is written back into ``ports`` before ``ready`` is
-    set (tests use this). Runs until cancelled, then closes every server.
+    A kind missing from ``ports`` gets its ``DEFAULT_PORTS`` entry; a port of 0 binds a free
+    port. The bound port is written back into ``ports`` before ``ready`` is set (tests use
+    this). Runs until cancelled, then closes every server.
     """
     runners: list[web.AppRunner] = []
     try:
@@ -37,7 +38,7 @@ async def serve(
             )
             await runner.setup()
             runners.append(runner)
-            site = web.TCPSite(runner, host, ports[kind])
+            site = web.TCPSite(runner, host, ports.get(kind, DEFAULT_PORTS[kind]))
             await site.start()
             ports[kind] = runner.addresses[0][1]
         if ready is not None:

@@ -46,7 +46,7 @@ def json_response(data: Any, status: int = 200) -> web.Response:
 
 
 def http_error(cls: type[web.HTTPException], error: str, reason: str) -> web.HTTPException:
-    return cls(body=orjson.dumps({"error": error, "reason": reason}), content_type="application/json")
+    return cls(text=orjson.dumps({"error": error, "reason": reason}).decode(), content_type="application/json")
 
 
 def context(request: web.Request) -> SimContext:

@@ -1,0 +1,89 @@
+"""Command-line glue for the simulators: ``assetgw simulator`` and ``assetgw debtors``."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+from pathlib import Path
+
+import structlog
+
+from schemas.assets import ASSET_KINDS
+from schemas.directory import KINDS, Directory
+from simulators.behaviour import Behaviours
+from simulators.latency import Latency
+from simulators.population import DEFAULT_SEED, Population
+from simulators.server import DEFAULT_PORTS, serve
+
+log = structlog.get_logger("simulator")
+
+
+def parse_ports(text: str) -> dict[str, int]:
+    ports = {}
+    for part in filter(None, (p.strip() for p in text.split(","))):
+        kind, _, port = part.partition("=")
+        if kind not in KINDS or not port.isdigit():
+            raise SystemExit(f"--ports: bad entry {part!r}; expected kind=port with kind in {', '.join(KINDS)}")
+        ports[kind] = int(port)
+    return ports
+
+
+async def run_simulators(args: argparse.Namespace, stop: asyncio.Event) -> None:
+    kinds = [k for k in args.kinds.split(",") if k]
+    unknown = set(kinds) - set(KINDS)
+    if unknown:
+        raise SystemExit(f"--kinds: unknown kind(s) {sorted(unknown)}; choose from {', '.join(KINDS)}")
+    ports = {**DEFAULT_PORTS, **parse_ports(args.ports)}
+    population = Population.generate(seed=args.seed, persons=args.persons, companies=args.companies, directory=Directory.from_env())
+    behaviours = Behaviours(default_latency=Latency.parse(args.latency))
+    for spec in args.institution_latency:
+        institution_id, _, latency = spec.partition("=")
+        behaviours.update(institution_id, {"latency": latency})
+    ready = asyncio.Event()
+    host = os.environ.get("ASSETGW_SIM_BIND", "127.0.0.1")
+    server = asyncio.create_task(serve(kinds, host, ports, population, behaviours, ready))
+    waiter = asyncio.create_task(ready.wait())
+    await asyncio.wait([server, waiter], return_when=asyncio.FIRST_COMPLETED)
+    if server.done():
+        waiter.cancel()
+        server.result()  # raises the start-up error
+    log.info("simulators ready", ports={k: ports[k] for k in kinds}, debtors=len(population.debtors), latency=args.latency)
+    try:
+        await stop.wait()
+    finally:
+        server.cancel()
+        await asyncio.gather(server, return_exceptions=True)
+
+
+def demo_debtor(seed: int = DEFAULT_SEED) -> tuple[dict[str, str], str]:
+    """A debtor holding every kind of asset in the default population, and a registered credential."""
+    population = Population.generate(seed=seed)
+    for d in population.debtors:
+        if {a.kind for a in population.assets_of(d.id_number)} == set(ASSET_KINDS):
+            return {"kind": d.kind, "id_number": d.id_number, "name": d.name}, population.officer_credentials[0]
+    raise RuntimeError("no debtor in the population holds every kind of asset")
+
+
+def write_sample_debtors(args: argparse.Namespace) -> None:
+    from gateway.bulk import to_csv
+
+    population = Population.generate(seed=args.seed)
+    step = max(1, len(population.debtors) // max(args.count, 1))
+    chosen = population.debtors[::step][: args.count]
+    rows = [
+        {
+            "case_number": f"(2025)冀0108执{5000 + i // 100}号",
+            "court": "石家庄市裕华区人民法院",
+            "amount_due_fen": 10_000_000,
+            "costs_fen": 100_000,
+            "notice_number": f"(2025)冀0108执{5000 + i // 100}号-查",
+            "officer_credentials": [population.officer_credentials[0]],
+            "debtor_kind": d.kind,
+            "id_number": d.id_number,
+            "name": d.name,
+        }
+        for i, d in enumerate(chosen)
+    ]
+    Path(args.out).write_text(to_csv(rows), encoding="utf-8")
+    print(f"wrote {len(rows)} debtors to {args.out}")

@@ -1,0 +1,144 @@
+"""Fixtures: one real stack per test session — embedded broker, simulators, connector workers and
+gateway as separate processes — reached only through the Kafka protocol and HTTP."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import time
+from pathlib import Path
+from typing import Any, AsyncIterator
+
+import aiohttp
+import pytest
+
+from gateway.supervisor import Stack
+from simulators.population import Population
+
+ENGINE = os.environ.get("ASSETGW_TEST_ENGINE", "noida")
+SEED = 20251122
+# Small population keeps each process's start-up quick; the rules and skew are the same.
+PERSONS, COMPANIES = 3000, 300
+INQUIRY_DEADLINE_S = 30
+
+CASE = {
+    "case_number": "(2025)冀0108执4502号",
+    "court": "石家庄市裕华区人民法院",
+    "amount_due_fen": 50_000_000,
+    "costs_fen": 500_000,
+    "notice_number": "(2025)冀0108执4502号-查",
+}
+
+
+@pytest.fixture(scope="session")
+def population() -> Population:
+    return Population.generate(seed=SEED, persons=PERSONS, companies=COMPANIES)
+
+
+@pytest.fixture(scope="session")
+def credential(population: Population) -> str:
+    return population.officer_credentials[0]
+
+
+@pytest.fixture(scope="session")
+async def stack(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Stack]:
+    data_dir: Path = tmp_path_factory.mktemp("stack")
+    stack = Stack(
+        data_dir,
+        engine=ENGINE,
+        kafka_bootstrap=os.environ.get("KAFKA_BOOTSTRAP"),
+        ports="free",
+        env={
+            "ASSETGW_TOPIC_PREFIX": f"test{int(time.time())}",
+            "ASSETGW_INQUIRY_DEADLINE": str(INQUIRY_DEADLINE_S),
+            "ASSETGW_CALL_TIMEOUT": "2",
+            "ASSETGW_PARTITIONS": "4",
+        },
+        simulator_args=["--seed", str(SEED), "--persons", str(PERSONS), "--companies", str(COMPANIES), "--latency", "1:10"],
+    )
+    try:
+        await stack.start(timeout=120)
+        yield stack
+    finally:
+        await stack.stop()
+
+
+@pytest.fixture
+async def api(stack: Stack) -> AsyncIterator[aiohttp.ClientSession]:
+    async with aiohttp.ClientSession(stack.api_url) as session:
+        yield session
+
+
+@pytest.fixture
+async def simulators(stack: Stack) -> AsyncIterator["Simulators"]:
+    async with aiohttp.ClientSession() as session:
+        yield Simulators(stack, session)
+
+
+class Simulators:
+    """The simulators' admin API: ground truth and behaviour (faults, latency)."""
+
+    def __init__(self, stack: Stack, session: aiohttp.ClientSession) -> None:
+        self.stack, self.session = stack, session
+
+    def url(self, kind: str) -> str:
+        return f"http://127.0.0.1:{self.stack.sim_ports[kind]}"
+
+    async def truth(self, id_number: str) -> list[dict[str, Any]]:
+        assets: list[dict[str, Any]] = []
+        for kind in self.stack.sim_ports:
+            async with self.session.get(f"{self.url(kind)}/admin/truth/{id_number}") as r:
+                assert r.status == 200
+                assets.extend((await r.json())["assets"])
+        return assets
+
+    async def behave(self, institution_id: str, **behaviour: Any) -> None:
+        kind = institution_id.split("-")[0]
+        async with self.session.put(f"{self.url(kind)}/admin/institutions/{institution_id}/behaviour", json=behaviour) as r:
+            assert r.status == 200, await r.text()
+
+    async def reset(self, institution_id: str) -> None:
+        kind = institution_id.split("-")[0]
+        async with self.session.delete(f"{self.url(kind)}/admin/institutions/{institution_id}/behaviour") as r:
+            assert r.status == 200, await r.text()
+
+
+async def wait_for(predicate, timeout: float, interval: float = 0.2, what: str = "condition"):  # type: ignore[no-untyped-def]
+    deadline = time.monotonic() + timeout
+    while True:
+        value = await predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+        await asyncio.sleep(interval)
+
+
+async def get_json(session: aiohttp.ClientSession, path: str) -> Any:
+    async with session.get(path) as r:
+        assert r.status == 200, f"GET {path}: {r.status} {await r.text()}"
+        return await r.json()
+
+
+async def wait_inquiry(api: aiohttp.ClientSession, location: str, timeout: float = 60) -> dict[str, Any]:
+    async def done():  # type: ignore[no-untyped-def]
+        body = await get_json(api, location)
+        return body if body["status"] == "completed" else None
+
+    return await wait_for(done, timeout, what=f"inquiry {location} to complete")
+
+
+async def wait_batch(api: aiohttp.ClientSession, location: str, timeout: float = 300) -> dict[str, Any]:
+    async def done():  # type: ignore[no-untyped-def]
+        body = await get_json(api, location)
+        return body if body["status"] == "completed" else None
+
+    return await wait_for(done, timeout, interval=0.5, what=f"batch {location} to complete")
+
+
+def case_body(debtors: list[dict[str, Any]], credential: str, **extra: Any) -> dict[str, Any]:
+    return {**CASE, "officer_credentials": [credential], "debtors": debtors, **extra}
+
+
+def debtor_json(d: Any) -> dict[str, str]:
+    return {"kind": d.kind, "id_number": d.id_number, "name": d.name}

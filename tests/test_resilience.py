@@ -1,0 +1,85 @@
+"""A slow or failing institution costs only its own legs; a gateway crash loses nothing acknowledged."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import datetime
+
+import orjson
+
+from tests.conftest import CASE, case_body, debtor_json, get_json, wait_batch, wait_inquiry
+from tests.test_inquiry_e2e import assert_matches_truth, bulk_debtors, rich_debtor
+
+
+def _t(text: str) -> datetime:
+    return datetime.fromisoformat(text)
+
+
+async def test_slow_and_failing_institutions_do_not_hold_up_the_rest(api, simulators, population, credential) -> None:
+    debtor = rich_debtor(population)
+    deadline_s = 6
+    await simulators.behave("bank-03", hang=True)
+    await simulators.behave("land-02", error_rate=1.0, error_status=503)
+    try:
+        body = case_body([debtor_json(debtor)], credential, deadline_seconds=deadline_s)
+        async with api.post("/v1/inquiries", json=body) as r:
+            accepted = await r.json()
+        inquiry = await wait_inquiry(api, accepted["location"], timeout=deadline_s + 20)
+    finally:
+        await simulators.reset("bank-03")
+        await simulators.reset("land-02")
+    legs = {leg["institution_id"]: leg for leg in inquiry["reports"][0]["legs"]}
+    assert legs["bank-03"]["status"] == "timed_out"
+    assert legs["land-02"]["status"] == "failed"
+    assert "503" in legs["land-02"]["reason"] and legs["land-02"]["attempts"] >= 2
+    created = _t(inquiry["created_at"])
+    healthy = [leg for iid, leg in legs.items() if iid not in ("bank-03", "land-02")]
+    assert all(leg["status"] in ("found", "not_found") for leg in healthy)
+    # The healthy institutions answered long before the deadline the slow one ran into.
+    slowest_healthy = max((_t(leg["finished_at"]) - created).total_seconds() for leg in healthy)
+    assert slowest_healthy < deadline_s / 2, slowest_healthy
+    assert (_t(inquiry["completed_at"]) - created).total_seconds() < deadline_s + 3
+    # The report still holds everything the healthy institutions found.
+    truth = [a for a in await simulators.truth(debtor.id_number) if a["institution_id"] not in ("bank-03", "land-02")]
+    found = [a for kind in inquiry["reports"][0]["assets"].values() for a in kind]
+    assert sorted(orjson.dumps(a, option=orjson.OPT_SORT_KEYS) for a in found) == \
+        sorted(orjson.dumps(a, option=orjson.OPT_SORT_KEYS) for a in truth)
+
+
+async def test_gateway_killed_mid_batch_loses_nothing(stack, api, simulators, population, credential) -> None:
+    debtors = bulk_debtors(population, 300)
+    lines = b"\n".join(
+        orjson.dumps({**CASE, "case_number": f"(2025)冀0108执{7000 + i // 50}号", "officer_credentials": [credential],
+                      "debtor": debtor_json(d)})
+        for i, d in enumerate(debtors)
+    )
+    async with api.post("/v1/inquiry-batches", data=lines, headers={"Content-Type": "application/x-ndjson"}) as r:
+        assert r.status == 202
+        batch = await r.json()
+    # And single inquiries acknowledged just before the crash.
+    singles = []
+    for d in population.debtors[-10:]:
+        async with api.post("/v1/inquiries", json=case_body([debtor_json(d)], credential)) as r:
+            assert r.status == 202
+            singles.append((await r.json())["location"])
+    for _ in range(100):
+        progress = await get_json(api, batch["location"])
+        if progress["legs"]["done"] > 0:
+            break
+        await asyncio.sleep(0.05)
+    assert progress["status"] == "running", "the batch finished before the crash; nothing was tested"
+
+    stack.kill("gateway")  # SIGKILL
+    await stack.restart("gateway")
+
+    done = await wait_batch(api, batch["location"], timeout=300)
+    assert done["inquiries"] == {"total": 6, "completed": 6}
+    assert done["legs"] == {"total": 300 * 28, "done": 300 * 28}
+    for location in singles:
+        inquiry = await wait_inquiry(api, location)
+        assert inquiry["progress"]["legs_done"] == 28
+    async with api.get(done["reports"]) as r:
+        reports = [orjson.loads(line) for line in (await r.read()).splitlines()]
+    assert len(reports) == 300
+    for report in reports[::10]:
+        await assert_matches_truth(report, simulators)

@@ -97,9 +97,10 @@ def _snapshot(p: Population) -> tuple[list[DebtorRecord], list[list[Any]], list[
 def test_generation_is_deterministic_and_fast(population: Population) -> None:
     timings = []
     for _ in range(2):
-        started = time.perf_counter()
+        # CPU time, not wall time: the budget is ours, other processes on the box are not.
+        started = time.process_time()
         again = Population.generate()
-        timings.append(time.perf_counter() - started)
+        timings.append(time.process_time() - started)
         assert _snapshot(again) == _snapshot(population)
     assert min(timings) < 2.0, timings
     assert len(population.debtors) == 11_000
@@ -303,16 +304,21 @@ async def test_land_registry_answers_the_truth_after_processing(sim: Sim) -> Non
 async def test_land_polling_goes_processing_then_done(sim: Sim) -> None:
     inst = "land-02"
     d = sim.holders(inst)[0]
-    await sim.behave("land", inst, latency="300:300")
+    await sim.behave("land", inst, latency="800:800")
     try:
+        submitted = time.monotonic()
         async with sim.http.post(sim.url("land", f"/{inst}/requests"), json=inquiry(d, sim.credential)) as r:
             assert r.status == 202
             ticket = (await r.json())["ticket"]
-        async with sim.http.get(sim.url("land", f"/{inst}/requests/{ticket}")) as r:
-            assert await r.json() == {"state": "processing"}
-        await asyncio.sleep(0.35)
-        async with sim.http.get(sim.url("land", f"/{inst}/requests/{ticket}")) as r:
-            assert await r.json() == {"state": "done", "found": True, "units": _units(sim, inst, d)}
+        states = []
+        while not states or states[-1]["state"] == "processing":
+            assert time.monotonic() - submitted < 5, states
+            async with sim.http.get(sim.url("land", f"/{inst}/requests/{ticket}")) as r:
+                states.append(await r.json())
+            await asyncio.sleep(0.05)
+        assert time.monotonic() - submitted >= 0.8
+        assert states[0] == {"state": "processing"}
+        assert states[-1] == {"state": "done", "found": True, "units": _units(sim, inst, d)}
         # A ticket belongs to the registry that issued it.
         async with sim.http.get(sim.url("land", f"/land-01/requests/{ticket}")) as r:
             assert r.status == 404

@@ -7,7 +7,10 @@ import asyncio
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.errors import KafkaConnectionError
 
+from gateway.bus import pacing
 from gateway.config import Settings
+
+pacing.install()
 
 
 def make_producer(settings: Settings, client_id: str) -> AIOKafkaProducer:

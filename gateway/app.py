@@ -27,7 +27,6 @@ async def run_gateway(settings: Settings, stop: asyncio.Event) -> None:
     group_id = f"{settings.topic_prefix}.gateway"
     consumer = make_consumer(settings, results_topic(settings.topic_prefix), group_id=group_id, client_id="gateway")
     await start_with_retry(producer)
-    await start_with_retry(consumer)
     relay = LegRelay(store, producer, settings.topic_prefix)
     results = ResultConsumer(store, consumer, producer, settings.topic_prefix, group_id)
     intake = Intake(store, settings.directory, settings.inquiry_deadline_s, relay.wake)

@@ -4,6 +4,7 @@ docker-compose and the tests configure the same way."""
 from __future__ import annotations
 
 import os
+import socket
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -27,6 +28,7 @@ def _flag(name: str, default: bool) -> bool:
 class Settings:
     kafka_bootstrap: str
     kafka_idempotence: bool
+    instance: str
     topic_prefix: str
     partitions: int
     data_dir: Path
@@ -47,6 +49,8 @@ class Settings:
             kafka_bootstrap=_env("KAFKA_BOOTSTRAP", f"127.0.0.1:{DEFAULT_BOOTSTRAP_PORT}"),
             # Tansu has no idempotent producer; `assetgw up --engine tansu` turns this off.
             kafka_idempotence=_flag("ASSETGW_KAFKA_IDEMPOTENCE", True),
+            # Names this process among its peers (static group membership); unique per process.
+            instance=_env("ASSETGW_INSTANCE", f"{socket.gethostname()}-0"),
             topic_prefix=_env("ASSETGW_TOPIC_PREFIX", "assetgw"),
             partitions=int(_env("ASSETGW_PARTITIONS", "4")),
             data_dir=Path(_env("ASSETGW_DATA_DIR", ".assetgw")),

@@ -15,7 +15,10 @@ import structlog
 from schemas.identifiers import mask
 
 # 18-character resident IDs / USCCs, and 12-19 digit card or account numbers.
-_SENSITIVE = re.compile(r"(?<![0-9A-Z])(?:[0-9]{17}[0-9X]|[0-9A-HJ-NP-RTUW-Y]{2}[0-9]{6}[0-9A-HJ-NP-RTUW-Y]{10}|[0-9]{12,19})(?![0-9A-Z])")
+# Whole tokens only: a digit run inside a hex id (an inquiry id) is not a card number.
+_SENSITIVE = re.compile(
+    r"(?<![0-9A-Za-z])(?:[0-9]{17}[0-9X]|[0-9A-HJ-NP-RTUW-Y]{2}[0-9]{6}[0-9A-HJ-NP-RTUW-Y]{10}|[0-9]{12,19})(?![0-9A-Za-z])"
+)
 
 
 def mask_text(text: str) -> str:

@@ -12,6 +12,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.errors import KafkaError
 
 from gateway.bus.deadletter import send_to_deadletter
+from gateway.bus.kafka import start_with_retry
 from gateway.bus.topics import deadletter_topic
 from gateway.clock import now_ms
 from gateway.store import Store
@@ -30,6 +31,8 @@ class ResultConsumer:
         self.applied = 0
 
     async def run(self) -> None:
+        # Joining the group is done here, not before the API starts: intake must not wait on it.
+        await start_with_retry(self.consumer)
         while True:
             batches = await self.consumer.getmany(timeout_ms=200, max_records=2000)
             if not batches:

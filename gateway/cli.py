@@ -108,6 +108,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--data-dir", default=os.environ.get("ASSETGW_DATA_DIR", ".assetgw"), help="state and logs (default .assetgw)")
     p.add_argument("--demo", action="store_true", help="submit a demo inquiry once the stack is up and print its report")
     p.add_argument("--latency", default="30:300", help="simulated institution latency MEDIAN_MS:P99_MS (default 30:300)")
+    p.add_argument("--ports", choices=("default", "free"), default="default",
+                   help="default: API 18080, broker 19092, simulators 18101-18104; free: any free ports")
     p.set_defaults(func=cmd_up)
 
     p = sub.add_parser("broker", help="run the embedded Kafka-protocol broker in the foreground")

@@ -9,10 +9,12 @@ from pydantic import ValidationError
 from connectors.base import Answer, Found, NotFound, Refused, Retryable
 from connectors.common import legal_basis, subject
 from connectors.http_errors import check_status, refusal_reason, require_dict
+from connectors.control import post_control
 from connectors.transport import Transport
 from schemas.assets import DepositAccount
 from schemas.directory import Institution
 from schemas.messages import LegRequest
+from schemas.orders import OrderRequest
 
 
 class BankConnector:
@@ -47,6 +49,9 @@ class BankConnector:
         except (KeyError, TypeError, ValidationError) as exc:
             raise Retryable(f"{institution.id} sent an unreadable account list: {exc!r}"[:300]) from None
         return Found(accounts)
+
+    async def control(self, institution: Institution, order: OrderRequest) -> dict:
+        return await post_control(self.transport, institution, order)
 
     async def aclose(self) -> None:
         await self.transport.aclose()

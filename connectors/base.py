@@ -1,6 +1,7 @@
 """The plug-in seam: one small Protocol per institution kind.
 
-A connector turns one leg into one ``Answer`` by talking to one institution through a
+A connector turns one leg into one ``Answer``, and one control order into the institution's
+control record, by talking to one institution through a
 ``Transport``. It raises ``Retryable`` for answers worth trying again (busy, 5xx, resets) and
 ``Permanent`` for answers that will not improve; the worker owns retries, timeouts, deadlines
 and the in-flight cap, so connectors stay small.
@@ -9,12 +10,13 @@ and the in-flight cap, so connectors stay small.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import ClassVar, Protocol, Sequence, runtime_checkable
+from typing import Any, ClassVar, Protocol, Sequence, runtime_checkable
 
 from connectors.transport import Transport
 from schemas.assets import Asset
 from schemas.directory import Institution
 from schemas.messages import LegRequest
+from schemas.orders import OrderRequest
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,6 +59,10 @@ class Connector(Protocol):
     kind: ClassVar[str]
 
     async def query(self, institution: Institution, leg: LegRequest) -> Answer: ...
+
+    async def control(self, institution: Institution, order: OrderRequest) -> dict[str, Any]:
+        """Send a control order; return the institution's control record (see connectors/control.py)."""
+        ...
 
     async def aclose(self) -> None: ...
 

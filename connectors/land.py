@@ -10,10 +10,12 @@ from pydantic import ValidationError
 from connectors.base import Answer, Found, NotFound, Permanent, Refused, Retryable
 from connectors.common import legal_basis, subject
 from connectors.http_errors import check_status, refusal_reason, require_dict
+from connectors.control import post_control
 from connectors.transport import Transport
 from schemas.assets import RealEstate
 from schemas.directory import Institution
 from schemas.messages import LegRequest
+from schemas.orders import OrderRequest
 
 FIRST_POLL_S = 0.02
 MAX_POLL_S = 1.0
@@ -73,6 +75,9 @@ class LandRegistryConnector:
         except (KeyError, TypeError, ValidationError) as exc:
             raise Retryable(f"{institution.id} sent an unreadable unit list: {exc!r}"[:300]) from None
         return Found(units)
+
+    async def control(self, institution: Institution, order: OrderRequest) -> dict:
+        return await post_control(self.transport, institution, order)
 
     async def aclose(self) -> None:
         await self.transport.aclose()

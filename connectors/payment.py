@@ -9,10 +9,12 @@ from pydantic import ValidationError
 from connectors.base import Answer, Found, NotFound, Permanent, Refused, Retryable
 from connectors.common import legal_basis
 from connectors.http_errors import check_status, require_dict
+from connectors.control import control_record, control_request
 from connectors.transport import Transport
 from schemas.assets import PaymentWallet
 from schemas.directory import Institution
 from schemas.messages import LegRequest, utcnow
+from schemas.orders import OrderRequest
 
 SUCCESS, BUSY, NOT_A_USER, REFUSED = "10000", "20000", "40004", "40003"
 
@@ -55,6 +57,19 @@ class PaymentAppConnector:
         except (KeyError, TypeError, ValidationError) as exc:
             raise Retryable(f"{institution.id} sent an unreadable wallet list: {exc!r}"[:300]) from None
         return Found(wallets) if wallets else NotFound("no wallet")
+
+    async def control(self, institution: Institution, order: OrderRequest) -> dict:
+        body = {"method": "court.wallet.control", "request_id": order.order_id, "timestamp": utcnow().isoformat(),
+                "biz_content": control_request(order)}
+        reply = await self.transport.send("POST", f"/{institution.id}/gateway", body)
+        check_status(reply, institution.id)
+        data = require_dict(reply, institution.id)
+        code = str(data.get("code"))
+        if code == BUSY:
+            raise Retryable(f"{institution.id}: {data.get('msg') or 'service unavailable'}")
+        if code != SUCCESS:
+            raise Permanent(f"{institution.id} answered code {code}: {data.get('sub_msg') or data.get('msg')}")
+        return control_record(data.get("data"), institution, order)
 
     async def aclose(self) -> None:
         await self.transport.aclose()

@@ -12,10 +12,12 @@ from pydantic import ValidationError
 
 from connectors.base import Answer, Found, NotFound, Permanent, Refused, Retryable
 from connectors.http_errors import check_status, refusal_reason, require_dict
+from connectors.control import post_control
 from connectors.transport import Transport
 from schemas.assets import Vehicle
 from schemas.directory import Institution
 from schemas.messages import LegRequest, new_id
+from schemas.orders import OrderRequest
 
 MAX_BATCH = 100
 WINDOW_S = 0.02
@@ -119,6 +121,9 @@ class VehicleOfficeConnector:
             )
             for v in item["vehicles"]
         ])
+
+    async def control(self, institution: Institution, order: OrderRequest) -> dict:
+        return await post_control(self.transport, institution, order)
 
     async def aclose(self) -> None:
         tasks = [*self._tasks, *self._sending]

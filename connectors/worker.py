@@ -1,5 +1,5 @@
-"""A connector worker: consumes one institution kind's legs, asks the institutions, and publishes
-exactly one result per leg.
+"""A connector worker: consumes one institution kind's inquiry legs and control orders, calls the
+institutions, and publishes exactly one result per leg or order.
 
 Legs are handled concurrently (capped in total and per institution) so a slow institution only
 holds its own legs. Each leg's offset is committed once its result is acknowledged by the broker;
@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections import defaultdict
+from typing import Awaitable, Callable, TypeVar
 
 import aiohttp
 import structlog
@@ -23,12 +24,14 @@ from connectors.base import Answer, Connector, Found, NotFound, Permanent, Refus
 from gateway.bus.deadletter import send_to_deadletter
 from gateway.bus.kafka import make_consumer, make_producer, start_with_retry
 from gateway.bus.offsets import OffsetTracker
-from gateway.bus.topics import deadletter_topic, legs_topic, results_topic
+from gateway.bus.topics import deadletter_topic, legs_topic, order_results_topic, orders_topic, results_topic
 from gateway.config import Settings
 from schemas.directory import Institution
 from schemas.messages import LegRequest, LegResult, UndecodableMessage, decode, encode, utcnow
+from schemas.orders import OrderRequest, OrderResult
 
 log = structlog.get_logger("connector")
+T = TypeVar("T")
 
 COMMIT_INTERVAL_S = 0.2
 _backoff = wait_random_exponential(multiplier=0.05, max=2.0)
@@ -61,7 +64,8 @@ class ConnectorWorker:
 
     async def run(self, stop: asyncio.Event, grace_s: float = 20.0) -> None:
         await start_with_retry(self.producer)
-        self.consumer.subscribe([legs_topic(self.settings.topic_prefix, self.kind)], listener=_Rebalance(self))
+        prefix = self.settings.topic_prefix
+        self.consumer.subscribe([legs_topic(prefix, self.kind), orders_topic(prefix, self.kind)], listener=_Rebalance(self))
         await start_with_retry(self.consumer)
         log.info("worker started", kind=self.kind, group=self.group_id)
         try:
@@ -89,9 +93,9 @@ class ConnectorWorker:
 
     async def _handle(self, tp: TopicPartition, record: ConsumerRecord) -> None:
         try:
-            _, leg = decode(record.value)
-            if not isinstance(leg, LegRequest):
-                raise UndecodableMessage(f"expected inquiry.leg.requested, got {type(leg).__name__}")
+            _, work = decode(record.value)
+            if not isinstance(work, (LegRequest, OrderRequest)):
+                raise UndecodableMessage(f"expected a leg or an order, got {type(work).__name__}")
         except UndecodableMessage as exc:
             log.warning("dead-lettering undecodable leg", reason=str(exc), offset=record.offset, partition=record.partition)
             if await self._publish(lambda: send_to_deadletter(
@@ -99,10 +103,15 @@ class ConnectorWorker:
             )):
                 self.tracker.finished(tp, record.offset)
             return
-        result = await self.call(leg)
-        value = encode(result, inquiry_id=leg.inquiry_id, leg_id=leg.leg_id, batch_id=leg.batch_id)
-        topic = results_topic(self.settings.topic_prefix)
-        if await self._publish(lambda: self.producer.send_and_wait(topic, value, key=leg.inquiry_id.encode())):
+        if isinstance(work, LegRequest):
+            result = await self.call(work)
+            value = encode(result, inquiry_id=work.inquiry_id, leg_id=work.leg_id, batch_id=work.batch_id)
+            topic, key = results_topic(self.settings.topic_prefix), work.inquiry_id
+        else:
+            order_result = await self.control(work)
+            value = encode(order_result, order_id=work.order_id)
+            topic, key = order_results_topic(self.settings.topic_prefix), work.order_id
+        if await self._publish(lambda: self.producer.send_and_wait(topic, value, key=key.encode())):
             self.tracker.finished(tp, record.offset)
 
     async def _publish(self, send) -> bool:  # type: ignore[no-untyped-def]
@@ -132,7 +141,7 @@ class ConnectorWorker:
         try:
             async with asyncio.timeout(remaining):
                 async with self._limits[institution.id]:
-                    answer = await self._ask_with_retries(institution, leg, attempts)
+                    answer = await self._with_retries(institution, lambda: self.connector.query(institution, leg), attempts)
         except TimeoutError:
             return _result(leg, "timed_out", f"no answer from {institution.id} before the leg deadline", attempts[0], started)
         except Permanent as exc:
@@ -147,7 +156,33 @@ class ConnectorWorker:
         reason = answer.reason if isinstance(answer, (NotFound, Refused)) else None
         return _result(leg, "not_found" if isinstance(answer, NotFound) else "refused", reason, attempts[0], started)
 
-    async def _ask_with_retries(self, institution: Institution, leg: LegRequest, attempts: list[int]) -> Answer:
+    async def control(self, order: OrderRequest) -> OrderResult:
+        """Send a control order; always returns a result, never raises. The institution dedupes on
+        the order id, so retries and redeliveries apply an order at most once."""
+        institution = self.settings.directory.by_id.get(order.institution_id)
+        if institution is None or institution.kind != self.kind:
+            return _order_failed(order, f"institution {order.institution_id!r} is not a {self.kind} in this directory", 0)
+        attempts = [0]
+        remaining = (order.deadline - utcnow()).total_seconds()
+        if remaining <= 0:
+            return _order_failed(order, "the order's deadline had passed before it reached the connector", 0)
+        try:
+            async with asyncio.timeout(remaining):
+                async with self._limits[institution.id]:
+                    record = await self._with_retries(institution, lambda: self.connector.control(institution, order), attempts)
+        except TimeoutError:
+            return _order_failed(order, f"no answer from {institution.id} before the order deadline", attempts[0])
+        except (Permanent, Retryable) as exc:
+            return _order_failed(order, f"after {attempts[0]} attempts: {exc}", attempts[0])
+        except Exception as exc:  # noqa: BLE001 - a connector bug must still end the order
+            log.exception("connector error", institution=institution.id)
+            return _order_failed(order, f"connector error: {exc!r}"[:500], attempts[0])
+        fields = {k: record.get(k) for k in ("freeze_id", "held_fen", "requested_fen", "deducted_fen", "queue_position",
+                                             "start_date", "end_date", "reason")}
+        return OrderResult(order_id=order.order_id, institution_id=institution.id, status=record["status"],
+                           duplicate=bool(record.get("duplicate")), attempts=attempts[0], answered_at=utcnow(), **fields)
+
+    async def _with_retries(self, institution: Institution, call: Callable[[], Awaitable[T]], attempts: list[int]) -> T:
         retrying = AsyncRetrying(
             stop=stop_after_attempt(self.settings.call_attempts),
             wait=_wait,
@@ -159,7 +194,7 @@ class ConnectorWorker:
                 attempts[0] += 1
                 try:
                     async with asyncio.timeout(self.settings.call_timeout_s):
-                        return await self.connector.query(institution, leg)
+                        return await call()
                 except TimeoutError:
                     raise Retryable(f"{institution.id} did not answer within {self.settings.call_timeout_s:g}s") from None
                 except (aiohttp.ClientError, OSError) as exc:
@@ -209,6 +244,11 @@ class _Rebalance(ConsumerRebalanceListener):
 
     async def on_partitions_assigned(self, assigned: set[TopicPartition]) -> None:
         pass
+
+
+def _order_failed(order: OrderRequest, reason: str, attempts: int) -> OrderResult:
+    return OrderResult(order_id=order.order_id, institution_id=order.institution_id, status="failed",
+                       reason=reason, attempts=attempts, answered_at=utcnow())
 
 
 def _result(

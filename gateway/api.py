@@ -5,13 +5,16 @@ from __future__ import annotations
 
 import orjson
 import structlog
+from typing import TypeVar
+
 from aiohttp import web
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
 from gateway.bulk import BulkError, detect_format, parse_rows
 from gateway.clock import shown
 from gateway.errors import ApiError, field_errors, invalid
 from gateway.intake import Intake, ScopeError
+from gateway.orders import OrderDesk
 from gateway.reports import debtor_report, inquiry_view
 from gateway.store import Store
 from schemas.api import InquiryCreate
@@ -22,6 +25,8 @@ log = structlog.get_logger("api")
 MAX_INQUIRY_BYTES = 1 << 20
 MAX_BATCH_BYTES = 64 << 20
 MAX_BATCH_ROWS = 100_000
+
+M = TypeVar("M", bound=BaseModel)
 
 STORE = web.AppKey("store", Store)
 INTAKE = web.AppKey("intake", Intake)
@@ -44,8 +49,9 @@ async def read_limited(request: web.Request, limit: int) -> bytes:
     return b"".join(chunks)
 
 
-async def create_inquiry(request: web.Request) -> web.Response:
-    raw = await read_limited(request, MAX_INQUIRY_BYTES)
+async def read_model(request: web.Request, model: type[M], limit: int = MAX_INQUIRY_BYTES) -> M:
+    """The body as a validated model, or a 4xx that names the field at fault."""
+    raw = await read_limited(request, limit)
     try:
         data = orjson.loads(raw)
     except orjson.JSONDecodeError as exc:
@@ -53,9 +59,13 @@ async def create_inquiry(request: web.Request) -> web.Response:
     if not isinstance(data, dict):
         raise ApiError(400, "invalid_json", "the body must be a JSON object", [{"field": "body", "message": "not an object"}])
     try:
-        body = InquiryCreate.model_validate(data)
+        return model.model_validate(data)
     except ValidationError as exc:
         raise invalid(field_errors(exc)) from None
+
+
+async def create_inquiry(request: web.Request) -> web.Response:
+    body = await read_model(request, InquiryCreate)
     try:
         accepted = request.app[INTAKE].submit(body)
     except ScopeError as exc:
@@ -171,10 +181,13 @@ async def json_errors(request: web.Request, handler):  # type: ignore[no-untyped
         raise ApiError(500, "internal_error", "the gateway failed to handle this request") from None
 
 
-def create_app(store: Store, intake: Intake, directory: Directory) -> web.Application:
+def create_app(store: Store, intake: Intake, desk: "OrderDesk", directory: Directory) -> web.Application:
+    from gateway import order_api
+
     # aiohttp's own body limit is set above ours so that read_limited answers with JSON.
     app = web.Application(middlewares=[json_errors], client_max_size=MAX_BATCH_BYTES + 1)
     app[STORE], app[INTAKE], app[DIRECTORY] = store, intake, directory
+    order_api.setup(app, desk)
     app.router.add_post("/v1/inquiries", create_inquiry)
     app.router.add_get("/v1/inquiries/{inquiry_id}", get_inquiry)
     app.router.add_post("/v1/inquiry-batches", create_batch)

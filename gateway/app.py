@@ -10,10 +10,12 @@ from aiohttp import web
 
 from gateway.api import create_app
 from gateway.bus.kafka import make_consumer, make_producer, start_with_retry
-from gateway.bus.topics import ensure_topics, results_topic
+from gateway.bus.topics import ensure_topics, order_results_topic, results_topic
 from gateway.config import Settings
 from gateway.intake import Intake
-from gateway.outbox import LegRelay
+from gateway.order_store import OrderStore
+from gateway.orders import OrderDesk
+from gateway.outbox import LegOutbox, OrderOutbox, Relay
 from gateway.results import ResultConsumer, expire_overdue_inquiries
 from gateway.store import Store
 
@@ -25,12 +27,15 @@ async def run_gateway(settings: Settings, stop: asyncio.Event) -> None:
     await ensure_topics(settings.kafka_bootstrap, settings.topic_prefix, settings.partitions)
     producer = make_producer(settings, "gateway")
     group_id = f"{settings.topic_prefix}.gateway"
-    consumer = make_consumer(settings, results_topic(settings.topic_prefix), group_id=group_id, client_id="gateway")
+    consumer = make_consumer(settings, results_topic(settings.topic_prefix), order_results_topic(settings.topic_prefix),
+                             group_id=group_id, client_id="gateway")
     await start_with_retry(producer)
-    relay = LegRelay(store, producer, settings.topic_prefix)
-    results = ResultConsumer(store, consumer, producer, settings.topic_prefix, group_id)
+    orders = OrderStore(store.db)
+    relay = Relay(producer, [LegOutbox(store, settings.topic_prefix), OrderOutbox(orders, settings.topic_prefix)])
+    results = ResultConsumer(store, orders, consumer, producer, settings.topic_prefix, group_id)
     intake = Intake(store, settings.directory, settings.inquiry_deadline_s, relay.wake)
-    runner = web.AppRunner(create_app(store, intake, settings.directory), access_log=None)
+    desk = OrderDesk(store, orders, settings.directory, settings.order_deadline_s, relay.wake)
+    runner = web.AppRunner(create_app(store, intake, desk, settings.directory), access_log=None)
     await runner.setup()
     await web.TCPSite(runner, settings.api_host, settings.api_port).start()
     log.info("gateway listening", url=settings.api_url, kafka=settings.kafka_bootstrap)

@@ -36,6 +36,7 @@ class Settings:
     api_port: int
     simulator_urls: dict[str, str]
     inquiry_deadline_s: float
+    order_deadline_s: float
     call_timeout_s: float
     call_attempts: int
     max_inflight_per_institution: int
@@ -61,6 +62,8 @@ class Settings:
                 for kind in KINDS
             },
             inquiry_deadline_s=float(_env("ASSETGW_INQUIRY_DEADLINE", "600")),
+            # Freezes are reported done within 2 days; an order unanswered by then is failed.
+            order_deadline_s=float(_env("ASSETGW_ORDER_DEADLINE", str(2 * 24 * 3600))),
             call_timeout_s=float(_env("ASSETGW_CALL_TIMEOUT", "10")),
             call_attempts=int(_env("ASSETGW_CALL_ATTEMPTS", "4")),
             max_inflight_per_institution=int(_env("ASSETGW_MAX_INFLIGHT_PER_INSTITUTION", "16")),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any, Sequence
 
 import orjson
@@ -16,11 +17,18 @@ def field_path(loc: Sequence[Any]) -> str:
     return path or "body"
 
 
+_NAMED = re.compile(r"^([A-Za-z_][\w.\[\]]*): (.+)$", re.S)
+
+
 def field_errors(exc: ValidationError) -> list[dict[str, str]]:
-    return [
-        {"field": field_path(err["loc"]), "message": err["msg"].removeprefix("Value error, ")}
-        for err in exc.errors(include_url=False)
-    ]
+    out = []
+    for err in exc.errors(include_url=False):
+        field, message = field_path(err["loc"]), err["msg"].removeprefix("Value error, ")
+        named = _NAMED.match(message) if field == "body" else None
+        if named:  # a model-level rule that names its field ("term_days: at most 365 days")
+            field, message = named.groups()
+        out.append({"field": field, "message": message})
+    return out
 
 
 class ApiError(web.HTTPException):

@@ -1,35 +1,53 @@
-"""The outbox relay: publishes ``pending`` legs to their kind's topic, then marks them ``sent``.
+"""The outbox relay: publishes what the store holds as ``requested``/``pending`` to Kafka, then
+marks it sent.
 
-It reads from the store rather than from memory, so the same loop that sends a new inquiry's
-legs also sends, after a restart, whatever was acknowledged but not yet published.
+It reads from the store rather than from memory, so the same loop that sends new work also
+sends, after a restart, whatever was acknowledged but not yet published. Each kind of work
+(inquiry legs, control orders) is an ``Outbox`` source.
 """
 
 from __future__ import annotations
 
 import asyncio
-import time
+from dataclasses import dataclass
+from typing import Protocol, Sequence
 
 import orjson
 import structlog
 from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaError
 
-from gateway.bus.topics import legs_topic
+from gateway.bus.topics import legs_topic, orders_topic
+from gateway.clock import ms_to_dt, now_ms
+from gateway.order_store import OrderStore
 from gateway.store import Store
 from schemas.debtor import Debtor
 from schemas.messages import LegRequest, encode
-from gateway.clock import ms_to_dt, now_ms
+from schemas.orders import AssetRef, OrderRequest
 
 log = structlog.get_logger("outbox")
 
 PAGE = 2000
 
 
-class LegRelay:
-    def __init__(self, store: Store, producer: AIOKafkaProducer, topic_prefix: str) -> None:
-        self.store = store
+@dataclass(frozen=True, slots=True)
+class Outgoing:
+    id: str
+    topic: str
+    key: bytes
+    value: bytes
+
+
+class Outbox(Protocol):
+    def pending(self, limit: int) -> list[Outgoing]: ...
+
+    def mark_sent(self, ids: Sequence[str], now: int) -> None: ...
+
+
+class Relay:
+    def __init__(self, producer: AIOKafkaProducer, sources: Sequence[Outbox]) -> None:
         self.producer = producer
-        self.prefix = topic_prefix
+        self.sources = sources
         self._wake = asyncio.Event()
         self.published = 0
 
@@ -42,42 +60,70 @@ class LegRelay:
             await self._wake.wait()
             self._wake.clear()
             try:
-                while await self._publish_page():
-                    pass
+                for source in self.sources:
+                    while await self._publish_page(source):
+                        pass
             except KafkaError as exc:
-                log.warning("publishing legs failed; will retry", error=repr(exc))
+                log.warning("publishing failed; will retry", error=repr(exc))
                 await asyncio.sleep(1.0)
                 self._wake.set()
 
-    async def _publish_page(self) -> int:
-        rows = self.store.pending_legs(PAGE)
-        if not rows:
+    async def _publish_page(self, source: Outbox) -> int:
+        items = source.pending(PAGE)
+        if not items:
             return 0
-        futures = []
-        for row in rows:
-            leg = _leg_from_row(row)
-            value = encode(leg, inquiry_id=leg.inquiry_id, leg_id=leg.leg_id, batch_id=leg.batch_id)
-            # Keyed by debtor: spreads load over partitions while one debtor's legs stay together.
-            futures.append(await self.producer.send(
-                legs_topic(self.prefix, leg.institution_kind), value, key=leg.debtor.id_number.encode()
-            ))
+        futures = [await self.producer.send(i.topic, i.value, key=i.key) for i in items]
         await asyncio.gather(*futures)
-        self.store.mark_sent([row["id"] for row in rows], now_ms())
-        self.published += len(rows)
-        return len(rows)
+        source.mark_sent([i.id for i in items], now_ms())
+        self.published += len(items)
+        return len(items)
 
 
-def _leg_from_row(row) -> LegRequest:  # type: ignore[no-untyped-def]
-    return LegRequest(
-        leg_id=row["id"],
-        inquiry_id=row["inquiry_id"],
-        batch_id=row["batch_id"],
-        case_number=row["case_number"],
-        court=row["court"],
-        notice_number=row["notice_number"],
-        officer_credentials=orjson.loads(row["officer_credentials"]),
-        debtor=Debtor(kind=row["debtor_kind"], id_number=row["id_number"], name=row["name"]),
-        institution_id=row["institution_id"],
-        institution_kind=row["institution_kind"],
-        deadline=ms_to_dt(row["deadline"]),
-    )
+class LegOutbox:
+    def __init__(self, store: Store, topic_prefix: str) -> None:
+        self.store, self.prefix = store, topic_prefix
+
+    def pending(self, limit: int) -> list[Outgoing]:
+        out = []
+        for row in self.store.pending_legs(limit):
+            leg = LegRequest(
+                leg_id=row["id"], inquiry_id=row["inquiry_id"], batch_id=row["batch_id"],
+                case_number=row["case_number"], court=row["court"], notice_number=row["notice_number"],
+                officer_credentials=orjson.loads(row["officer_credentials"]),
+                debtor=Debtor(kind=row["debtor_kind"], id_number=row["id_number"], name=row["name"]),
+                institution_id=row["institution_id"], institution_kind=row["institution_kind"],
+                deadline=ms_to_dt(row["deadline"]),
+            )
+            # Keyed by debtor: spreads load over partitions while one debtor's legs stay together.
+            out.append(Outgoing(leg.leg_id, legs_topic(self.prefix, leg.institution_kind), leg.debtor.id_number.encode(),
+                                encode(leg, inquiry_id=leg.inquiry_id, leg_id=leg.leg_id, batch_id=leg.batch_id)))
+        return out
+
+    def mark_sent(self, ids: Sequence[str], now: int) -> None:
+        self.store.mark_sent(ids, now)
+
+
+class OrderOutbox:
+    def __init__(self, orders: OrderStore, topic_prefix: str) -> None:
+        self.orders, self.prefix = orders, topic_prefix
+
+    def pending(self, limit: int) -> list[Outgoing]:
+        out = []
+        for row in self.orders.sendable(limit):
+            order = OrderRequest(
+                order_id=row["id"], type=row["type"], court=row["court"], case_number=row["case_number"],
+                institution_id=row["institution_id"], institution_kind=row["institution_kind"],
+                asset=AssetRef(kind=row["asset_kind"], id=row["asset_id"]), debtor_id_number=row["debtor_id_number"],
+                amount_fen=row["amount_fen"], term_days=row["term_days"], ruling_number=row["ruling_number"],
+                notice_number=row["notice_number"], officer_credentials=orjson.loads(row["officer_credentials"]),
+                # Institutions know a freeze by the id of the order that placed it.
+                original_freeze_id=row["original_order_id"], enforcement_account=row["enforcement_account"],
+                served_at=ms_to_dt(row["created_at"]), deadline=ms_to_dt(row["deadline"]),
+            )
+            # Keyed by asset: orders on one asset stay in order on one partition.
+            out.append(Outgoing(order.order_id, orders_topic(self.prefix, order.institution_kind),
+                                f"{order.institution_id}/{order.asset.id}".encode(), encode(order, order_id=order.order_id)))
+        return out
+
+    def mark_sent(self, ids: Sequence[str], now: int) -> None:
+        self.orders.mark_sent(ids, now)

@@ -1,4 +1,4 @@
-"""Consumes leg results and merges them into the store, one transaction per fetched batch.
+"""Consumes leg results and order results into the store, one transaction per fetched batch.
 
 Offsets are committed after the transaction, so a crash replays at most one batch, and the
 store's first-result-wins update makes the replay harmless."""
@@ -15,15 +15,19 @@ from gateway.bus.deadletter import send_to_deadletter
 from gateway.bus.kafka import start_with_retry
 from gateway.bus.topics import deadletter_topic
 from gateway.clock import now_ms
+from gateway.order_store import OrderStore
 from gateway.store import Store
 from schemas.messages import LegResult, UndecodableMessage, decode
+from schemas.orders import OrderResult
 
 log = structlog.get_logger("results")
 
 
 class ResultConsumer:
-    def __init__(self, store: Store, consumer: AIOKafkaConsumer, producer: AIOKafkaProducer, topic_prefix: str, group_id: str) -> None:
+    def __init__(self, store: Store, orders: OrderStore, consumer: AIOKafkaConsumer, producer: AIOKafkaProducer,
+                 topic_prefix: str, group_id: str) -> None:
         self.store = store
+        self.orders = orders
         self.consumer = consumer
         self.producer = producer
         self.deadletters = deadletter_topic(topic_prefix)
@@ -38,18 +42,24 @@ class ResultConsumer:
             if not batches:
                 continue
             results: list[LegResult] = []
+            order_results: list[OrderResult] = []
             for records in batches.values():
                 for record in records:
                     try:
                         _, payload = decode(record.value)
-                        if not isinstance(payload, LegResult):
-                            raise UndecodableMessage(f"expected inquiry.leg.result, got {type(payload).__name__}")
-                        results.append(payload)
+                        if isinstance(payload, LegResult):
+                            results.append(payload)
+                        elif isinstance(payload, OrderResult):
+                            order_results.append(payload)
+                        else:
+                            raise UndecodableMessage(f"expected a leg or order result, got {type(payload).__name__}")
                     except UndecodableMessage as exc:
                         log.warning("dead-lettering undecodable result", reason=str(exc), offset=record.offset)
                         await send_to_deadletter(self.producer, self.deadletters, record, str(exc), self.group_id)
             if results:
                 self.applied += self.store.apply_results(results, now_ms())
+            if order_results:
+                self.applied += self.orders.apply_results(order_results, now_ms())
             offsets = {tp: records[-1].offset + 1 for tp, records in batches.items()}
             try:
                 await self.consumer.commit(offsets)

@@ -71,6 +71,11 @@ class NewInquiry:
         return len(self.debtors) * len(self.institutions)
 
 
+def asset_key(asset: dict) -> str:
+    """The id an officer and an institution use for an asset of any kind."""
+    return asset.get("account_no") or asset.get("wallet_id") or asset.get("unit_no") or asset["plate"]
+
+
 def leg_id(inquiry_id: str, debtor_seq: int, institution_id: str) -> str:
     return f"{inquiry_id}.{debtor_seq}.{institution_id}"
 
@@ -88,8 +93,8 @@ class Store:
     def close(self) -> None:
         self.db.close()
 
-    def _tx(self) -> "_Transaction":
-        return _Transaction(self.db)
+    def _tx(self) -> "Transaction":
+        return Transaction(self.db)
 
     # -- intake -------------------------------------------------------------------------------
 
@@ -207,6 +212,27 @@ class Store:
             "SELECT * FROM legs WHERE inquiry_id = ? ORDER BY debtor_seq, institution_id", (inquiry_id,)
         ).fetchall()
 
+    def case(self, case_number: str) -> sqlite3.Row | None:
+        """The case as last inquired: its court and the amount due plus costs."""
+        return self.db.execute(
+            "SELECT case_number, court, amount_due_fen, costs_fen FROM inquiries WHERE case_number = ?"
+            " ORDER BY created_at DESC LIMIT 1",
+            (case_number,),
+        ).fetchone()
+
+    def case_assets(self, case_number: str) -> list[tuple[str, dict]]:
+        """(debtor id number, asset) for every asset any inquiry of the case found, once each."""
+        seen: dict[tuple[str, str, str], tuple[str, dict]] = {}
+        for row in self.db.execute(
+            "SELECT d.id_number, l.assets FROM legs l JOIN inquiries q ON q.id = l.inquiry_id"
+            " JOIN debtors d ON d.inquiry_id = l.inquiry_id AND d.seq = l.debtor_seq"
+            " WHERE q.case_number = ? AND l.assets IS NOT NULL ORDER BY q.created_at",
+            (case_number,),
+        ):
+            for asset in orjson.loads(row["assets"]):
+                seen[(row["id_number"], asset["institution_id"], asset_key(asset))] = (row["id_number"], asset)
+        return list(seen.values())
+
     def batch(self, batch_id: str) -> sqlite3.Row | None:
         return self.db.execute("SELECT * FROM batches WHERE id = ?", (batch_id,)).fetchone()
 
@@ -224,7 +250,7 @@ class Store:
         )]
 
 
-class _Transaction:
+class Transaction:
     """BEGIN IMMEDIATE … COMMIT, rolled back on error so nothing is half-applied."""
 
     def __init__(self, db: sqlite3.Connection) -> None:

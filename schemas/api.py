@@ -11,6 +11,13 @@ from schemas.identifiers import check_case_number
 Credential = str
 
 
+def check_credentials(value: list[str]) -> list[str]:
+    for c in value:
+        if not (4 <= len(c) <= 32) or not c.isascii() or not c.replace("-", "").isalnum():
+            raise ValueError(f"credential {c!r} must be 4-32 letters, digits or dashes")
+    return value
+
+
 class CaseFields(BaseModel):
     """What identifies the case and the legal basis of a query, shared by API and bulk rows."""
 
@@ -32,10 +39,7 @@ class CaseFields(BaseModel):
     @field_validator("officer_credentials")
     @classmethod
     def _credentials(cls, value: list[str]) -> list[str]:
-        for c in value:
-            if not (4 <= len(c) <= 32) or not c.isascii() or not c.replace("-", "").isalnum():
-                raise ValueError(f"credential {c!r} must be 4-32 letters, digits or dashes")
-        return value
+        return check_credentials(value)
 
 
 class InquiryCreate(CaseFields):

@@ -65,9 +65,13 @@ class LegResult(_Payload):
     answered_at: AwareDatetime
 
 
-PAYLOADS: dict[str, type[_Payload]] = {
+from schemas.orders import OrderRequest, OrderResult  # noqa: E402 - after _Payload, which they do not need
+
+PAYLOADS: dict[str, type[BaseModel]] = {
     "inquiry.leg.requested": LegRequest,
     "inquiry.leg.result": LegResult,
+    "control.order.requested": OrderRequest,
+    "control.order.result": OrderResult,
 }
 TYPE_OF = {model: name for name, model in PAYLOADS.items()}
 
@@ -86,7 +90,7 @@ class UndecodableMessage(ValueError):
     pass
 
 
-def encode(payload: _Payload, **correlation: str | None) -> bytes:
+def encode(payload: BaseModel, **correlation: str | None) -> bytes:
     envelope = {
         "type": TYPE_OF[type(payload)],
         "schema_version": SCHEMA_VERSION,
@@ -98,7 +102,7 @@ def encode(payload: _Payload, **correlation: str | None) -> bytes:
     return orjson.dumps(envelope)
 
 
-def decode(raw: bytes | None) -> tuple[Envelope, _Payload]:
+def decode(raw: bytes | None) -> tuple[Envelope, BaseModel]:
     if raw is None:
         raise UndecodableMessage("empty message value")
     try:

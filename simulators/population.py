@@ -43,6 +43,7 @@ P_BOTH_WALLETS = 0.40
 P_COMPANY_EMPTY = 0.25  # shell companies: the usual enforcement disappointment
 P_WAGE_ACCOUNT = 0.03  # of company accounts: migrant-worker wage accounts, protected
 N_OFFICERS = 100
+REFUSAL_UNREGISTERED = "officer credentials not registered with this institution (执行公务证未备案)"
 
 
 @dataclass(frozen=True, slots=True)

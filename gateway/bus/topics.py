@@ -17,12 +17,24 @@ def results_topic(prefix: str) -> str:
     return f"{prefix}.inquiry.results"
 
 
+def orders_topic(prefix: str, kind: str) -> str:
+    return f"{prefix}.control.orders.{kind}"
+
+
+def order_results_topic(prefix: str) -> str:
+    return f"{prefix}.control.results"
+
+
 def deadletter_topic(prefix: str) -> str:
     return f"{prefix}.deadletter"
 
 
 def all_topics(prefix: str) -> list[str]:
-    return [*(legs_topic(prefix, k) for k in KINDS), results_topic(prefix), deadletter_topic(prefix)]
+    return [
+        *(legs_topic(prefix, k) for k in KINDS), results_topic(prefix),
+        *(orders_topic(prefix, k) for k in KINDS), order_results_topic(prefix),
+        deadletter_topic(prefix),
+    ]
 
 
 async def ensure_topics(bootstrap: str, prefix: str, partitions: int) -> list[str]:

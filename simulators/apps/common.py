@@ -19,10 +19,9 @@ from schemas.assets import Asset
 from schemas.directory import Institution
 from simulators.behaviour import Behaviours
 from simulators.population import Population
+from simulators.population import REFUSAL_UNREGISTERED as REFUSAL_UNREGISTERED  # re-export for the apps
 
 M = TypeVar("M", bound=BaseModel)
-
-REFUSAL_UNREGISTERED = "officer credentials not registered with this institution (执行公务证未备案)"
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,0 +1,142 @@
+"""Control orders (freeze 冻结, continue 续冻, unfreeze 解冻, deduct 扣划): API bodies and messages."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from schemas.api import check_credentials
+from schemas.identifiers import check_case_number
+
+OrderType = Literal["freeze", "continue", "unfreeze", "deduct"]
+AssetKind = Literal["deposit", "wallet", "real_estate", "vehicle"]
+MONEY_KINDS = ("deposit", "wallet")
+# Longest freeze term per asset kind (days): deposits 1 year, movables 2, real estate 3.
+MAX_TERM_DAYS = {"deposit": 365, "wallet": 365, "vehicle": 730, "real_estate": 1095}
+
+# What the institution answered, and where the order stands.
+OrderStatus = Literal[
+    "requested", "sent", "applied", "partially_applied", "queued", "refused", "failed", "lapsed", "released"
+]
+
+
+class AssetRef(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    kind: AssetKind
+    id: str = Field(min_length=1, max_length=64, description="account_no, wallet_id, unit_no or plate, as in the report")
+
+
+class Documents(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    ruling_number: str = Field(min_length=1, max_length=64, description="冻结/解冻/扣划裁定书 number")
+    notice_number: str = Field(min_length=1, max_length=64, description="协助执行通知书 number")
+    officer_credentials: list[str] = Field(min_length=1, max_length=4)
+
+    @field_validator("officer_credentials")
+    @classmethod
+    def _credentials(cls, value: list[str]) -> list[str]:
+        return check_credentials(value)
+
+
+class OrderCreate(Documents):
+    type: OrderType
+    case_number: str
+    court: str = Field(min_length=2, max_length=64)
+    institution_id: str
+    asset: AssetRef
+    amount_fen: int | None = Field(None, gt=0, description="money assets: exact amount to freeze or deduct")
+    term_days: int | None = Field(None, gt=0, description="freeze or continuation term")
+    original_order_id: str | None = Field(None, description="the freeze a continue, unfreeze or deduct refers to")
+    enforcement_account: str | None = Field(None, min_length=6, max_length=40, description="court's 执行款专户, for deduct")
+    operator: str = Field(min_length=1, max_length=32, description="the officer who places the order")
+    idempotency_key: str = Field(min_length=8, max_length=128)
+
+    @field_validator("case_number")
+    @classmethod
+    def _case_number(cls, value: str) -> str:
+        return check_case_number(value)
+
+    @model_validator(mode="after")
+    def _fields_for_type(self) -> "OrderCreate":
+        money = self.asset.kind in MONEY_KINDS
+        need: list[str] = []
+        if self.type == "freeze":
+            need += ["term_days"] + (["amount_fen"] if money else [])
+            if not money and self.amount_fen is not None:
+                raise ValueError("amount_fen: property is frozen whole; omit amount_fen")
+        elif self.type == "continue":
+            need += ["term_days", "original_order_id"]
+        elif self.type == "unfreeze":
+            need += ["original_order_id"]
+        elif self.type == "deduct":
+            if not money:
+                raise ValueError("asset.kind: only deposits and wallets can be deducted")
+            need += ["amount_fen", "original_order_id", "enforcement_account"]
+        missing = [f for f in need if getattr(self, f) is None]
+        if missing:
+            raise ValueError(f"{missing[0]}: required for a {self.type} order")
+        if self.term_days is not None and self.term_days > MAX_TERM_DAYS[self.asset.kind]:
+            raise ValueError(f"term_days: at most {MAX_TERM_DAYS[self.asset.kind]} days for {self.asset.kind}")
+        return self
+
+
+class Approval(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    checker: str = Field(min_length=1, max_length=32, description="the second officer; must differ from the operator")
+
+
+class FreezePlanRequest(Documents):
+    operator: str = Field(min_length=1, max_length=32)
+    court: str = Field(min_length=2, max_length=64)
+    execute: bool = Field(False, description="also place the planned orders")
+    idempotency_key: str | None = Field(None, min_length=8, max_length=128, description="required with execute")
+
+    @model_validator(mode="after")
+    def _key_with_execute(self) -> "FreezePlanRequest":
+        if self.execute and not self.idempotency_key:
+            raise ValueError("idempotency_key: required when execute is true")
+        return self
+
+
+class OrderRequest(BaseModel):
+    """Kafka: one order to one institution. ``order_id`` is what institutions dedupe on."""
+
+    model_config = ConfigDict(extra="forbid")
+    order_id: str
+    type: OrderType
+    court: str
+    case_number: str
+    institution_id: str
+    institution_kind: str
+    asset: AssetRef
+    debtor_id_number: str
+    amount_fen: int | None = None
+    term_days: int | None = None
+    ruling_number: str
+    notice_number: str
+    officer_credentials: list[str]
+    original_freeze_id: str | None = None
+    enforcement_account: str | None = None
+    served_at: AwareDatetime
+    deadline: AwareDatetime
+
+
+class OrderResult(BaseModel):
+    """Kafka: the institution's control record for one order, or ``failed`` with the reason."""
+
+    model_config = ConfigDict(extra="forbid")
+    order_id: str
+    institution_id: str
+    status: Literal["applied", "partially_applied", "queued", "refused", "released", "failed"]
+    freeze_id: str | None = None
+    held_fen: int | None = None
+    requested_fen: int | None = None
+    deducted_fen: int | None = None
+    queue_position: int | None = None
+    start_date: str | None = None
+    end_date: str | None = None
+    reason: str | None = None
+    duplicate: bool = False
+    attempts: int = 1
+    answered_at: AwareDatetime

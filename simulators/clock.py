@@ -1,0 +1,36 @@
+"""Simulated time: real UTC now plus an offset that operators and tests push forward.
+
+Freeze terms run for months or years; advancing the clock is how a demo or a test sees a freeze
+lapse without waiting. One clock per simulator process, shared by every kind's app, so all
+institutions agree on what day it is.
+"""
+
+from __future__ import annotations
+
+import math
+from datetime import datetime, timedelta, timezone
+from typing import Callable
+
+
+def _real_now() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+class SimClock:
+    def __init__(self, real_now: Callable[[], datetime] = _real_now) -> None:
+        self._real_now = real_now  # injectable so unit tests can pin real time
+        self._offset = timedelta(0)
+
+    def now(self) -> datetime:
+        return self._real_now() + self._offset
+
+    @property
+    def offset_days(self) -> float:
+        return self._offset / timedelta(days=1)
+
+    def advance(self, days: float) -> datetime:
+        """Move simulated time forward; never back, since lapsed freezes cannot un-lapse."""
+        if isinstance(days, bool) or not isinstance(days, (int, float)) or not math.isfinite(days) or days < 0:
+            raise ValueError("days must be a finite, non-negative number")
+        self._offset += timedelta(days=days)
+        return self.now()

@@ -1,0 +1,180 @@
+"""Every institution's ledgers in one simulator process, and the order desk in front of them.
+
+The book turns a wire ``ControlOrder`` into a ledger operation and a control record: it finds
+the asset in the population (creating its ledger on first touch), checks what is not a ledger
+rule (registered officers, the asset exists here), executes each order_id exactly once and
+keeps every answer, refusals included, for replay and audit.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from datetime import datetime
+from typing import Any, Iterable
+
+from schemas.assets import Asset, DepositAccount
+from simulators.clock import SimClock
+from simulators.ledger import AssetLedger, Freeze, Refused, iso
+from simulators.orders import ControlOrder
+from simulators.population import REFUSAL_UNREGISTERED, Population
+
+NO_SUCH_ASSET = "no such asset"
+
+Key = tuple[str, str]  # (institution_id, asset_id) or (institution_id, order_id)
+
+
+class LedgerBook:
+    def __init__(self, population: Population, clock: SimClock | None = None) -> None:
+        self.population = population
+        self.clock = clock or SimClock()
+        self._ledgers: dict[Key, AssetLedger] = {}
+        self._responses: dict[Key, dict[str, Any]] = {}
+        self._changed: set[Key] = set()  # orders that changed a ledger
+        self._assets: dict[Key, Asset] | None = None
+
+    # --- assets ------------------------------------------------------------------------------------
+    def asset(self, institution_id: str, asset_id: str) -> Asset | None:
+        if self._assets is None:
+            # Built on first use: a process that never controls anything pays nothing. A joint
+            # unit appears under both owners with the same unit_no; it is one asset, one ledger.
+            index: dict[Key, Asset] = {}
+            for debtor in self.population.debtors:
+                for a in self.population.assets_of(debtor.id_number):
+                    index.setdefault((a.institution_id, a.asset_id), a)  # type: ignore[attr-defined]
+            self._assets = index
+        return self._assets.get((institution_id, asset_id))
+
+    def ledger(self, institution_id: str, asset_id: str) -> AssetLedger | None:
+        """The asset's ledger, settled up to now; ``None`` for an asset not held there."""
+        key = (institution_id, asset_id)
+        ledger = self._ledgers.get(key)
+        if ledger is None:
+            asset = self.asset(institution_id, asset_id)
+            if asset is None:
+                return None
+            protected = None
+            if isinstance(asset, DepositAccount) and asset.protected:
+                protected = asset.protected_reason or "protected account"
+            ledger = self._ledgers[key] = AssetLedger(institution_id, asset_id, asset.kind, asset.value_fen, protected)
+        ledger.sweep(self.clock.now())
+        return ledger
+
+    # --- time and funds ----------------------------------------------------------------------------
+    def advance(self, days: float) -> datetime:
+        now = self.clock.advance(days)
+        for ledger in self._ledgers.values():
+            ledger.sweep(now)
+        return now
+
+    def credit(self, institution_id: str, asset_id: str, amount_fen: int) -> AssetLedger:
+        """Funds arriving in a money asset (admin); ``LookupError`` or ``Refused`` when not possible."""
+        ledger = self.ledger(institution_id, asset_id)
+        if ledger is None:
+            raise LookupError(NO_SUCH_ASSET)
+        ledger.credit(amount_fen, self.clock.now())
+        return ledger
+
+    # --- orders ------------------------------------------------------------------------------------
+    def execute(self, institution_id: str, order: ControlOrder) -> dict[str, Any]:
+        """The control record for ``order``; a repeated order_id replays the first answer and
+        changes nothing (institutions dedupe on the request number, not the content)."""
+        key = (institution_id, order.order_id)
+        stored = self._responses.get(key)
+        if stored is not None:
+            return {**stored, "duplicate": True}
+        response = self._run(institution_id, order)
+        self._responses[key] = response
+        if response["status"] != "refused":
+            self._changed.add(key)
+        return dict(response)
+
+    def _run(self, institution_id: str, order: ControlOrder) -> dict[str, Any]:
+        if not self.population.is_registered(order.officer_credentials):
+            return _record(order, "refused", reason=REFUSAL_UNREGISTERED)
+        ledger = self.ledger(institution_id, order.asset.id)
+        if ledger is None or ledger.kind != order.asset.kind:
+            return _record(order, "refused", reason=NO_SUCH_ASSET)
+        now = self.clock.now()
+        try:
+            if order.type == "freeze":
+                freeze = ledger.freeze(
+                    order.order_id, court=order.court, case_number=order.case_number, served_at=order.served_at,
+                    amount_fen=order.amount_fen, term_days=order.term_days, now=now,
+                )
+                return _record(order, freeze.status, ledger, freeze)
+            if order.type == "continue":
+                freeze = ledger.continue_(order.original_freeze_id, court=order.court, term_days=order.term_days, now=now)
+                return _record(order, "applied", ledger, freeze)
+            if order.type == "unfreeze":
+                freeze = ledger.release(order.original_freeze_id, court=order.court, now=now)
+                return _record(order, "released", ledger, freeze)
+            deduction = ledger.deduct(
+                order.order_id, order.original_freeze_id, court=order.court, amount_fen=order.amount_fen,
+                enforcement_account=order.enforcement_account, now=now,
+            )
+            return _record(order, "applied", ledger, ledger.freezes[deduction.freeze_id], deducted_fen=deduction.amount_fen)
+        except Refused as refusal:
+            return _record(order, "refused", reason=refusal.reason)
+
+    # --- reporting ---------------------------------------------------------------------------------
+    def summary(self, institution_ids: Iterable[str]) -> dict[str, Any]:
+        """Totals over the given institutions (one kind's app reports its own)."""
+        wanted = set(institution_ids)
+        now = self.clock.now()
+        held = deducted = 0
+        by_court: dict[str, dict[str, int]] = defaultdict(lambda: {"held_fen": 0, "deducted_fen": 0})
+        for (inst, _), ledger in self._ledgers.items():
+            if inst not in wanted:
+                continue
+            ledger.sweep(now)
+            for f in ledger.freezes.values():
+                court = by_court[f.court]
+                if f.active:
+                    court["held_fen"] += f.held_fen
+                    held += f.held_fen
+            for d in ledger.deductions:
+                by_court[d.court]["deducted_fen"] += d.amount_fen
+                deducted += d.amount_fen
+        return {
+            "orders_applied": sum(1 for inst, _ in self._changed if inst in wanted),
+            "held_fen": held,
+            "deducted_fen": deducted,
+            "by_court": dict(by_court),
+            "responses": sum(1 for inst, _ in self._responses if inst in wanted),
+        }
+
+
+def _record(
+    order: ControlOrder,
+    status: str,
+    ledger: AssetLedger | None = None,
+    freeze: Freeze | None = None,
+    *,
+    reason: str | None = None,
+    deducted_fen: int | None = None,
+) -> dict[str, Any]:
+    """The control record. ``freeze_id`` names the freeze concerned: the new one for a freeze
+    order (none when refused), else the one the order named."""
+    money = ledger.money if ledger is not None else order.asset.kind in ("deposit", "wallet")
+    if order.type == "freeze":
+        freeze_id = freeze.freeze_id if freeze is not None else None
+    else:
+        freeze_id = order.original_freeze_id
+    # What was asked: the order's own amount for a freeze or deduction, else the freeze's target.
+    if order.type in ("freeze", "deduct"):
+        requested = order.amount_fen if money else None
+    else:
+        requested = freeze.requested_fen if freeze is not None else None
+    return {
+        "order_id": order.order_id,
+        "status": status,
+        "freeze_id": freeze_id,
+        "held_fen": freeze.held_fen if freeze is not None and money else None,
+        "requested_fen": requested,
+        "deducted_fen": deducted_fen,
+        "queue_position": ledger.queue_position(freeze) if ledger is not None and freeze is not None else None,
+        "start_date": iso(freeze.start) if freeze is not None else None,
+        "end_date": iso(freeze.end) if freeze is not None else None,
+        "reason": reason,
+        "duplicate": False,
+    }

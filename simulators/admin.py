@@ -3,6 +3,7 @@
 ``GET /healthz``; ``GET /admin/truth/{id_number}`` (what this app's institutions hold for the
 debtor, as ``schemas.assets`` JSON: tests and demos compare gateway answers against it);
 ``GET|PUT|DELETE /admin/institutions/{inst}/behaviour`` to read, patch or reset misbehaviour.
+Ledger and clock routes live in ``admin_ledgers``.
 """
 
 from __future__ import annotations

@@ -176,7 +176,8 @@ class AssetLedger:
         if freeze.state != "active":
             raise Refused(_not_active(freeze, "continued"))
         term = self._term(term_days)
-        freeze.end = freeze.end + timedelta(days=term)  # type: ignore[operator]
+        assert freeze.end is not None  # an active freeze always has a term
+        freeze.end += timedelta(days=term)
         return freeze
 
     def release(self, freeze_id: str | None, *, court: str, now: datetime) -> Freeze:

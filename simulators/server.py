@@ -8,6 +8,7 @@ from aiohttp import web
 
 from simulators.apps import build_app
 from simulators.behaviour import Behaviours
+from simulators.ledger_book import LedgerBook
 from simulators.population import Population
 
 DEFAULT_PORTS: dict[str, int] = {"bank": 18101, "land": 18102, "vehicle": 18103, "payment": 18104}
@@ -20,20 +21,25 @@ async def serve(
     population: Population,
     behaviours: Behaviours,
     ready: asyncio.Event | None = None,
+    ledgers: LedgerBook | None = None,
 ) -> None:
     """Serve ``kinds`` on ``host`` at ``ports[kind]`` and set ``ready`` once all listen.
 
     A kind missing from ``ports`` gets its ``DEFAULT_PORTS`` entry; a port of 0 binds a free
     port. The bound port is written back into ``ports`` before ``ready`` is set (tests use
     this). Runs until cancelled, then closes every server.
+
+    All kinds share one ``LedgerBook`` (made here unless given), hence one simulated clock:
+    advancing time through any app's admin API moves every institution's freezes along.
     """
+    ledgers = ledgers if ledgers is not None else LedgerBook(population)
     runners: list[web.AppRunner] = []
     try:
         for kind in kinds:
             # handler_cancellation: a client that gives up ends its request, so a hanging
             # institution does not pile up handlers; short shutdown: hangs must not stall exit.
             runner = web.AppRunner(
-                build_app(kind, population, behaviours), access_log=None,
+                build_app(kind, population, behaviours, ledgers), access_log=None,
                 handler_cancellation=True, shutdown_timeout=0.5,
             )
             await runner.setup()

@@ -102,6 +102,27 @@ class Simulators:
         async with self.session.delete(f"{self.url(kind)}/admin/institutions/{institution_id}/behaviour") as r:
             assert r.status == 200, await r.text()
 
+    async def _call(self, method: str, kind: str, path: str, **kwargs: Any) -> Any:
+        async with self.session.request(method, f"{self.url(kind)}{path}", **kwargs) as r:
+            assert r.status == 200, f"{method} {path}: {r.status} {await r.text()}"
+            return await r.json()
+
+    async def ledger(self, institution_id: str, asset_id: str) -> dict[str, Any]:
+        kind = institution_id.split("-")[0]
+        return await self._call("GET", kind, f"/admin/institutions/{institution_id}/assets/{asset_id}/ledger")
+
+    async def credit(self, institution_id: str, asset_id: str, amount_fen: int) -> dict[str, Any]:
+        kind = institution_id.split("-")[0]
+        return await self._call("POST", kind, f"/admin/institutions/{institution_id}/assets/{asset_id}/credit",
+                                json={"amount_fen": amount_fen})
+
+    async def advance(self, days: float) -> dict[str, Any]:
+        """Moves the simulators' shared clock forward (lapses, promotions)."""
+        return await self._call("POST", "bank", "/admin/clock/advance", json={"days": days})
+
+    async def summary(self, kind: str) -> dict[str, Any]:
+        return await self._call("GET", kind, "/admin/ledgers/summary")
+
 
 async def wait_for(predicate, timeout: float, interval: float = 0.2, what: str = "condition"):  # type: ignore[no-untyped-def]
     deadline = time.monotonic() + timeout
@@ -142,3 +163,4 @@ def case_body(debtors: list[dict[str, Any]], credential: str, **extra: Any) -> d
 
 def debtor_json(d: Any) -> dict[str, str]:
     return {"kind": d.kind, "id_number": d.id_number, "name": d.name}
+

@@ -97,3 +97,61 @@ async def test_logs_hold_no_unmasked_identifiers(stack, population) -> None:
     assert not tokens & ids, f"unmasked ID numbers in logs: {sorted(tokens & ids)[:3]}"
     # And the logs did mention debtors, masked: the check above is not vacuous.
     assert sum(1 for i in ids if mask(i) in text) > 0
+
+
+async def test_connector_killed_with_1000_orders_in_flight_applies_each_exactly_once(stack, api, simulators, population, credential) -> None:
+    """500 freezes, then 500 deductions; the bank connector is killed -9 in the middle of each wave.
+    The bank ledgers must show every order applied exactly once, to the fen."""
+    import uuid
+
+    from tests.test_orders import ACCOUNT_A, order_body, settled
+
+    court, case = "石家庄市新华区人民法院", "(2025)冀0105执9001号"
+    debtors = [d for d in population.debtors
+               if any(a.kind == "deposit" and not a.protected and a.value_fen >= 4 for a in population.assets_of(d.id_number))][-500:]
+    assert len(debtors) == 500
+    lines = b"\n".join(orjson.dumps({"case_number": case, "court": court, "amount_due_fen": 10**13, "notice_number": f"{case}-查",
+                                     "officer_credentials": [credential], "debtor": debtor_json(d), "institutions": ["bank"]})
+                       for d in debtors)
+    async with api.post("/v1/inquiry-batches", data=lines, headers={"Content-Type": "application/x-ndjson"}) as r:
+        batch = await r.json()
+    await wait_batch(api, batch["location"])
+    accounts = []
+    for d in debtors:
+        account = next(a for a in population.assets_of(d.id_number) if a.kind == "deposit" and not a.protected and a.value_fen >= 4)
+        accounts.append(account.model_dump(mode="json"))
+
+    async def wave(bodies: list[dict], approve: bool) -> list[dict]:
+        ids = []
+        for i, body in enumerate(bodies):
+            async with api.post("/v1/orders", json=body) as r:
+                assert r.status == 202, await r.text()
+                order_id = (await r.json())["id"]
+            if approve:
+                async with api.post(f"/v1/orders/{order_id}/approve", json={"checker": "OFFICER-X2"}) as r:
+                    assert r.status == 200
+            ids.append(order_id)
+            if i == len(bodies) // 2:
+                stack.kill("connector-bank")  # SIGKILL with orders in flight
+        pending = [o for o in [await get_json(api, f"/v1/orders/{i}") for i in ids] if o["status"] in ("requested", "sent")]
+        assert pending, "every order was answered before the crash; nothing was tested"
+        await stack.restart("connector-bank")
+        return [await settled(api, i, timeout=120) for i in ids]
+
+    freezes = await wave([order_body("freeze", case, court, a, credential, amount_fen=a["value_fen"] // 2, term_days=365) for a in accounts], False)
+    assert {o["status"] for o in freezes} == {"applied"}
+    deducts = await wave([order_body("deduct", case, court, a, credential, amount_fen=f["amount_fen"] // 2, original_order_id=f["id"],
+                                     enforcement_account=ACCOUNT_A, idempotency_key=uuid.uuid4().hex)
+                          for a, f in zip(accounts, freezes)], True)
+    assert {o["status"] for o in deducts} == {"applied"}
+
+    frozen = sum(f["amount_fen"] for f in freezes)
+    deducted = sum(d["amount_fen"] for d in deducts)
+    summary = (await simulators.summary("bank"))["by_court"][court]
+    assert summary["deducted_fen"] == deducted
+    assert summary["held_fen"] == frozen - deducted
+    for account, freeze, deduct in zip(accounts, freezes, deducts):
+        ledger = await simulators.ledger(account["institution_id"], account["account_no"])
+        mine = [f for f in ledger["freezes"] if f["court"] == court]
+        assert len(mine) == 1 and mine[0]["held_fen"] == freeze["amount_fen"] - deduct["amount_fen"]
+        assert [d["amount_fen"] for d in ledger["deductions"] if d["court"] == court] == [deduct["amount_fen"]]

@@ -6,21 +6,34 @@ from types import ModuleType
 
 from aiohttp import web
 
-from simulators import admin
-from simulators.apps import bank, land, payment, vehicle
+from simulators import admin, admin_ledgers
+from simulators.apps import bank, controls, land, payment, vehicle
 from simulators.apps.common import CONTEXT, SimContext
 from simulators.behaviour import Behaviours
+from simulators.ledger_book import LedgerBook
 from simulators.population import Population
 
 APIS: dict[str, ModuleType] = {"bank": bank, "land": land, "vehicle": vehicle, "payment": payment}
+# The payment app takes control orders through its gateway method instead of /controls.
+CONTROLS_ROUTE = {"bank", "land", "vehicle"}
 
 
-def build_app(kind: str, population: Population, behaviours: Behaviours) -> web.Application:
+def build_app(
+    kind: str, population: Population, behaviours: Behaviours, ledgers: LedgerBook | None = None,
+) -> web.Application:
+    """``ledgers`` should be shared by all apps of a process (``serve`` does); a lone app gets
+    its own book and clock."""
     if kind not in APIS:
         raise ValueError(f"unknown institution kind {kind!r}; expected one of {', '.join(APIS)}")
     app = web.Application()
     institutions = {i.id: i for i in population.directory.of_kind(kind)}
-    app[CONTEXT] = SimContext(kind=kind, population=population, behaviours=behaviours, institutions=institutions)
+    app[CONTEXT] = SimContext(
+        kind=kind, population=population, behaviours=behaviours, institutions=institutions,
+        ledgers=ledgers if ledgers is not None else LedgerBook(population),
+    )
     admin.add_routes(app)
+    admin_ledgers.add_routes(app)
     APIS[kind].add_routes(app)
+    if kind in CONTROLS_ROUTE:
+        controls.add_routes(app)
     return app

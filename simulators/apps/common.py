@@ -18,6 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from schemas.assets import Asset
 from schemas.directory import Institution
 from simulators.behaviour import Behaviours
+from simulators.ledger_book import LedgerBook
 from simulators.population import Population
 from simulators.population import REFUSAL_UNREGISTERED as REFUSAL_UNREGISTERED  # re-export for the apps
 
@@ -30,6 +31,7 @@ class SimContext:
     population: Population
     behaviours: Behaviours
     institutions: dict[str, Institution]  # only this kind's: the app serves no others
+    ledgers: LedgerBook  # shared by every kind's app in the process, like the clock inside it
 
 
 CONTEXT = web.AppKey("simulator_context", SimContext)

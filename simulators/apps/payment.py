@@ -3,11 +3,15 @@
 ``POST /{inst}/gateway`` always answers HTTP 200 (bar an unknown institution); the outcome is
 ``code`` in the body: 10000 success, 20000 service unavailable (retryable), 40001 unknown
 method, 40002 invalid arguments, 40003 refused, 40004 user not found.
+
+Methods: ``court.wallet.query`` (find a debtor's wallets) and ``court.wallet.control`` (a control
+order as ``biz_content``; ``data`` is the control record, whose refusals are still code 10000:
+the platform answered, the answer is no).
 """
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Any, Awaitable, Callable, Literal
 
 from aiohttp import web
 
@@ -15,6 +19,7 @@ from schemas.assets import PaymentWallet
 from simulators.apps.common import (
     REFUSAL_UNREGISTERED,
     DebtorKind,
+    SimContext,
     WireModel,
     holdings,
     institution,
@@ -23,8 +28,10 @@ from simulators.apps.common import (
     stall,
     validate,
 )
+from simulators.orders import ControlOrder
 
 METHOD = "court.wallet.query"
+CONTROL_METHOD = "court.wallet.control"
 CERT_KIND: dict[str, DebtorKind] = {"ID_CARD": "person", "USCC": "organisation"}
 
 
@@ -60,15 +67,20 @@ async def gateway(request: web.Request) -> web.Response:
         envelope = validate(Envelope, await read_json(request))
     except ValueError as exc:
         return _answer("40002", "Invalid Arguments", str(exc))
-    if envelope.method != METHOD:
+    method = METHODS.get(envelope.method)
+    if method is None:
         return _answer("40001", "Invalid Method", f"unknown method {envelope.method!r}")
+    return await method(ctx, inst, envelope.biz_content)
+
+
+async def _query(ctx: SimContext, inst: str, biz_content: dict[str, Any]) -> web.Response:
     try:
-        biz = validate(BizContent, envelope.biz_content)
+        biz = validate(BizContent, biz_content)
     except ValueError as exc:
         return _answer("40002", "Invalid Arguments", f"biz_content.{exc}")
     await stall(ctx, inst)
     if ctx.behaviours.fails(inst):
-        return _answer("20000", "service unavailable", "系统繁忙，请稍后重试")
+        return _unavailable()
     if not ctx.population.is_registered(biz.officer_credentials):
         return _answer("40003", "refused", REFUSAL_UNREGISTERED)
     wallets = [a for a in holdings(ctx, inst, biz.cert_no, CERT_KIND[biz.cert_type]) if isinstance(a, PaymentWallet)]
@@ -77,6 +89,27 @@ async def gateway(request: web.Request) -> web.Response:
     return _answer("10000", "Success", data={
         "wallets": [{"wallet_id": w.wallet_id, "balance_fen": w.value_fen} for w in wallets],
     })
+
+
+async def _control(ctx: SimContext, inst: str, biz_content: dict[str, Any]) -> web.Response:
+    try:
+        order = validate(ControlOrder, biz_content)
+    except ValueError as exc:
+        return _answer("40002", "Invalid Arguments", f"biz_content.{exc}")
+    await stall(ctx, inst)
+    if ctx.behaviours.fails(inst):  # before the ledger: an injected failure changes nothing
+        return _unavailable()
+    return _answer("10000", "Success", data=ctx.ledgers.execute(inst, order))
+
+
+def _unavailable() -> web.Response:
+    return _answer("20000", "service unavailable", "系统繁忙，请稍后重试")
+
+
+METHODS: dict[str, Callable[[SimContext, str, dict[str, Any]], Awaitable[web.Response]]] = {
+    METHOD: _query,
+    CONTROL_METHOD: _control,
+}
 
 
 def add_routes(app: web.Application) -> None:

@@ -1,0 +1,304 @@
+"""Control orders through the real chain — gateway API, Kafka, connector workers, institution
+ledgers — one test per legal rule, checked against the institutions' own ledgers."""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import uuid
+from typing import Any, Callable
+
+import pytest
+
+from gateway.store import asset_key
+from tests.conftest import debtor_json, get_json, wait_for, wait_inquiry
+
+COURT_A, COURT_B = "石家庄市裕华区人民法院", "石家庄市长安区人民法院"
+ACCOUNT_A = "13050161540800000001"
+_case_numbers = itertools.count(8000)
+_used: set[str] = set()
+
+
+def pick(population, predicate: Callable[[list], bool]):  # type: ignore[no-untyped-def]
+    """A debtor no other test has used, whose assets satisfy ``predicate``."""
+    for d in population.debtors:
+        if d.id_number not in _used and predicate(population.assets_of(d.id_number)):
+            _used.add(d.id_number)
+            return d
+    raise AssertionError("no debtor fits")
+
+
+def has_account(min_fen: int, protected: bool = False):  # type: ignore[no-untyped-def]
+    return lambda assets: any(a.kind == "deposit" and a.protected == protected and a.value_fen >= min_fen for a in assets)
+
+
+async def open_case(api, debtor, credential: str, court: str = COURT_A, due_fen: int = 10_000_000_00) -> tuple[str, list[dict]]:  # type: ignore[no-untyped-def]
+    """An inquiry for the debtor under a new case; returns the case number and what was found."""
+    prefix = "冀0108" if court == COURT_A else "冀0102"
+    case = f"(2025){prefix}执{next(_case_numbers)}号"
+    body = {"case_number": case, "court": court, "amount_due_fen": due_fen, "costs_fen": 0,
+            "notice_number": f"{case}-查", "officer_credentials": [credential], "debtors": [debtor_json(debtor)]}
+    async with api.post("/v1/inquiries", json=body) as r:
+        assert r.status == 202, await r.text()
+        accepted = await r.json()
+    inquiry = await wait_inquiry(api, accepted["location"])
+    assets = [a for kind in inquiry["reports"][0]["assets"].values() for a in kind]
+    return case, assets
+
+
+def order_body(kind: str, case: str, court: str, asset: dict, credential: str, **extra: Any) -> dict[str, Any]:
+    return {
+        "type": kind, "case_number": case, "court": court, "institution_id": asset["institution_id"],
+        "asset": {"kind": asset["kind"], "id": asset_key(asset)}, "ruling_number": f"{case}之一",
+        "notice_number": f"{case}-协执", "officer_credentials": [credential], "operator": "OFFICER-A1",
+        "idempotency_key": uuid.uuid4().hex, **extra,
+    }
+
+
+async def post(api, path: str, body: dict) -> tuple[int, dict]:  # type: ignore[no-untyped-def]
+    async with api.post(path, json=body) as r:
+        return r.status, await r.json()
+
+
+async def place(api, body: dict) -> dict:  # type: ignore[no-untyped-def]
+    status, order = await post(api, "/v1/orders", body)
+    assert status == 202, order
+    return await settled(api, order["id"])
+
+
+async def settled(api, order_id: str, timeout: float = 30) -> dict:  # type: ignore[no-untyped-def]
+    async def done():  # type: ignore[no-untyped-def]
+        order = await get_json(api, f"/v1/orders/{order_id}")
+        return order if order["status"] not in ("requested", "sent") else None
+
+    return await wait_for(done, timeout, what=f"order {order_id} to be answered")
+
+
+def first(assets: list[dict], kind: str, **match: Any) -> dict:
+    return next(a for a in assets if a["kind"] == kind and all(a.get(k) == v for k, v in match.items()))
+
+
+def freezes_of(ledger: dict, status: str | None = None) -> list[dict]:
+    return [f for f in ledger["freezes"] if status is None or f["status"] == status]
+
+
+async def test_exact_amount_freeze_leaves_the_rest_usable(api, simulators, population, credential) -> None:
+    debtor = pick(population, has_account(10_000))
+    case, assets = await open_case(api, debtor, credential)
+    account = max((a for a in assets if a["kind"] == "deposit"), key=lambda a: a["value_fen"])
+    amount = account["value_fen"] // 2
+    order = await place(api, order_body("freeze", case, COURT_A, account, credential, amount_fen=amount, term_days=365))
+    assert order["status"] == "applied" and order["result"]["held_fen"] == amount
+    ledger = await simulators.ledger(account["institution_id"], account["account_no"])
+    assert ledger["balance_fen"] == account["value_fen"]  # nothing moved
+    [freeze] = freezes_of(ledger)
+    assert freeze["held_fen"] == freeze["requested_fen"] == amount and freeze["court"] == COURT_A
+    # The full history: who asked, under which documents, and what the institution answered.
+    events = [e["event"] for e in order["history"]]
+    assert events == ["requested", "sent", "answered"]
+    assert order["history"][0]["actor"] == "OFFICER-A1" and order["history"][0]["detail"]["ruling_number"] == f"{case}之一"
+    assert order["history"][2]["actor"] == account["institution_id"] and order["history"][2]["detail"]["status"] == "applied"
+
+
+async def test_short_balance_freezes_what_is_there_and_captures_later_funds(api, simulators, population, credential) -> None:
+    debtor = pick(population, has_account(1_000))
+    case, assets = await open_case(api, debtor, credential)
+    account = first(assets, "deposit", protected=False)
+    balance = account["value_fen"]
+    amount = balance + 50_000
+    order = await place(api, order_body("freeze", case, COURT_A, account, credential, amount_fen=amount, term_days=180))
+    assert order["status"] == "partially_applied" and order["result"]["held_fen"] == balance
+    await simulators.credit(account["institution_id"], account["account_no"], 30_000)
+    ledger = await simulators.ledger(account["institution_id"], account["account_no"])
+    assert freezes_of(ledger)[0]["held_fen"] == balance + 30_000
+    await simulators.credit(account["institution_id"], account["account_no"], 70_000)
+    ledger = await simulators.ledger(account["institution_id"], account["account_no"])
+    assert freezes_of(ledger)[0]["held_fen"] == amount  # captured up to the amount, not beyond
+    assert ledger["balance_fen"] == balance + 100_000  # the other 20,000 fen stay usable
+
+
+async def test_second_court_is_queued_and_promoted_when_the_first_unfreezes(api, simulators, population, credential) -> None:
+    debtor = pick(population, lambda assets: has_account(10_000)(assets) and any(a.kind == "vehicle" for a in assets))
+    case_a, assets = await open_case(api, debtor, credential, COURT_A)
+    case_b, _ = await open_case(api, debtor, credential, COURT_B)
+    account = max((a for a in assets if a["kind"] == "deposit"), key=lambda a: a["value_fen"])
+    vehicle = first(assets, "vehicle")
+    a_money = await place(api, order_body("freeze", case_a, COURT_A, account, credential, amount_fen=account["value_fen"], term_days=365))
+    a_car = await place(api, order_body("freeze", case_a, COURT_A, vehicle, credential, term_days=730))
+    assert a_money["status"] == "applied" and a_car["status"] == "applied"
+    b_money = await place(api, order_body("freeze", case_b, COURT_B, account, credential, amount_fen=5_000, term_days=365))
+    b_car = await place(api, order_body("freeze", case_b, COURT_B, vehicle, credential, term_days=730))
+    assert b_money["status"] == b_car["status"] == "queued"
+    assert b_money["result"]["queue_position"] == b_car["result"]["queue_position"] == 1
+
+    for original in (a_money, a_car):
+        unfreeze = await place(api, order_body("unfreeze", case_a, COURT_A, {"institution_id": original["institution_id"],
+                               "kind": original["asset"]["kind"], **_id_field(original)}, credential, original_order_id=original["id"]))
+        assert unfreeze["status"] == "applied"
+        assert (await get_json(api, f"/v1/orders/{original['id']}"))["status"] == "released"
+    money_ledger = await simulators.ledger(account["institution_id"], account["account_no"])
+    car_ledger = await simulators.ledger(vehicle["institution_id"], vehicle["plate"])
+    [promoted_money] = [f for f in freezes_of(money_ledger) if f["court"] == COURT_B]
+    [promoted_car] = [f for f in freezes_of(car_ledger) if f["court"] == COURT_B]
+    assert promoted_money["status"] == "applied" and promoted_money["held_fen"] == 5_000
+    assert promoted_car["status"] == "applied"
+
+
+def _id_field(order: dict) -> dict:
+    kind, asset_id = order["asset"]["kind"], order["asset"]["id"]
+    return {{"deposit": "account_no", "wallet": "wallet_id", "real_estate": "unit_no", "vehicle": "plate"}[kind]: asset_id}
+
+
+async def test_deduction_moves_only_own_frozen_funds_after_a_second_officer_approves(api, simulators, population, credential) -> None:
+    debtor = pick(population, has_account(20_000))
+    case_a, assets = await open_case(api, debtor, credential, COURT_A)
+    case_b, _ = await open_case(api, debtor, credential, COURT_B)
+    account = max((a for a in assets if a["kind"] == "deposit"), key=lambda a: a["value_fen"])
+    freeze = await place(api, order_body("freeze", case_a, COURT_A, account, credential, amount_fen=10_000, term_days=365))
+    assert freeze["status"] == "applied"
+    deduct = order_body("deduct", case_a, COURT_A, account, credential, amount_fen=4_000, original_order_id=freeze["id"],
+                        enforcement_account=ACCOUNT_A)
+    status, placed = await post(api, "/v1/orders", deduct)
+    assert status == 202 and placed["awaiting_approval"]
+
+    # Without a checker, or with the operator as checker: refused, audited, nothing sent.
+    status, err = await post(api, f"/v1/orders/{placed['id']}/approve", {})
+    assert status == 422 and err["errors"][0]["field"] == "checker"
+    status, err = await post(api, f"/v1/orders/{placed['id']}/approve", {"checker": "OFFICER-A1"})
+    assert status == 422 and "different officer" in err["errors"][0]["message"]
+    await asyncio.sleep(1.0)
+    pending = await get_json(api, f"/v1/orders/{placed['id']}")
+    assert pending["status"] == "requested" and pending["sent_at"] is None
+    assert [e["event"] for e in pending["history"]] == ["requested", "approval_refused"]
+    assert (await simulators.ledger(account["institution_id"], account["account_no"]))["deductions"] == []
+
+    # Another court may not deduct what court A froze: refused by the gateway, nothing changes.
+    other = order_body("deduct", case_b, COURT_B, account, credential, amount_fen=1_000, original_order_id=freeze["id"],
+                       enforcement_account="13050161540800000002")
+    status, err = await post(api, "/v1/orders", other)
+    assert status == 422 and err["errors"][0]["field"] == "court"
+    # Nor more than the freeze holds.
+    status, err = await post(api, "/v1/orders", {**deduct, "amount_fen": 10_001, "idempotency_key": uuid.uuid4().hex})
+    assert status == 422 and err["errors"][0]["field"] == "amount_fen"
+
+    status, _ = await post(api, f"/v1/orders/{placed['id']}/approve", {"checker": "OFFICER-A2"})
+    assert status == 200
+    done = await settled(api, placed["id"])
+    assert done["status"] == "applied" and done["result"]["deducted_fen"] == 4_000 and done["checker"] == "OFFICER-A2"
+    ledger = await simulators.ledger(account["institution_id"], account["account_no"])
+    assert ledger["balance_fen"] == account["value_fen"] - 4_000
+    assert [(d["amount_fen"], d["court"], d["enforcement_account"]) for d in ledger["deductions"]] == [(4_000, COURT_A, ACCOUNT_A)]
+    assert freezes_of(ledger)[0]["held_fen"] == 6_000
+    assert (await get_json(api, f"/v1/orders/{freeze['id']}"))["result"]["held_fen"] == 6_000
+
+
+async def test_protected_account_is_refused_by_the_institution(api, simulators, population, credential) -> None:
+    debtor = pick(population, has_account(1, protected=True))
+    case, assets = await open_case(api, debtor, credential)
+    account = first(assets, "deposit", protected=True)
+    order = await place(api, order_body("freeze", case, COURT_A, account, credential, amount_fen=1, term_days=30))
+    assert order["status"] == "refused" and "农民工" in order["result"]["reason"]
+    assert freezes_of(await simulators.ledger(account["institution_id"], account["account_no"]), "applied") == []
+
+
+async def test_unfreeze_must_name_the_freeze(api, simulators, population, credential) -> None:
+    debtor = pick(population, has_account(5_000))
+    case, assets = await open_case(api, debtor, credential)
+    account = first(assets, "deposit", protected=False)
+    freeze = await place(api, order_body("freeze", case, COURT_A, account, credential, amount_fen=1_000, term_days=90))
+    status, err = await post(api, "/v1/orders", order_body("unfreeze", case, COURT_A, account, credential))
+    assert status == 422 and err["errors"][0]["field"] == "original_order_id"
+    unfreeze = await place(api, order_body("unfreeze", case, COURT_A, account, credential, original_order_id=freeze["id"]))
+    assert unfreeze["status"] == "applied"
+    ledger = await simulators.ledger(account["institution_id"], account["account_no"])
+    assert [f["status"] for f in freezes_of(ledger)] == ["released"]
+    assert (await get_json(api, f"/v1/orders/{freeze['id']}"))["status"] == "released"
+
+
+async def test_over_freezing_is_refused_by_the_gateway(api, simulators, population, credential) -> None:
+    debtor = pick(population, lambda assets: has_account(20_000)(assets) and any(a.kind == "vehicle" for a in assets))
+    case, assets = await open_case(api, debtor, credential, due_fen=15_000)
+    account = max((a for a in assets if a["kind"] == "deposit"), key=lambda a: a["value_fen"])
+    first_freeze = await place(api, order_body("freeze", case, COURT_A, account, credential, amount_fen=10_000, term_days=365))
+    assert first_freeze["status"] == "applied"
+    status, err = await post(api, "/v1/orders", order_body("freeze", case, COURT_A, account, credential, amount_fen=5_001, term_days=365))
+    assert status == 422 and err["errors"][0]["field"] == "amount_fen" and "over-freezing" in err["message"]
+    ok = await place(api, order_body("freeze", case, COURT_A, account, credential, amount_fen=5_000, term_days=365))
+    assert ok["status"] == "applied"
+    status, err = await post(api, "/v1/orders", order_body("freeze", case, COURT_A, first(assets, "vehicle"), credential, term_days=730))
+    assert status == 422 and "already cover" in err["message"]
+    ledger = await simulators.ledger(account["institution_id"], account["account_no"])
+    assert sum(f["held_fen"] for f in freezes_of(ledger)) == 15_000
+
+
+async def test_repeated_idempotency_key_returns_the_first_order(api, simulators, population, credential) -> None:
+    debtor = pick(population, has_account(5_000))
+    case, assets = await open_case(api, debtor, credential)
+    account = first(assets, "deposit", protected=False)
+    body = order_body("freeze", case, COURT_A, account, credential, amount_fen=2_000, term_days=30)
+    first_order = await place(api, body)
+    status, again = await post(api, "/v1/orders", body)
+    assert status == 200 and again["id"] == first_order["id"] and again["replayed"]
+    status, err = await post(api, "/v1/orders", {**body, "amount_fen": 3_000})
+    assert status == 409 and err["errors"][0]["field"] == "idempotency_key"
+    await asyncio.sleep(0.5)
+    assert len(freezes_of(await simulators.ledger(account["institution_id"], account["account_no"]))) == 1
+
+
+async def test_freeze_plan_covers_the_due_money_first_without_over_freezing(api, simulators, population, credential) -> None:
+    def rich(assets: list) -> bool:
+        money = sum(a.value_fen for a in assets if a.kind in ("deposit", "wallet") and not getattr(a, "protected", False))
+        return money > 50_000 and any(a.kind == "vehicle" for a in assets) and any(a.kind == "real_estate" for a in assets)
+
+    debtor = pick(population, rich)
+    truth = population.assets_of(debtor.id_number)
+    money = sum(a.value_fen for a in truth if a.kind in ("deposit", "wallet") and not getattr(a, "protected", False))
+    vehicles = sorted((a.value_fen for a in truth if a.kind == "vehicle"), reverse=True)
+    due = money + vehicles[0] // 2  # needs all the money and one vehicle, and no real estate
+    case, assets = await open_case(api, debtor, credential, due_fen=due)
+    request = {"court": COURT_A, "operator": "OFFICER-A1", "ruling_number": f"{case}之二", "notice_number": f"{case}-协执",
+               "officer_credentials": [credential]}
+    status, plan = await post(api, f"/v1/cases/{case}/freeze-plan", request)
+    assert status == 200 and not plan["executed"]
+    kinds = [o["asset"]["kind"] for o in plan["orders"]]
+    assert kinds == sorted(kinds, key=["deposit", "wallet", "vehicle", "real_estate"].index)  # money first
+    assert "real_estate" not in kinds and kinds.count("vehicle") == 1
+    assert sum(o["amount_fen"] for o in plan["orders"] if o["amount_fen"]) == money
+    assert plan["shortfall_fen"] == 0
+    key = uuid.uuid4().hex
+    status, executed = await post(api, f"/v1/cases/{case}/freeze-plan", {**request, "execute": True, "idempotency_key": key})
+    assert status == 202 and len(executed["order_ids"]) == len(plan["orders"])
+    orders = [await settled(api, order_id) for order_id in executed["order_ids"]]
+    assert {o["status"] for o in orders} == {"applied"}
+    status, replay = await post(api, f"/v1/cases/{case}/freeze-plan", {**request, "execute": True, "idempotency_key": key})
+    assert status == 200 and replay["replayed"] and replay["order_ids"] == executed["order_ids"]
+    # Nothing left to freeze: a new plan is empty.
+    status, again = await post(api, f"/v1/cases/{case}/freeze-plan", request)
+    assert again["orders"] == [] and again["covered_fen"] >= due
+
+
+async def test_freeze_lapses_unless_continued(api, simulators, population, credential) -> None:
+    """Moves the simulators' clock: keep this the last ledger test of the session that relies on dates."""
+    debtor = pick(population, lambda assets: any(a.kind == "vehicle" for a in assets) and has_account(2_000)(assets))
+    case_a, assets = await open_case(api, debtor, credential, COURT_A)
+    case_b, _ = await open_case(api, debtor, credential, COURT_B)
+    account = first(assets, "deposit", protected=False)
+    vehicle = first(assets, "vehicle")
+    kept = await place(api, order_body("freeze", case_a, COURT_A, account, credential, amount_fen=1_000, term_days=30))
+    left = await place(api, order_body("freeze", case_a, COURT_A, vehicle, credential, term_days=30))
+    queued = await place(api, order_body("freeze", case_b, COURT_B, vehicle, credential, term_days=60))
+    assert (kept["status"], left["status"], queued["status"]) == ("applied", "applied", "queued")
+    status, err = await post(api, "/v1/orders", order_body("continue", case_a, COURT_A, account, credential,
+                                                           original_order_id=kept["id"], term_days=366))
+    assert status == 422 and err["errors"][0]["field"] == "term_days"  # at most one term (365 days for deposits)
+    cont = await place(api, order_body("continue", case_a, COURT_A, account, credential, original_order_id=kept["id"], term_days=60))
+    assert cont["status"] == "applied" and cont["result"]["end_date"] > kept["result"]["end_date"]
+
+    await simulators.advance(45)
+    money_ledger = await simulators.ledger(account["institution_id"], account["account_no"])
+    car_ledger = await simulators.ledger(vehicle["institution_id"], vehicle["plate"])
+    assert [f["status"] for f in freezes_of(money_ledger)] == ["applied"]  # continued: still holds
+    assert {f["court"]: f["status"] for f in freezes_of(car_ledger)} == {COURT_A: "lapsed", COURT_B: "applied"}  # promoted
+    late = await place(api, order_body("continue", case_a, COURT_A, vehicle, credential, original_order_id=left["id"], term_days=30))
+    assert late["status"] == "refused" and "lapsed" in late["result"]["reason"]
+    assert (await get_json(api, f"/v1/orders/{left['id']}"))["status"] == "lapsed"

@@ -13,6 +13,7 @@ from pydantic import BaseModel, TypeAdapter
 from schemas.api import BatchRow, InquiryCreate
 from schemas.assets import Asset
 from schemas.messages import SCHEMA_VERSION, Envelope, LegRequest, LegResult
+from schemas.orders import Approval, FreezePlanRequest, OrderCreate, OrderRequest, OrderResult
 
 OUT = Path(__file__).parent / "json"
 
@@ -24,6 +25,11 @@ def documents() -> dict[str, dict]:
         "inquiry.leg.result": LegResult,
         "api.inquiry-create": InquiryCreate,
         "api.batch-row": BatchRow,
+        "control.order.requested": OrderRequest,
+        "control.order.result": OrderResult,
+        "api.order-create": OrderCreate,
+        "api.order-approval": Approval,
+        "api.freeze-plan": FreezePlanRequest,
     }
     docs = {name: model.model_json_schema() for name, model in models.items()}
     docs["asset"] = TypeAdapter(Asset).json_schema()

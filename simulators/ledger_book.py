@@ -94,6 +94,10 @@ class LedgerBook:
         ledger = self.ledger(institution_id, order.asset.id)
         if ledger is None or ledger.kind != order.asset.kind:
             return _record(order, "refused", reason=NO_SUCH_ASSET)
+        # Assistance is owed only against the debtor the documents name.
+        held = self.population.assets_at(institution_id, order.debtor_id_number)
+        if not any(a.asset_id == order.asset.id for a in held):  # type: ignore[attr-defined]
+            return _record(order, "refused", reason="the asset is not held by the debtor named in the order")
         now = self.clock.now()
         try:
             if order.type == "freeze":

@@ -247,7 +247,8 @@ class PinnedClock(SimClock):
 def order(target: Any, type_: str = "freeze", court: str = COURT_A, credential: str = "", **fields: Any) -> ControlOrder:
     body = {
         "order_id": uuid.uuid4().hex, "type": type_, "court": court, "case_number": "(2025)冀0108执4502号",
-        "asset": {"kind": target.kind, "id": target.asset_id}, "debtor_id_number": "x",
+        "asset": {"kind": target.kind, "id": target.asset_id},
+        "debtor_id_number": _HOLDER.get((target.institution_id, target.asset_id), "x"),
         "amount_fen": None, "term_days": None, "ruling_number": "(2025)冀0108执4502号之一",
         "notice_number": "(2025)冀0108执4502号-冻", "officer_credentials": [credential],
         "original_freeze_id": None, "enforcement_account": None, "served_at": "2025-01-01T08:00:00+08:00",
@@ -256,8 +257,17 @@ def order(target: Any, type_: str = "freeze", court: str = COURT_A, credential: 
     return ControlOrder.model_validate(body)
 
 
+_HOLDER: dict[tuple[str, str], str] = {}  # (institution, asset) -> a holder, for the orders' debtor field
+
+
 def assets_of(population: Population, cls: type, pred: Callable[[Any], bool] = lambda a: True) -> list[Any]:
-    return [a for d in population.debtors for a in population.assets_of(d.id_number) if isinstance(a, cls) and pred(a)]
+    out = []
+    for d in population.debtors:
+        for a in population.assets_of(d.id_number):
+            if isinstance(a, cls) and pred(a):
+                _HOLDER.setdefault((a.institution_id, a.asset_id), d.id_number)
+                out.append(a)
+    return out
 
 
 def rich_account(population: Population) -> DepositAccount:
@@ -463,3 +473,13 @@ async def test_http_payment_gateway_control_method(sim: Sim, population: Populat
     view = await sim.call("GET", "payment", f"/admin/institutions/{inst}/assets/{wallet.wallet_id}/ledger")
     assert [f["freeze_id"] for f in view["freezes"]] == [body["order_id"]]
     assert (await sim.call("GET", "payment", "/admin/ledgers/summary"))["responses"] == 2
+
+
+def test_book_refuses_an_asset_the_named_debtor_does_not_hold(population: Population) -> None:
+    book = LedgerBook(population, PinnedClock())
+    account = rich_account(population)
+    stranger = next(d.id_number for d in population.debtors if d.id_number != _HOLDER[(account.institution_id, account.asset_id)])
+    body = order(account, credential=population.officer_credentials[0], amount_fen=100, term_days=30, debtor_id_number=stranger)
+    answer = book.execute(account.institution_id, body)
+    assert answer["status"] == "refused" and "not held by the debtor" in answer["reason"]
+    assert not book.ledger(account.institution_id, account.asset_id).freezes

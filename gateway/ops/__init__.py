@@ -1,0 +1,1 @@
+"""Operations tools: replay, dead letters, lag, rebuild."""

@@ -9,6 +9,10 @@ from connectors.transport import HttpTransport
 from connectors.worker import ConnectorWorker
 from gateway.bus.topics import ensure_topics
 from gateway.config import Settings
+from gateway.metrics import serve_metrics
+
+
+DEFAULT_METRICS_PORTS = {"all": 18200, "bank": 18201, "land": 18202, "vehicle": 18203, "payment": 18204}
 
 
 async def run_connectors(settings: Settings, kinds: list[str], stop: asyncio.Event) -> None:
@@ -21,4 +25,9 @@ async def run_connectors(settings: Settings, kinds: list[str], stop: asyncio.Eve
         ConnectorWorker(kind, factories[kind](HttpTransport(settings.simulator_urls[kind])), settings)
         for kind in kinds
     ]
-    await asyncio.gather(*(w.run(stop) for w in workers))
+    port = settings.metrics_port or DEFAULT_METRICS_PORTS[kinds[0] if len(kinds) == 1 else "all"]
+    metrics_server = await serve_metrics(settings.api_host, port)
+    try:
+        await asyncio.gather(*(w.run(stop) for w in workers))
+    finally:
+        await metrics_server.cleanup()

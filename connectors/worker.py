@@ -9,6 +9,7 @@ a crash redelivers unfinished legs, and the gateway ignores a second result for 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from collections import defaultdict
 from typing import Awaitable, Callable, TypeVar
@@ -24,6 +25,7 @@ from connectors.base import Answer, Connector, Found, NotFound, Permanent, Refus
 from gateway.bus.deadletter import send_to_deadletter
 from gateway.bus.kafka import make_consumer, make_producer, start_with_retry
 from gateway.bus.offsets import OffsetTracker
+from gateway import metrics
 from gateway.bus.topics import deadletter_topic, legs_topic, order_results_topic, orders_topic, results_topic
 from gateway.config import Settings
 from schemas.directory import Institution
@@ -96,22 +98,34 @@ class ConnectorWorker:
             _, work = decode(record.value)
             if not isinstance(work, (LegRequest, OrderRequest)):
                 raise UndecodableMessage(f"expected a leg or an order, got {type(work).__name__}")
+            institution = self.settings.directory.by_id.get(work.institution_id)
+            if institution is None or institution.kind != self.kind:
+                # A configuration gap, not a bad message: mend the directory, then re-drive it.
+                raise UndecodableMessage(f"institution {work.institution_id!r} is not a {self.kind} in this worker's directory")
         except UndecodableMessage as exc:
-            log.warning("dead-lettering undecodable leg", reason=str(exc), offset=record.offset, partition=record.partition)
-            if await self._publish(lambda: send_to_deadletter(
-                self.producer, deadletter_topic(self.settings.topic_prefix), record, str(exc), self.group_id
-            )):
-                self.tracker.finished(tp, record.offset)
+            await self._dead_letter(tp, record, str(exc))
             return
-        if isinstance(work, LegRequest):
-            result = await self.call(work)
-            value = encode(result, inquiry_id=work.inquiry_id, leg_id=work.leg_id, batch_id=work.batch_id)
-            topic, key = results_topic(self.settings.topic_prefix), work.inquiry_id
-        else:
-            order_result = await self.control(work)
-            value = encode(order_result, order_id=work.order_id)
-            topic, key = order_results_topic(self.settings.topic_prefix), work.order_id
-        if await self._publish(lambda: self.producer.send_and_wait(topic, value, key=key.encode())):
+        ids = ({"leg_id": work.leg_id, "inquiry_id": work.inquiry_id, "batch_id": work.batch_id}
+               if isinstance(work, LegRequest) else {"order_id": work.order_id, "case_number": work.case_number})
+        with structlog.contextvars.bound_contextvars(institution=work.institution_id, **ids):
+            if isinstance(work, LegRequest):
+                result = await self.call(work, institution)
+                value = encode(result, inquiry_id=work.inquiry_id, leg_id=work.leg_id, batch_id=work.batch_id)
+                topic, key = results_topic(self.settings.topic_prefix), work.inquiry_id
+            else:
+                order_result = await self.control(work, institution)
+                value = encode(order_result, order_id=work.order_id)
+                topic, key = order_results_topic(self.settings.topic_prefix), work.order_id
+            if await self._publish(lambda: self.producer.send_and_wait(topic, value, key=key.encode())):
+                self.tracker.finished(tp, record.offset)
+
+    async def _dead_letter(self, tp: TopicPartition, record: ConsumerRecord, reason: str) -> None:
+        log.warning("dead-lettering", reason=reason, topic=record.topic, partition=record.partition, offset=record.offset)
+        metrics.DEAD_LETTERS.labels(self.group_id, record.topic).inc()
+        attempts = 1 + int(dict(record.headers or ()).get("dlq.attempts", b"0"))
+        if await self._publish(lambda: send_to_deadletter(
+            self.producer, deadletter_topic(self.settings.topic_prefix), record, reason, self.group_id, attempts
+        )):
             self.tracker.finished(tp, record.offset)
 
     async def _publish(self, send) -> bool:  # type: ignore[no-untyped-def]
@@ -128,20 +142,26 @@ class ConnectorWorker:
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 5.0)
 
-    async def call(self, leg: LegRequest) -> LegResult:
+    async def call(self, leg: LegRequest, institution: Institution) -> LegResult:
         """Ask the institution; always returns a terminal result, never raises."""
-        institution = self.settings.directory.by_id.get(leg.institution_id)
-        if institution is None or institution.kind != self.kind:
-            return _result(leg, "failed", f"institution {leg.institution_id!r} is not a {self.kind} in this directory")
         started = time.monotonic()
         attempts = [0]
         remaining = (leg.deadline - utcnow()).total_seconds()
         if remaining <= 0:
             return _result(leg, "timed_out", "the leg's deadline had passed before it reached the connector")
+        result = await self._call_leg(leg, institution, remaining, started, attempts)
+        metrics.LEGS.labels(institution.id, result.status).inc()
+        metrics.LATENCY.labels(institution.id, "query").observe(time.monotonic() - started)
+        if attempts[0] > 1:
+            metrics.RETRIES.labels(institution.id).inc(attempts[0] - 1)
+        return result
+
+    async def _call_leg(self, leg: LegRequest, institution: Institution, remaining: float, started: float, attempts: list[int]) -> LegResult:
         try:
             async with asyncio.timeout(remaining):
                 async with self._limits[institution.id]:
-                    answer = await self._with_retries(institution, lambda: self.connector.query(institution, leg), attempts)
+                    with _in_flight(institution.id):
+                        answer = await self._with_retries(institution, lambda: self.connector.query(institution, leg), attempts)
         except TimeoutError:
             return _result(leg, "timed_out", f"no answer from {institution.id} before the leg deadline", attempts[0], started)
         except Permanent as exc:
@@ -156,20 +176,26 @@ class ConnectorWorker:
         reason = answer.reason if isinstance(answer, (NotFound, Refused)) else None
         return _result(leg, "not_found" if isinstance(answer, NotFound) else "refused", reason, attempts[0], started)
 
-    async def control(self, order: OrderRequest) -> OrderResult:
+    async def control(self, order: OrderRequest, institution: Institution) -> OrderResult:
         """Send a control order; always returns a result, never raises. The institution dedupes on
         the order id, so retries and redeliveries apply an order at most once."""
-        institution = self.settings.directory.by_id.get(order.institution_id)
-        if institution is None or institution.kind != self.kind:
-            return _order_failed(order, f"institution {order.institution_id!r} is not a {self.kind} in this directory", 0)
-        attempts = [0]
+        started = time.monotonic()
+        result = await self._control(order, institution, [0])
+        metrics.ORDERS.labels(institution.id, order.type, result.status).inc()
+        metrics.LATENCY.labels(institution.id, "control").observe(time.monotonic() - started)
+        if result.attempts > 1:
+            metrics.RETRIES.labels(institution.id).inc(result.attempts - 1)
+        return result
+
+    async def _control(self, order: OrderRequest, institution: Institution, attempts: list[int]) -> OrderResult:
         remaining = (order.deadline - utcnow()).total_seconds()
         if remaining <= 0:
             return _order_failed(order, "the order's deadline had passed before it reached the connector", 0)
         try:
             async with asyncio.timeout(remaining):
                 async with self._limits[institution.id]:
-                    record = await self._with_retries(institution, lambda: self.connector.control(institution, order), attempts)
+                    with _in_flight(institution.id):
+                        record = await self._with_retries(institution, lambda: self.connector.control(institution, order), attempts)
         except TimeoutError:
             return _order_failed(order, f"no answer from {institution.id} before the order deadline", attempts[0])
         except (Permanent, Retryable) as exc:
@@ -212,6 +238,7 @@ class ConnectorWorker:
             self.tracker.mark_committed(offsets)
         except KafkaError as exc:  # e.g. a rebalance in progress: the next commit catches up
             log.warning("commit failed", error=repr(exc))
+        metrics.record_lag(self.group_id, self.consumer, self.tracker.committed)
 
     async def drain(self, partitions: set[TopicPartition], timeout_s: float = 20.0) -> None:
         """Before partitions go to another worker: finish their legs and commit them."""
@@ -233,6 +260,16 @@ class ConnectorWorker:
         await self.producer.stop()
         await self.connector.aclose()
         log.info("worker stopped", kind=self.kind)
+
+
+@contextlib.contextmanager
+def _in_flight(institution_id: str):  # type: ignore[no-untyped-def]
+    gauge = metrics.INFLIGHT.labels(institution_id)
+    gauge.inc()
+    try:
+        yield
+    finally:
+        gauge.dec()
 
 
 class _Rebalance(ConsumerRebalanceListener):

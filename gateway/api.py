@@ -10,6 +10,7 @@ from typing import TypeVar
 from aiohttp import web
 from pydantic import BaseModel, ValidationError
 
+from gateway import metrics
 from gateway.bulk import BulkError, detect_format, parse_rows
 from gateway.clock import shown
 from gateway.errors import ApiError, field_errors, invalid
@@ -71,6 +72,7 @@ async def create_inquiry(request: web.Request) -> web.Response:
     except ScopeError as exc:
         raise invalid([{"field": exc.field, "message": str(exc)}]) from None
     location = f"/v1/inquiries/{accepted.id}"
+    metrics.ACCEPTED.labels("inquiry").inc()
     # The logger masks identifiers; the first debtor lets ops find an inquiry without exposing anyone.
     log.info("inquiry accepted", inquiry_id=accepted.id, debtors=accepted.debtors, legs=accepted.legs,
              first_debtor=body.debtors[0].id_number)
@@ -104,6 +106,7 @@ async def create_batch(request: web.Request) -> web.Response:
     except ScopeError as exc:
         raise invalid([{"line": exc.line, "field": exc.field, "message": str(exc)}]) from None
     location = f"/v1/inquiry-batches/{accepted.id}"
+    metrics.ACCEPTED.labels("batch").inc()
     log.info("batch accepted", batch_id=accepted.id, inquiries=accepted.inquiries, legs=accepted.legs)
     return json_response(
         {"id": accepted.id, "inquiries": accepted.inquiries, "debtors": accepted.debtors, "legs": accepted.legs, "location": location},
@@ -168,17 +171,25 @@ async def health(request: web.Request) -> web.Response:
 @web.middleware
 async def json_errors(request: web.Request, handler):  # type: ignore[no-untyped-def]
     """Every error leaves as JSON: framework 404/405s included, and 500s without internals."""
+    route = request.match_info.route.resource.canonical if request.match_info.route.resource else "unmatched"
+    status = 500
     try:
-        return await handler(request)
-    except ApiError:
+        response = await handler(request)
+        status = response.status
+        return response
+    except ApiError as exc:
+        status = exc.status
         raise
     except web.HTTPException as exc:
         if exc.status < 400:
             raise
+        status = exc.status
         raise ApiError(exc.status, exc.reason.lower().replace(" ", "_"), exc.reason) from None
     except Exception:
         log.exception("unhandled error", path=request.path)
         raise ApiError(500, "internal_error", "the gateway failed to handle this request") from None
+    finally:
+        metrics.HTTP.labels(request.method, route, str(status)).inc()
 
 
 def create_app(store: Store, intake: Intake, desk: "OrderDesk", directory: Directory) -> web.Application:
@@ -195,4 +206,5 @@ def create_app(store: Store, intake: Intake, desk: "OrderDesk", directory: Direc
     app.router.add_get("/v1/inquiry-batches/{batch_id}/reports", batch_reports)
     app.router.add_get("/v1/institutions", institutions)
     app.router.add_get("/healthz", health)
+    app.router.add_get("/metrics", metrics.metrics_handler)
     return app

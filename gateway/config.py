@@ -34,6 +34,7 @@ class Settings:
     data_dir: Path
     api_host: str
     api_port: int
+    metrics_port: int
     simulator_urls: dict[str, str]
     inquiry_deadline_s: float
     order_deadline_s: float
@@ -57,6 +58,8 @@ class Settings:
             data_dir=Path(_env("ASSETGW_DATA_DIR", ".assetgw")),
             api_host=_env("ASSETGW_API_HOST", "127.0.0.1"),
             api_port=int(_env("ASSETGW_API_PORT", str(DEFAULT_API_PORT))),
+            # Connector workers' /metrics; 0 picks the default port of the worker's kind.
+            metrics_port=int(_env("ASSETGW_METRICS_PORT", "0")),
             simulator_urls={
                 kind: _env(f"ASSETGW_SIM_URL_{kind.upper()}", f"http://{sim_host}:{DEFAULT_SIM_PORTS[kind]}")
                 for kind in KINDS

@@ -25,9 +25,19 @@ def mask_text(text: str) -> str:
     return _SENSITIVE.sub(lambda m: mask(m.group(0)), text)
 
 
+def mask_name(name: str) -> str:
+    """张三丰 -> 张**: the family name alone does not identify anyone."""
+    return name[:1] + "*" * (len(name) - 1)
+
+
 def _mask_values(_: Any, __: str, event: dict[str, Any]) -> dict[str, Any]:
     for key, value in event.items():
-        if isinstance(value, str):
+        if not isinstance(value, str):
+            continue
+        # A person's or company's name under any *name key; institution names are public.
+        if key.endswith("name") and not key.startswith("institution"):
+            event[key] = mask_name(value)
+        else:
             event[key] = mask_text(value)
     return event
 

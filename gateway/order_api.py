@@ -5,6 +5,7 @@ from __future__ import annotations
 import structlog
 from aiohttp import web
 
+from gateway import metrics
 from gateway.api import json_response, read_model
 from gateway.errors import ApiError
 from gateway.orders import OrderDesk, OrderRejected, order_view
@@ -33,6 +34,7 @@ async def create_order(request: web.Request) -> web.Response:
         raise _rejected(exc) from None
     location = f"/v1/orders/{order['id']}"
     if not replayed:
+        metrics.ACCEPTED.labels("order").inc()
         log.info("order placed", order_id=order["id"], type=order["type"], institution=order["institution_id"])
     return json_response({**_view(desk, order["id"]), "replayed": replayed}, status=200 if replayed else 202,
                          headers={"Location": location})

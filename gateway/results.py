@@ -11,6 +11,7 @@ import structlog
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.errors import KafkaError
 
+from gateway import metrics
 from gateway.bus.deadletter import send_to_deadletter
 from gateway.bus.kafka import start_with_retry
 from gateway.bus.topics import deadletter_topic
@@ -33,6 +34,7 @@ class ResultConsumer:
         self.deadletters = deadletter_topic(topic_prefix)
         self.group_id = group_id
         self.applied = 0
+        self.committed: dict = {}
 
     async def run(self) -> None:
         # Joining the group is done here, not before the API starts: intake must not wait on it.
@@ -49,12 +51,15 @@ class ResultConsumer:
                         _, payload = decode(record.value)
                         if isinstance(payload, LegResult):
                             results.append(payload)
+                            metrics.RESULTS.labels("leg", payload.status).inc()
                         elif isinstance(payload, OrderResult):
                             order_results.append(payload)
+                            metrics.RESULTS.labels("order", payload.status).inc()
                         else:
                             raise UndecodableMessage(f"expected a leg or order result, got {type(payload).__name__}")
                     except UndecodableMessage as exc:
                         log.warning("dead-lettering undecodable result", reason=str(exc), offset=record.offset)
+                        metrics.DEAD_LETTERS.labels(self.group_id, record.topic).inc()
                         await send_to_deadletter(self.producer, self.deadletters, record, str(exc), self.group_id)
             if results:
                 self.applied += self.store.apply_results(results, now_ms())
@@ -63,8 +68,10 @@ class ResultConsumer:
             offsets = {tp: records[-1].offset + 1 for tp, records in batches.items()}
             try:
                 await self.consumer.commit(offsets)
+                self.committed.update(offsets)
             except KafkaError as exc:  # the batch will be replayed; applying it again changes nothing
                 log.warning("commit failed", error=repr(exc))
+            metrics.record_lag(self.group_id, self.consumer, self.committed)
 
 
 async def expire_overdue_inquiries(store: Store, interval_s: float = 0.5) -> None:

@@ -40,6 +40,7 @@ class Service:
     name: str
     argv: list[str]
     health_urls: list[str] = field(default_factory=list)
+    env: dict[str, str] = field(default_factory=dict)
     process: subprocess.Popen[bytes] | None = None
 
 
@@ -75,13 +76,22 @@ class Stack:
             **({"ASSETGW_KAFKA_IDEMPOTENCE": "0"} if engine == "tansu" and self.broker else {}),
             **(env or {}),
         }
+        self.metrics_ports: dict[str, int] = {}
         ports_arg = ",".join(f"{k}={p}" for k, p in self.sim_ports.items())
         self.services: dict[str, Service] = {
             "simulator": Service("simulator", ["simulator", "--ports", ports_arg, *(simulator_args or [])],
                                  [f"http://127.0.0.1:{p}/healthz" for p in self.sim_ports.values()]),
-            **{f"connector-{k}": Service(f"connector-{k}", ["connector", "--kind", k]) for k in connector_kinds},
+            **{f"connector-{k}": self._connector(k, pick) for k in connector_kinds},
             "gateway": Service("gateway", ["gateway"], [f"{self.api_url}/healthz"]),
         }
+
+    def _connector(self, kind: str, pick) -> Service:  # type: ignore[no-untyped-def]
+        from connectors.run import DEFAULT_METRICS_PORTS
+
+        port = pick() if pick else DEFAULT_METRICS_PORTS[kind]
+        self.metrics_ports[kind] = port
+        return Service(f"connector-{kind}", ["connector", "--kind", kind], [f"http://127.0.0.1:{port}/healthz"],
+                       env={"ASSETGW_METRICS_PORT": str(port)})
 
     @property
     def api_url(self) -> str:
@@ -103,7 +113,7 @@ class Stack:
         log = open(self.logs / f"{name}.log", "ab")
         service.process = subprocess.Popen(
             [sys.executable, "-m", "gateway.cli", *service.argv],
-            env=self.env, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+            env={**self.env, **service.env}, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
             start_new_session=True, preexec_fn=_die_with_parent,
         )
         log.close()

@@ -36,6 +36,10 @@ class OffsetTracker:
                 out[tp] = offset
         return out
 
+    @property
+    def committed(self) -> dict[TopicPartition, int]:
+        return dict(self._committed)
+
     def mark_committed(self, offsets: dict[TopicPartition, int]) -> None:
         self._committed.update(offsets)
 

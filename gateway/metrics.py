@@ -1,0 +1,47 @@
+"""Prometheus metrics, one registry per process; ``/metrics`` on the gateway API and on every
+connector worker's small metrics server. Institution labels are bounded by the directory."""
+
+from __future__ import annotations
+
+from aiohttp import web
+from prometheus_client import CONTENT_TYPE_LATEST, Counter, Gauge, Histogram, generate_latest
+
+# Connector workers
+LEGS = Counter("assetgw_legs_total", "Inquiry legs answered, by institution and outcome", ["institution", "outcome"])
+ORDERS = Counter("assetgw_orders_total", "Control orders answered, by institution, type and outcome", ["institution", "type", "outcome"])
+LATENCY = Histogram(
+    "assetgw_institution_latency_seconds", "Time to an institution's answer, all attempts included",
+    ["institution", "operation"], buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60),
+)
+RETRIES = Counter("assetgw_institution_retries_total", "Calls to institutions that were tried again", ["institution"])
+INFLIGHT = Gauge("assetgw_inflight_requests", "Calls to institutions in flight", ["institution"])
+# Everyone who consumes
+DEAD_LETTERS = Counter("assetgw_dead_letters_total", "Messages sent to the dead-letter topic", ["consumer", "source_topic"])
+LAG = Gauge("assetgw_consumer_lag", "Messages behind the partition's end (end offset minus committed)", ["group", "topic", "partition"])
+# Gateway
+RESULTS = Counter("assetgw_results_received_total", "Leg and order results the gateway received", ["kind", "status"])
+ACCEPTED = Counter("assetgw_accepted_total", "Inquiries, batches and orders accepted by the API", ["what"])
+HTTP = Counter("assetgw_http_requests_total", "API requests by route and status", ["method", "route", "status"])
+
+
+async def metrics_handler(request: web.Request) -> web.Response:
+    return web.Response(body=generate_latest(), headers={"Content-Type": CONTENT_TYPE_LATEST})
+
+
+async def serve_metrics(host: str, port: int) -> web.AppRunner:
+    """A metrics (and health) server for processes without an API of their own."""
+    app = web.Application()
+    app.router.add_get("/metrics", metrics_handler)
+    app.router.add_get("/healthz", lambda _: web.json_response({"ok": True}))
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    await web.TCPSite(runner, host, port).start()
+    return runner
+
+
+def record_lag(group: str, consumer, committed: dict) -> None:  # type: ignore[no-untyped-def]
+    """Lag per assigned partition from the consumer's last seen end offset and our committed offset."""
+    for tp in consumer.assignment():
+        end = consumer.highwater(tp)
+        if end is not None:
+            LAG.labels(group, tp.topic, str(tp.partition)).set(max(end - committed.get(tp, 0), 0))

@@ -12,7 +12,7 @@ from pydantic import BaseModel, ValidationError
 
 from gateway import metrics
 from gateway.bulk import BulkError, detect_format, parse_rows
-from gateway.clock import shown
+from gateway.clock import now_ms, shown
 from gateway.errors import ApiError, field_errors, invalid
 from gateway.intake import Intake, ScopeError
 from gateway.orders import OrderDesk
@@ -164,6 +164,15 @@ async def institutions(request: web.Request) -> web.Response:
     return json_response([{"id": i.id, "kind": i.kind, "name": i.name} for i in request.app[DIRECTORY].institutions])
 
 
+async def pending_legs(request: web.Request) -> web.Response:
+    now = now_ms()
+    return json_response([
+        {"institution_id": r["institution_id"], "pending": r["pending"], "oldest_sent_at": shown(r["oldest_sent_at"]),
+         "oldest_age_s": round((now - r["oldest_sent_at"]) / 1000, 1)}
+        for r in request.app[STORE].pending_by_institution()
+    ])
+
+
 async def health(request: web.Request) -> web.Response:
     return json_response({"ok": True})
 
@@ -205,6 +214,7 @@ def create_app(store: Store, intake: Intake, desk: "OrderDesk", directory: Direc
     app.router.add_get("/v1/inquiry-batches/{batch_id}", get_batch)
     app.router.add_get("/v1/inquiry-batches/{batch_id}/reports", batch_reports)
     app.router.add_get("/v1/institutions", institutions)
+    app.router.add_get("/v1/ops/pending-legs", pending_legs)
     app.router.add_get("/healthz", health)
     app.router.add_get("/metrics", metrics.metrics_handler)
     return app

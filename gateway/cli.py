@@ -156,6 +156,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", default="debtors.csv", help="CSV file to write (default debtors.csv)")
     p.add_argument("--seed", type=int, default=int(os.environ.get("ASSETGW_SEED", "20251122")), help="population seed")
     p.set_defaults(func=cmd_debtors)
+    from gateway.ops.lag_cli import add_lag_command
+
+    add_lag_command(sub, api_default)
     return parser
 
 

@@ -233,6 +233,13 @@ class Store:
                 seen[(row["id_number"], asset["institution_id"], asset_key(asset))] = (row["id_number"], asset)
         return list(seen.values())
 
+    def pending_by_institution(self) -> list[sqlite3.Row]:
+        """Legs published but not answered, per institution, with the oldest send time."""
+        return self.db.execute(
+            "SELECT institution_id, count(*) AS pending, min(sent_at) AS oldest_sent_at FROM legs"
+            " WHERE status = 'sent' GROUP BY institution_id ORDER BY oldest_sent_at"
+        ).fetchall()
+
     def batch(self, batch_id: str) -> sqlite3.Row | None:
         return self.db.execute("SELECT * FROM batches WHERE id = ?", (batch_id,)).fetchone()
 

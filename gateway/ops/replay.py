@@ -256,7 +256,7 @@ async def replay(
 
         producer = make_producer(settings, "assetgw-replay") if execute else None
         if producer is not None:
-            await _start(producer, settings)
+            await start_producer(producer, settings)
         pacer, pending = Pacer(rate), []
         try:
             with progress_bar(f"replay {source_topic}", progress) as bar:
@@ -327,7 +327,7 @@ def _replay_headers(record: ConsumerRecord) -> list[tuple[str, bytes]]:
     return [(k, v) for k, v in record.headers if k != REPLAY_SOURCE] + [(REPLAY_SOURCE, source)]
 
 
-async def _start(producer: Any, settings: Settings) -> None:
+async def start_producer(producer: Any, settings: Settings) -> None:
     try:
         await producer.start()
     except KafkaConnectionError as exc:

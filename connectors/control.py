@@ -24,7 +24,7 @@ def control_request(order: OrderRequest) -> dict[str, Any]:
         "amount_fen": order.amount_fen, "term_days": order.term_days, "ruling_number": order.ruling_number,
         "notice_number": order.notice_number, "officer_credentials": order.officer_credentials,
         "original_freeze_id": order.original_freeze_id, "enforcement_account": order.enforcement_account,
-        "served_at": order.served_at.isoformat(),
+        "operator": order.operator, "checker": order.checker, "served_at": order.served_at.isoformat(),
     }
 
 

@@ -60,6 +60,7 @@ class ConnectorWorker:
             lambda: asyncio.Semaphore(settings.max_inflight_per_institution)
         )
         self._tasks: set[asyncio.Task[None]] = set()
+        self._publishing: set[asyncio.Task[None]] = set()
         self._stopping = False
         self.producer = make_producer(settings, self.name)
         self.consumer = make_consumer(settings, group_id=self.group_id, client_id=self.name)
@@ -116,17 +117,26 @@ class ConnectorWorker:
                 order_result = await self.control(work, institution)
                 value = encode(order_result, order_id=work.order_id)
                 topic, key = order_results_topic(self.settings.topic_prefix), work.order_id
-            if await self._publish(lambda: self.producer.send_and_wait(topic, value, key=key.encode())):
+            await self._publish_and_finish(tp, record, lambda: self.producer.send_and_wait(topic, value, key=key.encode()))
+
+    async def _publish_and_finish(self, tp: TopicPartition, record: ConsumerRecord, send) -> None:  # type: ignore[no-untyped-def]
+        """From here on the task is not cancelled at shutdown: a result that reached the broker
+        must have its offset marked finished, or a restart would process the message again."""
+        task = asyncio.current_task()
+        self._publishing.add(task)  # type: ignore[arg-type]
+        try:
+            if await self._publish(send):
                 self.tracker.finished(tp, record.offset)
+        finally:
+            self._publishing.discard(task)  # type: ignore[arg-type]
 
     async def _dead_letter(self, tp: TopicPartition, record: ConsumerRecord, reason: str) -> None:
         log.warning("dead-lettering", reason=reason, topic=record.topic, partition=record.partition, offset=record.offset)
         metrics.DEAD_LETTERS.labels(self.group_id, record.topic).inc()
         attempts = 1 + int(dict(record.headers or ()).get("dlq.attempts", b"0"))
-        if await self._publish(lambda: send_to_deadletter(
+        await self._publish_and_finish(tp, record, lambda: send_to_deadletter(
             self.producer, deadletter_topic(self.settings.topic_prefix), record, reason, self.group_id, attempts
-        )):
-            self.tracker.finished(tp, record.offset)
+        ))
 
     async def _publish(self, send) -> bool:  # type: ignore[no-untyped-def]
         """Keep trying through broker hiccups; on shutdown leave the offset uncommitted instead."""
@@ -249,12 +259,16 @@ class ConnectorWorker:
         self.tracker.forget(partitions)
 
     async def _shutdown(self, grace_s: float) -> None:
+        """Stop fetching (the caller's loop has ended), let in-flight work finish for ``grace_s``,
+        hand back the rest uncommitted (it is redelivered), commit, and leave the group."""
         if self._tasks:
             await asyncio.wait(self._tasks, timeout=grace_s)
-        self._stopping = True
-        for task in self._tasks:
-            task.cancel()  # unfinished legs stay uncommitted and are redelivered
-        await asyncio.gather(*self._tasks, return_exceptions=True)
+        for task in self._tasks - self._publishing:
+            task.cancel()  # still waiting on an institution: handed back
+        await asyncio.gather(*(self._tasks - self._publishing), return_exceptions=True)
+        self._stopping = True  # a result still publishing gives up retrying now; its offset stays uncommitted
+        if self._publishing:
+            await asyncio.wait(self._publishing, timeout=10)
         await self._commit()
         await self.consumer.stop()
         await self.producer.stop()

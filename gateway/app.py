@@ -39,20 +39,24 @@ async def run_gateway(settings: Settings, stop: asyncio.Event) -> None:
     await runner.setup()
     await web.TCPSite(runner, settings.api_host, settings.api_port).start()
     log.info("gateway listening", url=settings.api_url, kafka=settings.kafka_bootstrap)
-    loops = [asyncio.create_task(c, name=n) for n, c in (
-        ("relay", relay.run()), ("results", results.run()), ("deadlines", expire_overdue_inquiries(store)),
-    )]
+    consuming = asyncio.create_task(results.run(stop), name="results")
+    loops = [asyncio.create_task(c, name=n) for n, c in (("relay", relay.run()), ("deadlines", expire_overdue_inquiries(store)))]
     stopper = asyncio.create_task(stop.wait())
     try:
-        done, _ = await asyncio.wait([stopper, *loops], return_when=asyncio.FIRST_COMPLETED)
+        done, _ = await asyncio.wait([stopper, consuming, *loops], return_when=asyncio.FIRST_COMPLETED)
         for task in done:
             if task is not stopper and task.exception():
                 raise task.exception()  # type: ignore[misc]
     finally:
-        await runner.cleanup()
+        await runner.cleanup()  # no new requests
+        stop.set()
+        try:  # the result loop ends between batches: what it fetched is applied and committed
+            await asyncio.wait_for(consuming, timeout=15)
+        except (asyncio.TimeoutError, Exception):  # noqa: BLE001 - already failed, or stuck: hand back
+            consuming.cancel()
         for task in [stopper, *loops]:
             task.cancel()
-        await asyncio.gather(stopper, *loops, return_exceptions=True)
+        await asyncio.gather(stopper, consuming, *loops, return_exceptions=True)
         await consumer.stop()
         await producer.stop()
         store.close()

@@ -90,6 +90,7 @@ class LegOutbox:
                 leg_id=row["id"], inquiry_id=row["inquiry_id"], batch_id=row["batch_id"],
                 case_number=row["case_number"], court=row["court"], notice_number=row["notice_number"],
                 officer_credentials=orjson.loads(row["officer_credentials"]),
+                amount_due_fen=row["amount_due_fen"], costs_fen=row["costs_fen"],
                 debtor=Debtor(kind=row["debtor_kind"], id_number=row["id_number"], name=row["name"]),
                 institution_id=row["institution_id"], institution_kind=row["institution_kind"],
                 deadline=ms_to_dt(row["deadline"]),
@@ -118,6 +119,7 @@ class OrderOutbox:
                 notice_number=row["notice_number"], officer_credentials=orjson.loads(row["officer_credentials"]),
                 # Institutions know a freeze by the id of the order that placed it.
                 original_freeze_id=row["original_order_id"], enforcement_account=row["enforcement_account"],
+                operator=row["operator"], checker=row["checker"],
                 served_at=ms_to_dt(row["created_at"]), deadline=ms_to_dt(row["deadline"]),
             )
             # Keyed by asset: orders on one asset stay in order on one partition.

@@ -36,10 +36,11 @@ class ResultConsumer:
         self.applied = 0
         self.committed: dict = {}
 
-    async def run(self) -> None:
+    async def run(self, stop: asyncio.Event) -> None:
+        """Until ``stop``: a batch that was fetched is always applied and committed before leaving."""
         # Joining the group is done here, not before the API starts: intake must not wait on it.
         await start_with_retry(self.consumer)
-        while True:
+        while not stop.is_set():
             batches = await self.consumer.getmany(timeout_ms=200, max_records=2000)
             if not batches:
                 continue

@@ -133,7 +133,7 @@ class Store:
     def pending_legs(self, limit: int) -> list[sqlite3.Row]:
         return self.db.execute(
             "SELECT l.id, l.inquiry_id, l.institution_id, l.institution_kind, d.kind AS debtor_kind,"
-            " d.id_number, d.name, q.batch_id, q.case_number, q.court, q.notice_number,"
+            " d.id_number, d.name, q.batch_id, q.case_number, q.court, q.notice_number, q.amount_due_fen, q.costs_fen,"
             " q.officer_credentials, q.deadline"
             " FROM legs l JOIN inquiries q ON q.id = l.inquiry_id"
             " JOIN debtors d ON d.inquiry_id = l.inquiry_id AND d.seq = l.debtor_seq"

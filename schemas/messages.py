@@ -41,6 +41,9 @@ class LegRequest(_Payload):
     court: str
     notice_number: str = Field(description="协助查询通知书 number")
     officer_credentials: list[str] = Field(min_length=1)
+    # Not sent to institutions; carried so the gateway's store can be rebuilt from the topics.
+    amount_due_fen: int | None = None
+    costs_fen: int | None = None
     debtor: Debtor
     institution_id: str
     institution_kind: str

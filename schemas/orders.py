@@ -118,6 +118,8 @@ class OrderRequest(BaseModel):
     officer_credentials: list[str]
     original_freeze_id: str | None = None
     enforcement_account: str | None = None
+    operator: str | None = None
+    checker: str | None = None
     served_at: AwareDatetime
     deadline: AwareDatetime
 

@@ -1,0 +1,163 @@
+"""``assetgw rebuild``: re-derive the gateway's store from the topics into a fresh database, and
+report how it differs from the live one.
+
+The topics hold every leg and order the gateway published and every answer it got; replaying them
+through the same store code (first result wins, follow-ups of unfreeze/continue/deduct, deadline
+expiry) must give the same state. What never left the gateway cannot be derived and is left out
+of the comparison: legs still ``pending`` and orders still ``requested`` (e.g. a deduction waiting
+for its second officer).
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections import defaultdict
+from pathlib import Path
+from typing import Any, Callable
+
+import orjson
+from aiokafka import AIOKafkaConsumer, TopicPartition
+from pydantic import BaseModel
+
+from gateway.bus.topics import legs_topic, order_results_topic, orders_topic, results_topic
+from gateway.clock import now_ms
+from gateway.config import Settings
+from gateway.order_store import OrderStore
+from gateway.store import NewInquiry, Store, Transaction
+from schemas.directory import KINDS, Institution
+from schemas.messages import LegRequest, LegResult, UndecodableMessage, decode
+from schemas.orders import OrderRequest, OrderResult
+
+Progress = Callable[[int], None]
+
+
+async def read_topics(bootstrap: str, topics: list[str], progress: Progress | None = None) -> list[BaseModel]:
+    """Every decodable message of the topics up to their current end, partition by partition."""
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False, auto_offset_reset="earliest")
+    await consumer.start()
+    try:
+        tps = [TopicPartition(t, p) for t in topics for p in sorted(consumer.partitions_for_topic(t) or ())]
+        if not tps:
+            await consumer._client.force_metadata_update()  # noqa: SLF001 - topics created after start
+            tps = [TopicPartition(t, p) for t in topics for p in sorted(consumer.partitions_for_topic(t) or ())]
+        consumer.assign(tps)
+        await consumer.seek_to_beginning(*tps)
+        ends = await consumer.end_offsets(tps)
+        out: list[BaseModel] = []
+        remaining = {tp for tp in tps if ends[tp] > 0}
+        while remaining:
+            batches = await consumer.getmany(*remaining, timeout_ms=1000, max_records=5000)
+            for tp, records in batches.items():
+                for record in records:
+                    if record.offset >= ends[tp]:
+                        continue
+                    try:
+                        out.append(decode(record.value)[1])
+                    except UndecodableMessage:
+                        pass  # dead-lettered when it was consumed; not part of the state
+                if records and records[-1].offset + 1 >= ends[tp]:
+                    remaining.discard(tp)
+                if progress:
+                    progress(len(records))
+        return out
+    finally:
+        await consumer.stop()
+
+
+async def rebuild(settings: Settings, out: Path, progress: Progress | None = None) -> Path:
+    prefix = settings.topic_prefix
+    work = await read_topics(settings.kafka_bootstrap, [legs_topic(prefix, k) for k in KINDS] + [orders_topic(prefix, k) for k in KINDS], progress)
+    answers = await read_topics(settings.kafka_bootstrap, [results_topic(prefix), order_results_topic(prefix)], progress)
+    if out.exists():
+        raise FileExistsError(f"{out} exists; rebuild writes a fresh database")
+    store = Store(out)
+    orders = OrderStore(store.db)
+    legs = {m.leg_id: m for m in work if isinstance(m, LegRequest)}  # a leg published twice is one leg
+    _insert_inquiries(store, list(legs.values()))
+    store.mark_sent(list(legs), now_ms())
+    _insert_orders(store, orders, {m.order_id: m for m in work if isinstance(m, OrderRequest)})
+    # Partitions interleave; answers are applied in the order they were given, as they were live
+    # (a deduction's answer must follow its freeze's).
+    answers.sort(key=lambda m: m.answered_at)  # type: ignore[attr-defined]
+    store.apply_results([m for m in answers if isinstance(m, LegResult)], now_ms())
+    orders.apply_results([m for m in answers if isinstance(m, OrderResult)], now_ms())
+    store.expire_overdue(now_ms())
+    store.close()
+    return out
+
+
+def _insert_inquiries(store: Store, legs: list[LegRequest]) -> None:
+    by_inquiry: dict[str, list[LegRequest]] = defaultdict(list)
+    for leg in legs:
+        by_inquiry[leg.inquiry_id].append(leg)
+    inquiries = []
+    for inquiry_id, members in by_inquiry.items():
+        first = members[0]
+        debtors = {int(leg.leg_id.split(".")[1]): leg.debtor for leg in members}
+        institutions = {leg.institution_id: Institution(leg.institution_id, leg.institution_kind, "") for leg in members}
+        deadline = int(first.deadline.timestamp() * 1000)
+        inquiries.append(NewInquiry(
+            id=inquiry_id, batch_id=first.batch_id, case_number=first.case_number, court=first.court,
+            amount_due_fen=first.amount_due_fen or 0, costs_fen=first.costs_fen or 0, notice_number=first.notice_number,
+            officer_credentials=first.officer_credentials, created_at=deadline, deadline=deadline,
+            debtors=[debtors[seq] for seq in sorted(debtors)], institutions=sorted(institutions.values(), key=lambda i: i.id),
+        ))
+    store.add_inquiries(inquiries)
+
+
+def _insert_orders(store: Store, orders: OrderStore, requests: dict[str, OrderRequest]) -> None:
+    with Transaction(store.db) as db:
+        for o in requests.values():
+            at = int(o.served_at.timestamp() * 1000)
+            orders.insert(db, {
+                "id": o.order_id, "idempotency_key": o.order_id, "request_digest": "", "type": o.type, "status": "sent",
+                "case_number": o.case_number, "court": o.court, "institution_id": o.institution_id,
+                "institution_kind": o.institution_kind, "asset_kind": o.asset.kind, "asset_id": o.asset.id,
+                "debtor_id_number": o.debtor_id_number, "amount_fen": o.amount_fen, "term_days": o.term_days,
+                "ruling_number": o.ruling_number, "notice_number": o.notice_number,
+                "officer_credentials": orjson.dumps(o.officer_credentials).decode(), "operator": o.operator or "",
+                "original_order_id": o.original_freeze_id, "enforcement_account": o.enforcement_account,
+                "created_at": at, "deadline": int(o.deadline.timestamp() * 1000), "updated_at": at,
+            }, actor=o.operator or "rebuild")
+
+
+# -- comparison -----------------------------------------------------------------------------------
+
+_PROJECTIONS = {
+    "inquiries": ("SELECT id, batch_id, case_number, court, amount_due_fen, costs_fen, notice_number, legs_total, legs_done,"
+                  " completed_at IS NOT NULL AS completed FROM inquiries"),
+    "legs": "SELECT id, inquiry_id, debtor_seq, institution_id, status, assets FROM legs WHERE status != 'pending'",
+    "orders": ("SELECT id, type, status, case_number, court, institution_id, asset_kind, asset_id, debtor_id_number,"
+               " amount_fen, term_days, original_order_id, held_fen, deducted_fen, queue_position, end_date"
+               " FROM orders WHERE status != 'requested'"),
+}
+
+
+def compare(live_path: Path, rebuilt_path: Path, examples: int = 5) -> dict[str, Any]:
+    """Per table: rows only live, only rebuilt, and different (with a few examples of each)."""
+    live = sqlite3.connect(f"file:{live_path}?mode=ro", uri=True)
+    rebuilt = sqlite3.connect(f"file:{rebuilt_path}?mode=ro", uri=True)
+    report: dict[str, Any] = {}
+    try:
+        for table, query in _PROJECTIONS.items():
+            a = {row[0]: row[1:] for row in live.execute(query)}
+            b = {row[0]: row[1:] for row in rebuilt.execute(query)}
+            if table == "inquiries":  # inquiries whose legs were never published are not derivable
+                a = {k: v for k, v in a.items() if k in b or _published(live, k)}
+            different = sorted(k for k in a.keys() & b.keys() if a[k] != b[k])
+            report[table] = {
+                "live": len(a), "rebuilt": len(b),
+                "only_live": sorted(a.keys() - b.keys())[:examples], "only_live_count": len(a.keys() - b.keys()),
+                "only_rebuilt": sorted(b.keys() - a.keys())[:examples], "only_rebuilt_count": len(b.keys() - a.keys()),
+                "different": [{"id": k, "live": a[k], "rebuilt": b[k]} for k in different[:examples]],
+                "different_count": len(different),
+            }
+    finally:
+        live.close()
+        rebuilt.close()
+    report["equal"] = all(t["only_live_count"] == t["only_rebuilt_count"] == t["different_count"] == 0 for t in report.values())
+    return report
+
+
+def _published(db: sqlite3.Connection, inquiry_id: str) -> bool:
+    return db.execute("SELECT 1 FROM legs WHERE inquiry_id = ? AND status != 'pending' LIMIT 1", (inquiry_id,)).fetchone() is not None

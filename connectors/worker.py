@@ -21,6 +21,7 @@ from aiokafka.errors import KafkaError
 from aiokafka.structs import ConsumerRecord
 from tenacity import AsyncRetrying, RetryCallState, retry_if_exception_type, stop_after_attempt, wait_random_exponential
 
+from connectors.breaker import OPEN, CircuitBreaker
 from connectors.base import Answer, Connector, Found, NotFound, Permanent, Refused, Retryable
 from gateway.bus.deadletter import send_to_deadletter
 from gateway.bus.kafka import make_consumer, make_producer, start_with_retry
@@ -59,6 +60,7 @@ class ConnectorWorker:
         self._limits: dict[str, asyncio.Semaphore] = defaultdict(
             lambda: asyncio.Semaphore(settings.max_inflight_per_institution)
         )
+        self._breakers: dict[str, CircuitBreaker] = {}
         self._tasks: set[asyncio.Task[None]] = set()
         self._publishing: set[asyncio.Task[None]] = set()
         self._stopping = False
@@ -225,17 +227,42 @@ class ConnectorWorker:
             retry=retry_if_exception_type(Retryable),
             reraise=True,
         )
+        breaker = self._breaker(institution.id)
         async for attempt in retrying:
             with attempt:
                 attempts[0] += 1
+                breaker.before_call()
                 try:
                     async with asyncio.timeout(self.settings.call_timeout_s):
-                        return await call()
+                        answer = await call()
                 except TimeoutError:
+                    breaker.failed()
                     raise Retryable(f"{institution.id} did not answer within {self.settings.call_timeout_s:g}s") from None
                 except (aiohttp.ClientError, OSError) as exc:
+                    breaker.failed()
                     raise Retryable(f"{institution.id} connection error: {exc!r}"[:300]) from None
+                except Retryable:
+                    breaker.failed()
+                    raise
+                except Permanent:
+                    breaker.succeeded()  # it answered, if unhelpfully: the link works
+                    raise
+                except asyncio.CancelledError:
+                    breaker.abandoned()  # the leg's deadline, or shutdown: no verdict on the institution
+                    raise
+                finally:
+                    metrics.BREAKER_OPEN.labels(institution.id).set(1 if breaker.state == OPEN else 0)
+                breaker.succeeded()
+                return answer
         raise AssertionError("unreachable: tenacity reraises the last error")
+
+    def _breaker(self, institution_id: str) -> CircuitBreaker:
+        breaker = self._breakers.get(institution_id)
+        if breaker is None:
+            breaker = self._breakers[institution_id] = CircuitBreaker(
+                institution_id, self.settings.breaker_failures, self.settings.breaker_cool_down_s
+            )
+        return breaker
 
     async def _commit(self) -> None:
         offsets = self.tracker.committable()

@@ -41,6 +41,8 @@ class Settings:
     call_timeout_s: float
     call_attempts: int
     max_inflight_per_institution: int
+    breaker_failures: int
+    breaker_cool_down_s: float
     max_inflight: int
     directory: Directory = field(compare=False)
 
@@ -69,6 +71,8 @@ class Settings:
             order_deadline_s=float(_env("ASSETGW_ORDER_DEADLINE", str(2 * 24 * 3600))),
             call_timeout_s=float(_env("ASSETGW_CALL_TIMEOUT", "10")),
             call_attempts=int(_env("ASSETGW_CALL_ATTEMPTS", "4")),
+            breaker_failures=int(_env("ASSETGW_BREAKER_FAILURES", "5")),
+            breaker_cool_down_s=float(_env("ASSETGW_BREAKER_COOLDOWN", "5")),
             max_inflight_per_institution=int(_env("ASSETGW_MAX_INFLIGHT_PER_INSTITUTION", "16")),
             max_inflight=int(_env("ASSETGW_MAX_INFLIGHT", "512")),
             directory=Directory.from_env(),

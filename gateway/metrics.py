@@ -14,6 +14,7 @@ LATENCY = Histogram(
     ["institution", "operation"], buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60),
 )
 RETRIES = Counter("assetgw_institution_retries_total", "Calls to institutions that were tried again", ["institution"])
+BREAKER_OPEN = Gauge("assetgw_circuit_open", "1 while an institution's circuit breaker is open", ["institution"])
 INFLIGHT = Gauge("assetgw_inflight_requests", "Calls to institutions in flight", ["institution"])
 # Everyone who consumes
 DEAD_LETTERS = Counter("assetgw_dead_letters_total", "Messages sent to the dead-letter topic", ["consumer", "source_topic"])

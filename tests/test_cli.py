@@ -19,7 +19,7 @@ from gateway.supervisor import free_port
 from tests.conftest import case_body, debtor_json, wait_inquiry
 from tests.test_inquiry_e2e import rich_debtor
 
-COMMANDS = ["up", "broker", "simulator", "connector", "gateway", "inquire", "report", "debtors"]
+COMMANDS = ["up", "broker", "simulator", "connector", "gateway", "inquire", "report", "debtors", "replay", "dlq", "lag", "rebuild"]
 
 
 def assetgw(*args: str, **kwargs) -> subprocess.CompletedProcess:  # type: ignore[no-untyped-def]

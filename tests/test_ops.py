@@ -181,3 +181,52 @@ async def test_sigterm_mid_batch_loses_nothing_and_leaves_no_processed_message_u
     assert done["legs"] == {"total": 200 * 28, "done": 200 * 28}
     answered = Counter(leg_id for _, leg_id in of_batch(await _read_all(stack.kafka_bootstrap, results_topic(prefix))))
     assert all(answered[leg_id] <= copies[leg_id] for leg_id in copies), "a leg message was processed twice"
+
+
+async def test_dead_letter_redriven_after_its_cause_is_mended_is_processed(stack) -> None:
+    """A leg for an institution the worker does not know is dead-lettered; once the worker's
+    directory includes it, a redrive processes it (the result says what the institution said)."""
+    import dataclasses as dc
+
+    from gateway.config import Settings
+    from gateway.ops.dlq import list_dead_letters, redrive
+    from gateway.bus.topics import results_topic
+    from schemas.debtor import Debtor
+    from schemas.messages import LegRequest, encode, new_id, utcnow
+
+    prefix = stack.env["ASSETGW_TOPIC_PREFIX"]
+    settings = dc.replace(Settings.from_env(), kafka_bootstrap=stack.kafka_bootstrap, topic_prefix=prefix)
+    leg = LegRequest(
+        leg_id=f"mend-{new_id()}", inquiry_id=new_id(), case_number="(2025)冀0108执4502号", court="石家庄市裕华区人民法院",
+        notice_number="n-1", officer_credentials=["ZF00000000"], institution_id="bank-23", institution_kind="bank",
+        debtor=Debtor(id_number="11010519491231002X", name="张三"), deadline=utcnow().replace(year=utcnow().year + 1),
+    )
+    producer = AIOKafkaProducer(bootstrap_servers=stack.kafka_bootstrap)
+    await producer.start()
+    await producer.send_and_wait(legs_topic(prefix, "bank"), encode(leg, leg_id=leg.leg_id), key=b"mend")
+    await producer.stop()
+
+    async def dead_lettered():  # type: ignore[no-untyped-def]
+        return [d for d in await list_dead_letters(settings, reason_contains="bank-23", progress=False) if leg.leg_id.encode() in d.value]
+
+    deadline = time.monotonic() + 30
+    while not (letters := await dead_lettered()) and time.monotonic() < deadline:
+        await asyncio.sleep(0.5)
+    assert letters and "not a bank in this worker's directory" in letters[0].reason
+
+    stack.env["ASSETGW_INSTITUTIONS"] = "bank=23"  # the mend: the worker now knows bank-23
+    try:
+        stack.kill("connector-bank")
+        await stack.restart("connector-bank")
+        summary = await redrive(settings, positions=letters[0].position, execute=True, progress=False)
+        assert summary.published == 1
+        answers = []
+        deadline = time.monotonic() + 30
+        while not answers and time.monotonic() < deadline:
+            answers = [m for m in await _read_all(stack.kafka_bootstrap, results_topic(prefix)) if leg.leg_id.encode() in m.value]
+            await asyncio.sleep(0.5)
+        assert answers, "the redriven leg was not processed"
+    finally:
+        del stack.env["ASSETGW_INSTITUTIONS"]
+        stack.kill("connector-bank")
+        await stack.restart("connector-bank")

@@ -11,6 +11,8 @@ from aiohttp import web
 from pydantic import BaseModel, ValidationError
 
 from gateway import metrics
+from gateway.access import AUDIT, AUTHORITY, LIMITER, RateLimiter, authenticate, require_court
+from gateway.auth import TokenAuthority
 from gateway.bulk import BulkError, detect_format, parse_rows
 from gateway.clock import now_ms, shown
 from gateway.errors import ApiError, field_errors, invalid
@@ -67,6 +69,7 @@ async def read_model(request: web.Request, model: type[M], limit: int = MAX_INQU
 
 async def create_inquiry(request: web.Request) -> web.Response:
     body = await read_model(request, InquiryCreate)
+    require_court(request, body.court, body.case_number)
     try:
         accepted = request.app[INTAKE].submit(body)
     except ScopeError as exc:
@@ -88,6 +91,7 @@ async def get_inquiry(request: web.Request) -> web.Response:
     inquiry = store.inquiry(inquiry_id)
     if inquiry is None:
         raise ApiError(404, "not_found", f"no inquiry {inquiry_id}", [{"field": "inquiry_id", "message": "unknown"}])
+    require_court(request, inquiry["court"], field_name="inquiry_id")
     return json_response(inquiry_view(inquiry, store.debtors(inquiry_id), store.legs(inquiry_id), request.app[DIRECTORY]))
 
 
@@ -100,6 +104,8 @@ async def create_batch(request: web.Request) -> web.Response:
     fmt = detect_format(request.content_type, text)
     try:
         rows, lines = parse_rows(text, fmt, MAX_BATCH_ROWS)
+        for row, line in zip(rows, lines):
+            require_court(request, row.court, row.case_number, field_name=f"line {line}: court")
         accepted = request.app[INTAKE].submit_batch(rows, fmt, lines)
     except BulkError as exc:
         raise invalid(exc.errors, str(exc)) from None
@@ -114,17 +120,21 @@ async def create_batch(request: web.Request) -> web.Response:
     )
 
 
-def _batch_or_404(store: Store, batch_id: str):  # type: ignore[no-untyped-def]
+def _batch_or_404(request: web.Request, batch_id: str):  # type: ignore[no-untyped-def]
+    store = request.app[STORE]
     batch = store.batch(batch_id)
     if batch is None:
         raise ApiError(404, "not_found", f"no batch {batch_id}", [{"field": "batch_id", "message": "unknown"}])
+    first = store.batch_inquiry_ids(batch_id)[:1]
+    if first:
+        require_court(request, store.inquiry(first[0])["court"], field_name="batch_id")
     return batch
 
 
 async def get_batch(request: web.Request) -> web.Response:
     store = request.app[STORE]
     batch_id = request.match_info["batch_id"]
-    batch = _batch_or_404(store, batch_id)
+    batch = _batch_or_404(request, batch_id)
     p = store.batch_progress(batch_id)
     done = p["completed"] == p["inquiries"]
     return json_response({
@@ -145,7 +155,7 @@ async def batch_reports(request: web.Request) -> web.StreamResponse:
     store = request.app[STORE]
     directory = request.app[DIRECTORY]
     batch_id = request.match_info["batch_id"]
-    _batch_or_404(store, batch_id)
+    _batch_or_404(request, batch_id)
     response = web.StreamResponse(headers={"Content-Type": "application/x-ndjson"})
     await response.prepare(request)
     for inquiry_id in store.batch_inquiry_ids(batch_id):
@@ -170,6 +180,14 @@ async def pending_legs(request: web.Request) -> web.Response:
         {"institution_id": r["institution_id"], "pending": r["pending"], "oldest_sent_at": shown(r["oldest_sent_at"]),
          "oldest_age_s": round((now - r["oldest_sent_at"]) / 1000, 1)}
         for r in request.app[STORE].pending_by_institution()
+    ])
+
+
+async def access_audit(request: web.Request) -> web.Response:
+    return json_response([
+        {"at": shown(r["at"]), "officer": r["officer"], "court": r["court"], "method": r["method"], "path": r["path"],
+         "status": r["status"], "reason": r["reason"]}
+        for r in request.app[STORE].access_audit()
     ])
 
 
@@ -201,12 +219,14 @@ async def json_errors(request: web.Request, handler):  # type: ignore[no-untyped
         metrics.HTTP.labels(request.method, route, str(status)).inc()
 
 
-def create_app(store: Store, intake: Intake, desk: "OrderDesk", directory: Directory) -> web.Application:
+def create_app(store: Store, intake: Intake, desk: "OrderDesk", directory: Directory, authority: TokenAuthority,
+               limiter: RateLimiter) -> web.Application:
     from gateway import order_api
 
     # aiohttp's own body limit is set above ours so that read_limited answers with JSON.
-    app = web.Application(middlewares=[json_errors], client_max_size=MAX_BATCH_BYTES + 1)
+    app = web.Application(middlewares=[json_errors, authenticate], client_max_size=MAX_BATCH_BYTES + 1)
     app[STORE], app[INTAKE], app[DIRECTORY] = store, intake, directory
+    app[AUTHORITY], app[LIMITER], app[AUDIT] = authority, limiter, store
     order_api.setup(app, desk)
     app.router.add_post("/v1/inquiries", create_inquiry)
     app.router.add_get("/v1/inquiries/{inquiry_id}", get_inquiry)
@@ -215,6 +235,7 @@ def create_app(store: Store, intake: Intake, desk: "OrderDesk", directory: Direc
     app.router.add_get("/v1/inquiry-batches/{batch_id}/reports", batch_reports)
     app.router.add_get("/v1/institutions", institutions)
     app.router.add_get("/v1/ops/pending-legs", pending_legs)
+    app.router.add_get("/v1/ops/access-audit", access_audit)
     app.router.add_get("/healthz", health)
     app.router.add_get("/metrics", metrics.metrics_handler)
     return app

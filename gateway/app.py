@@ -8,7 +8,9 @@ import asyncio
 import structlog
 from aiohttp import web
 
+from gateway.access import RateLimiter
 from gateway.api import create_app
+from gateway.auth import TokenAuthority, load_token_secret
 from gateway.bus.kafka import make_consumer, make_producer, start_with_retry
 from gateway.bus.topics import ensure_topics, order_results_topic, results_topic
 from gateway.config import Settings
@@ -35,7 +37,9 @@ async def run_gateway(settings: Settings, stop: asyncio.Event) -> None:
     results = ResultConsumer(store, orders, consumer, producer, settings.topic_prefix, group_id)
     intake = Intake(store, settings.directory, settings.inquiry_deadline_s, relay.wake)
     desk = OrderDesk(store, orders, settings.directory, settings.order_deadline_s, relay.wake)
-    runner = web.AppRunner(create_app(store, intake, desk, settings.directory), access_log=None)
+    authority = TokenAuthority(load_token_secret())
+    limiter = RateLimiter(settings.rate_limit_per_s, settings.rate_limit_burst)
+    runner = web.AppRunner(create_app(store, intake, desk, settings.directory, authority, limiter), access_log=None)
     await runner.setup()
     await web.TCPSite(runner, settings.api_host, settings.api_port).start()
     log.info("gateway listening", url=settings.api_url, kafka=settings.kafka_bootstrap)

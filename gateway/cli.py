@@ -83,13 +83,28 @@ def cmd_up(args: argparse.Namespace) -> None:
 def cmd_inquire(args: argparse.Namespace) -> None:
     from gateway.officer import inquire
 
-    sys.exit(asyncio.run(inquire(args.api, Path(args.csv or args.jsonl), "csv" if args.csv else "jsonl", Path(args.out), args.timeout)))
+    sys.exit(asyncio.run(inquire(args.api, args.token, Path(args.csv or args.jsonl), "csv" if args.csv else "jsonl",
+                                 Path(args.out), args.timeout)))
 
 
 def cmd_report(args: argparse.Namespace) -> None:
     from gateway.officer import report
 
-    sys.exit(asyncio.run(report(args.api, args.inquiry_id, args.json)))
+    sys.exit(asyncio.run(report(args.api, args.token, args.inquiry_id, args.json)))
+
+
+def cmd_token(args: argparse.Namespace) -> None:
+    from gateway.auth import MissingSecret, TokenAuthority, load_token_secret
+
+    if not os.environ.get("ASSETGW_TOKEN_SECRET") and not os.environ.get("ASSETGW_TOKEN_SECRET_FILE"):
+        default = Path(os.environ.get("ASSETGW_DATA_DIR", ".assetgw")) / "token.secret"
+        if default.is_file():  # the secret `assetgw up` made
+            os.environ["ASSETGW_TOKEN_SECRET_FILE"] = str(default)
+    try:
+        authority = TokenAuthority(load_token_secret())
+        print(authority.issue(args.officer, args.court, args.court_code, args.role, args.ttl_hours * 3600))
+    except (MissingSecret, ValueError) as exc:
+        sys.exit(f"assetgw token: {exc}")
 
 
 def cmd_debtors(args: argparse.Namespace) -> None:
@@ -143,12 +158,22 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", default="reports.jsonl", help="where to write the reports (default reports.jsonl)")
     p.add_argument("--api", default=api_default, help=f"gateway URL (default {api_default})")
     p.add_argument("--timeout", type=float, default=3600, help="seconds to wait for the batch (default 3600)")
+    p.add_argument("--token", default=os.environ.get("ASSETGW_TOKEN"), help="bearer token (default $ASSETGW_TOKEN; see assetgw token)")
     p.set_defaults(func=cmd_inquire)
+
+    p = sub.add_parser("token", help="issue an officer's bearer token (demo; uses the deployment's token secret)")
+    p.add_argument("--officer", required=True, help="officer id, e.g. the 执行公务证 number")
+    p.add_argument("--court", required=True, help="the court's name, as cases name it")
+    p.add_argument("--court-code", required=True, help="the court's code in case numbers, e.g. 冀0108")
+    p.add_argument("--role", action="append", choices=("officer", "deduct", "ops"), required=True, help="repeatable")
+    p.add_argument("--ttl-hours", type=float, default=8, help="validity (default 8 hours)")
+    p.set_defaults(func=cmd_token)
 
     p = sub.add_parser("report", help="print one inquiry's merged report for a person to read")
     p.add_argument("inquiry_id")
     p.add_argument("--api", default=api_default, help=f"gateway URL (default {api_default})")
     p.add_argument("--json", action="store_true", help="print the raw JSON instead")
+    p.add_argument("--token", default=os.environ.get("ASSETGW_TOKEN"), help="bearer token (default $ASSETGW_TOKEN; see assetgw token)")
     p.set_defaults(func=cmd_report)
 
     p = sub.add_parser("debtors", help="write a sample debtor CSV from the simulators' population (for demos)")

@@ -44,6 +44,8 @@ class Settings:
     breaker_failures: int
     breaker_cool_down_s: float
     max_inflight: int
+    rate_limit_per_s: float
+    rate_limit_burst: float
     directory: Directory = field(compare=False)
 
     @classmethod
@@ -75,6 +77,8 @@ class Settings:
             breaker_cool_down_s=float(_env("ASSETGW_BREAKER_COOLDOWN", "5")),
             max_inflight_per_institution=int(_env("ASSETGW_MAX_INFLIGHT_PER_INSTITUTION", "16")),
             max_inflight=int(_env("ASSETGW_MAX_INFLIGHT", "512")),
+            rate_limit_per_s=float(_env("ASSETGW_RATE_LIMIT", "200")),
+            rate_limit_burst=float(_env("ASSETGW_RATE_BURST", "400")),
             directory=Directory.from_env(),
         )
 

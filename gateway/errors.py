@@ -37,7 +37,7 @@ class ApiError(web.HTTPException):
     def __init__(self, status: int, code: str, message: str, errors: list[dict[str, Any]] | None = None) -> None:
         self.status_code = status
         super().__init__(
-            body=orjson.dumps({"error": code, "message": message, "errors": errors or []}),
+            text=orjson.dumps({"error": code, "message": message, "errors": errors or []}).decode(),
             content_type="application/json",
         )
 

@@ -26,12 +26,16 @@ def yuan(fen: int) -> str:
     return f"{sign}¥{fen // 100:,}.{fen % 100:02d}"
 
 
-async def inquire(api: str, source: Path, fmt: str, out: Path, timeout: float) -> int:
+def _session(api: str, token: str | None) -> aiohttp.ClientSession:
+    return aiohttp.ClientSession(api, headers={"Authorization": f"Bearer {token}"} if token else None)
+
+
+async def inquire(api: str, token: str | None, source: Path, fmt: str, out: Path, timeout: float) -> int:
     console = Console(stderr=True)
     if not source.is_file():
         console.print(f"[red]no such file: {source}")
         return 2
-    async with aiohttp.ClientSession(api) as http:
+    async with _session(api, token) as http:
         async with http.post("/v1/inquiry-batches", data=source.read_bytes(), headers={"Content-Type": CONTENT_TYPES[fmt]}) as r:
             body = await r.json(content_type=None)
             if r.status != 202:
@@ -66,8 +70,8 @@ async def inquire(api: str, source: Path, fmt: str, out: Path, timeout: float) -
     return 0
 
 
-async def report(api: str, inquiry_id: str, as_json: bool) -> int:
-    async with aiohttp.ClientSession(api) as http:
+async def report(api: str, token: str | None, inquiry_id: str, as_json: bool) -> int:
+    async with _session(api, token) as http:
         async with http.get(f"/v1/inquiries/{inquiry_id}") as r:
             body = await r.json(content_type=None)
             if r.status != 200:

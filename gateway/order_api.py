@@ -6,6 +6,7 @@ import structlog
 from aiohttp import web
 
 from gateway import metrics
+from gateway.access import require_court, require_role, require_self
 from gateway.api import json_response, read_model
 from gateway.errors import ApiError
 from gateway.orders import OrderDesk, OrderRejected, order_view
@@ -28,6 +29,10 @@ def _view(desk: OrderDesk, order_id: str) -> dict:
 async def create_order(request: web.Request) -> web.Response:
     desk = request.app[DESK]
     body = await read_model(request, OrderCreate)
+    require_court(request, body.court, body.case_number)
+    if body.type == "deduct":
+        require_role(request, "deduct")
+    body = body.model_copy(update={"operator": require_self(request, body.operator, "operator")})
     try:
         order, replayed = desk.place(body)
     except OrderRejected as exc:
@@ -41,19 +46,28 @@ async def create_order(request: web.Request) -> web.Response:
 
 
 async def get_order(request: web.Request) -> web.Response:
+    desk = request.app[DESK]
     try:
-        return json_response(_view(request.app[DESK], request.match_info["order_id"]))
+        order = desk.get(request.match_info["order_id"])
     except OrderRejected as exc:
         raise _rejected(exc) from None
+    require_court(request, order["court"], field_name="order_id")
+    return json_response(_view(desk, order["id"]))
 
 
 async def approve_order(request: web.Request) -> web.Response:
     desk = request.app[DESK]
     order_id = request.match_info["order_id"]
     try:
-        desk.get(order_id)
-        approval = await read_model(request, Approval)
-        desk.approve(order_id, approval)
+        order = desk.get(order_id)
+    except OrderRejected as exc:
+        raise _rejected(exc) from None
+    require_court(request, order["court"], field_name="order_id")
+    require_role(request, "deduct")  # only an officer who may deduct can approve a deduction
+    approval = await read_model(request, Approval) if request.can_read_body else Approval()
+    checker = require_self(request, approval.checker, "checker")
+    try:
+        desk.approve(order_id, Approval(checker=checker))
     except OrderRejected as exc:
         raise _rejected(exc) from None
     log.info("deduction approved", order_id=order_id)
@@ -63,6 +77,9 @@ async def approve_order(request: web.Request) -> web.Response:
 async def freeze_plan(request: web.Request) -> web.Response:
     desk = request.app[DESK]
     body = await read_model(request, FreezePlanRequest)
+    case_number = request.match_info["case_number"]
+    require_court(request, body.court, case_number)
+    body = body.model_copy(update={"operator": require_self(request, body.operator, "operator")})
     try:
         plan = desk.plan(request.match_info["case_number"], body)
     except OrderRejected as exc:

@@ -43,6 +43,13 @@ CREATE TABLE IF NOT EXISTS legs (
     assets TEXT, late_status TEXT, late_reason TEXT, late_assets TEXT, late_at INTEGER);
 CREATE INDEX IF NOT EXISTS legs_by_inquiry ON legs(inquiry_id);
 CREATE INDEX IF NOT EXISTS legs_unsent ON legs(status) WHERE status = 'pending';
+CREATE TABLE IF NOT EXISTS access_audit (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT, at INTEGER NOT NULL, officer TEXT, court TEXT,
+    method TEXT NOT NULL, path TEXT NOT NULL, status INTEGER NOT NULL, reason TEXT NOT NULL);
+CREATE TRIGGER IF NOT EXISTS access_audit_append_only_u BEFORE UPDATE ON access_audit
+    BEGIN SELECT RAISE(ABORT, 'the audit trail is append-only'); END;
+CREATE TRIGGER IF NOT EXISTS access_audit_append_only_d BEFORE DELETE ON access_audit
+    BEGIN SELECT RAISE(ABORT, 'the audit trail is append-only'); END;
 """
 
 
@@ -198,6 +205,18 @@ class Store:
             " WHERE id = ? AND completed_at IS NULL",
             [(n, n, now, i) for i, n in ended.items()],
         )
+
+    # -- access audit ------------------------------------------------------------------------------
+
+    def audit_access(self, at: int, officer: str | None, court: str | None, method: str, path: str, status: int, reason: str) -> None:
+        with self._tx() as db:
+            db.execute(
+                "INSERT INTO access_audit (at, officer, court, method, path, status, reason) VALUES (?,?,?,?,?,?,?)",
+                (at, officer, court, method, path, status, reason),
+            )
+
+    def access_audit(self, limit: int = 200) -> list[sqlite3.Row]:
+        return self.db.execute("SELECT * FROM access_audit ORDER BY seq DESC LIMIT ?", (limit,)).fetchall()
 
     # -- reads --------------------------------------------------------------------------------
 

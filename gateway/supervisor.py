@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import secrets
 import signal
 import socket
 import subprocess
@@ -23,6 +24,13 @@ from gateway.bus.broker import EmbeddedBroker, _die_with_parent
 from gateway.bus.topics import ensure_topics
 from gateway.config import DEFAULT_API_PORT, DEFAULT_BOOTSTRAP_PORT, DEFAULT_SIM_PORTS
 from schemas.directory import KINDS
+
+
+def _secret(path: Path) -> str:
+    if not path.exists():
+        path.touch(mode=0o600)
+        path.write_text(secrets.token_hex(32))
+    return path.read_text().strip()
 
 
 class StackError(RuntimeError):
@@ -67,8 +75,13 @@ class Stack:
             self.broker = EmbeddedBroker(engine, port=pick() if pick else DEFAULT_BOOTSTRAP_PORT, data_dir=self.data_dir / "broker")
             kafka_bootstrap = self.broker.bootstrap
         self.kafka_bootstrap = kafka_bootstrap
+        self.data_dir.mkdir(parents=True, exist_ok=True)
         self.env = {
             **os.environ,
+            # Secrets for this deployment: from the environment if given, else made once and kept
+            # in the data directory (mode 600), never in the code.
+            "ASSETGW_TOKEN_SECRET": os.environ.get("ASSETGW_TOKEN_SECRET") or _secret(self.data_dir / "token.secret"),
+            "ASSETGW_PARTNER_MASTER_KEY": os.environ.get("ASSETGW_PARTNER_MASTER_KEY") or _secret(self.data_dir / "partner.key"),
             "KAFKA_BOOTSTRAP": kafka_bootstrap,
             "ASSETGW_DATA_DIR": str(self.data_dir),
             "ASSETGW_API_PORT": str(self.api_port),
@@ -92,6 +105,12 @@ class Stack:
         self.metrics_ports[kind] = port
         return Service(f"connector-{kind}", ["connector", "--kind", kind], [f"http://127.0.0.1:{port}/healthz"],
                        env={"ASSETGW_METRICS_PORT": str(port)})
+
+    def token(self, officer: str, court: str, court_code: str, roles: list[str], ttl_s: float = 8 * 3600) -> str:
+        """A bearer token for this stack's gateway (demo and tests)."""
+        from gateway.auth import TokenAuthority
+
+        return TokenAuthority(self.env["ASSETGW_TOKEN_SECRET"].encode()).issue(officer, court, court_code, roles, ttl_s)
 
     @property
     def api_url(self) -> str:

@@ -63,8 +63,9 @@ async def demo_inquiry(stack: Stack) -> None:
         "debtors": [debtor],
     }
     console.print(f"demo inquiry: case {body['case_number']}, debtor {debtor['name']}, all institutions …")
+    token = stack.token("DEMO-OFFICER", body["court"], "冀0108", ["officer", "deduct"])
     started = time.monotonic()
-    async with aiohttp.ClientSession(stack.api_url) as http:
+    async with aiohttp.ClientSession(stack.api_url, headers={"Authorization": f"Bearer {token}"}) as http:
         async with http.post("/v1/inquiries", json=body) as r:
             accepted = await r.json()
             if r.status != 202:
@@ -77,5 +78,5 @@ async def demo_inquiry(stack: Stack) -> None:
                 break
             await asyncio.sleep(0.2)
     render_inquiry(inquiry, console)
-    console.print(f"\n[green]report complete in {time.monotonic() - started:.2f}s[/green] — "
-                  f"again with: assetgw report {inquiry['id']} --api {stack.api_url}")
+    console.print(f"\n[green]report complete in {time.monotonic() - started:.2f}s[/green] — again with:\n"
+                  f"  ASSETGW_TOKEN={token} assetgw report {inquiry['id']} --api {stack.api_url}")

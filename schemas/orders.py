@@ -49,7 +49,7 @@ class OrderCreate(Documents):
     term_days: int | None = Field(None, gt=0, description="freeze or continuation term")
     original_order_id: str | None = Field(None, description="the freeze a continue, unfreeze or deduct refers to")
     enforcement_account: str | None = Field(None, min_length=6, max_length=40, description="court's 执行款专户, for deduct")
-    operator: str = Field(min_length=1, max_length=32, description="the officer who places the order")
+    operator: str | None = Field(None, min_length=1, max_length=32, description="the placing officer; from the token")
     idempotency_key: str = Field(min_length=8, max_length=128)
 
     @field_validator("case_number")
@@ -83,11 +83,12 @@ class OrderCreate(Documents):
 
 class Approval(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    checker: str = Field(min_length=1, max_length=32, description="the second officer; must differ from the operator")
+    checker: str | None = Field(None, min_length=1, max_length=32,
+                                description="the approving officer (the token's); must differ from the operator")
 
 
 class FreezePlanRequest(Documents):
-    operator: str = Field(min_length=1, max_length=32)
+    operator: str | None = Field(None, min_length=1, max_length=32, description="from the token")
     court: str = Field(min_length=2, max_length=64)
     execute: bool = Field(False, description="also place the planned orders")
     idempotency_key: str | None = Field(None, min_length=8, max_length=128, description="required with execute")

@@ -2,8 +2,9 @@
 
 ``GET /healthz``; ``GET /admin/truth/{id_number}`` (what this app's institutions hold for the
 debtor, as ``schemas.assets`` JSON: tests and demos compare gateway answers against it);
-``GET|PUT|DELETE /admin/institutions/{inst}/behaviour`` to read, patch or reset misbehaviour.
-Ledger and clock routes live in ``admin_ledgers``.
+``GET|PUT|DELETE /admin/institutions/{inst}/behaviour`` to read, patch or reset misbehaviour
+(fields: ``simulators.behaviour.Behaviour``). Ledger and clock routes live in ``admin_ledgers``,
+``/admin/security`` in ``partner_link``.
 """
 
 from __future__ import annotations
@@ -36,7 +37,7 @@ def _inst(request: web.Request) -> str:
 
 async def get_behaviour(request: web.Request) -> web.Response:
     inst = _inst(request)
-    return json_response({"institution_id": inst, **context(request).behaviours.get(inst).to_json()})
+    return json_response(context(request).behaviours.to_json(inst))
 
 
 async def put_behaviour(request: web.Request) -> web.Response:
@@ -45,16 +46,16 @@ async def put_behaviour(request: web.Request) -> web.Response:
         patch = await read_json(request)
         if not isinstance(patch, dict):
             raise ValueError("body must be a JSON object")
-        behaviour = context(request).behaviours.update(inst, patch)
+        context(request).behaviours.update(inst, patch)
     except ValueError as exc:
         raise http_error(web.HTTPBadRequest, "bad_request", str(exc)) from None
-    return json_response({"institution_id": inst, **behaviour.to_json()})
+    return json_response(context(request).behaviours.to_json(inst))
 
 
 async def delete_behaviour(request: web.Request) -> web.Response:
     inst = _inst(request)
-    behaviour = context(request).behaviours.reset(inst)
-    return json_response({"institution_id": inst, **behaviour.to_json()})
+    context(request).behaviours.reset(inst)
+    return json_response(context(request).behaviours.to_json(inst))
 
 
 def add_routes(app: web.Application) -> None:

@@ -11,12 +11,15 @@ import structlog
 
 from schemas.assets import ASSET_KINDS
 from schemas.directory import KINDS, Directory
+from schemas.signing import MissingPartnerKeys, PartnerKeys, PartnerKeysError, load_partner_keys
 from simulators.behaviour import Behaviours
 from simulators.latency import Latency
 from simulators.population import DEFAULT_SEED, Population
 from simulators.server import DEFAULT_PORTS, serve
 
 log = structlog.get_logger("simulator")
+
+INSECURE_FLAG = "ASSETGW_INSECURE_PARTNER_LINK"
 
 
 def parse_ports(text: str) -> dict[str, int]:
@@ -29,11 +32,27 @@ def parse_ports(text: str) -> dict[str, int]:
     return ports
 
 
+def partner_keys_or_exit() -> PartnerKeys | None:
+    """The keys that verify partner requests. Missing keys stop the start-up (an institution
+    that answers anyone is a data leak) unless ASSETGW_INSECURE_PARTNER_LINK=1 says so."""
+    try:
+        return load_partner_keys()
+    except MissingPartnerKeys as exc:
+        if os.environ.get(INSECURE_FLAG, "").lower() in ("1", "true", "yes", "on"):
+            log.warning("partner link NOT verified: any client may query and control the simulators",
+                        reason=str(exc), because=f"{INSECURE_FLAG} is set")
+            return None
+        raise SystemExit(f"assetgw simulator: {exc}; or set {INSECURE_FLAG}=1 to run without verification") from None
+    except PartnerKeysError as exc:  # configured but unusable: never silently insecure
+        raise SystemExit(f"assetgw simulator: {exc}") from None
+
+
 async def run_simulators(args: argparse.Namespace, stop: asyncio.Event) -> None:
     kinds = [k for k in args.kinds.split(",") if k]
     unknown = set(kinds) - set(KINDS)
     if unknown:
         raise SystemExit(f"--kinds: unknown kind(s) {sorted(unknown)}; choose from {', '.join(KINDS)}")
+    partner_keys = partner_keys_or_exit()
     ports = {**DEFAULT_PORTS, **parse_ports(args.ports)}
     population = Population.generate(seed=args.seed, persons=args.persons, companies=args.companies, directory=Directory.from_env())
     behaviours = Behaviours(default_latency=Latency.parse(args.latency))
@@ -42,13 +61,14 @@ async def run_simulators(args: argparse.Namespace, stop: asyncio.Event) -> None:
         behaviours.update(institution_id, {"latency": latency})
     ready = asyncio.Event()
     host = os.environ.get("ASSETGW_SIM_BIND", "127.0.0.1")
-    server = asyncio.create_task(serve(kinds, host, ports, population, behaviours, ready))
+    server = asyncio.create_task(serve(kinds, host, ports, population, behaviours, ready, partner_keys=partner_keys))
     waiter = asyncio.create_task(ready.wait())
     await asyncio.wait([server, waiter], return_when=asyncio.FIRST_COMPLETED)
     if server.done():
         waiter.cancel()
         server.result()  # raises the start-up error
-    log.info("simulators ready", ports={k: ports[k] for k in kinds}, debtors=len(population.debtors), latency=args.latency)
+    log.info("simulators ready", ports={k: ports[k] for k in kinds}, debtors=len(population.debtors), latency=args.latency,
+             partner_link="verified" if partner_keys is not None else "UNVERIFIED")
     try:
         await stop.wait()
     finally:

@@ -6,6 +6,7 @@ import asyncio
 
 from aiohttp import web
 
+from schemas.signing import PartnerKeys
 from simulators.apps import build_app
 from simulators.behaviour import Behaviours
 from simulators.ledger_book import LedgerBook
@@ -22,6 +23,7 @@ async def serve(
     behaviours: Behaviours,
     ready: asyncio.Event | None = None,
     ledgers: LedgerBook | None = None,
+    partner_keys: PartnerKeys | None = None,
 ) -> None:
     """Serve ``kinds`` on ``host`` at ``ports[kind]`` and set ``ready`` once all listen.
 
@@ -31,6 +33,8 @@ async def serve(
 
     All kinds share one ``LedgerBook`` (made here unless given), hence one simulated clock:
     advancing time through any app's admin API moves every institution's freezes along.
+
+    ``partner_keys`` turns on verification of signed partner requests (``schemas.signing``).
     """
     ledgers = ledgers if ledgers is not None else LedgerBook(population)
     runners: list[web.AppRunner] = []
@@ -39,7 +43,7 @@ async def serve(
             # handler_cancellation: a client that gives up ends its request, so a hanging
             # institution does not pile up handlers; short shutdown: hangs must not stall exit.
             runner = web.AppRunner(
-                build_app(kind, population, behaviours, ledgers), access_log=None,
+                build_app(kind, population, behaviours, ledgers, partner_keys), access_log=None,
                 handler_cancellation=True, shutdown_timeout=0.5,
             )
             await runner.setup()

@@ -53,6 +53,9 @@ async def stack(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Stack
             "ASSETGW_INQUIRY_DEADLINE": str(INQUIRY_DEADLINE_S),
             "ASSETGW_CALL_TIMEOUT": "2",
             "ASSETGW_PARTITIONS": "4",
+            # Bulk tests post orders as fast as they can; the rate limit itself has its own test.
+            "ASSETGW_RATE_LIMIT": "5000",
+            "ASSETGW_RATE_BURST": "10000",
         },
         simulator_args=["--seed", str(SEED), "--persons", str(PERSONS), "--companies", str(COMPANIES), "--latency", "1:10"],
     )
@@ -63,10 +66,41 @@ async def stack(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Stack
         await stack.stop()
 
 
+# The courts the tests act for, with the codes their case numbers carry.
+COURT_CODES = {"石家庄市裕华区人民法院": "冀0108", "石家庄市长安区人民法院": "冀0102", "石家庄市新华区人民法院": "冀0105"}
+ALL_ROLES = ("officer", "deduct", "ops")
+
+
+def officer_session(stack: Stack, officer: str, court: str, roles: tuple[str, ...] = ALL_ROLES) -> aiohttp.ClientSession:
+    token = stack.token(officer, court, COURT_CODES[court], list(roles))
+    return aiohttp.ClientSession(stack.api_url, headers={"Authorization": f"Bearer {token}"})
+
+
+def officer_token(stack: Stack, officer: str = "OFFICER-A1", court: str = CASE["court"], roles: tuple[str, ...] = ALL_ROLES) -> str:
+    return stack.token(officer, court, COURT_CODES[court], list(roles))
+
+
 @pytest.fixture
 async def api(stack: Stack) -> AsyncIterator[aiohttp.ClientSession]:
-    async with aiohttp.ClientSession(stack.api_url) as session:
+    """Officer OFFICER-A1 of the court that holds CASE, with every role."""
+    async with officer_session(stack, "OFFICER-A1", CASE["court"]) as session:
         yield session
+
+
+@pytest.fixture
+async def officers(stack: Stack) -> AsyncIterator[Any]:
+    """``officers(officer_id, court, roles=...)``: an API session acting as that officer."""
+    sessions: dict[tuple, aiohttp.ClientSession] = {}
+
+    def session(officer: str, court: str, roles: tuple[str, ...] = ALL_ROLES) -> aiohttp.ClientSession:
+        key = (officer, court, roles)
+        if key not in sessions:
+            sessions[key] = officer_session(stack, officer, court, roles)
+        return sessions[key]
+
+    yield session
+    for s in sessions.values():
+        await s.close()
 
 
 @pytest.fixture

@@ -16,10 +16,11 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
 from gateway.bus.broker import EmbeddedBroker
 from gateway.supervisor import free_port
-from tests.conftest import case_body, debtor_json, wait_inquiry
+from tests.conftest import case_body, debtor_json, officer_token, wait_inquiry
 from tests.test_inquiry_e2e import rich_debtor
 
-COMMANDS = ["up", "broker", "simulator", "connector", "gateway", "inquire", "report", "debtors", "replay", "dlq", "lag", "rebuild"]
+COMMANDS = ["up", "broker", "simulator", "connector", "gateway", "inquire", "report", "debtors", "replay", "dlq", "lag", "rebuild",
+            "token"]
 
 
 def assetgw(*args: str, **kwargs) -> subprocess.CompletedProcess:  # type: ignore[no-untyped-def]
@@ -81,7 +82,9 @@ async def test_report_command_prints_a_readable_report(stack, api, population, c
     async with api.post("/v1/inquiries", json=case_body([debtor_json(debtor)], credential)) as r:
         accepted = await r.json()
     inquiry = await wait_inquiry(api, accepted["location"])
-    result = await asyncio.to_thread(assetgw, "report", accepted["id"], "--api", stack.api_url, env={**os.environ, "COLUMNS": "160"})
+    token = officer_token(stack)
+    result = await asyncio.to_thread(assetgw, "report", accepted["id"], "--api", stack.api_url, "--token", token,
+                                     env={**os.environ, "COLUMNS": "160"})
     assert result.returncode == 0, result.stderr
     out = result.stdout
     total = inquiry["reports"][0]["totals_fen"]["all"]
@@ -89,5 +92,5 @@ async def test_report_command_prints_a_readable_report(stack, api, population, c
     assert f"¥{total // 100:,}.{total % 100:02d}" in out
     for kind in ("Deposits", "Real estate", "Vehicles", "Payment wallets"):
         assert kind in out
-    missing = await asyncio.to_thread(assetgw, "report", "no-such-inquiry", "--api", stack.api_url)
+    missing = await asyncio.to_thread(assetgw, "report", "no-such-inquiry", "--api", stack.api_url, "--token", token)
     assert missing.returncode == 1 and "no inquiry" in missing.stderr

@@ -16,7 +16,7 @@ import pytest
 
 from gateway.bulk import to_csv
 from schemas.assets import ASSET_KINDS
-from tests.conftest import CASE, case_body, debtor_json, get_json, wait_inquiry
+from tests.conftest import CASE, case_body, debtor_json, get_json, officer_token, wait_inquiry
 
 pytestmark = pytest.mark.e2e
 
@@ -116,6 +116,7 @@ async def test_bulk_500_debtors_via_cli_equal_ground_truth(stack, api, simulator
     started = time.monotonic()
     proc = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "gateway.cli", "inquire", "--csv", str(source), "--out", str(out), "--api", stack.api_url,
+        "--token", officer_token(stack),
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
     )
     output, _ = await proc.communicate()

@@ -13,7 +13,7 @@ from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
 from gateway.bus.topics import legs_topic
 from gateway.ops.lag import consumer_lag, pending_legs
-from tests.conftest import case_body, debtor_json, wait_inquiry
+from tests.conftest import case_body, debtor_json, officer_token, wait_inquiry
 
 
 async def test_lag_equals_produced_minus_committed_for_a_group_stopped_halfway(stack) -> None:
@@ -57,9 +57,9 @@ async def test_metrics_on_gateway_and_connector_workers(stack, api, population, 
     await producer.send_and_wait(legs_topic(stack.env["ASSETGW_TOPIC_PREFIX"], "bank"), b"not json")
     await producer.stop()
     await asyncio.sleep(1.0)
+    async with api.get("/metrics") as r:
+        gateway = await r.text()
     async with aiohttp.ClientSession() as http:
-        async with http.get(f"{stack.api_url}/metrics") as r:
-            gateway = await r.text()
         async with http.get(f"http://127.0.0.1:{stack.metrics_ports['bank']}/metrics") as r:
             bank = await r.text()
     assert re.search(r'assetgw_results_received_total\{kind="leg",status="(found|not_found)"\} [1-9]', gateway)
@@ -70,10 +70,10 @@ async def test_metrics_on_gateway_and_connector_workers(stack, api, population, 
     assert re.search(r'assetgw_dead_letters_total\{consumer="[^"]+\.connector\.bank",source_topic="[^"]+\.inquiry\.legs\.bank"\} [1-9]', bank)
     assert 'assetgw_inflight_requests{institution="bank-01"} 0.0' in bank
     assert re.search(r'assetgw_consumer_lag\{group="[^"]+\.connector\.bank"', bank)
-    assert await pending_legs(stack.api_url) == []  # nothing waiting on an institution
+    assert await pending_legs(stack.api_url, officer_token(stack)) == []  # nothing waiting on an institution
 
 
-async def test_rebuild_from_topics_equals_the_live_store(stack, api, simulators, population, credential, tmp_path) -> None:
+async def test_rebuild_from_topics_equals_the_live_store(stack, api, officers, simulators, population, credential, tmp_path) -> None:
     """After a 200-debtor batch and orders of every type (everything earlier in the session too)."""
     import orjson
 
@@ -96,7 +96,7 @@ async def test_rebuild_from_topics_equals_the_live_store(stack, api, simulators,
     await place(api, order_body("continue", case, COURT_A, account, credential, original_order_id=freeze["id"], term_days=30))
     status, deduct = await post(api, "/v1/orders", order_body("deduct", case, COURT_A, account, credential, amount_fen=1_000,
                                                              original_order_id=freeze["id"], enforcement_account=ACCOUNT_A))
-    await post(api, f"/v1/orders/{deduct['id']}/approve", {"checker": "OFFICER-A2"})
+    await post(officers("OFFICER-A2", COURT_A), f"/v1/orders/{deduct['id']}/approve", {})
     await settled(api, deduct["id"])
     await place(api, order_body("unfreeze", case, COURT_A, account, credential, original_order_id=freeze["id"]))
 

@@ -117,17 +117,18 @@ async def test_short_balance_freezes_what_is_there_and_captures_later_funds(api,
     assert ledger["balance_fen"] == balance + 100_000  # the other 20,000 fen stay usable
 
 
-async def test_second_court_is_queued_and_promoted_when_the_first_unfreezes(api, simulators, population, credential) -> None:
+async def test_second_court_is_queued_and_promoted_when_the_first_unfreezes(api, officers, simulators, population, credential) -> None:
+    api_b = officers("OFFICER-B1", COURT_B)
     debtor = pick(population, lambda assets: has_account(10_000)(assets) and any(a.kind == "vehicle" for a in assets))
     case_a, assets = await open_case(api, debtor, credential, COURT_A)
-    case_b, _ = await open_case(api, debtor, credential, COURT_B)
+    case_b, _ = await open_case(api_b, debtor, credential, COURT_B)
     account = max((a for a in assets if a["kind"] == "deposit"), key=lambda a: a["value_fen"])
     vehicle = first(assets, "vehicle")
     a_money = await place(api, order_body("freeze", case_a, COURT_A, account, credential, amount_fen=account["value_fen"], term_days=365))
     a_car = await place(api, order_body("freeze", case_a, COURT_A, vehicle, credential, term_days=730))
     assert a_money["status"] == "applied" and a_car["status"] == "applied"
-    b_money = await place(api, order_body("freeze", case_b, COURT_B, account, credential, amount_fen=5_000, term_days=365))
-    b_car = await place(api, order_body("freeze", case_b, COURT_B, vehicle, credential, term_days=730))
+    b_money = await place(api_b, order_body("freeze", case_b, COURT_B, account, credential, amount_fen=5_000, term_days=365, operator=None))
+    b_car = await place(api_b, order_body("freeze", case_b, COURT_B, vehicle, credential, term_days=730, operator=None))
     assert b_money["status"] == b_car["status"] == "queued"
     assert b_money["result"]["queue_position"] == b_car["result"]["queue_position"] == 1
 
@@ -149,10 +150,11 @@ def _id_field(order: dict) -> dict:
     return {{"deposit": "account_no", "wallet": "wallet_id", "real_estate": "unit_no", "vehicle": "plate"}[kind]: asset_id}
 
 
-async def test_deduction_moves_only_own_frozen_funds_after_a_second_officer_approves(api, simulators, population, credential) -> None:
+async def test_deduction_moves_only_own_frozen_funds_after_a_second_officer_approves(api, officers, simulators, population, credential) -> None:
+    api_b, approver = officers("OFFICER-B1", COURT_B), officers("OFFICER-A2", COURT_A)
     debtor = pick(population, has_account(20_000))
     case_a, assets = await open_case(api, debtor, credential, COURT_A)
-    case_b, _ = await open_case(api, debtor, credential, COURT_B)
+    case_b, _ = await open_case(api_b, debtor, credential, COURT_B)
     account = max((a for a in assets if a["kind"] == "deposit"), key=lambda a: a["value_fen"])
     freeze = await place(api, order_body("freeze", case_a, COURT_A, account, credential, amount_fen=10_000, term_days=365))
     assert freeze["status"] == "applied"
@@ -161,27 +163,29 @@ async def test_deduction_moves_only_own_frozen_funds_after_a_second_officer_appr
     status, placed = await post(api, "/v1/orders", deduct)
     assert status == 202 and placed["awaiting_approval"]
 
-    # Without a checker, or with the operator as checker: refused, audited, nothing sent.
+    # Without a second officer (the operator approving his own deduction): refused, audited, nothing sent.
     status, err = await post(api, f"/v1/orders/{placed['id']}/approve", {})
-    assert status == 422 and err["errors"][0]["field"] == "checker"
+    assert status == 422 and err["errors"][0]["field"] == "checker" and "different officer" in err["errors"][0]["message"]
     status, err = await post(api, f"/v1/orders/{placed['id']}/approve", {"checker": "OFFICER-A1"})
     assert status == 422 and "different officer" in err["errors"][0]["message"]
+    status, err = await post(api, f"/v1/orders/{placed['id']}/approve", {"checker": "OFFICER-A2"})
+    assert status == 403 and err["errors"][0]["field"] == "checker"  # one cannot approve in another's name
     await asyncio.sleep(1.0)
     pending = await get_json(api, f"/v1/orders/{placed['id']}")
     assert pending["status"] == "requested" and pending["sent_at"] is None
-    assert [e["event"] for e in pending["history"]] == ["requested", "approval_refused"]
+    assert [e["event"] for e in pending["history"]] == ["requested", "approval_refused", "approval_refused"]
     assert (await simulators.ledger(account["institution_id"], account["account_no"]))["deductions"] == []
 
     # Another court may not deduct what court A froze: refused by the gateway, nothing changes.
     other = order_body("deduct", case_b, COURT_B, account, credential, amount_fen=1_000, original_order_id=freeze["id"],
                        enforcement_account="13050161540800000002")
-    status, err = await post(api, "/v1/orders", other)
+    status, err = await post(api_b, "/v1/orders", {**other, "operator": None})
     assert status == 422 and err["errors"][0]["field"] == "court"
     # Nor more than the freeze holds.
     status, err = await post(api, "/v1/orders", {**deduct, "amount_fen": 10_001, "idempotency_key": uuid.uuid4().hex})
     assert status == 422 and err["errors"][0]["field"] == "amount_fen"
 
-    status, _ = await post(api, f"/v1/orders/{placed['id']}/approve", {"checker": "OFFICER-A2"})
+    status, _ = await post(approver, f"/v1/orders/{placed['id']}/approve", {})
     assert status == 200
     done = await settled(api, placed["id"])
     assert done["status"] == "applied" and done["result"]["deducted_fen"] == 4_000 and done["checker"] == "OFFICER-A2"
@@ -277,16 +281,17 @@ async def test_freeze_plan_covers_the_due_money_first_without_over_freezing(api,
     assert again["orders"] == [] and again["covered_fen"] >= due
 
 
-async def test_freeze_lapses_unless_continued(api, simulators, population, credential) -> None:
+async def test_freeze_lapses_unless_continued(api, officers, simulators, population, credential) -> None:
     """Moves the simulators' clock: keep this the last ledger test of the session that relies on dates."""
     debtor = pick(population, lambda assets: any(a.kind == "vehicle" for a in assets) and has_account(2_000)(assets))
     case_a, assets = await open_case(api, debtor, credential, COURT_A)
-    case_b, _ = await open_case(api, debtor, credential, COURT_B)
+    api_b = officers("OFFICER-B1", COURT_B)
+    case_b, _ = await open_case(api_b, debtor, credential, COURT_B)
     account = first(assets, "deposit", protected=False)
     vehicle = first(assets, "vehicle")
     kept = await place(api, order_body("freeze", case_a, COURT_A, account, credential, amount_fen=1_000, term_days=30))
     left = await place(api, order_body("freeze", case_a, COURT_A, vehicle, credential, term_days=30))
-    queued = await place(api, order_body("freeze", case_b, COURT_B, vehicle, credential, term_days=60))
+    queued = await place(api_b, order_body("freeze", case_b, COURT_B, vehicle, credential, term_days=60, operator=None))
     assert (kept["status"], left["status"], queued["status"]) == ("applied", "applied", "queued")
     status, err = await post(api, "/v1/orders", order_body("continue", case_a, COURT_A, account, credential,
                                                            original_order_id=kept["id"], term_days=366))

@@ -99,7 +99,7 @@ async def test_logs_hold_no_unmasked_identifiers(stack, population) -> None:
     assert sum(1 for i in ids if mask(i) in text) > 0
 
 
-async def test_connector_killed_with_1000_orders_in_flight_applies_each_exactly_once(stack, api, simulators, population, credential) -> None:
+async def test_connector_killed_with_1000_orders_in_flight_applies_each_exactly_once(stack, officers, simulators, population, credential) -> None:
     """500 freezes, then 500 deductions; the bank connector is killed -9 in the middle of each wave.
     The bank ledgers must show every order applied exactly once, to the fen."""
     import uuid
@@ -107,6 +107,7 @@ async def test_connector_killed_with_1000_orders_in_flight_applies_each_exactly_
     from tests.test_orders import ACCOUNT_A, order_body, settled
 
     court, case = "石家庄市新华区人民法院", "(2025)冀0105执9001号"
+    api, checker = officers("OFFICER-X1", court), officers("OFFICER-X2", court)
     debtors = [d for d in population.debtors
                if any(a.kind == "deposit" and not a.protected and a.value_fen >= 4 for a in population.assets_of(d.id_number))][-500:]
     assert len(debtors) == 500
@@ -128,7 +129,7 @@ async def test_connector_killed_with_1000_orders_in_flight_applies_each_exactly_
                 assert r.status == 202, await r.text()
                 order_id = (await r.json())["id"]
             if approve:
-                async with api.post(f"/v1/orders/{order_id}/approve", json={"checker": "OFFICER-X2"}) as r:
+                async with checker.post(f"/v1/orders/{order_id}/approve") as r:
                     assert r.status == 200
             ids.append(order_id)
             if i == len(bodies) // 2:
@@ -138,10 +139,11 @@ async def test_connector_killed_with_1000_orders_in_flight_applies_each_exactly_
         await stack.restart("connector-bank")
         return [await settled(api, i, timeout=120) for i in ids]
 
-    freezes = await wave([order_body("freeze", case, court, a, credential, amount_fen=a["value_fen"] // 2, term_days=365) for a in accounts], False)
+    freezes = await wave([order_body("freeze", case, court, a, credential, amount_fen=a["value_fen"] // 2, term_days=365, operator=None)
+                          for a in accounts], False)
     assert {o["status"] for o in freezes} == {"applied"}
     deducts = await wave([order_body("deduct", case, court, a, credential, amount_fen=f["amount_fen"] // 2, original_order_id=f["id"],
-                                     enforcement_account=ACCOUNT_A, idempotency_key=uuid.uuid4().hex)
+                                     enforcement_account=ACCOUNT_A, idempotency_key=uuid.uuid4().hex, operator=None)
                           for a, f in zip(accounts, freezes)], True)
     assert {o["status"] for o in deducts} == {"applied"}
 

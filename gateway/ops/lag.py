@@ -60,10 +60,11 @@ async def _partitions(consumer: AIOKafkaConsumer, topic: str) -> set[int]:
     return consumer.partitions_for_topic(topic) or set()
 
 
-async def pending_legs(api: str) -> list[dict[str, Any]] | None:
-    """The gateway's view: legs sent but unanswered, per institution, with the oldest's age."""
+async def pending_legs(api: str, token: str | None) -> list[dict[str, Any]] | None:
+    """The gateway's view (needs an ops token): legs sent but unanswered, per institution, with the oldest's age."""
+    headers = {"Authorization": f"Bearer {token}"} if token else None
     try:
-        async with aiohttp.ClientSession(api) as http, http.get("/v1/ops/pending-legs", timeout=aiohttp.ClientTimeout(total=5)) as r:
+        async with aiohttp.ClientSession(api, headers=headers) as http, http.get("/v1/ops/pending-legs", timeout=aiohttp.ClientTimeout(total=5)) as r:
             return (await r.json()) if r.status == 200 else None
     except (aiohttp.ClientError, OSError, TimeoutError):
         return None

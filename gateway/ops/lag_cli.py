@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 
 import orjson
 from rich.console import Console
@@ -17,7 +18,7 @@ async def show_lag(args: argparse.Namespace) -> int:
     settings = Settings.from_env()
     rows = await consumer_lag(settings.kafka_bootstrap, groups=args.group or None,
                               prefix=None if args.group else f"{settings.topic_prefix}.")
-    pending = await pending_legs(args.api)
+    pending = await pending_legs(args.api, args.token)
     if args.json:
         print(orjson.dumps({"partitions": [r.as_dict() for r in rows], "pending_legs": pending}).decode())
         return 0
@@ -33,7 +34,7 @@ async def show_lag(args: argparse.Namespace) -> int:
         totals[r.group] = totals.get(r.group, 0) + r.lag
     console.print("total lag: " + (", ".join(f"{g} {n}" for g, n in totals.items()) or "no groups"))
     if pending is None:
-        console.print(f"[yellow]gateway at {args.api} not reachable: no per-institution view")
+        console.print(f"[yellow]gateway at {args.api} not reachable, or no ops token (--token): no per-institution view")
     elif pending:
         legs = Table(title="oldest unanswered leg per institution", title_justify="left")
         for column in ("institution", "pending", "oldest sent", "age (s)"):
@@ -51,4 +52,5 @@ def add_lag_command(sub: argparse._SubParsersAction, api_default: str) -> None:
     p.add_argument("--group", action="append", help="only this consumer group (repeatable; default: all of this deployment's)")
     p.add_argument("--api", default=api_default, help=f"gateway URL for pending legs (default {api_default})")
     p.add_argument("--json", action="store_true", help="machine-readable output")
+    p.add_argument("--token", default=os.environ.get("ASSETGW_TOKEN"), help="an ops bearer token (default $ASSETGW_TOKEN)")
     p.set_defaults(func=lambda args: asyncio.run(show_lag(args)))

@@ -6,7 +6,8 @@ from types import ModuleType
 
 from aiohttp import web
 
-from simulators import admin, admin_ledgers
+from schemas.signing import PartnerKeys
+from simulators import admin, admin_ledgers, partner_link
 from simulators.apps import bank, controls, land, payment, vehicle
 from simulators.apps.common import CONTEXT, SimContext
 from simulators.behaviour import Behaviours
@@ -20,9 +21,11 @@ CONTROLS_ROUTE = {"bank", "land", "vehicle"}
 
 def build_app(
     kind: str, population: Population, behaviours: Behaviours, ledgers: LedgerBook | None = None,
+    partner_keys: PartnerKeys | None = None,
 ) -> web.Application:
     """``ledgers`` should be shared by all apps of a process (``serve`` does); a lone app gets
-    its own book and clock."""
+    its own book and clock. With ``partner_keys`` every institution request must be signed
+    (``simulators.partner_link``); without, none is checked."""
     if kind not in APIS:
         raise ValueError(f"unknown institution kind {kind!r}; expected one of {', '.join(APIS)}")
     app = web.Application()
@@ -31,6 +34,7 @@ def build_app(
         kind=kind, population=population, behaviours=behaviours, institutions=institutions,
         ledgers=ledgers if ledgers is not None else LedgerBook(population),
     )
+    partner_link.install(app, partner_keys)
     admin.add_routes(app)
     admin_ledgers.add_routes(app)
     APIS[kind].add_routes(app)

@@ -1,7 +1,7 @@
 """Bank: synchronous JSON inquiry, one debtor per call (the common 点对点 bank interface).
 
 ``POST /{inst}/api/v1/deposit-inquiries`` → 200 with the debtor's accounts, 403 refused,
-400 bad body; injected outages answer the configured status with ``{"error": "unavailable"}``.
+400 bad body; injected faults as in ``faults``.
 """
 
 from __future__ import annotations
@@ -14,20 +14,18 @@ from simulators.apps.common import (
     REFUSAL_UNREGISTERED,
     InquiryBody,
     holdings,
-    injected_failure,
     institution,
     json_response,
     read_body,
-    stall,
 )
+from simulators.apps.faults import misbehave
 
 
 async def deposit_inquiry(request: web.Request) -> web.Response:
     ctx, inst = institution(request)
     body = await read_body(request, InquiryBody)
-    await stall(ctx, inst)
-    if (failure := injected_failure(ctx, inst)) is not None:
-        return failure
+    if (fault := await misbehave(request, ctx, inst)) is not None:
+        return fault
     if not ctx.population.is_registered(body.officer_credentials):
         return json_response({"error": "refused", "reason": REFUSAL_UNREGISTERED}, status=403)
     accounts = [a for a in holdings(ctx, inst, body.subject.id_number, ID_TYPE_KIND[body.subject.id_type])

@@ -1,13 +1,12 @@
-"""What every institution simulator shares: its context, JSON in and out, and misbehaviour.
+"""What every institution simulator shares: its context, and JSON in and out.
 
 Each kind's app hosts all institutions of that kind under ``/{inst}``; the handlers differ only
-in wire format, so the lookup of the institution, body validation, hanging, latency and error
-injection live here once.
+in wire format, so the lookup of the institution and body validation live here once
+(misbehaviour lives in ``faults``).
 """
 
 from __future__ import annotations
 
-import asyncio
 from dataclasses import dataclass
 from typing import Any, Literal, TypeVar
 
@@ -87,28 +86,6 @@ async def read_body(request: web.Request, model: type[M]) -> M:
         return validate(model, await read_json(request))
     except ValueError as exc:
         raise http_error(web.HTTPBadRequest, "bad_request", str(exc)) from None
-
-
-async def hang_if_told(ctx: SimContext, inst: str) -> None:
-    """A hanging institution never answers; aiohttp cancels this when the client disconnects
-    (the runner enables handler cancellation) and on shutdown."""
-    if ctx.behaviours.get(inst).hang:
-        await asyncio.Event().wait()
-
-
-async def stall(ctx: SimContext, inst: str) -> None:
-    """Hang if told to, else wait one latency sample: the institution's time to answer."""
-    await hang_if_told(ctx, inst)
-    delay = ctx.behaviours.sample_latency_s(inst)
-    if delay > 0:
-        await asyncio.sleep(delay)
-
-
-def injected_failure(ctx: SimContext, inst: str) -> web.Response | None:
-    """The HTTP-style outage answer (bank, land, vehicle), when this request draws one."""
-    if ctx.behaviours.fails(inst):
-        return json_response({"error": "unavailable"}, status=ctx.behaviours.get(inst).error_status)
-    return None
 
 
 class Subject(WireModel):

@@ -3,7 +3,7 @@
 ``POST /{inst}/requests`` → 202 ``{"ticket"}``; ``GET /{inst}/requests/{ticket}`` →
 ``{"state": "processing"}`` until the sampled processing time has passed, then ``done`` (with the
 units) or ``refused``. The answer and the refusal are fixed at submission; only their release
-waits. Injected outages and hanging apply to every call, submit and poll alike.
+waits. Injected faults and hanging apply to every call, submit and poll alike.
 """
 
 from __future__ import annotations
@@ -21,14 +21,13 @@ from simulators.apps.common import (
     ID_TYPE_KIND,
     REFUSAL_UNREGISTERED,
     InquiryBody,
-    hang_if_told,
     holdings,
     http_error,
-    injected_failure,
     institution,
     json_response,
     read_body,
 )
+from simulators.apps.faults import misbehave
 
 TICKET_TTL_S = 3600.0  # answered tickets are kept an hour for late or repeated polls
 
@@ -70,9 +69,9 @@ DESK = web.AppKey("land_ticket_desk", TicketDesk)
 async def submit(request: web.Request) -> web.Response:
     ctx, inst = institution(request)
     body = await read_body(request, InquiryBody)
-    await hang_if_told(ctx, inst)
-    if (failure := injected_failure(ctx, inst)) is not None:
-        return failure
+    # The registry's latency is its processing time, released by polling: no wait here.
+    if (fault := await misbehave(request, ctx, inst, latency=False)) is not None:
+        return fault
     if not ctx.population.is_registered(body.officer_credentials):
         answer: dict[str, Any] = {"state": "refused", "reason": REFUSAL_UNREGISTERED}
     else:
@@ -86,9 +85,8 @@ async def submit(request: web.Request) -> web.Response:
 
 async def poll(request: web.Request) -> web.Response:
     ctx, inst = institution(request)
-    await hang_if_told(ctx, inst)
-    if (failure := injected_failure(ctx, inst)) is not None:
-        return failure
+    if (fault := await misbehave(request, ctx, inst, latency=False)) is not None:
+        return fault
     ticket = request.app[DESK].get(request.match_info["ticket"])
     if ticket is None or ticket.institution_id != inst:
         raise http_error(web.HTTPNotFound, "unknown_ticket", "no such ticket at this registry")

@@ -1,8 +1,9 @@
 """Payment app: open-platform gateway style (like Alipay / WeChat Pay open APIs).
 
-``POST /{inst}/gateway`` always answers HTTP 200 (bar an unknown institution); the outcome is
-``code`` in the body: 10000 success, 20000 service unavailable (retryable), 40001 unknown
-method, 40002 invalid arguments, 40003 refused, 40004 user not found.
+``POST /{inst}/gateway`` answers HTTP 200 bar an unknown institution (404), an unsigned request
+(401), throttling (429) and outages (503); the outcome is ``code`` in the body: 10000 success,
+20000 service unavailable (retryable), 40001 unknown method, 40002 invalid arguments, 40003
+refused, 40004 user not found.
 
 Methods: ``court.wallet.query`` (find a debtor's wallets) and ``court.wallet.control`` (a control
 order as ``biz_content``; ``data`` is the control record, whose refusals are still code 10000:
@@ -25,9 +26,9 @@ from simulators.apps.common import (
     institution,
     json_response,
     read_json,
-    stall,
     validate,
 )
+from simulators.apps.faults import misbehave
 from simulators.orders import ControlOrder
 
 METHOD = "court.wallet.query"
@@ -70,17 +71,16 @@ async def gateway(request: web.Request) -> web.Response:
     method = METHODS.get(envelope.method)
     if method is None:
         return _answer("40001", "Invalid Method", f"unknown method {envelope.method!r}")
-    return await method(ctx, inst, envelope.biz_content)
+    return await method(request, ctx, inst, envelope.biz_content)
 
 
-async def _query(ctx: SimContext, inst: str, biz_content: dict[str, Any]) -> web.Response:
+async def _query(request: web.Request, ctx: SimContext, inst: str, biz_content: dict[str, Any]) -> web.Response:
     try:
         biz = validate(BizContent, biz_content)
     except ValueError as exc:
         return _answer("40002", "Invalid Arguments", f"biz_content.{exc}")
-    await stall(ctx, inst)
-    if ctx.behaviours.fails(inst):
-        return _unavailable()
+    if (fault := await misbehave(request, ctx, inst, error=_unavailable)) is not None:
+        return fault
     if not ctx.population.is_registered(biz.officer_credentials):
         return _answer("40003", "refused", REFUSAL_UNREGISTERED)
     wallets = [a for a in holdings(ctx, inst, biz.cert_no, CERT_KIND[biz.cert_type]) if isinstance(a, PaymentWallet)]
@@ -91,22 +91,22 @@ async def _query(ctx: SimContext, inst: str, biz_content: dict[str, Any]) -> web
     })
 
 
-async def _control(ctx: SimContext, inst: str, biz_content: dict[str, Any]) -> web.Response:
+async def _control(request: web.Request, ctx: SimContext, inst: str, biz_content: dict[str, Any]) -> web.Response:
     try:
         order = validate(ControlOrder, biz_content)
     except ValueError as exc:
         return _answer("40002", "Invalid Arguments", f"biz_content.{exc}")
-    await stall(ctx, inst)
-    if ctx.behaviours.fails(inst):  # before the ledger: an injected failure changes nothing
-        return _unavailable()
+    # Before the ledger: an injected fault changes nothing.
+    if (fault := await misbehave(request, ctx, inst, error=_unavailable)) is not None:
+        return fault
     return _answer("10000", "Success", data=ctx.ledgers.execute(inst, order))
 
 
-def _unavailable() -> web.Response:
+def _unavailable(ctx: SimContext, inst: str) -> web.Response:
     return _answer("20000", "service unavailable", "系统繁忙，请稍后重试")
 
 
-METHODS: dict[str, Callable[[SimContext, str, dict[str, Any]], Awaitable[web.Response]]] = {
+METHODS: dict[str, Callable[[web.Request, SimContext, str, dict[str, Any]], Awaitable[web.Response]]] = {
     METHOD: _query,
     CONTROL_METHOD: _control,
 }

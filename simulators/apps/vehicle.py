@@ -17,12 +17,11 @@ from simulators.apps.common import (
     REFUSAL_UNREGISTERED,
     WireModel,
     holdings,
-    injected_failure,
     institution,
     json_response,
     read_body,
-    stall,
 )
+from simulators.apps.faults import misbehave
 
 MAX_ITEMS = 100
 
@@ -45,9 +44,8 @@ class BatchBody(WireModel):
 async def batch_query(request: web.Request) -> web.Response:
     ctx, inst = institution(request)
     body = await read_body(request, BatchBody)
-    await stall(ctx, inst)
-    if (failure := injected_failure(ctx, inst)) is not None:
-        return failure
+    if (fault := await misbehave(request, ctx, inst)) is not None:
+        return fault
     registered = ctx.population.is_registered(body.officer_credentials)
     items: list[dict[str, Any]] = []
     for item in body.items:

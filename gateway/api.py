@@ -17,6 +17,7 @@ from gateway.bulk import BulkError, detect_format, parse_rows
 from gateway.clock import now_ms, shown
 from gateway.errors import ApiError, field_errors, invalid
 from gateway.intake import Intake, ScopeError
+from gateway.openapi import openapi_document
 from gateway.orders import OrderDesk
 from gateway.reports import debtor_report, inquiry_view
 from gateway.store import Store
@@ -191,6 +192,10 @@ async def access_audit(request: web.Request) -> web.Response:
     ])
 
 
+async def openapi(request: web.Request) -> web.Response:
+    return json_response(openapi_document())
+
+
 async def health(request: web.Request) -> web.Response:
     return json_response({"ok": True})
 
@@ -237,5 +242,6 @@ def create_app(store: Store, intake: Intake, desk: "OrderDesk", directory: Direc
     app.router.add_get("/v1/ops/pending-legs", pending_legs)
     app.router.add_get("/v1/ops/access-audit", access_audit)
     app.router.add_get("/healthz", health)
+    app.router.add_get("/v1/openapi.json", openapi)
     app.router.add_get("/metrics", metrics.metrics_handler)
     return app

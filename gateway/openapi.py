@@ -1,0 +1,92 @@
+"""The gateway's OpenAPI 3.1 document, built from the same pydantic models that validate the
+requests, so the document cannot drift from the code."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from typing import Any
+
+from pydantic.json_schema import models_json_schema
+
+from schemas.api import InquiryCreate
+from schemas.orders import Approval, FreezePlanRequest, OrderCreate
+
+_MODELS = (InquiryCreate, OrderCreate, Approval, FreezePlanRequest)
+_ERROR = {
+    "type": "object", "required": ["error", "message", "errors"],
+    "properties": {
+        "error": {"type": "string"}, "message": {"type": "string"},
+        "errors": {"type": "array", "items": {"type": "object", "properties": {
+            "field": {"type": "string"}, "message": {"type": "string"}, "line": {"type": "integer"}}}},
+    },
+}
+
+
+def _ref(name: str) -> dict[str, str]:
+    return {"$ref": f"#/components/schemas/{name}"}
+
+
+def _errors(*statuses: int) -> dict[str, Any]:
+    return {str(s): {"description": "error, naming the field at fault", "content": {"application/json": {"schema": _ref("Error")}}}
+            for s in statuses}
+
+
+def _json_body(name: str, required: bool = True) -> dict[str, Any]:
+    return {"required": required, "content": {"application/json": {"schema": _ref(name)}}}
+
+
+def _ok(status: int, description: str) -> dict[str, Any]:
+    return {str(status): {"description": description, "content": {"application/json": {"schema": {"type": "object"}}}}}
+
+
+AUTH = (401, 403, 429)
+
+
+def _path_param(name: str) -> list[dict[str, Any]]:
+    return [{"name": name, "in": "path", "required": True, "schema": {"type": "string"}}]
+
+
+@lru_cache(maxsize=1)
+def openapi_document() -> dict[str, Any]:
+    _, defs = models_json_schema([(m, "validation") for m in _MODELS], ref_template="#/components/schemas/{model}")
+    schemas = {**defs["$defs"], "Error": _ERROR}
+    bulk = {"required": True, "content": {"text/csv": {"schema": {"type": "string"}},
+                                          "application/x-ndjson": {"schema": {"type": "string"}}}}
+    paths = {
+        "/v1/inquiries": {"post": {"summary": "Inquire about one case's debtors", "requestBody": _json_body("InquiryCreate"),
+                                   "responses": {**_ok(202, "accepted"), **_errors(400, 413, 422, *AUTH)}}},
+        "/v1/inquiries/{inquiry_id}": {"get": {"summary": "An inquiry's legs and merged reports", "parameters": _path_param("inquiry_id"),
+                                               "responses": {**_ok(200, "the inquiry"), **_errors(404, *AUTH)}}},
+        "/v1/inquiry-batches": {"post": {"summary": "Bulk inquiry (CSV or JSON Lines)", "requestBody": bulk,
+                                         "responses": {**_ok(202, "accepted"), **_errors(400, 413, 422, *AUTH)}}},
+        "/v1/inquiry-batches/{batch_id}": {"get": {"summary": "A batch's progress", "parameters": _path_param("batch_id"),
+                                                   "responses": {**_ok(200, "progress"), **_errors(404, *AUTH)}}},
+        "/v1/inquiry-batches/{batch_id}/reports": {"get": {
+            "summary": "A batch's reports, one JSON line per debtor", "parameters": _path_param("batch_id"),
+            "responses": {"200": {"description": "JSON Lines", "content": {"application/x-ndjson": {"schema": {"type": "string"}}}},
+                          **_errors(404, *AUTH)}}},
+        "/v1/orders": {"post": {"summary": "Place a freeze, continue, unfreeze or deduct order", "requestBody": _json_body("OrderCreate"),
+                                "responses": {**_ok(200, "the first order for this idempotency key"), **_ok(202, "placed"),
+                                              **_errors(400, 409, 413, 422, *AUTH)}}},
+        "/v1/orders/{order_id}": {"get": {"summary": "An order and its history", "parameters": _path_param("order_id"),
+                                          "responses": {**_ok(200, "the order"), **_errors(404, *AUTH)}}},
+        "/v1/orders/{order_id}/approve": {"post": {
+            "summary": "A second officer approves a deduction", "parameters": _path_param("order_id"),
+            "requestBody": _json_body("Approval", required=False),
+            "responses": {**_ok(200, "approved"), **_errors(400, 404, 409, 413, 422, *AUTH)}}},
+        "/v1/cases/{case_number}/freeze-plan": {"post": {
+            "summary": "Plan (and optionally place) the freezes that cover a case", "parameters": _path_param("case_number"),
+            "requestBody": _json_body("FreezePlanRequest"),
+            "responses": {**_ok(200, "the plan"), **_ok(202, "placed"), **_errors(400, 409, 413, 422, *AUTH)}}},
+        "/v1/institutions": {"get": {"summary": "The institution directory", "responses": {**_ok(200, "institutions"), **_errors(*AUTH)}}},
+        "/v1/ops/pending-legs": {"get": {"summary": "Unanswered legs per institution (ops)", "responses": {**_ok(200, "pending"), **_errors(*AUTH)}}},
+        "/v1/ops/access-audit": {"get": {"summary": "Refused requests (ops)", "responses": {**_ok(200, "audit"), **_errors(*AUTH)}}},
+        "/healthz": {"get": {"summary": "Liveness", "security": [], "responses": _ok(200, "alive")}},
+    }
+    return {
+        "openapi": "3.1.0",
+        "info": {"title": "asset-gateway", "version": "1", "description": "Court network asset inquiry and control gateway (simulated)"},
+        "components": {"schemas": schemas, "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}}},
+        "security": [{"bearer": []}],
+        "paths": paths,
+    }

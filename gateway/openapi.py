@@ -35,8 +35,8 @@ def _json_body(name: str, required: bool = True) -> dict[str, Any]:
     return {"required": required, "content": {"application/json": {"schema": _ref(name)}}}
 
 
-def _ok(status: int, description: str) -> dict[str, Any]:
-    return {str(status): {"description": description, "content": {"application/json": {"schema": {"type": "object"}}}}}
+def _ok(status: int, description: str, shape: str = "object") -> dict[str, Any]:
+    return {str(status): {"description": description, "content": {"application/json": {"schema": {"type": shape}}}}}
 
 
 AUTH = (401, 403, 429)
@@ -78,9 +78,9 @@ def openapi_document() -> dict[str, Any]:
             "summary": "Plan (and optionally place) the freezes that cover a case", "parameters": _path_param("case_number"),
             "requestBody": _json_body("FreezePlanRequest"),
             "responses": {**_ok(200, "the plan"), **_ok(202, "placed"), **_errors(400, 409, 413, 422, *AUTH)}}},
-        "/v1/institutions": {"get": {"summary": "The institution directory", "responses": {**_ok(200, "institutions"), **_errors(*AUTH)}}},
-        "/v1/ops/pending-legs": {"get": {"summary": "Unanswered legs per institution (ops)", "responses": {**_ok(200, "pending"), **_errors(*AUTH)}}},
-        "/v1/ops/access-audit": {"get": {"summary": "Refused requests (ops)", "responses": {**_ok(200, "audit"), **_errors(*AUTH)}}},
+        "/v1/institutions": {"get": {"summary": "The institution directory", "responses": {**_ok(200, "institutions", "array"), **_errors(*AUTH)}}},
+        "/v1/ops/pending-legs": {"get": {"summary": "Unanswered legs per institution (ops)", "responses": {**_ok(200, "pending", "array"), **_errors(*AUTH)}}},
+        "/v1/ops/access-audit": {"get": {"summary": "Refused requests (ops)", "responses": {**_ok(200, "audit", "array"), **_errors(*AUTH)}}},
         "/healthz": {"get": {"summary": "Liveness", "security": [], "responses": _ok(200, "alive")}},
     }
     return {

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import os
+
+import structlog
 
 from connectors.registry import load_connectors
 from connectors.transport import HttpTransport
@@ -10,6 +13,18 @@ from connectors.worker import ConnectorWorker
 from gateway.bus.topics import ensure_topics
 from gateway.config import Settings
 from gateway.metrics import serve_metrics
+from schemas.signing import MissingPartnerKeys, PartnerKeys, load_partner_keys
+
+
+def partner_keys() -> PartnerKeys | None:
+    """Keys to sign institution requests with; unsigned only when explicitly allowed."""
+    try:
+        return load_partner_keys()
+    except MissingPartnerKeys:
+        if os.environ.get("ASSETGW_INSECURE_PARTNER_LINK") == "1":
+            structlog.get_logger("connector").warning("partner link NOT signed (ASSETGW_INSECURE_PARTNER_LINK=1)")
+            return None
+        raise
 
 
 DEFAULT_METRICS_PORTS = {"all": 18200, "bank": 18201, "land": 18202, "vehicle": 18203, "payment": 18204}
@@ -20,9 +35,10 @@ async def run_connectors(settings: Settings, kinds: list[str], stop: asyncio.Eve
     missing = [k for k in kinds if k not in factories]
     if missing:
         raise SystemExit(f"no connector registered for {missing}; registered: {sorted(factories)}")
+    keys = partner_keys()
     await ensure_topics(settings.kafka_bootstrap, settings.topic_prefix, settings.partitions)
     workers = [
-        ConnectorWorker(kind, factories[kind](HttpTransport(settings.simulator_urls[kind])), settings)
+        ConnectorWorker(kind, factories[kind](HttpTransport(settings.simulator_urls[kind], keys=keys)), settings)
         for kind in kinds
     ]
     port = settings.metrics_port or DEFAULT_METRICS_PORTS[kinds[0] if len(kinds) == 1 else "all"]

@@ -9,6 +9,8 @@ from typing import Any, Mapping, Protocol
 import aiohttp
 import orjson
 
+from schemas.signing import PartnerKeys, sign_headers
+
 
 @dataclass(frozen=True, slots=True)
 class Reply:
@@ -24,10 +26,14 @@ class Transport(Protocol):
 
 
 class HttpTransport:
-    """aiohttp against one base URL. Connection errors surface as ``aiohttp.ClientError``."""
+    """aiohttp against one base URL. Connection errors surface as ``aiohttp.ClientError``.
 
-    def __init__(self, base_url: str, *, connections: int = 256) -> None:
+    With partner keys, every request is signed for the institution named by the path's first
+    segment (``/{institution_id}/...``), as schemas/signing.py specifies."""
+
+    def __init__(self, base_url: str, *, keys: PartnerKeys | None = None, connections: int = 256) -> None:
         self.base_url = base_url.rstrip("/")
+        self.keys = keys
         self._session = aiohttp.ClientSession(
             connector=aiohttp.TCPConnector(limit=connections, ttl_dns_cache=300),
             json_serialize=lambda o: orjson.dumps(o).decode(),
@@ -35,7 +41,9 @@ class HttpTransport:
 
     async def send(self, method: str, path: str, json: Any | None = None) -> Reply:
         data = None if json is None else orjson.dumps(json)
-        headers = {"Content-Type": "application/json"} if data is not None else None
+        headers = {"Content-Type": "application/json"} if data is not None else {}
+        if self.keys is not None:
+            headers.update(sign_headers(self.keys, path.split("/")[1], method, path, data or b""))
         async with self._session.request(method, self.base_url + path, data=data, headers=headers) as resp:
             raw = await resp.read()
             try:

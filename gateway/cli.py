@@ -60,9 +60,14 @@ def cmd_connector(args: argparse.Namespace) -> None:
     from gateway.config import Settings
     from gateway.logs import configure_logging
 
+    from schemas.signing import MissingPartnerKeys
+
     kinds = list(KINDS) if args.kind == "all" else [args.kind]
     configure_logging(f"connector-{args.kind}")
-    _run_until_signalled(lambda stop: run_connectors(Settings.from_env(), kinds, stop))
+    try:
+        _run_until_signalled(lambda stop: run_connectors(Settings.from_env(), kinds, stop))
+    except MissingPartnerKeys as exc:
+        sys.exit(f"assetgw connector: {exc}")
 
 
 def cmd_gateway(args: argparse.Namespace) -> None:
@@ -70,8 +75,13 @@ def cmd_gateway(args: argparse.Namespace) -> None:
     from gateway.config import Settings
     from gateway.logs import configure_logging
 
+    from gateway.auth import MissingSecret
+
     configure_logging("gateway")
-    _run_until_signalled(lambda stop: run_gateway(Settings.from_env(), stop))
+    try:
+        _run_until_signalled(lambda stop: run_gateway(Settings.from_env(), stop))
+    except MissingSecret as exc:
+        sys.exit(f"assetgw gateway: {exc}")
 
 
 def cmd_up(args: argparse.Namespace) -> None:

@@ -392,10 +392,10 @@ async def test_outage_window_active_then_over(sim: Sim) -> None:
         state = await sim.behave("bank", inst, outages=[past, later])
         assert [w["active"] for w in state["outages"]] == [False]  # the expired window is dropped
         assert await status() == 200
-        state = await sim.behave("bank", inst, outages=[{"in_s": 0, "for_s": 0.6}])
+        state = await sim.behave("bank", inst, outages=[{"in_s": 0, "for_s": 1.0}])
         assert state["outages"][0]["active"] is True
         assert await status() == 503
-        await asyncio.sleep(0.7)
+        await asyncio.sleep(1.1)
         assert await status() == 200
         assert (await sim.admin("GET", "bank", f"/admin/institutions/{inst}/behaviour"))["outages"] == []
         await sim.behave("bank", inst, outages=[{"in_s": 0, "for_s": 30}], outage_mode="reset")

@@ -8,6 +8,7 @@ from typing import Any, Mapping, Protocol
 
 import aiohttp
 import orjson
+from yarl import URL
 
 from schemas.signing import PartnerKeys, sign_headers
 
@@ -42,9 +43,10 @@ class HttpTransport:
     async def send(self, method: str, path: str, json: Any | None = None) -> Reply:
         data = None if json is None else orjson.dumps(json)
         headers = {"Content-Type": "application/json"} if data is not None else {}
-        if self.keys is not None:
-            headers.update(sign_headers(self.keys, path.split("/")[1], method, path, data or b""))
-        async with self._session.request(method, self.base_url + path, data=data, headers=headers) as resp:
+        url = URL(self.base_url + path)
+        if self.keys is not None:  # the exact path and query on the request line, base prefix included
+            headers.update(sign_headers(self.keys, path.split("/")[1], method, url.raw_path_qs, data or b""))
+        async with self._session.request(method, url, data=data, headers=headers) as resp:
             raw = await resp.read()
             try:
                 body = orjson.loads(raw) if raw else None

@@ -195,7 +195,10 @@ def build_parser() -> argparse.ArgumentParser:
     from gateway.ops.lag_cli import add_lag_command
     from gateway.ops.rebuild_cli import add_rebuild_command
 
+    from simulators.fault_cli import add_fault_command
+
     add_ops_commands(sub)
+    add_fault_command(sub)
     add_lag_command(sub, api_default)
     add_rebuild_command(sub)
     return parser

@@ -157,3 +157,80 @@ async def test_connector_killed_with_1000_orders_in_flight_applies_each_exactly_
         mine = [f for f in ledger["freezes"] if f["court"] == court]
         assert len(mine) == 1 and mine[0]["held_fen"] == freeze["amount_fen"] - deduct["amount_fen"]
         assert [d["amount_fen"] for d in ledger["deductions"] if d["court"] == court] == [deduct["amount_fen"]]
+
+
+FAULTS = {  # institution: behaviour patch
+    "bank-02": {"throttle_rate": 1.0, "retry_after_s": 0.5},
+    "bank-04": {"error_rate": 1.0, "error_status": 503},
+    "bank-05": {"malformed_rate": 1.0},
+    "bank-06": {"truncated_rate": 1.0},
+    "bank-07": {"reset_rate": 1.0},
+    "bank-08": {"outages": [{"in_s": 0, "for_s": 60}]},
+    "bank-09": {"hang": True},
+}
+
+
+async def test_every_fault_type_ends_its_legs_correctly_and_spares_the_healthy(api, simulators, population, credential) -> None:
+    """Permanent faults: each affected leg ends failed (or timed_out for a hang) within the deadline,
+    with the reason; the healthy institutions answer at once and their assets are all there."""
+    debtor = rich_debtor(population)
+    deadline_s = 8
+    for institution, patch in FAULTS.items():
+        await simulators.behave(institution, **patch)
+    try:
+        async with api.post("/v1/inquiries", json=case_body([debtor_json(debtor)], credential, deadline_seconds=deadline_s)) as r:
+            accepted = await r.json()
+        inquiry = await wait_inquiry(api, accepted["location"], timeout=deadline_s + 20)
+    finally:
+        for institution in FAULTS:
+            await simulators.reset(institution)
+    legs = {leg["institution_id"]: leg for leg in inquiry["reports"][0]["legs"]}
+    expected_reason = {"bank-02": "429", "bank-04": "503", "bank-05": "not a JSON object", "bank-06": "not a JSON object",
+                       "bank-07": "connection", "bank-08": "503"}
+    for institution, needle in expected_reason.items():
+        assert legs[institution]["status"] == "failed", (institution, legs[institution])
+        assert needle in legs[institution]["reason"], (institution, legs[institution]["reason"])
+        assert legs[institution]["attempts"] >= 2  # retried before giving up
+    assert legs["bank-09"]["status"] == "timed_out"
+    created = _t(inquiry["created_at"])
+    healthy = [leg for iid, leg in legs.items() if iid not in FAULTS]
+    assert all(leg["status"] in ("found", "not_found") for leg in healthy)
+    assert max((_t(leg["finished_at"]) - created).total_seconds() for leg in healthy) < deadline_s / 2
+    assert (_t(inquiry["completed_at"]) - created).total_seconds() < deadline_s + 3
+    truth = [a for a in await simulators.truth(debtor.id_number) if a["institution_id"] not in FAULTS]
+    found = [a for kind in inquiry["reports"][0]["assets"].values() for a in kind]
+    key = lambda a: orjson.dumps(a, option=orjson.OPT_SORT_KEYS)  # noqa: E731
+    assert sorted(map(key, found)) == sorted(map(key, truth))
+
+
+async def test_intermittent_faults_are_retried_and_nothing_is_lost(api, simulators, population, credential) -> None:
+    """A third of all answers from five banks are faults (one kind per bank). Nothing is lost: every
+    leg ends, retries bring nearly all home (one try alone would fail a third), the few that ran
+    out of attempts say why, and what came home is exactly the ground truth."""
+    from tests.test_inquiry_e2e import assert_matches_truth
+
+    flaky = {"bank-01": {"throttle_rate": 0.33, "retry_after_s": 0.1}, "bank-02": {"error_rate": 0.33},
+             "bank-03": {"malformed_rate": 0.33}, "bank-04": {"truncated_rate": 0.33}, "bank-05": {"reset_rate": 0.33}}
+    debtors = bulk_debtors(population, 40)
+    for institution, patch in flaky.items():
+        await simulators.behave(institution, **patch)
+    try:
+        async with api.post("/v1/inquiries", json=case_body([debtor_json(d) for d in debtors], credential,
+                                                            institutions=list(flaky))) as r:
+            accepted = await r.json()
+        inquiry = await wait_inquiry(api, accepted["location"], timeout=120)
+    finally:
+        for institution in flaky:
+            await simulators.reset(institution)
+    legs = [leg for report in inquiry["reports"] for leg in report["legs"]]
+    assert len(legs) == 40 * 5 and inquiry["progress"]["legs_done"] == 200
+    answered = [leg for leg in legs if leg["status"] in ("found", "not_found")]
+    assert len(answered) >= 0.9 * len(legs), len(answered)
+    assert all(leg["status"] == "failed" and leg["reason"] for leg in legs if leg not in answered)
+    assert sum(1 for leg in legs if leg["attempts"] > 1) > len(legs) // 5  # the faults did happen
+    for report in inquiry["reports"]:
+        came_home = {leg["institution_id"] for leg in report["legs"] if leg["status"] in ("found", "not_found")}
+        truth = [a for a in await simulators.truth(report["debtor"]["id_number"]) if a["institution_id"] in came_home]
+        found = [a for kind in report["assets"].values() for a in kind]
+        key = lambda a: orjson.dumps(a, option=orjson.OPT_SORT_KEYS)  # noqa: E731
+        assert sorted(map(key, found)) == sorted(map(key, truth))

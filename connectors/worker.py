@@ -151,6 +151,7 @@ class ConnectorWorker:
                 if self._stopping:
                     return False
                 log.warning("publish failed, retrying", error=repr(exc))
+                await self.producer.recover(exc)
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 5.0)
 

@@ -18,7 +18,7 @@ from gateway.intake import Intake
 from gateway.order_store import OrderStore
 from gateway.orders import OrderDesk
 from gateway.outbox import LegOutbox, OrderOutbox, Relay
-from gateway.results import ResultConsumer, expire_overdue_inquiries
+from gateway.results import ResultConsumer, housekeeping
 from gateway.store import Store
 
 log = structlog.get_logger("gateway")
@@ -44,7 +44,9 @@ async def run_gateway(settings: Settings, stop: asyncio.Event) -> None:
     await web.TCPSite(runner, settings.api_host, settings.api_port).start()
     log.info("gateway listening", url=settings.api_url, kafka=settings.kafka_bootstrap)
     consuming = asyncio.create_task(results.run(stop), name="results")
-    loops = [asyncio.create_task(c, name=n) for n, c in (("relay", relay.run()), ("deadlines", expire_overdue_inquiries(store)))]
+    loops = [asyncio.create_task(c, name=n) for n, c in (
+        ("relay", relay.run()), ("housekeeping", housekeeping(store, orders, settings.resend_after_s, relay.wake)),
+    )]
     stopper = asyncio.create_task(stop.wait())
     try:
         done, _ = await asyncio.wait([stopper, consuming, *loops], return_when=asyncio.FIRST_COMPLETED)

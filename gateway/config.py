@@ -38,6 +38,7 @@ class Settings:
     simulator_urls: dict[str, str]
     inquiry_deadline_s: float
     order_deadline_s: float
+    resend_after_s: float
     call_timeout_s: float
     call_attempts: int
     max_inflight_per_institution: int
@@ -71,6 +72,9 @@ class Settings:
             inquiry_deadline_s=float(_env("ASSETGW_INQUIRY_DEADLINE", "600")),
             # Freezes are reported done within 2 days; an order unanswered by then is failed.
             order_deadline_s=float(_env("ASSETGW_ORDER_DEADLINE", str(2 * 24 * 3600))),
+            # Longer than a connector's worst case (attempts x call timeout + backoff), so a re-send
+            # only happens when the work or its answer was lost.
+            resend_after_s=float(_env("ASSETGW_RESEND_AFTER", "120")),
             call_timeout_s=float(_env("ASSETGW_CALL_TIMEOUT", "10")),
             call_attempts=int(_env("ASSETGW_CALL_ATTEMPTS", "4")),
             breaker_failures=int(_env("ASSETGW_BREAKER_FAILURES", "5")),

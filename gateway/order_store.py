@@ -87,6 +87,17 @@ class OrderStore:
                 if cur.rowcount:
                     self._event(db, order_id, now, "gateway", "sent", "sent", {})
 
+    def requeue_unanswered(self, now: int, older_than_ms: int) -> int:
+        """Sent orders unanswered for long go out again; institutions dedupe on the order id."""
+        with Transaction(self.db) as db:
+            stale = [r[0] for r in db.execute(
+                "SELECT id FROM orders WHERE status = 'sent' AND sent_at < ? AND deadline > ?", (now - older_than_ms, now)
+            )]
+            for order_id in stale:
+                db.execute("UPDATE orders SET status = 'requested', updated_at = ? WHERE id = ?", (now, order_id))
+                self._event(db, order_id, now, "gateway", "resend", "requested", {"reason": "no answer yet; sending again"})
+        return len(stale)
+
     def apply_results(self, results: Iterable[OrderResult], now: int) -> int:
         """Move orders by their institutions' answers. The first answer to a sent order decides
         it; repeats (redelivery, replay) only add nothing. Returns how many orders moved."""

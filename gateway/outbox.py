@@ -14,9 +14,9 @@ from typing import Protocol, Sequence
 
 import orjson
 import structlog
-from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaError
 
+from gateway.bus.kafka import Publisher
 from gateway.bus.topics import legs_topic, orders_topic
 from gateway.clock import ms_to_dt, now_ms
 from gateway.order_store import OrderStore
@@ -45,7 +45,7 @@ class Outbox(Protocol):
 
 
 class Relay:
-    def __init__(self, producer: AIOKafkaProducer, sources: Sequence[Outbox]) -> None:
+    def __init__(self, producer: Publisher, sources: Sequence[Outbox]) -> None:
         self.producer = producer
         self.sources = sources
         self._wake = asyncio.Event()
@@ -65,6 +65,7 @@ class Relay:
                         pass
             except KafkaError as exc:
                 log.warning("publishing failed; will retry", error=repr(exc))
+                await self.producer.recover(exc)
                 await asyncio.sleep(1.0)
                 self._wake.set()
 

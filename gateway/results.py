@@ -8,12 +8,12 @@ from __future__ import annotations
 import asyncio
 
 import structlog
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka import AIOKafkaConsumer
 from aiokafka.errors import KafkaError
 
 from gateway import metrics
 from gateway.bus.deadletter import send_to_deadletter
-from gateway.bus.kafka import start_with_retry
+from gateway.bus.kafka import Publisher, start_with_retry
 from gateway.bus.topics import deadletter_topic
 from gateway.clock import now_ms
 from gateway.order_store import OrderStore
@@ -25,7 +25,7 @@ log = structlog.get_logger("results")
 
 
 class ResultConsumer:
-    def __init__(self, store: Store, orders: OrderStore, consumer: AIOKafkaConsumer, producer: AIOKafkaProducer,
+    def __init__(self, store: Store, orders: OrderStore, consumer: AIOKafkaConsumer, producer: Publisher,
                  topic_prefix: str, group_id: str) -> None:
         self.store = store
         self.orders = orders
@@ -75,10 +75,20 @@ class ResultConsumer:
             metrics.record_lag(self.group_id, self.consumer, self.committed)
 
 
-async def expire_overdue_inquiries(store: Store, interval_s: float = 0.5) -> None:
-    """Ends inquiries whose deadline passed: their open legs become ``timed_out``."""
+async def housekeeping(store: Store, orders: OrderStore, resend_after_s: float, wake_relay, interval_s: float = 0.5) -> None:  # type: ignore[no-untyped-def]
+    """Ends inquiries whose deadline passed (open legs become ``timed_out``), and sends again what
+    was published but has gone unanswered for ``resend_after_s``."""
+    last_requeue = 0.0
     while True:
-        overdue = store.expire_overdue(now_ms())
+        now = now_ms()
+        overdue = store.expire_overdue(now)
         if overdue:
             log.info("inquiries reached their deadline", count=len(overdue))
+        if now - last_requeue >= 1000:
+            last_requeue = now
+            older = int(resend_after_s * 1000)
+            again = store.requeue_unanswered(now, older) + orders.requeue_unanswered(now, older)
+            if again:
+                log.warning("sending unanswered work again", count=again, after_s=resend_after_s)
+                wake_relay()
         await asyncio.sleep(interval_s)

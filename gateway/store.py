@@ -180,6 +180,17 @@ class Store:
             self._count_ended(db, ended, now)
         return sum(ended.values())
 
+    def requeue_unanswered(self, now: int, older_than_ms: int) -> int:
+        """Legs published long ago and still unanswered go back to the outbox. The broker may have
+        lost them (noida-db loses acknowledged messages on kill -9) or their result; answering a
+        leg twice is harmless, losing it is not."""
+        with self._tx() as db:
+            return db.execute(
+                "UPDATE legs SET status = 'pending' WHERE status = 'sent' AND sent_at < ?"
+                " AND inquiry_id IN (SELECT id FROM inquiries WHERE completed_at IS NULL)",
+                (now - older_than_ms,),
+            ).rowcount
+
     def expire_overdue(self, now: int) -> list[str]:
         """Legs still open when their inquiry's deadline passed become ``timed_out``."""
         with self._tx() as db:

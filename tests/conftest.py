@@ -52,6 +52,7 @@ async def stack(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Stack
             "ASSETGW_TOPIC_PREFIX": f"test{int(time.time())}",
             "ASSETGW_INQUIRY_DEADLINE": str(INQUIRY_DEADLINE_S),
             "ASSETGW_CALL_TIMEOUT": "2",
+            "ASSETGW_RESEND_AFTER": "15",
             "ASSETGW_PARTITIONS": "4",
             # Bulk tests post orders as fast as they can; the rate limit itself has its own test.
             "ASSETGW_RATE_LIMIT": "5000",

@@ -234,3 +234,51 @@ async def test_intermittent_faults_are_retried_and_nothing_is_lost(api, simulato
         found = [a for kind in report["assets"].values() for a in kind]
         key = lambda a: orjson.dumps(a, option=orjson.OPT_SORT_KEYS)  # noqa: E731
         assert sorted(map(key, found)) == sorted(map(key, truth))
+
+
+async def test_broker_killed_mid_batch_with_orders_loses_nothing_and_applies_nothing_twice(stack, api, officers, simulators, population, credential) -> None:
+    """kill -9 of the broker in the middle of a bulk batch and a wave of freezes; restart it on the
+    same data; every component reconnects, the batch completes and each freeze is applied once."""
+    from tests.test_orders import COURT_A, order_body, settled
+
+    court, case = COURT_A, "(2025)冀0108执9300号"
+    debtors = [d for d in population.debtors
+               if any(a.kind == "deposit" and not a.protected and a.value_fen >= 2 for a in population.assets_of(d.id_number))][-300:-150]
+    lines = b"\n".join(orjson.dumps({"case_number": case, "court": court, "amount_due_fen": 10**13, "notice_number": f"{case}-查",
+                                     "officer_credentials": [credential], "debtor": debtor_json(d)}) for d in debtors)
+    async with api.post("/v1/inquiry-batches", data=lines, headers={"Content-Type": "application/x-ndjson"}) as r:
+        batch = await r.json()
+    # Freezes can only name assets an inquiry found: wait for the banks' answers first.
+    await wait_batch(api, batch["location"], timeout=300)
+    accounts = [next(a for a in population.assets_of(d.id_number) if a.kind == "deposit" and not a.protected and a.value_fen >= 2)
+                .model_dump(mode="json") for d in debtors]
+    second = bulk_debtors(population, 100)
+    lines2 = b"\n".join(orjson.dumps({**CASE, "case_number": "(2025)冀0108执9301号", "officer_credentials": [credential],
+                                      "debtor": debtor_json(d)}) for d in second)
+    async with api.post("/v1/inquiry-batches", data=lines2, headers={"Content-Type": "application/x-ndjson"}) as r:
+        batch2 = await r.json()
+    order_ids = []
+    for i, account in enumerate(accounts):
+        async with api.post("/v1/orders", json=order_body("freeze", case, court, account, credential,
+                                                          amount_fen=account["value_fen"] // 2, term_days=365)) as r:
+            assert r.status == 202
+            order_ids.append((await r.json())["id"])
+        if i == len(accounts) // 3:
+            stack.broker.kill()  # SIGKILL to the broker's process group, mid-batch and mid-wave
+            await asyncio.sleep(1.0)
+            stack.broker.start()
+    progress = await get_json(api, batch2["location"])
+    assert progress["status"] == "running" or any((await get_json(api, f"/v1/orders/{i}"))["status"] == "requested" for i in order_ids[-5:])
+
+    done = await wait_batch(api, batch2["location"], timeout=300)
+    assert done["legs"] == {"total": 100 * 28, "done": 100 * 28}
+    async with api.get(done["reports"]) as r:
+        reports = [orjson.loads(line) for line in (await r.read()).splitlines()]
+    assert sum(1 for rep in reports for leg in rep["legs"] if leg["status"] == "timed_out") == 0, "legs were lost to the crash"
+    orders = [await settled(api, i, timeout=120) for i in order_ids]
+    assert {o["status"] for o in orders} == {"applied"}
+    for account, order in zip(accounts, orders):
+        ledger = await simulators.ledger(account["institution_id"], account["account_no"])
+        mine = [f for f in ledger["freezes"] if f["freeze_id"] == order["id"]]
+        assert len(mine) == 1 and mine[0]["held_fen"] == order["amount_fen"]
+    assert len({o["id"] for o in orders}) == len(accounts)

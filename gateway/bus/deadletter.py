@@ -3,10 +3,15 @@ headers that say why and where it came from, so ops can inspect and re-drive it.
 
 from __future__ import annotations
 
-from aiokafka import AIOKafkaProducer
+
+from typing import TYPE_CHECKING
+
 from aiokafka.structs import ConsumerRecord
 
 from schemas.messages import utcnow
+
+if TYPE_CHECKING:
+    from gateway.bus.kafka import Publisher
 
 
 def deadletter_headers(record: ConsumerRecord, reason: str, consumer: str, attempts: int = 1) -> list[tuple[str, bytes]]:
@@ -22,7 +27,7 @@ def deadletter_headers(record: ConsumerRecord, reason: str, consumer: str, attem
 
 
 async def send_to_deadletter(
-    producer: AIOKafkaProducer, topic: str, record: ConsumerRecord, reason: str, consumer: str, attempts: int = 1
+    producer: "Publisher", topic: str, record: ConsumerRecord, reason: str, consumer: str, attempts: int = 1
 ) -> None:
     await producer.send_and_wait(
         topic, record.value, key=record.key, headers=deadletter_headers(record, reason, consumer, attempts)

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+from typing import Any, Awaitable, Callable
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
-from aiokafka.errors import KafkaConnectionError
+
+from aiokafka.errors import KafkaConnectionError, KafkaError
 
 from gateway.bus import pacing
 from gateway.config import Settings
@@ -13,7 +15,11 @@ from gateway.config import Settings
 pacing.install()
 
 
-def make_producer(settings: Settings, client_id: str) -> AIOKafkaProducer:
+def make_producer(settings: Settings, client_id: str) -> "Publisher":
+    return Publisher(lambda: _producer(settings, client_id))
+
+
+def _producer(settings: Settings, client_id: str) -> AIOKafkaProducer:
     # acks=all: a result or leg counts as published only once every in-sync replica has it.
     return AIOKafkaProducer(
         bootstrap_servers=settings.kafka_bootstrap,
@@ -46,7 +52,59 @@ def make_consumer(settings: Settings, *topics: str, group_id: str, client_id: st
     )
 
 
-async def start_with_retry(client: AIOKafkaProducer | AIOKafkaConsumer, attempts: int = 30) -> None:
+# Errors after which an idempotent producer can never send again (its id or sequence is no longer
+# known to the broker, e.g. after a broker lost recent state): the producer must be replaced.
+_FATAL = ("OutOfOrderSequenceNumber", "UnknownProducerId", "InvalidProducerEpoch", "ProducerFenced")
+
+
+class Publisher:
+    """An AIOKafkaProducer that replaces itself after a fatal producer error. Callers retry their
+    send as they would after any KafkaError; the consumers' idempotence makes the retry safe."""
+
+    def __init__(self, factory: Callable[[], AIOKafkaProducer]) -> None:
+        self._factory = factory
+        self._producer = factory()
+        self._lock = asyncio.Lock()
+
+    async def start(self) -> None:
+        await self._producer.start()
+
+    async def stop(self) -> None:
+        await self._producer.stop()
+
+    async def send(self, *args: Any, **kwargs: Any) -> "asyncio.Future[Any]":
+        producer = self._producer
+        return await self._guard(producer, producer.send(*args, **kwargs))
+
+    async def send_and_wait(self, *args: Any, **kwargs: Any) -> Any:
+        producer = self._producer
+        return await self._guard(producer, producer.send_and_wait(*args, **kwargs))
+
+    async def recover(self, exc: BaseException, broken: AIOKafkaProducer | None = None) -> bool:
+        """Replace the producer if ``exc`` made it unusable. Many sends fail together when that
+        happens; only the first replaces it, the rest find it already replaced."""
+        if not any(name in type(exc).__name__ for name in _FATAL):
+            return False
+        async with self._lock:
+            if broken is not None and broken is not self._producer:
+                return True  # another send already replaced it
+            old, self._producer = self._producer, self._factory()
+            await start_with_retry(self._producer)
+        try:
+            await old.stop()
+        except Exception:  # noqa: BLE001 - it is broken; we only want it gone
+            pass
+        return True
+
+    async def _guard(self, producer: AIOKafkaProducer, call: Awaitable[Any]) -> Any:
+        try:
+            return await call
+        except KafkaError as exc:
+            await self.recover(exc, producer)
+            raise
+
+
+async def start_with_retry(client: "AIOKafkaProducer | AIOKafkaConsumer | Publisher", attempts: int = 30) -> None:
     """The broker may still be starting (or restarting) when a component comes up."""
     for attempt in range(attempts):
         try:

@@ -25,24 +25,24 @@ class PaymentAppConnector:
     def __init__(self, transport: Transport) -> None:
         self.transport = transport
 
-    async def query(self, institution: Institution, leg: LegRequest) -> Answer:
-        body = {
-            "method": "court.wallet.query",
-            "request_id": leg.leg_id,
-            "timestamp": utcnow().isoformat(),
-            "biz_content": {
-                **legal_basis(leg),
-                "cert_type": "USCC" if leg.debtor.kind == "organisation" else "ID_CARD",
-                "cert_no": leg.debtor.id_number,
-                "name": leg.debtor.name,
-            },
-        }
+    async def _gateway(self, institution: Institution, method: str, request_id: str, biz_content: dict) -> tuple[str, dict]:
+        """One call through the app's open-platform gateway: (business code, whole answer)."""
+        body = {"method": method, "request_id": request_id, "timestamp": utcnow().isoformat(), "biz_content": biz_content}
         reply = await self.transport.send("POST", f"/{institution.id}/gateway", body)
         check_status(reply, institution.id)
         data = require_dict(reply, institution.id)
         code = str(data.get("code"))
         if code == BUSY:
             raise Retryable(f"{institution.id}: {data.get('msg') or 'service unavailable'}")
+        return code, data
+
+    async def query(self, institution: Institution, leg: LegRequest) -> Answer:
+        code, data = await self._gateway(institution, "court.wallet.query", leg.leg_id, {
+            **legal_basis(leg),
+            "cert_type": "USCC" if leg.debtor.kind == "organisation" else "ID_CARD",
+            "cert_no": leg.debtor.id_number,
+            "name": leg.debtor.name,
+        })
         if code == NOT_A_USER:
             return NotFound("not a user of this app")
         if code == REFUSED:
@@ -59,14 +59,7 @@ class PaymentAppConnector:
         return Found(wallets) if wallets else NotFound("no wallet")
 
     async def control(self, institution: Institution, order: OrderRequest) -> dict:
-        body = {"method": "court.wallet.control", "request_id": order.order_id, "timestamp": utcnow().isoformat(),
-                "biz_content": control_request(order)}
-        reply = await self.transport.send("POST", f"/{institution.id}/gateway", body)
-        check_status(reply, institution.id)
-        data = require_dict(reply, institution.id)
-        code = str(data.get("code"))
-        if code == BUSY:
-            raise Retryable(f"{institution.id}: {data.get('msg') or 'service unavailable'}")
+        code, data = await self._gateway(institution, "court.wallet.control", order.order_id, control_request(order))
         if code != SUCCESS:
             raise Permanent(f"{institution.id} answered code {code}: {data.get('sub_msg') or data.get('msg')}")
         return control_record(data.get("data"), institution, order)

@@ -164,9 +164,7 @@ class ConnectorWorker:
             return _result(leg, "timed_out", "the leg's deadline had passed before it reached the connector")
         result = await self._call_leg(leg, institution, remaining, started, attempts)
         metrics.LEGS.labels(institution.id, result.status).inc()
-        metrics.LATENCY.labels(institution.id, "query").observe(time.monotonic() - started)
-        if attempts[0] > 1:
-            metrics.RETRIES.labels(institution.id).inc(attempts[0] - 1)
+        _observe(institution.id, "query", started, result.attempts)
         return result
 
     async def _call_leg(self, leg: LegRequest, institution: Institution, remaining: float, started: float, attempts: list[int]) -> LegResult:
@@ -195,9 +193,7 @@ class ConnectorWorker:
         started = time.monotonic()
         result = await self._control(order, institution, [0])
         metrics.ORDERS.labels(institution.id, order.type, result.status).inc()
-        metrics.LATENCY.labels(institution.id, "control").observe(time.monotonic() - started)
-        if result.attempts > 1:
-            metrics.RETRIES.labels(institution.id).inc(result.attempts - 1)
+        _observe(institution.id, "control", started, result.attempts)
         return result
 
     async def _control(self, order: OrderRequest, institution: Institution, attempts: list[int]) -> OrderResult:
@@ -302,6 +298,12 @@ class ConnectorWorker:
         await self.producer.stop()
         await self.connector.aclose()
         log.info("worker stopped", kind=self.kind)
+
+
+def _observe(institution_id: str, operation: str, started: float, attempts: int) -> None:
+    metrics.LATENCY.labels(institution_id, operation).observe(time.monotonic() - started)
+    if attempts > 1:
+        metrics.RETRIES.labels(institution_id).inc(attempts - 1)
 
 
 @contextlib.contextmanager

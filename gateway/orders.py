@@ -13,15 +13,16 @@ from typing import Any, Callable
 import orjson
 
 from gateway.clock import now_ms, shown
+from gateway.freeze_plan import attributable as _attributable
+from gateway.freeze_plan import plan_freezes
 from gateway.order_states import HOLDING_FREEZE, LIVE_FREEZE
 from gateway.order_store import OrderStore
 from gateway.store import Store, Transaction, asset_key
 from schemas.directory import Directory
 from schemas.messages import new_id
-from schemas.orders import MAX_TERM_DAYS, MONEY_KINDS, Approval, AssetRef, FreezePlanRequest, OrderCreate
+from schemas.orders import MONEY_KINDS, Approval, AssetRef, FreezePlanRequest, OrderCreate
 
 INSTITUTION_KIND_OF = {"deposit": "bank", "wallet": "payment", "real_estate": "land", "vehicle": "vehicle"}
-PLAN_ORDER = ("deposit", "wallet", "vehicle", "real_estate")  # money first, then movables, then real estate
 
 
 @dataclass
@@ -29,10 +30,6 @@ class OrderRejected(Exception):
     status: int
     field: str
     message: str
-
-
-def _attributable(asset: dict) -> int:
-    return asset["value_fen"] * asset.get("share_percent", 100) // 100
 
 
 class OrderDesk:
@@ -172,26 +169,8 @@ class OrderDesk:
         due = case["amount_due_fen"] + case["costs_fen"]
         covered = self._covered_fen(case_number)
         live = {(f["institution_id"], f["asset_id"]) for f in self.orders.live_freezes_of_case(case_number)}
-        remaining = due - covered
-        planned: list[dict[str, Any]] = []
-        skipped: list[dict[str, Any]] = []
-        assets = sorted(self.store.case_assets(case_number), key=lambda da: (PLAN_ORDER.index(da[1]["kind"]), -_attributable(da[1])))
-        for debtor, asset in assets:
-            if remaining <= 0:
-                break
-            ref = (asset["institution_id"], asset_key(asset))
-            if ref in live or asset["value_fen"] == 0:
-                continue
-            if asset.get("protected"):
-                skipped.append({"institution_id": ref[0], "asset": {"kind": asset["kind"], "id": ref[1]}, "reason": asset.get("protected_reason")})
-                continue
-            money = asset["kind"] in MONEY_KINDS
-            amount = min(_attributable(asset), remaining) if money else None
-            remaining -= amount if money else _attributable(asset)  # type: ignore[operator]
-            planned.append({
-                "institution_id": ref[0], "asset": {"kind": asset["kind"], "id": ref[1]}, "debtor_id_number": debtor,
-                "amount_fen": amount, "value_fen": _attributable(asset), "term_days": MAX_TERM_DAYS[asset["kind"]],
-            })
+        plan = plan_freezes(self.store.case_assets(case_number), live, due - covered)
+        planned, skipped, remaining = plan.orders, plan.skipped_protected, plan.remaining_fen
         result = {
             "case_number": case_number, "due_fen": due, "covered_fen": covered,
             "planned_fen": sum(p["amount_fen"] if p["amount_fen"] is not None else p["value_fen"] for p in planned),

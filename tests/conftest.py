@@ -123,19 +123,22 @@ class Simulators:
         assets: list[dict[str, Any]] = []
         for kind in self.stack.sim_ports:
             async with self.session.get(f"{self.url(kind)}/admin/truth/{id_number}") as r:
+                body = await r.json()
                 assert r.status == 200
-                assets.extend((await r.json())["assets"])
+                assets.extend(body["assets"])
         return assets
 
     async def behave(self, institution_id: str, **behaviour: Any) -> None:
         kind = institution_id.split("-")[0]
         async with self.session.put(f"{self.url(kind)}/admin/institutions/{institution_id}/behaviour", json=behaviour) as r:
-            assert r.status == 200, await r.text()
+            text = await r.text()  # always read: an unread body can stall the session (aiohttp #2217)
+            assert r.status == 200, text
 
     async def reset(self, institution_id: str) -> None:
         kind = institution_id.split("-")[0]
         async with self.session.delete(f"{self.url(kind)}/admin/institutions/{institution_id}/behaviour") as r:
-            assert r.status == 200, await r.text()
+            text = await r.text()
+            assert r.status == 200, text
 
     async def _call(self, method: str, kind: str, path: str, **kwargs: Any) -> Any:
         async with self.session.request(method, f"{self.url(kind)}{path}", **kwargs) as r:

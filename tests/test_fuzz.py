@@ -118,3 +118,46 @@ def test_merge_keeps_every_asset_once_and_totals_are_exact_integer_fen(assets: l
         assert merged["totals_fen"][kind] == sum(a["value_fen"] * a["share_percent"] // 100 for a in items)
     assert merged["totals_fen"]["all"] == sum(merged["totals_fen"][k] for k in merged["assets"])
     assert all(isinstance(v, int) for v in merged["totals_fen"].values())
+
+
+plan_asset = st.fixed_dictionaries({
+    "kind": st.sampled_from(["deposit", "wallet", "vehicle", "real_estate"]),
+    "institution_id": st.sampled_from(["bank-01", "bank-02", "payment-01", "vehicle-01", "land-01"]),
+    "value_fen": st.integers(0, 10**9),
+    "share_percent": st.sampled_from([50, 100]),
+    "protected": st.booleans(),
+    "account_no": st.text("0123456789", min_size=6, max_size=6),
+    "unit_no": st.text("0123456789", min_size=6, max_size=6),
+    "plate": st.text("0123456789", min_size=6, max_size=6),
+    "wallet_id": st.text("0123456789", min_size=6, max_size=6),
+})
+
+
+@given(st.lists(plan_asset, max_size=25, unique_by=lambda a: (a["kind"], a["account_no"])), st.integers(-10**6, 5 * 10**9))
+@settings(max_examples=300)
+def test_freeze_plan_never_over_freezes_money_and_follows_the_order(assets: list[dict], needed: int) -> None:
+    from gateway.freeze_plan import PLAN_ORDER, attributable, plan_freezes
+    from gateway.store import asset_key
+
+    for a in assets:  # only deposit accounts can be protected
+        a["protected"] = a["protected"] and a["kind"] == "deposit"
+    plan = plan_freezes([("D", a) for a in assets], set(), needed)
+    money = [o for o in plan.orders if o["amount_fen"] is not None]
+    # Money is never frozen beyond what is needed, nor beyond what the asset holds.
+    assert sum(o["amount_fen"] for o in money) <= max(needed, 0)
+    assert all(0 < o["amount_fen"] <= o["value_fen"] for o in money)
+    # Money first, then vehicles, then real estate; protected accounts never.
+    kinds = [PLAN_ORDER.index(o["asset"]["kind"]) for o in plan.orders]
+    assert kinds == sorted(kinds)
+    protected = {asset_key(a) for a in assets if a["protected"]}
+    assert not any(o["asset"]["id"] in protected and o["asset"]["kind"] == "deposit" for o in plan.orders)
+    # Every eligible money asset is used before any property is touched, and planning stops once covered.
+    eligible_money = sum(attributable(a) for a in assets if a["kind"] in ("deposit", "wallet") and not a["protected"])
+    if any(o["amount_fen"] is None for o in plan.orders):
+        assert sum(o["amount_fen"] for o in money) == eligible_money
+    covered = sum(o["amount_fen"] if o["amount_fen"] is not None else o["value_fen"] for o in plan.orders)
+    assert plan.remaining_fen == needed - covered
+    if plan.orders:
+        last = plan.orders[-1]
+        before_last = covered - (last["amount_fen"] if last["amount_fen"] is not None else last["value_fen"])
+        assert before_last < needed  # nothing was added after the need was met

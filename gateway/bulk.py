@@ -15,7 +15,7 @@ from gateway.errors import field_errors
 from schemas.api import BatchRow
 
 CSV_COLUMNS = ("case_number", "court", "amount_due_fen", "costs_fen", "notice_number", "officer_credentials",
-               "debtor_kind", "id_number", "name", "institutions")
+               "debtor_kind", "id_number", "name", "institutions", "deadline_seconds")
 REQUIRED_CSV = {"case_number", "court", "amount_due_fen", "notice_number", "officer_credentials", "id_number", "name"}
 MAX_ERRORS = 50
 
@@ -99,6 +99,7 @@ def _csv_rows(text: str):  # type: ignore[no-untyped-def]
             "officer_credentials": _split(record["officer_credentials"]),
             "debtor": {"kind": record.get("debtor_kind") or None, "id_number": record["id_number"], "name": record["name"]},
             "institutions": _split(record.get("institutions") or "") or None,
+            "deadline_seconds": record.get("deadline_seconds") or None,
         }
 
 

@@ -55,13 +55,13 @@ class Intake:
             except UnknownInstitution as exc:
                 raise ScopeError(f"institutions[{exc.index}]", str(exc), lines[index]) from None
             key = (row.case_number, row.court, row.amount_due_fen, row.costs_fen, row.notice_number,
-                   tuple(row.officer_credentials), tuple(row.institutions or ()))
+                   tuple(row.officer_credentials), tuple(row.institutions or ()), row.deadline_seconds)
             groups[key].append(row)
         inquiries = []
         for members in groups.values():
             debtors = list({r.debtor.id_number: r.debtor for r in members}.values())  # a debtor once per case
             institutions = self.directory.resolve_scope(members[0].institutions)
-            inquiries.append(self._inquiry(members[0], debtors, institutions, batch_id, None))
+            inquiries.append(self._inquiry(members[0], debtors, institutions, batch_id, members[0].deadline_seconds))
         legs = self.store.add_inquiries(inquiries, batch=(batch_id, now_ms(), fmt, len(rows)))
         self.on_accepted()
         return Accepted(batch_id, len(inquiries), sum(len(q.debtors) for q in inquiries), legs)

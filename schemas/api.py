@@ -65,3 +65,4 @@ class BatchRow(CaseFields):
 
     debtor: Debtor
     institutions: list[str] | None = None
+    deadline_seconds: int | None = Field(None, ge=1, le=7 * 24 * 3600, description="default from the gateway")

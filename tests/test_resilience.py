@@ -47,6 +47,19 @@ async def test_slow_and_failing_institutions_do_not_hold_up_the_rest(api, simula
 
 
 async def test_gateway_killed_mid_batch_loses_nothing(stack, api, simulators, population, credential) -> None:
+    from tests.test_orders import COURT_A, order_body, settled
+
+    # Accounts an earlier inquiry found, to freeze while the batch runs.
+    holders = [d for d in population.debtors
+               if any(a.kind == "deposit" and not a.protected and a.value_fen >= 2 for a in population.assets_of(d.id_number))][-420:-400]
+    freeze_case = "(2025)冀0108执9400号"
+    async with api.post("/v1/inquiries", json={**CASE, "case_number": freeze_case, "amount_due_fen": 10**12,
+                                               "officer_credentials": [credential], "debtors": [debtor_json(d) for d in holders],
+                                               "institutions": ["bank"]}) as r:
+        found = await r.json()
+    await wait_inquiry(api, found["location"])
+    accounts = [next(a for a in population.assets_of(d.id_number) if a.kind == "deposit" and not a.protected and a.value_fen >= 2)
+                .model_dump(mode="json") for d in holders]
     debtors = bulk_debtors(population, 300)
     lines = b"\n".join(
         orjson.dumps({**CASE, "case_number": f"(2025)冀0108执{7000 + i // 50}号", "officer_credentials": [credential],
@@ -68,6 +81,12 @@ async def test_gateway_killed_mid_batch_loses_nothing(stack, api, simulators, po
             break
         await asyncio.sleep(0.05)
     assert progress["status"] == "running", "the batch finished before the crash; nothing was tested"
+    order_ids = []
+    for account in accounts:  # acknowledged just before the crash
+        async with api.post("/v1/orders", json=order_body("freeze", freeze_case, COURT_A, account, credential,
+                                                          amount_fen=account["value_fen"] // 2, term_days=365)) as r:
+            assert r.status == 202
+            order_ids.append((await r.json())["id"])
 
     stack.kill("gateway")  # SIGKILL
     await stack.restart("gateway")
@@ -83,6 +102,11 @@ async def test_gateway_killed_mid_batch_loses_nothing(stack, api, simulators, po
     assert len(reports) == 300
     for report in reports[::10]:
         await assert_matches_truth(report, simulators)
+    orders = [await settled(api, i, timeout=120) for i in order_ids]
+    assert {o["status"] for o in orders} == {"applied"}
+    for account, order in zip(accounts, orders):  # each applied exactly once
+        ledger = await simulators.ledger(account["institution_id"], account["account_no"])
+        assert [f["held_fen"] for f in ledger["freezes"] if f["freeze_id"] == order["id"]] == [order["amount_fen"]]
 
 
 async def test_logs_hold_no_unmasked_identifiers(stack, population) -> None:
@@ -254,8 +278,9 @@ async def test_broker_killed_mid_batch_with_orders_loses_nothing_and_applies_not
     accounts = [next(a for a in population.assets_of(d.id_number) if a.kind == "deposit" and not a.protected and a.value_fen >= 2)
                 .model_dump(mode="json") for d in debtors]
     second = bulk_debtors(population, 100)
+    # Recovery from a broker crash takes seconds (restart, reconnects, re-sends): a generous deadline.
     lines2 = b"\n".join(orjson.dumps({**CASE, "case_number": "(2025)冀0108执9301号", "officer_credentials": [credential],
-                                      "debtor": debtor_json(d)}) for d in second)
+                                      "debtor": debtor_json(d), "deadline_seconds": 180}) for d in second)
     async with api.post("/v1/inquiry-batches", data=lines2, headers={"Content-Type": "application/x-ndjson"}) as r:
         batch2 = await r.json()
     order_ids = []

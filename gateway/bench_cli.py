@@ -38,7 +38,7 @@ import uuid
 from dataclasses import dataclass, field
 from datetime import date, datetime, timezone
 from pathlib import Path
-from typing import Any, Awaitable, Callable, Iterable
+from typing import Any, Awaitable, Callable
 
 import aiohttp
 import orjson
@@ -54,10 +54,11 @@ CASE_SIZE = 100  # debtors per case in a bulk batch (rows sharing a case form on
 MAX_BATCH_ROWS = 100_000  # the gateway's limit per batch; larger runs post several batches at once
 AMOUNT_DUE_FEN = 10**13  # large enough that no freeze in the run is over-freezing
 REALISTIC_LATENCY = "30:300"
+ORDERS_STALL_S = 30.0  # orders: give up waiting when none has been answered for this long
 TARGET_RATIO, TARGET_LEGS_S, TARGET_OVERHEAD_MS, TARGET_RSS_MB, TARGET_LEGS = 0.25, 5000.0, 50.0, 300.0, 1_000_000
 MB = 1024 * 1024
 
-console = Console(highlight=False)
+console = Console(highlight=False, width=None if sys.stdout.isatty() else 120)
 
 
 # -- the command line -----------------------------------------------------------------------------
@@ -181,12 +182,12 @@ def parse_shown(text: str) -> float:
 # -- the stack ------------------------------------------------------------------------------------
 
 def _proc_status(pid: int) -> dict[str, int]:
-    """VmRSS and VmHWM of a process in bytes (empty if it is gone)."""
+    """VmRSS, VmHWM and RssAnon of a process in bytes (empty if it is gone)."""
     out: dict[str, int] = {}
     try:
         with open(f"/proc/{pid}/status") as f:
             for line in f:
-                if line.startswith(("VmRSS:", "VmHWM:")):
+                if line.startswith(("VmRSS:", "VmHWM:", "RssAnon:")):
                     key, value = line.split(":", 1)
                     out[key] = int(value.split()[0]) * 1024
     except OSError:
@@ -246,6 +247,7 @@ class Sampler:
         self.pids = pids
         self.interval_s = interval_s
         self.peak: dict[str, int] = {}
+        self.peak_anon: dict[str, int] = {}
         self.start_rss: dict[str, int] = {n: _proc_status(p).get("VmRSS", 0) for n, p in pids.items()}
         self.cpu0 = {n: _cpu_seconds(p) for n, p in pids.items()}
         self.cpu0["bench"] = sum(os.times()[:2])
@@ -253,9 +255,9 @@ class Sampler:
 
     def _sample(self) -> None:
         for name, pid in self.pids.items():
-            rss = _proc_status(pid).get("VmRSS", 0)
-            if rss > self.peak.get(name, 0):
-                self.peak[name] = rss
+            status = _proc_status(pid)
+            self.peak[name] = max(self.peak.get(name, 0), status.get("VmRSS", 0))
+            self.peak_anon[name] = max(self.peak_anon.get(name, 0), status.get("RssAnon", 0))
 
     async def _loop(self) -> None:
         while True:
@@ -278,6 +280,7 @@ class Sampler:
     def report(self) -> dict[str, Any]:
         return {
             "peak_rss_mb": {n: round(v / MB, 1) for n, v in sorted(self.peak.items())},
+            "peak_rss_anon_mb": {n: round(v / MB, 1) for n, v in sorted(self.peak_anon.items())},
             "rss_at_start_mb": {n: round(v / MB, 1) for n, v in sorted(self.start_rss.items())},
             "vmhwm_mb": {n: round(v / MB, 1) for n, v in sorted(self.hwm.items())},
             "cpu_seconds": dict(sorted(self.cpu.items())),
@@ -315,6 +318,7 @@ async def _main(opts: Options) -> int:
 
     started_at = datetime.now(timezone.utc)
     wall0 = time.monotonic()
+    load_before = os.getloadavg()
     bootstrap = os.environ.get("KAFKA_BOOTSTRAP") or None
     temp = opts.data_dir is None
     data_dir = Path(tempfile.mkdtemp(prefix="assetgw-bench-")) if temp else opts.data_dir
@@ -335,6 +339,11 @@ async def _main(opts: Options) -> int:
     where = f"cluster {bootstrap}" if bootstrap else f"embedded {opts.engine} broker"
     console.rule("[bold]asset-gateway benchmark")
     console.print(f"{os.cpu_count()} CPUs, Python {platform.python_version()}, {where}; data in {data_dir}")
+    if load_before[0] > 0.5 * (os.cpu_count() or 1):
+        console.print(f"[yellow]the machine is already busy (load average {load_before[0]:.1f} on {os.cpu_count()} CPUs): "
+                      "figures will be lower than on an idle machine")
+    if opts.smoke:
+        console.print("[yellow]--smoke: tiny sizes check the harness; the figures and verdicts are not representative")
     console.print(f"sizes: bulk {opts.debtors:,} debtors, {opts.latency_samples} latency samples per setting, {opts.orders:,} orders, "
                   f"memory scale {opts.memory_scale or 'off'}, raw ceiling {opts.raw_messages:,} messages; "
                   f"population {opts.persons:,} people + {opts.companies:,} companies"
@@ -381,8 +390,10 @@ async def _main(opts: Options) -> int:
     document = {
         "meta": {
             "started_at": started_at.isoformat(), "seconds": round(time.monotonic() - wall0, 1),
-            "host": socket.gethostname(), "cpus": os.cpu_count(), "python": platform.python_version(),
-            "platform": platform.platform(), "broker": ({"external": bootstrap} if bootstrap else {"embedded": opts.engine}),
+            "host": socket.gethostname(), "cpus": os.cpu_count(),
+            "load_average_before": [round(x, 2) for x in load_before],
+            "load_average_after": [round(x, 2) for x in os.getloadavg()],
+            "python": platform.python_version(), "platform": platform.platform(), "broker": ({"external": bootstrap} if bootstrap else {"embedded": opts.engine}),
             "partitions": opts.partitions, "institutions": institutions, "topic_prefix": prefix,
             "population": {"seed": SEED, "persons": opts.persons, "companies": opts.companies},
             "sizes": {"debtors": opts.debtors, "latency_samples": opts.latency_samples, "orders": opts.orders,
@@ -667,6 +678,10 @@ async def run_bulk(ctx: Ctx, label: str, debtors: list[Any], first_case: int, in
     }
     if sampler:
         result.update(sampler.report())
+        stack_cpu = sum(v for k, v in result["cpu_seconds"].items() if k != "bench")
+        result["stack_cpu_seconds"] = round(stack_cpu, 2)
+        result["stack_cpu_ms_per_leg"] = round(1000 * stack_cpu / total, 3)
+        result["stack_cpu_share_of_machine"] = round(stack_cpu / (seconds * (os.cpu_count() or 1)), 3)
     if not quiet:
         console.print(f"{label}: {total:,} legs in {seconds:.2f}s = [bold]{total / seconds:,.0f} legs/s[/bold] "
                       f"(POST accepted after {accepted_after:.2f}s; outcomes {outcomes})")
@@ -674,7 +689,16 @@ async def run_bulk(ctx: Ctx, label: str, debtors: list[Any], first_case: int, in
 
 
 async def phase_bulk(ctx: Ctx) -> None:
-    debtors = bulk_debtors(ctx, ctx.opts.debtors)
+    n = ctx.opts.debtors
+    # Untimed warm-up batch: first-use costs (code paths, connection pools, allocator arenas) are
+    # paid here rather than counted as growth with the batch size.
+    await run_bulk(ctx, "warm-up", bulk_debtors(ctx, 20, offset=n), 8_000, sample=False, quiet=True)
+    if "memory" not in ctx.opts.skip:
+        # A tenth-size run first, on the same processes: with the main run it gives memory two
+        # sizes to fit a line through (smallest first, since RSS seldom falls back).
+        small = await run_bulk(ctx, "bulk ÷10", bulk_debtors(ctx, max(10, n // 10)), 8_100)
+        ctx.results["bulk_small"] = small
+    debtors = bulk_debtors(ctx, n)
     result = await run_bulk(ctx, "bulk", debtors, 10_000)
     raw = ctx.results.get("raw_ceiling", {}).get("msgs_per_s")
     result["ratio_to_raw_ceiling"] = round(result["legs_per_s"] / raw, 4) if raw else None
@@ -735,6 +759,7 @@ async def one_inquiry(ctx: Ctx, debtor: Any, case: str, poll_s: float = 0.005) -
 
 async def latency_run(ctx: Ctx, label: str, latency: str, debtors: list[Any], case: str) -> dict[str, Any]:
     totals, slowest, overheads, server, statuses = [], [], [], [], {}
+    parts: dict[str, list[float]] = {"outbox": [], "kafka_and_connector": [], "completion": [], "http_and_polling": []}
     with Progress(TextColumn(f"latency {label}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                   console=console, transient=True) as bar:
         task = bar.add_task(label, total=len(debtors))
@@ -745,7 +770,16 @@ async def latency_run(ctx: Ctx, label: str, latency: str, debtors: list[Any], ca
             totals.append(total_ms)
             slowest.append(worst)
             overheads.append(total_ms - worst)
-            server.append((parse_shown(inquiry["completed_at"]) - parse_shown(inquiry["created_at"])) * 1000)
+            created, completed = parse_shown(inquiry["created_at"]), parse_shown(inquiry["completed_at"])
+            server.append((completed - created) * 1000)
+            # Where the time beyond the institutions went (server timestamps, ms precision).
+            if all(leg["sent_at"] and leg["finished_at"] for leg in legs):
+                last = max(legs, key=lambda leg: parse_shown(leg["finished_at"]))
+                parts["outbox"].append((min(parse_shown(leg["sent_at"]) for leg in legs) - created) * 1000)
+                parts["kafka_and_connector"].append(
+                    (parse_shown(last["finished_at"]) - parse_shown(last["sent_at"])) * 1000 - last["latency_ms"])
+                parts["completion"].append((completed - parse_shown(last["finished_at"])) * 1000)
+                parts["http_and_polling"].append(total_ms - (completed - created) * 1000)
             for leg in legs:
                 statuses[leg["status"]] = statuses.get(leg["status"], 0) + 1
             bar.advance(task)
@@ -753,6 +787,13 @@ async def latency_run(ctx: Ctx, label: str, latency: str, debtors: list[Any], ca
         "simulator_latency": latency, "samples": len(debtors), "legs_per_inquiry": len(inquiry["reports"][0]["legs"]),
         "total_ms": dist(totals), "slowest_leg_ms": dist(slowest), "overhead_ms": dist(overheads),
         "server_created_to_completed_ms": dist(server), "leg_outcomes": statuses,
+        "overhead_parts_p50_ms": {k: round(percentile(v, 50), 1) for k, v in parts.items() if v},
+        "overhead_parts_help": {
+            "outbox": "inquiry created → its first leg published and acknowledged by the broker",
+            "kafka_and_connector": "last-finished leg: published → result stored, minus its institution latency_ms",
+            "completion": "last leg's result stored → inquiry marked completed",
+            "http_and_polling": "client total minus the server's created → completed",
+        },
         "method": "client POST to first poll (every 5 ms) that shows the inquiry completed; overhead per inquiry = "
                   "total minus the largest leg latency_ms (the connector's own timing of its institution call)",
     }
@@ -838,22 +879,29 @@ async def phase_orders(ctx: Ctx) -> None:
         await asyncio.gather(*(place(i, b) for i, b in enumerate(bodies)))
         placed_after = time.monotonic() - t0
         pending = list(ids)
-        deadline = time.monotonic() + 600
+        cursor = 0
+        last_progress = time.monotonic()
+
+        async def get(order_id: str) -> dict[str, Any]:
+            async with ctx.http.get(f"/v1/orders/{order_id}") as r:
+                return await r.json()
+
+        # Poll the unanswered orders 32 at a time, round the list; stop when all are answered or
+        # when none has been answered for ORDERS_STALL_S (then they are reported, not waited on).
         while pending:
-            window = pending[:32]
-
-            async def get(order_id: str) -> dict[str, Any]:
-                async with ctx.http.get(f"/v1/orders/{order_id}") as r:
-                    return await r.json()
-
+            window = pending[cursor:cursor + 32] or pending[:32]
+            cursor = cursor + 32 if cursor + 32 < len(pending) else 0
             got = await asyncio.gather(*(get(i) for i in window))
             settled = {o["id"]: o for o in got if o["status"] not in ("requested", "sent")}
-            answered.update(settled)
-            pending = [i for i in pending if i not in settled]
-            bar.update(task, completed=len(answered))
-            if not settled:
-                if time.monotonic() > deadline:
-                    raise RuntimeError(f"{len(pending)} orders unanswered after 600 s")
+            if settled:
+                answered.update(settled)
+                pending = [i for i in pending if i not in settled]
+                cursor = 0
+                last_progress = time.monotonic()
+                bar.update(task, completed=len(answered))
+            elif time.monotonic() - last_progress > ORDERS_STALL_S:
+                break
+            else:
                 await asyncio.sleep(0.05)
         observed = time.monotonic() - t0
     latencies, statuses = [], {}
@@ -866,10 +914,21 @@ async def phase_orders(ctx: Ctx) -> None:
             answer = parse_shown(order["history"][-1]["at"])
         latencies.append((answer - created) * 1000)
         last_answer = max(last_answer, answer)
+    n = len(answered)
+    stuck: dict[str, Any] = {}
+    if pending:
+        left = await asyncio.gather(*(get(i) for i in pending))
+        stuck = {"count": len(left), "statuses": {st: sum(1 for o in left if o["status"] == st) for st in {o["status"] for o in left}},
+                 "order_ids": [o["id"] for o in left[:20]],
+                 "last_events": [o["history"][-1] for o in left[:3]]}
+        ctx.errors["orders"] = (f"{len(left)} of {len(bodies)} freeze orders were still unanswered {ORDERS_STALL_S:.0f} s after the last "
+                                f"answer (statuses {stuck['statuses']}); e.g. order {left[0]['id']}")
+        console.print(f"[red]{ctx.errors['orders']}")
+    if not answered:
+        raise RuntimeError("no freeze order was answered")
     seconds = max(last_answer - wall0, 0.001)
-    n = len(bodies)
     ctx.results["orders"] = {
-        "orders": n, "type": "freeze", "accounts_from": "a bank-only bulk inquiry of the same cases",
+        "orders": len(bodies), "answered": n, "unanswered": stuck or 0, "type": "freeze", "accounts_from": "a bank-only bulk inquiry of the same cases",
         "seconds": round(seconds, 3), "orders_per_s": round(n / seconds, 1), "placed_after_s": round(placed_after, 3),
         "seconds_observed_by_polling": round(observed, 3), "post_concurrency": 16,
         "latency_ms": dist(latencies), "statuses": statuses, **sampler.report(),
@@ -898,12 +957,14 @@ async def batch_reports(ctx: Ctx, batch_ids: list[str]) -> list[tuple[str, dict[
 def extrapolate(points: list[tuple[int, float]], baseline: float | None) -> tuple[float | None, str]:
     """Gateway RSS at TARGET_LEGS from measured (legs, peak MB) points."""
     points = sorted(points)
-    if len(points) >= 2 and points[-1][0] > points[0][0]:
-        (l1, p1), (l2, p2) = points[0], points[-1]
+    if len(points) >= 2 and points[-1][0] > points[-2][0]:
+        (l1, p1), (l2, p2) = points[-2], points[-1]
         slope = max((p2 - p1) / (l2 - l1), 0.0)
         return p2 + slope * (TARGET_LEGS - l2), (
-            f"linear fit through the two measured bulk runs ({l1:,} legs: {p1:.0f} MB, {l2:,} legs: {p2:.0f} MB), "
-            f"{slope * 1e5:.2f} MB per 100k legs, extended to {TARGET_LEGS:,} legs")
+            f"straight line through the two largest measured bulk runs ({l1:,} legs: peak {p1:.0f} MB; {l2:,} legs: "
+            f"peak {p2:.0f} MB) = {slope * 1e5:.2f} MB per 100k legs, extended to {TARGET_LEGS:,} legs; the runs went smallest "
+            f"first on the same gateway process after an untimed warm-up batch"
+            + (" — an extrapolation far beyond the measured sizes" if TARGET_LEGS > 4 * l2 else ""))
     if points and baseline is not None:
         l1, p1 = points[0]
         slope = max((p1 - baseline) / l1, 0.0)
@@ -915,9 +976,10 @@ def extrapolate(points: list[tuple[int, float]], baseline: float | None) -> tupl
 
 async def phase_memory(ctx: Ctx) -> None:
     runs = []
-    bulk = ctx.results.get("bulk")
-    if bulk and "peak_rss_mb" in bulk:
-        runs.append(_memory_row(bulk, "bulk"))
+    for key, name in (("bulk_small", "bulk ÷10"), ("bulk", "bulk")):
+        run = ctx.results.get(key)
+        if run and "peak_rss_mb" in run:
+            runs.append(_memory_row(run, name))
     if ctx.opts.memory_scale:
         k = ctx.opts.memory_scale
         debtors = bulk_debtors(ctx, ctx.opts.debtors * k)
@@ -928,7 +990,7 @@ async def phase_memory(ctx: Ctx) -> None:
     if not runs:
         raise RuntimeError("no bulk run to measure memory on (bulk skipped and no --memory-scale)")
     points = [(r["legs"], r["gateway_peak_rss_mb"]) for r in runs]
-    baseline = runs[0]["gateway_rss_before_mb"]
+    baseline = runs[0]["gateway_rss_before_mb"]  # only used if a single run was measured
     estimate, method = extrapolate(points, baseline)
     ctx.results["memory"] = {
         "runs": runs,
@@ -1064,8 +1126,10 @@ def print_results(doc: dict[str, Any]) -> None:
             f"{_fmt(lat['overhead_ms']['p50'])} / {_fmt(lat['overhead_ms']['p99'])} ms", name)
     orders = doc.get("orders")
     if orders:
-        row(f"freeze orders ({orders['orders']:,}) end to end", _fmt(orders["orders_per_s"], " orders/s"))
-        row("  order created→answered p50 / p99", f"{_fmt(orders['latency_ms']['p50'])} / {_fmt(orders['latency_ms']['p99'])} ms")
+        lost = orders["unanswered"]["count"] if orders.get("unanswered") else 0
+        row(f"freeze orders ({orders['orders']:,}) end to end" + (f" — [red]{lost} never answered[/red]" if lost else ""),
+            _fmt(orders["orders_per_s"], " orders/s"))
+        row("  order created→answered p50 / p99" + (" (answered ones)" if lost else ""), f"{_fmt(orders['latency_ms']['p50'])} / {_fmt(orders['latency_ms']['p99'])} ms")
     mem = doc.get("memory")
     if mem:
         for r in mem["runs"]:

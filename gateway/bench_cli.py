@@ -974,6 +974,15 @@ def extrapolate(points: list[tuple[int, float]], baseline: float | None) -> tupl
     return None, "no bulk run measured"
 
 
+def _slope_per_100k(points: list[tuple[int, float]]) -> float | None:
+    """Gateway peak RSS growth between the two largest runs, per 100,000 legs."""
+    points = sorted(points)
+    if len(points) < 2 or points[-1][0] <= points[-2][0]:
+        return None
+    (l1, p1), (l2, p2) = points[-2], points[-1]
+    return round((p2 - p1) / (l2 - l1) * 1e5, 2)
+
+
 async def phase_memory(ctx: Ctx) -> None:
     runs = []
     for key, name in (("bulk_small", "bulk ÷10"), ("bulk", "bulk")):
@@ -999,6 +1008,7 @@ async def phase_memory(ctx: Ctx) -> None:
         "gateway_rss_at_1m_legs_mb_extrapolated": round(estimate, 1) if estimate is not None else None,
         "extrapolation": method,
         "two_point_fit": len({p[0] for p in points}) >= 2,
+        "gateway_mb_per_100k_legs": _slope_per_100k(points),
         "how": "VmRSS of /proc/PID/status sampled every 0.2 s during each run (peak), VmHWM read at its end",
     }
     for r in runs:

@@ -191,6 +191,9 @@ class Store:
                 (now - older_than_ms,),
             ).rowcount
 
+    def next_open_deadline(self) -> int | None:
+        return self.db.execute("SELECT min(deadline) FROM inquiries WHERE completed_at IS NULL").fetchone()[0]
+
     def expire_overdue(self, now: int) -> list[str]:
         """Legs still open when their inquiry's deadline passed become ``timed_out``."""
         with self._tx() as db:

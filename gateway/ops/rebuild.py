@@ -76,14 +76,35 @@ async def rebuild(settings: Settings, out: Path, progress: Progress | None = Non
     _insert_inquiries(store, list(legs.values()))
     store.mark_sent(list(legs), now_ms())
     _insert_orders(store, orders, {m.order_id: m for m in work if isinstance(m, OrderRequest)})
-    # Partitions interleave; answers are applied in the order they were given, as they were live
-    # (a deduction's answer must follow its freeze's).
-    answers.sort(key=lambda m: m.answered_at)  # type: ignore[attr-defined]
-    store.apply_results([m for m in answers if isinstance(m, LegResult)], now_ms())
-    orders.apply_results([m for m in answers if isinstance(m, OrderResult)], now_ms())
+    _replay_answers(store, orders, answers)
     store.expire_overdue(now_ms())
     store.close()
     return out
+
+
+def _replay_answers(store: Store, orders: OrderStore, answers: list[BaseModel]) -> None:
+    """Apply answers in the order they were given (partitions interleave; a deduction's answer
+    must follow its freeze's), expiring each inquiry when the answers pass its deadline, so an
+    answer that came after the deadline is recorded as late, as it was live."""
+    answers.sort(key=lambda m: m.answered_at)  # type: ignore[attr-defined]
+    legs: list[LegResult] = []
+    order_answers: list[OrderResult] = []
+
+    def flush(at: int) -> None:
+        store.apply_results(legs, at)
+        orders.apply_results(order_answers, at)
+        legs.clear()
+        order_answers.clear()
+
+    next_deadline = store.next_open_deadline()
+    for answer in answers:
+        at = int(answer.answered_at.timestamp() * 1000)  # type: ignore[attr-defined]
+        if next_deadline is not None and at > next_deadline:
+            flush(at)
+            store.expire_overdue(at)
+            next_deadline = store.next_open_deadline()
+        (legs if isinstance(answer, LegResult) else order_answers).append(answer)  # type: ignore[arg-type]
+    flush(now_ms())
 
 
 def _insert_inquiries(store: Store, legs: list[LegRequest]) -> None:

@@ -100,13 +100,18 @@ class OrderStore:
 
     def apply_results(self, results: Iterable[OrderResult], now: int) -> int:
         """Move orders by their institutions' answers. The first answer to a sent order decides
-        it; repeats (redelivery, replay) only add nothing. Returns how many orders moved."""
+        it; repeats (redelivery, replay) change nothing. Returns how many orders moved."""
         moved = 0
         with Transaction(self.db) as db:
             for r in results:
                 row = db.execute("SELECT * FROM orders WHERE id = ?", (r.order_id,)).fetchone()
-                if row is None or row["status"] != "sent":
-                    continue
+                if row is None or row["status"] not in ("requested", "sent"):
+                    continue  # already answered: a redelivery or replay changes nothing
+                if row["status"] == "requested":
+                    # The answer overtook the relay's own record of sending (it marks after the
+                    # broker's ack): it was sent, so say so, then take the answer.
+                    db.execute("UPDATE orders SET sent_at = ? WHERE id = ?", (now, r.order_id))
+                    self._event(db, r.order_id, now, "gateway", "sent", "sent", {})
                 status = next_status(row["type"], r.status)
                 db.execute(
                     "UPDATE orders SET status = ?, held_fen = ?, deducted_fen = ?, queue_position = ?,"

@@ -20,7 +20,7 @@ from tests.conftest import case_body, debtor_json, officer_token, wait_inquiry
 from tests.test_inquiry_e2e import rich_debtor
 
 COMMANDS = ["up", "broker", "simulator", "connector", "gateway", "inquire", "report", "debtors", "replay", "dlq", "lag", "rebuild",
-            "token", "simulator-fault"]
+            "token", "simulator-fault", "bench"]
 
 
 def assetgw(*args: str, **kwargs) -> subprocess.CompletedProcess:  # type: ignore[no-untyped-def]

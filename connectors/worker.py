@@ -22,7 +22,7 @@ from aiokafka.structs import ConsumerRecord
 from tenacity import AsyncRetrying, RetryCallState, retry_if_exception_type, stop_after_attempt, wait_random_exponential
 
 from connectors.breaker import OPEN, CircuitBreaker
-from connectors.base import Answer, Connector, Found, NotFound, Permanent, Refused, Retryable
+from connectors.base import Connector, Found, NotFound, Permanent, Refused, Retryable
 from gateway.bus.deadletter import send_to_deadletter
 from gateway.bus.kafka import make_consumer, make_producer, start_with_retry
 from gateway.bus.offsets import OffsetTracker

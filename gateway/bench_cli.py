@@ -1132,7 +1132,7 @@ def print_results(doc: dict[str, Any]) -> None:
         name = f"one-debtor p99 overhead over slowest institution ({lat['simulator_latency']} ms)"
         row(f"one debtor, latency {lat['simulator_latency']} ms: total p50 / p95 / p99 ({lat['samples']} sequential)",
             f"{_fmt(lat['total_ms']['p50'])} / {_fmt(lat['total_ms']['p95'])} / {_fmt(lat['total_ms']['p99'])} ms")
-        row(f"  gateway overhead over slowest institution p50 / p99",
+        row("  gateway overhead over slowest institution p50 / p99",
             f"{_fmt(lat['overhead_ms']['p50'])} / {_fmt(lat['overhead_ms']['p99'])} ms", name)
     orders = doc.get("orders")
     if orders:

@@ -25,7 +25,6 @@ from schemas.assets import DepositAccount, PaymentWallet, RealEstate
 from schemas.signing import (
     HEADER_KEY_ID,
     HEADER_NONCE,
-    HEADER_SIGNATURE,
     HEADER_TIMESTAMP,
     MissingPartnerKeys,
     NonceCache,

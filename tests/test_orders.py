@@ -8,7 +8,6 @@ import itertools
 import uuid
 from typing import Any, Callable
 
-import pytest
 
 from gateway.store import asset_key
 from tests.conftest import debtor_json, get_json, wait_for, wait_inquiry

@@ -232,7 +232,6 @@ async def test_intermittent_faults_are_retried_and_nothing_is_lost(api, simulato
     """A third of all answers from five banks are faults (one kind per bank). Nothing is lost: every
     leg ends, retries bring nearly all home (one try alone would fail a third), the few that ran
     out of attempts say why, and what came home is exactly the ground truth."""
-    from tests.test_inquiry_e2e import assert_matches_truth
 
     flaky = {"bank-01": {"throttle_rate": 0.33, "retry_after_s": 0.1}, "bank-02": {"error_rate": 0.33},
              "bank-03": {"malformed_rate": 0.33}, "bank-04": {"truncated_rate": 0.33}, "bank-05": {"reset_rate": 0.33}}

@@ -293,9 +293,12 @@ class ConnectorWorker:
         self._stopping = True  # a result still publishing gives up retrying now; its offset stays uncommitted
         if self._publishing:
             await asyncio.wait(self._publishing, timeout=10)
-        await self._commit()
-        await self.consumer.stop()
-        await self.producer.stop()
+        # Each Kafka step is bounded: with the broker gone they could wait for ever.
+        for step in (self._commit(), self.consumer.stop(), self.producer.stop()):
+            try:
+                await asyncio.wait_for(step, timeout=10)
+            except (asyncio.TimeoutError, KafkaError) as exc:
+                log.warning("shutdown step gave up", error=repr(exc))
         await self.connector.aclose()
         log.info("worker stopped", kind=self.kind)
 

@@ -63,7 +63,10 @@ async def run_gateway(settings: Settings, stop: asyncio.Event) -> None:
         for task in [stopper, *loops]:
             task.cancel()
         await asyncio.gather(stopper, consuming, *loops, return_exceptions=True)
-        await consumer.stop()
-        await producer.stop()
+        for step in (consumer.stop(), producer.stop()):  # bounded: the broker may be gone
+            try:
+                await asyncio.wait_for(step, timeout=10)
+            except Exception as exc:  # noqa: BLE001 - leaving anyway
+                log.warning("shutdown step gave up", error=repr(exc))
         store.close()
         log.info("gateway stopped")

@@ -13,17 +13,33 @@ from typing import Awaitable, Callable
 from schemas.directory import KINDS
 
 
+SHUTDOWN_LIMIT_S = 60.0
+
+
 def _run_until_signalled(main: Callable[[asyncio.Event], Awaitable[None]]) -> None:
-    """Run a long-lived component; SIGINT/SIGTERM set the stop event for a graceful exit."""
+    """Run a long-lived component; SIGINT/SIGTERM set the stop event for a graceful exit. If the
+    graceful exit hangs (e.g. the broker is gone and a last commit can never land), the process
+    leaves anyway after SHUTDOWN_LIMIT_S: what it had not committed is redelivered."""
 
     async def runner() -> None:
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
+
+        def on_signal() -> None:
+            if not stop.is_set():
+                stop.set()
+                loop.call_later(SHUTDOWN_LIMIT_S, _give_up)
+
         for sig in (signal.SIGINT, signal.SIGTERM):
-            loop.add_signal_handler(sig, stop.set)
+            loop.add_signal_handler(sig, on_signal)
         await main(stop)
 
     asyncio.run(runner())
+
+
+def _give_up() -> None:
+    print(f"graceful shutdown took over {SHUTDOWN_LIMIT_S:.0f}s; exiting now", file=sys.stderr, flush=True)
+    os._exit(75)
 
 
 def cmd_broker(args: argparse.Namespace) -> None:

@@ -64,10 +64,11 @@ class OrderDesk:
         if INSTITUTION_KIND_OF[body.asset.kind] != institution.kind:
             raise OrderRejected(422, "asset.kind", f"a {institution.kind} institution holds no {body.asset.kind}")
         case = self._case(body.case_number, body.court)
-        debtor, asset = self._found_asset(body.case_number, body.institution_id, body.asset)
+        found = self.store.case_assets(body.case_number)  # decoded once: every check below reads it
+        debtor, asset = self._found_asset(found, body.institution_id, body.asset)
         original = self._check_original(body) if body.original_order_id else None
         if body.type == "freeze":
-            self._check_not_over_freezing(case, body.asset.kind, body.amount_fen, asset, planned_fen)
+            self._check_not_over_freezing(case, found, body.asset.kind, body.amount_fen, planned_fen)
         now = now_ms()
         return {
             "id": new_id(), "idempotency_key": body.idempotency_key, "request_digest": digest, "type": body.type,
@@ -89,8 +90,8 @@ class OrderDesk:
             raise OrderRejected(422, "court", f"the case is held by {case['court']}")
         return case
 
-    def _found_asset(self, case_number: str, institution_id: str, ref: AssetRef) -> tuple[str, dict]:
-        for debtor, asset in self.store.case_assets(case_number):
+    def _found_asset(self, found: list[tuple[str, dict]], institution_id: str, ref: AssetRef) -> tuple[str, dict]:
+        for debtor, asset in found:
             if asset["institution_id"] == institution_id and asset["kind"] == ref.kind and asset_key(asset) == ref.id:
                 return debtor, asset
         raise OrderRejected(422, "asset.id", f"{ref.kind} {ref.id} at {institution_id} is in no report of this case")
@@ -110,9 +111,10 @@ class OrderDesk:
             raise OrderRejected(422, "amount_fen", f"the freeze holds {original['held_fen'] or 0} fen; a deduction moves frozen funds only")
         return original
 
-    def _check_not_over_freezing(self, case: sqlite3.Row, kind: str, amount: int | None, asset: dict, planned_fen: int) -> None:
+    def _check_not_over_freezing(self, case: sqlite3.Row, found: list[tuple[str, dict]], kind: str, amount: int | None,
+                                 planned_fen: int) -> None:
         due = case["amount_due_fen"] + case["costs_fen"]
-        covered = self._covered_fen(case["case_number"]) + planned_fen
+        covered = self._covered_fen(case["case_number"], found) + planned_fen
         if kind in MONEY_KINDS:
             if covered + amount > due:  # type: ignore[operator]
                 raise OrderRejected(422, "amount_fen", f"over-freezing: the case's freezes would reach {covered + amount} fen; "  # type: ignore[operator]
@@ -120,9 +122,9 @@ class OrderDesk:
         elif covered >= due:
             raise OrderRejected(422, "asset.id", f"over-freezing: the case's freezes already cover {covered} of {due} fen")
 
-    def _covered_fen(self, case_number: str) -> int:
+    def _covered_fen(self, case_number: str, found: list[tuple[str, dict]]) -> int:
         """What the case's live freezes cover: money by amount, property by the debtor's share of its value."""
-        values = {(a["institution_id"], asset_key(a)): _attributable(a) for _, a in self.store.case_assets(case_number)}
+        values = {(a["institution_id"], asset_key(a)): _attributable(a) for _, a in found}
         total = 0
         for f in self.orders.live_freezes_of_case(case_number):
             total += f["amount_fen"] if f["asset_kind"] in MONEY_KINDS else values.get((f["institution_id"], f["asset_id"]), 0)
@@ -167,9 +169,10 @@ class OrderDesk:
                 return self._plan_view(case_number, placed, replayed=True)
         case = self._case(case_number, req.court)
         due = case["amount_due_fen"] + case["costs_fen"]
-        covered = self._covered_fen(case_number)
+        found = self.store.case_assets(case_number)
+        covered = self._covered_fen(case_number, found)
         live = {(f["institution_id"], f["asset_id"]) for f in self.orders.live_freezes_of_case(case_number)}
-        plan = plan_freezes(self.store.case_assets(case_number), live, due - covered)
+        plan = plan_freezes(found, live, due - covered)
         planned, skipped, remaining = plan.orders, plan.skipped_protected, plan.remaining_fen
         result = {
             "case_number": case_number, "due_fen": due, "covered_fen": covered,

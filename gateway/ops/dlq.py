@@ -23,7 +23,8 @@ from gateway.bus.kafka import make_producer
 from gateway.bus.topics import deadletter_topic
 from gateway.clock import SHANGHAI
 from gateway.config import Settings
-from gateway.ops.replay import OpsError, partitions_of, progress_bar, reader, scan, shown_key, start_producer
+from gateway.ops.reading import OpsError, partitions_of, reader, scan
+from gateway.ops.replay import progress_bar, shown_key, start_producer
 
 REDRIVEN_FROM = "dlq.redriven-from"
 Position = tuple[int, int]  # (partition, offset) in the dead-letter topic

@@ -16,12 +16,13 @@ from pathlib import Path
 from typing import Any, Callable
 
 import orjson
-from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka import TopicPartition
 from pydantic import BaseModel
 
 from gateway.bus.topics import legs_topic, order_results_topic, orders_topic, results_topic
 from gateway.clock import now_ms
 from gateway.config import Settings
+from gateway.ops.reading import partitions_of, reader, scan
 from gateway.order_store import OrderStore
 from gateway.store import NewInquiry, Store, Transaction
 from schemas.directory import KINDS, Institution
@@ -31,43 +32,25 @@ from schemas.orders import OrderRequest, OrderResult
 Progress = Callable[[int], None]
 
 
-async def read_topics(bootstrap: str, topics: list[str], progress: Progress | None = None) -> list[BaseModel]:
-    """Every decodable message of the topics up to their current end, partition by partition."""
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False, auto_offset_reset="earliest")
-    await consumer.start()
-    try:
-        tps = [TopicPartition(t, p) for t in topics for p in sorted(consumer.partitions_for_topic(t) or ())]
-        if not tps:
-            await consumer._client.force_metadata_update()  # noqa: SLF001 - topics created after start
-            tps = [TopicPartition(t, p) for t in topics for p in sorted(consumer.partitions_for_topic(t) or ())]
-        consumer.assign(tps)
-        await consumer.seek_to_beginning(*tps)
-        ends = await consumer.end_offsets(tps)
-        out: list[BaseModel] = []
-        remaining = {tp for tp in tps if ends[tp] > 0}
-        while remaining:
-            batches = await consumer.getmany(*remaining, timeout_ms=1000, max_records=5000)
-            for tp, records in batches.items():
-                for record in records:
-                    if record.offset >= ends[tp]:
-                        continue
-                    try:
-                        out.append(decode(record.value)[1])
-                    except UndecodableMessage:
-                        pass  # dead-lettered when it was consumed; not part of the state
-                if records and records[-1].offset + 1 >= ends[tp]:
-                    remaining.discard(tp)
-                if progress:
-                    progress(len(records))
-        return out
-    finally:
-        await consumer.stop()
+async def read_topics(settings: Settings, topics: list[str], progress: Progress | None = None) -> list[BaseModel]:
+    """Every decodable message of the topics, from their start to their end at this moment."""
+    out: list[BaseModel] = []
+    async with reader(settings, "rebuild") as consumer:
+        tps = [TopicPartition(t, p) for t in topics for p in await partitions_of(consumer, t)]
+        starts, ends = await consumer.beginning_offsets(tps), await consumer.end_offsets(tps)
+        async for record in scan(consumer, {tp: (starts[tp], ends[tp]) for tp in tps},
+                                 on_record=(lambda: progress(1)) if progress else None):
+            try:
+                out.append(decode(record.value)[1])
+            except UndecodableMessage:
+                pass  # dead-lettered when it was consumed; not part of the state
+    return out
 
 
 async def rebuild(settings: Settings, out: Path, progress: Progress | None = None) -> Path:
     prefix = settings.topic_prefix
-    work = await read_topics(settings.kafka_bootstrap, [legs_topic(prefix, k) for k in KINDS] + [orders_topic(prefix, k) for k in KINDS], progress)
-    answers = await read_topics(settings.kafka_bootstrap, [results_topic(prefix), order_results_topic(prefix)], progress)
+    work = await read_topics(settings, [legs_topic(prefix, k) for k in KINDS] + [orders_topic(prefix, k) for k in KINDS], progress)
+    answers = await read_topics(settings, [results_topic(prefix), order_results_topic(prefix)], progress)
     if out.exists():
         raise FileExistsError(f"{out} exists; rebuild writes a fresh database")
     store = Store(out)

@@ -12,6 +12,7 @@ from rich.console import Console
 from rich.progress import Progress, SpinnerColumn, TextColumn
 
 from gateway.config import Settings
+from gateway.ops.reading import OpsError
 from gateway.ops.rebuild import compare, rebuild
 
 
@@ -23,9 +24,13 @@ async def run_rebuild(args: argparse.Namespace) -> int:
         console.print(f"[red]no live store at {live} (set --live or ASSETGW_DATA_DIR)")
         return 2
     out = Path(args.out or settings.data_dir / f"rebuild-{time.strftime('%Y%m%dT%H%M%S')}.sqlite3")
-    with Progress(SpinnerColumn(), TextColumn("{task.description} {task.completed} messages"), console=console) as bar:
-        task = bar.add_task("reading topics", total=None)
-        await rebuild(settings, out, progress=lambda n: bar.advance(task, n))
+    try:
+        with Progress(SpinnerColumn(), TextColumn("{task.description} {task.completed} messages"), console=console) as bar:
+            task = bar.add_task("reading topics", total=None)
+            await rebuild(settings, out, progress=lambda n: bar.advance(task, n))
+    except (OpsError, FileExistsError) as exc:
+        console.print(f"[red]assetgw rebuild: {exc}")
+        return 2
     report = compare(live, out)
     if args.json:
         print(orjson.dumps(report).decode())

@@ -19,7 +19,7 @@ from gateway.errors import ApiError, field_errors, invalid
 from gateway.intake import Intake, ScopeError
 from gateway.openapi import openapi_document
 from gateway.orders import OrderDesk
-from gateway.reports import debtor_report, inquiry_view
+from gateway.reports import debtor_report, group_legs, inquiry_view
 from gateway.store import Store
 from schemas.api import InquiryCreate
 from schemas.directory import Directory
@@ -161,10 +161,10 @@ async def batch_reports(request: web.Request) -> web.StreamResponse:
     await response.prepare(request)
     for inquiry_id in store.batch_inquiry_ids(batch_id):
         inquiry = store.inquiry(inquiry_id)
-        legs = store.legs(inquiry_id)
+        legs_by_debtor = group_legs(store.legs(inquiry_id))
         lines = []
         for debtor in store.debtors(inquiry_id):
-            report = debtor_report(debtor, [leg for leg in legs if leg["debtor_seq"] == debtor["seq"]], directory)
+            report = debtor_report(debtor, legs_by_debtor.get(debtor["seq"], []), directory)
             lines.append(orjson.dumps({"inquiry_id": inquiry_id, "case_number": inquiry["case_number"], **report}))
         await response.write(b"\n".join(lines) + b"\n")
     await response.write_eof()

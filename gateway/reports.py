@@ -68,10 +68,15 @@ def debtor_report(debtor: Mapping[str, Any], legs: list[Mapping[str, Any]], dire
     }
 
 
-def inquiry_view(inquiry: Mapping[str, Any], debtors: list[Mapping[str, Any]], legs: list[Mapping[str, Any]], directory: Directory) -> dict[str, Any]:
-    legs_by_debtor: dict[int, list[Mapping[str, Any]]] = {}
+def group_legs(legs: Iterable[Mapping[str, Any]]) -> dict[int, list[Mapping[str, Any]]]:
+    by_debtor: dict[int, list[Mapping[str, Any]]] = {}
     for leg in legs:
-        legs_by_debtor.setdefault(leg["debtor_seq"], []).append(leg)
+        by_debtor.setdefault(leg["debtor_seq"], []).append(leg)
+    return by_debtor
+
+
+def inquiry_view(inquiry: Mapping[str, Any], debtors: list[Mapping[str, Any]], legs: list[Mapping[str, Any]], directory: Directory) -> dict[str, Any]:
+    legs_by_debtor = group_legs(legs)
     statuses: dict[str, int] = {}
     for leg in legs:
         statuses[leg["status"]] = statuses.get(leg["status"], 0) + 1

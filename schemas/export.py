@@ -12,7 +12,7 @@ from pydantic import BaseModel, TypeAdapter
 
 from schemas.api import BatchRow, InquiryCreate
 from schemas.assets import Asset
-from schemas.messages import SCHEMA_VERSION, Envelope, LegRequest, LegResult
+from schemas.messages import SCHEMA_VERSION, Envelope, LegBatch, LegBatchResult
 from schemas.orders import Approval, FreezePlanRequest, OrderCreate, OrderRequest, OrderResult
 
 OUT = Path(__file__).parent / "json"
@@ -21,8 +21,8 @@ OUT = Path(__file__).parent / "json"
 def documents() -> dict[str, dict]:
     models: dict[str, type[BaseModel]] = {
         "envelope": Envelope,
-        "inquiry.leg.requested": LegRequest,
-        "inquiry.leg.result": LegResult,
+        "inquiry.legs.requested": LegBatch,
+        "inquiry.legs.result": LegBatchResult,
         "api.inquiry-create": InquiryCreate,
         "api.batch-row": BatchRow,
         "control.order.requested": OrderRequest,

@@ -16,7 +16,7 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationErro
 from schemas.assets import Asset
 from schemas.debtor import Debtor
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: legs travel in batches (inquiry.legs.*)
 
 
 def new_id() -> str:
@@ -31,10 +31,18 @@ class _Payload(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
-class LegRequest(_Payload):
-    """Ask one institution what one debtor holds, on behalf of one inquiry."""
+class LegItem(_Payload):
+    """One leg of a batch: one debtor asked of the batch's institution."""
 
     leg_id: str
+    debtor: Debtor
+
+
+class LegBatch(_Payload):
+    """Ask one institution what some debtors of one inquiry hold. Legs travel in batches because
+    what they share (the case, its legal basis, the institution, the deadline) is most of a leg,
+    and because institutions answer batches far more cheaply than single requests."""
+
     inquiry_id: str
     batch_id: str | None = None
     case_number: str
@@ -44,10 +52,14 @@ class LegRequest(_Payload):
     # Not sent to institutions; carried so the gateway's store can be rebuilt from the topics.
     amount_due_fen: int | None = None
     costs_fen: int | None = None
-    debtor: Debtor
     institution_id: str
     institution_kind: str
-    deadline: AwareDatetime = Field(description="after this the answer is no longer awaited")
+    deadline: AwareDatetime = Field(description="after this the answers are no longer awaited")
+    legs: list[LegItem] = Field(min_length=1)
+
+    def part(self, legs: list[LegItem]) -> "LegBatch":
+        """The same batch narrowed to some of its legs (for chunking and for retrying the rest)."""
+        return self.model_copy(update={"legs": legs})
 
 
 LegStatus = Literal["found", "not_found", "refused", "failed", "timed_out"]
@@ -58,21 +70,27 @@ class LegResult(_Payload):
     """Exactly one per leg: the assets found, or a terminal status with the reason."""
 
     leg_id: str
-    inquiry_id: str
-    institution_id: str
     status: LegStatus
     assets: list[Asset] = Field(default_factory=list)
     reason: str | None = None
     attempts: int = Field(ge=0, default=1)
     latency_ms: int = Field(ge=0, default=0)
+
+
+class LegBatchResult(_Payload):
+    """The answers to one ``LegBatch`` (or to part of it), one ``LegResult`` per leg."""
+
+    inquiry_id: str
+    institution_id: str
+    results: list[LegResult] = Field(min_length=1)
     answered_at: AwareDatetime
 
 
 from schemas.orders import OrderRequest, OrderResult  # noqa: E402 - after _Payload, which they do not need
 
 PAYLOADS: dict[str, type[BaseModel]] = {
-    "inquiry.leg.requested": LegRequest,
-    "inquiry.leg.result": LegResult,
+    "inquiry.legs.requested": LegBatch,
+    "inquiry.legs.result": LegBatchResult,
     "control.order.requested": OrderRequest,
     "control.order.result": OrderResult,
 }
@@ -84,7 +102,7 @@ class Envelope(BaseModel):
     type: str
     schema_version: int = SCHEMA_VERSION
     message_id: str = Field(default_factory=new_id)
-    correlation: dict[str, str] = Field(default_factory=dict, description="inquiry_id, leg_id, batch_id, ...")
+    correlation: dict[str, str] = Field(default_factory=dict, description="inquiry_id, batch_id, institution_id, order_id, ...")
     produced_at: AwareDatetime = Field(default_factory=utcnow)
     payload: dict[str, Any]
 
@@ -94,13 +112,19 @@ class UndecodableMessage(ValueError):
 
 
 def encode(payload: BaseModel, **correlation: str | None) -> bytes:
+    return encode_payload(TYPE_OF[type(payload)], payload.model_dump(mode="json"), **correlation)
+
+
+def encode_payload(type_name: str, payload: dict[str, Any], **correlation: str | None) -> bytes:
+    """For producers that build the payload from already-validated data (the outbox, from its own
+    store) and need not pay for constructing the model; consumers validate it on decode."""
     envelope = {
-        "type": TYPE_OF[type(payload)],
+        "type": type_name,
         "schema_version": SCHEMA_VERSION,
         "message_id": new_id(),
         "correlation": {k: v for k, v in correlation.items() if v is not None},
         "produced_at": utcnow().isoformat(),
-        "payload": payload.model_dump(mode="json"),
+        "payload": payload,
     }
     return orjson.dumps(envelope)
 

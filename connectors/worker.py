@@ -1,9 +1,11 @@
-"""A connector worker: consumes one institution kind's inquiry legs and control orders, calls the
-institutions, and publishes exactly one result per leg or order.
+"""A connector worker: consumes one institution kind's batches of inquiry legs and its control
+orders, calls the institutions, and publishes exactly one result per leg or order.
 
-Legs are handled concurrently (capped in total and per institution) so a slow institution only
-holds its own legs. Each leg's offset is committed once its result is acknowledged by the broker;
-a crash redelivers unfinished legs, and the gateway ignores a second result for a finished leg.
+A batch of legs is asked of its institution in chunks of at most the connector's ``max_batch``;
+its answers go back as one message. Messages are handled concurrently (capped in total, and calls
+per institution) so a slow institution only holds its own legs. A message's offset is committed
+once its results are acknowledged by the broker; a crash redelivers unfinished messages, and the
+gateway ignores a second result for a finished leg.
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ from aiokafka.structs import ConsumerRecord
 from tenacity import AsyncRetrying, RetryCallState, retry_if_exception_type, stop_after_attempt, wait_random_exponential
 
 from connectors.breaker import OPEN, CircuitBreaker
-from connectors.base import Connector, Found, NotFound, Permanent, Refused, Retryable
+from connectors.base import Answer, Connector, Found, NotFound, Permanent, Retryable
 from gateway.bus.deadletter import send_to_deadletter
 from gateway.bus.kafka import make_consumer, make_producer, start_with_retry
 from gateway.bus.offsets import OffsetTracker
@@ -30,7 +32,7 @@ from gateway import metrics
 from gateway.bus.topics import deadletter_topic, legs_topic, order_results_topic, orders_topic, results_topic
 from gateway.config import Settings
 from schemas.directory import Institution
-from schemas.messages import LegRequest, LegResult, UndecodableMessage, decode, encode, utcnow
+from schemas.messages import LegBatch, LegBatchResult, LegItem, LegResult, UndecodableMessage, decode, encode, utcnow
 from schemas.orders import OrderRequest, OrderResult
 
 log = structlog.get_logger("connector")
@@ -64,6 +66,7 @@ class ConnectorWorker:
         self._tasks: set[asyncio.Task[None]] = set()
         self._publishing: set[asyncio.Task[None]] = set()
         self._stopping = False
+        self._legs_in_flight = 0
         self.producer = make_producer(settings, self.name)
         self.consumer = make_consumer(settings, group_id=self.group_id, client_id=self.name)
 
@@ -85,7 +88,8 @@ class ConnectorWorker:
 
     async def _fetch_some(self) -> None:
         room = self.settings.max_inflight - len(self._tasks)
-        if room <= 0:  # back-pressure: fetch no more until something finishes
+        if room <= 0 or self._legs_in_flight >= self.settings.max_inflight_legs:
+            # Back-pressure: fetch no more until something finishes.
             await asyncio.wait(self._tasks, timeout=0.1, return_when=asyncio.FIRST_COMPLETED)
             return
         batches = await self.consumer.getmany(timeout_ms=100, max_records=room)
@@ -99,8 +103,8 @@ class ConnectorWorker:
     async def _handle(self, tp: TopicPartition, record: ConsumerRecord) -> None:
         try:
             _, work = decode(record.value)
-            if not isinstance(work, (LegRequest, OrderRequest)):
-                raise UndecodableMessage(f"expected a leg or an order, got {type(work).__name__}")
+            if not isinstance(work, (LegBatch, OrderRequest)):
+                raise UndecodableMessage(f"expected legs or an order, got {type(work).__name__}")
             institution = self.settings.directory.by_id.get(work.institution_id)
             if institution is None or institution.kind != self.kind:
                 # A configuration gap, not a bad message: mend the directory, then re-drive it.
@@ -108,12 +112,16 @@ class ConnectorWorker:
         except UndecodableMessage as exc:
             await self._dead_letter(tp, record, str(exc))
             return
-        ids = ({"leg_id": work.leg_id, "inquiry_id": work.inquiry_id, "batch_id": work.batch_id}
-               if isinstance(work, LegRequest) else {"order_id": work.order_id, "case_number": work.case_number})
+        ids = ({"inquiry_id": work.inquiry_id, "batch_id": work.batch_id}
+               if isinstance(work, LegBatch) else {"order_id": work.order_id, "case_number": work.case_number})
         with structlog.contextvars.bound_contextvars(institution=work.institution_id, **ids):
-            if isinstance(work, LegRequest):
-                result = await self.call(work, institution)
-                value = encode(result, inquiry_id=work.inquiry_id, leg_id=work.leg_id, batch_id=work.batch_id)
+            if isinstance(work, LegBatch):
+                self._legs_in_flight += len(work.legs)
+                try:
+                    result = await self.call(work, institution)
+                finally:
+                    self._legs_in_flight -= len(work.legs)
+                value = encode(result, inquiry_id=work.inquiry_id, batch_id=work.batch_id, institution_id=work.institution_id)
                 topic, key = results_topic(self.settings.topic_prefix), work.inquiry_id
             else:
                 order_result = await self.control(work, institution)
@@ -155,37 +163,67 @@ class ConnectorWorker:
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 5.0)
 
-    async def call(self, leg: LegRequest, institution: Institution) -> LegResult:
-        """Ask the institution; always returns a terminal result, never raises."""
+    async def call(self, batch: LegBatch, institution: Institution) -> LegBatchResult:
+        """Ask the institution, a chunk of at most ``max_batch`` legs per call, the chunks
+        concurrently; always returns one terminal result per leg, never raises."""
+        remaining = (batch.deadline - utcnow()).total_seconds()
+        if remaining <= 0:
+            results = [_result(leg, "timed_out", "the leg's deadline had passed before it reached the connector")
+                       for leg in batch.legs]
+        else:
+            size = max(1, self.connector.max_batch)
+            chunks = [batch.legs[i:i + size] for i in range(0, len(batch.legs), size)]
+            answered = await asyncio.gather(*(self._call_chunk(batch.part(c), institution, remaining) for c in chunks))
+            results = [r for chunk in answered for r in chunk]
+        counts: dict[str, int] = defaultdict(int)
+        for r in results:
+            counts[r.status] += 1
+        for status, n in counts.items():
+            metrics.LEGS.labels(institution.id, status).inc(n)
+        return LegBatchResult(inquiry_id=batch.inquiry_id, institution_id=institution.id, results=results, answered_at=utcnow())
+
+    async def _call_chunk(self, chunk: LegBatch, institution: Institution, remaining: float) -> list[LegResult]:
         started = time.monotonic()
         attempts = [0]
-        remaining = (leg.deadline - utcnow()).total_seconds()
-        if remaining <= 0:
-            return _result(leg, "timed_out", "the leg's deadline had passed before it reached the connector")
-        result = await self._call_leg(leg, institution, remaining, started, attempts)
-        metrics.LEGS.labels(institution.id, result.status).inc()
-        _observe(institution.id, "query", started, result.attempts)
-        return result
+        answers: dict[str, Answer] = {}
 
-    async def _call_leg(self, leg: LegRequest, institution: Institution, remaining: float, started: float, attempts: list[int]) -> LegResult:
+        async def ask_the_rest() -> None:
+            # A retry asks again only for the legs the institution has not answered yet.
+            rest = [leg for leg in chunk.legs if leg.leg_id not in answers]
+            got = await self.connector.query(institution, chunk.part(rest))
+            answers.update((leg.leg_id, got[leg.leg_id]) for leg in rest if leg.leg_id in got)
+            missing = len(rest) - sum(1 for leg in rest if leg.leg_id in got)
+            if missing:
+                raise Retryable(f"{institution.id} left {missing} of {len(rest)} legs out of its answer")
+
+        failure: tuple[str, str] | None = None
         try:
             async with asyncio.timeout(remaining):
                 async with self._limits[institution.id]:
                     with _in_flight(institution.id):
-                        answer = await self._with_retries(institution, lambda: self.connector.query(institution, leg), attempts)
+                        await self._with_retries(institution, ask_the_rest, attempts)
         except TimeoutError:
-            return _result(leg, "timed_out", f"no answer from {institution.id} before the leg deadline", attempts[0], started)
+            failure = ("timed_out", f"no answer from {institution.id} before the leg deadline")
         except Permanent as exc:
-            return _result(leg, "failed", str(exc), attempts[0], started)
+            failure = ("failed", str(exc))
         except Retryable as exc:
-            return _result(leg, "failed", f"gave up after {attempts[0]} attempts: {exc}", attempts[0], started)
-        except Exception as exc:  # noqa: BLE001 - a connector bug must still end the leg
+            failure = ("failed", f"gave up after {attempts[0]} attempts: {exc}")
+        except Exception as exc:  # noqa: BLE001 - a connector bug must still end the legs
             log.exception("connector error", institution=institution.id)
-            return _result(leg, "failed", f"connector error: {exc!r}"[:500], attempts[0], started)
-        if isinstance(answer, Found):
-            return _result(leg, "found", None, attempts[0], started, answer)
-        reason = answer.reason if isinstance(answer, (NotFound, Refused)) else None
-        return _result(leg, "not_found" if isinstance(answer, NotFound) else "refused", reason, attempts[0], started)
+            failure = ("failed", f"connector error: {exc!r}"[:500])
+        _observe(institution.id, "query", started, attempts[0])
+        out = []
+        for leg in chunk.legs:
+            answer = answers.get(leg.leg_id)
+            if answer is None:  # the institution never answered for this leg
+                status, reason = failure or ("failed", f"{institution.id} gave no answer for the leg")
+                out.append(_result(leg, status, reason, attempts[0], started))
+            elif isinstance(answer, Found):
+                out.append(_result(leg, "found", None, attempts[0], started, answer))
+            else:
+                out.append(_result(leg, "not_found" if isinstance(answer, NotFound) else "refused", answer.reason,
+                                   attempts[0], started))
+        return out
 
     async def control(self, order: OrderRequest, institution: Institution) -> OrderResult:
         """Send a control order; always returns a result, never raises. The institution dedupes on
@@ -336,7 +374,7 @@ def _order_failed(order: OrderRequest, reason: str, attempts: int) -> OrderResul
 
 
 def _result(
-    leg: LegRequest,
+    leg: LegItem,
     status: str,
     reason: str | None,
     attempts: int = 0,
@@ -346,12 +384,9 @@ def _result(
     latency_ms = int((time.monotonic() - started) * 1000) if started is not None else 0
     return LegResult(
         leg_id=leg.leg_id,
-        inquiry_id=leg.inquiry_id,
-        institution_id=leg.institution_id,
         status=status,  # type: ignore[arg-type]
         assets=list(answer.assets) if answer else [],
         reason=reason,
         attempts=attempts,
         latency_ms=latency_ms,
-        answered_at=utcnow(),
     )

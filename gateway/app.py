@@ -33,7 +33,7 @@ async def run_gateway(settings: Settings, stop: asyncio.Event) -> None:
                              group_id=group_id, client_id="gateway")
     await start_with_retry(producer)
     orders = OrderStore(store.db)
-    relay = Relay(producer, [LegOutbox(store, settings.topic_prefix), OrderOutbox(orders, settings.topic_prefix)])
+    relay = Relay(producer, [LegOutbox(store, settings.topic_prefix, settings.legs_per_message), OrderOutbox(orders, settings.topic_prefix)])
     results = ResultConsumer(store, orders, consumer, producer, settings.topic_prefix, group_id)
     intake = Intake(store, settings.directory, settings.inquiry_deadline_s, relay.wake)
     desk = OrderDesk(store, orders, settings.directory, settings.order_deadline_s, relay.wake)

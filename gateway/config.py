@@ -45,6 +45,8 @@ class Settings:
     breaker_failures: int
     breaker_cool_down_s: float
     max_inflight: int
+    max_inflight_legs: int
+    legs_per_message: int
     rate_limit_per_s: float
     rate_limit_burst: float
     directory: Directory = field(compare=False)
@@ -80,7 +82,11 @@ class Settings:
             breaker_failures=int(_env("ASSETGW_BREAKER_FAILURES", "5")),
             breaker_cool_down_s=float(_env("ASSETGW_BREAKER_COOLDOWN", "5")),
             max_inflight_per_institution=int(_env("ASSETGW_MAX_INFLIGHT_PER_INSTITUTION", "16")),
-            max_inflight=int(_env("ASSETGW_MAX_INFLIGHT", "512")),
+            max_inflight=int(_env("ASSETGW_MAX_INFLIGHT", "512")),  # messages a worker handles at once
+            # Legs a worker holds at once, over all its messages: bounds its memory in a bulk run.
+            max_inflight_legs=int(_env("ASSETGW_MAX_INFLIGHT_LEGS", "10000")),
+            # Legs of one inquiry and institution the gateway puts in one message.
+            legs_per_message=int(_env("ASSETGW_LEGS_PER_MESSAGE", "200")),
             rate_limit_per_s=float(_env("ASSETGW_RATE_LIMIT", "200")),
             rate_limit_burst=float(_env("ASSETGW_RATE_BURST", "400")),
             directory=Directory.from_env(),

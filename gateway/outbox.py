@@ -9,6 +9,8 @@ sends, after a restart, whatever was acknowledged but not yet published. Each ki
 from __future__ import annotations
 
 import asyncio
+import sqlite3
+from collections import defaultdict
 from dataclasses import dataclass
 from typing import Protocol, Sequence
 
@@ -21,18 +23,17 @@ from gateway.bus.topics import legs_topic, orders_topic
 from gateway.clock import ms_to_dt, now_ms
 from gateway.order_store import OrderStore
 from gateway.store import Store
-from schemas.debtor import Debtor
-from schemas.messages import LegRequest, encode
+from schemas.messages import TYPE_OF, LegBatch, encode, encode_payload
 from schemas.orders import AssetRef, OrderRequest
 
 log = structlog.get_logger("outbox")
 
-PAGE = 2000
+PAGE = 5000  # rows per read of the outbox
 
 
 @dataclass(frozen=True, slots=True)
 class Outgoing:
-    id: str
+    ids: Sequence[str]  # the rows this message carries (a batch of legs, or one order)
     topic: str
     key: bytes
     value: bytes
@@ -75,31 +76,47 @@ class Relay:
             return 0
         futures = [await self.producer.send(i.topic, i.value, key=i.key) for i in items]
         await asyncio.gather(*futures)
-        source.mark_sent([i.id for i in items], now_ms())
-        self.published += len(items)
-        return len(items)
+        ids = [row_id for i in items for row_id in i.ids]
+        source.mark_sent(ids, now_ms())
+        self.published += len(ids)
+        return len(ids)
 
 
 class LegOutbox:
-    def __init__(self, store: Store, topic_prefix: str) -> None:
-        self.store, self.prefix = store, topic_prefix
+    """Pending legs as ``LegBatch`` messages: one per inquiry and institution, up to
+    ``legs_per_message`` legs each. The payload is built straight from the store's rows, which
+    were validated at intake; the connectors validate it again on decode."""
+
+    def __init__(self, store: Store, topic_prefix: str, legs_per_message: int) -> None:
+        self.store, self.prefix, self.legs_per_message = store, topic_prefix, legs_per_message
 
     def pending(self, limit: int) -> list[Outgoing]:
-        out = []
+        groups: dict[tuple[str, str], list[sqlite3.Row]] = defaultdict(list)
         for row in self.store.pending_legs(limit):
-            leg = LegRequest(
-                leg_id=row["id"], inquiry_id=row["inquiry_id"], batch_id=row["batch_id"],
-                case_number=row["case_number"], court=row["court"], notice_number=row["notice_number"],
-                officer_credentials=orjson.loads(row["officer_credentials"]),
-                amount_due_fen=row["amount_due_fen"], costs_fen=row["costs_fen"],
-                debtor=Debtor(kind=row["debtor_kind"], id_number=row["id_number"], name=row["name"]),
-                institution_id=row["institution_id"], institution_kind=row["institution_kind"],
-                deadline=ms_to_dt(row["deadline"]),
-            )
-            # Keyed by debtor: spreads load over partitions while one debtor's legs stay together.
-            out.append(Outgoing(leg.leg_id, legs_topic(self.prefix, leg.institution_kind), leg.debtor.id_number.encode(),
-                                encode(leg, inquiry_id=leg.inquiry_id, leg_id=leg.leg_id, batch_id=leg.batch_id)))
+            groups[(row["inquiry_id"], row["institution_id"])].append(row)
+        out = []
+        for rows in groups.values():
+            for start in range(0, len(rows), self.legs_per_message):
+                out.append(self._message(rows[start:start + self.legs_per_message]))
         return out
+
+    def _message(self, rows: list[sqlite3.Row]) -> Outgoing:
+        first = rows[0]
+        payload = {
+            "inquiry_id": first["inquiry_id"], "batch_id": first["batch_id"], "case_number": first["case_number"],
+            "court": first["court"], "notice_number": first["notice_number"],
+            "officer_credentials": orjson.loads(first["officer_credentials"]),
+            "amount_due_fen": first["amount_due_fen"], "costs_fen": first["costs_fen"],
+            "institution_id": first["institution_id"], "institution_kind": first["institution_kind"],
+            "deadline": ms_to_dt(first["deadline"]).isoformat(),
+            "legs": [{"leg_id": r["id"], "debtor": {"kind": r["debtor_kind"], "id_number": r["id_number"], "name": r["name"]}}
+                     for r in rows],
+        }
+        value = encode_payload(TYPE_OF[LegBatch], payload, inquiry_id=first["inquiry_id"],
+                               batch_id=first["batch_id"], institution_id=first["institution_id"])
+        # Keyed by inquiry and institution: spreads a large inquiry's messages over the partitions.
+        key = f"{first['inquiry_id']}/{first['institution_id']}".encode()
+        return Outgoing([r["id"] for r in rows], legs_topic(self.prefix, first["institution_kind"]), key, value)
 
     def mark_sent(self, ids: Sequence[str], now: int) -> None:
         self.store.mark_sent(ids, now)
@@ -124,7 +141,7 @@ class OrderOutbox:
                 served_at=ms_to_dt(row["created_at"]), deadline=ms_to_dt(row["deadline"]),
             )
             # Keyed by asset: orders on one asset stay in order on one partition.
-            out.append(Outgoing(order.order_id, orders_topic(self.prefix, order.institution_kind),
+            out.append(Outgoing([order.order_id], orders_topic(self.prefix, order.institution_kind),
                                 f"{order.institution_id}/{order.asset.id}".encode(), encode(order, order_id=order.order_id)))
         return out
 

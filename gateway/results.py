@@ -6,6 +6,7 @@ store's first-result-wins update makes the replay harmless."""
 from __future__ import annotations
 
 import asyncio
+from collections import Counter
 
 import structlog
 from aiokafka import AIOKafkaConsumer
@@ -18,7 +19,7 @@ from gateway.bus.topics import deadletter_topic
 from gateway.clock import now_ms
 from gateway.order_store import OrderStore
 from gateway.store import Store
-from schemas.messages import LegResult, UndecodableMessage, decode
+from schemas.messages import LegBatchResult, UndecodableMessage, decode
 from schemas.orders import OrderResult
 
 log = structlog.get_logger("results")
@@ -44,20 +45,21 @@ class ResultConsumer:
             batches = await self.consumer.getmany(timeout_ms=200, max_records=2000)
             if not batches:
                 continue
-            results: list[LegResult] = []
+            results: list[LegBatchResult] = []
             order_results: list[OrderResult] = []
             for records in batches.values():
                 for record in records:
                     try:
                         _, payload = decode(record.value)
-                        if isinstance(payload, LegResult):
+                        if isinstance(payload, LegBatchResult):
                             results.append(payload)
-                            metrics.RESULTS.labels("leg", payload.status).inc()
+                            for status, n in Counter(leg.status for leg in payload.results).items():
+                                metrics.RESULTS.labels("leg", status).inc(n)
                         elif isinstance(payload, OrderResult):
                             order_results.append(payload)
                             metrics.RESULTS.labels("order", payload.status).inc()
                         else:
-                            raise UndecodableMessage(f"expected a leg or order result, got {type(payload).__name__}")
+                            raise UndecodableMessage(f"expected leg or order results, got {type(payload).__name__}")
                     except UndecodableMessage as exc:
                         log.warning("dead-lettering undecodable result", reason=str(exc), offset=record.offset)
                         metrics.DEAD_LETTERS.labels(self.group_id, record.topic).inc()

@@ -17,7 +17,7 @@ import orjson
 
 from schemas.debtor import Debtor
 from schemas.directory import Institution
-from schemas.messages import LegResult
+from schemas.messages import LegBatchResult
 
 OPEN_STATUSES = ("pending", "sent")
 
@@ -42,7 +42,9 @@ CREATE TABLE IF NOT EXISTS legs (
     sent_at INTEGER, finished_at INTEGER, reason TEXT, attempts INTEGER, latency_ms INTEGER,
     assets TEXT, late_status TEXT, late_reason TEXT, late_assets TEXT, late_at INTEGER);
 CREATE INDEX IF NOT EXISTS legs_by_inquiry ON legs(inquiry_id);
-CREATE INDEX IF NOT EXISTS legs_unsent ON legs(status) WHERE status = 'pending';
+-- Open legs only: the outbox reads 'pending', the re-send of unanswered work reads 'sent' by age.
+DROP INDEX IF EXISTS legs_unsent;
+CREATE INDEX IF NOT EXISTS legs_open ON legs(status, sent_at) WHERE status IN ('pending', 'sent');
 CREATE TABLE IF NOT EXISTS access_audit (
     seq INTEGER PRIMARY KEY AUTOINCREMENT, at INTEGER NOT NULL, officer TEXT, court TEXT,
     method TEXT NOT NULL, path TEXT NOT NULL, status INTEGER NOT NULL, reason TEXT NOT NULL);
@@ -157,26 +159,27 @@ class Store:
 
     # -- results ------------------------------------------------------------------------------
 
-    def apply_results(self, results: Sequence[LegResult], now: int) -> int:
+    def apply_results(self, batches: Sequence[LegBatchResult], now: int) -> int:
         """Record results idempotently: the first terminal result of a leg wins; a result for a
         leg that already timed out is kept as its late result. Returns how many legs it ended."""
         ended: dict[str, int] = {}
         with self._tx() as db:
-            for r in results:
-                assets = orjson.dumps([a.model_dump(mode="json") for a in r.assets]).decode() if r.assets else None
-                cur = db.execute(
-                    "UPDATE legs SET status = ?, reason = ?, attempts = ?, latency_ms = ?, assets = ?, finished_at = ?"
-                    " WHERE id = ? AND status IN ('pending', 'sent')",
-                    (r.status, r.reason, r.attempts, r.latency_ms, assets, now, r.leg_id),
-                )
-                if cur.rowcount:
-                    ended[r.inquiry_id] = ended.get(r.inquiry_id, 0) + 1
-                else:
-                    db.execute(
-                        "UPDATE legs SET late_status = ?, late_reason = ?, late_assets = ?, late_at = ?"
-                        " WHERE id = ? AND status = 'timed_out' AND late_status IS NULL",
-                        (r.status, r.reason, assets, now, r.leg_id),
+            for batch in batches:
+                for r in batch.results:
+                    assets = orjson.dumps([a.model_dump(mode="json") for a in r.assets]).decode() if r.assets else None
+                    cur = db.execute(
+                        "UPDATE legs SET status = ?, reason = ?, attempts = ?, latency_ms = ?, assets = ?, finished_at = ?"
+                        " WHERE id = ? AND status IN ('pending', 'sent')",
+                        (r.status, r.reason, r.attempts, r.latency_ms, assets, now, r.leg_id),
                     )
+                    if cur.rowcount:
+                        ended[batch.inquiry_id] = ended.get(batch.inquiry_id, 0) + 1
+                    else:
+                        db.execute(
+                            "UPDATE legs SET late_status = ?, late_reason = ?, late_assets = ?, late_at = ?"
+                            " WHERE id = ? AND status = 'timed_out' AND late_status IS NULL",
+                            (r.status, r.reason, assets, now, r.leg_id),
+                        )
             self._count_ended(db, ended, now)
         return sum(ended.values())
 

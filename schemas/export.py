@@ -45,9 +45,14 @@ def render(doc: dict) -> bytes:
 
 def main() -> None:
     OUT.mkdir(exist_ok=True)
+    written = set()
     for name, doc in documents().items():
-        (OUT / f"{name}.v{SCHEMA_VERSION}.json").write_bytes(render(doc))
-    print(f"wrote {len(documents())} schemas to {OUT}", file=sys.stderr)
+        path = OUT / f"{name}.v{SCHEMA_VERSION}.json"
+        path.write_bytes(render(doc))
+        written.add(path)
+    for stale in set(OUT.glob("*.json")) - written:  # a former version, or a message that is gone
+        stale.unlink()
+    print(f"wrote {len(written)} schemas to {OUT}", file=sys.stderr)
 
 
 if __name__ == "__main__":

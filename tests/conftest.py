@@ -54,6 +54,9 @@ async def stack(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Stack
             "ASSETGW_CALL_TIMEOUT": "2",
             "ASSETGW_RESEND_AFTER": "15",
             "ASSETGW_PARTITIONS": "4",
+            # Small leg messages, so a few hundred debtors make many messages (crash and shutdown
+            # tests need work in flight) while a batch still spans several per institution.
+            "ASSETGW_LEGS_PER_MESSAGE": "25",
             # Bulk tests post orders as fast as they can; the rate limit itself has its own test.
             "ASSETGW_RATE_LIMIT": "5000",
             "ASSETGW_RATE_BURST": "10000",

@@ -130,7 +130,7 @@ async def test_undecodable_message_goes_to_dead_letters_and_work_goes_on(stack, 
     await producer.start()
     try:
         await producer.send_and_wait(topic, b"{" + marker + b" is not json", key=b"k")
-        await producer.send_and_wait(topic, orjson.dumps({"type": "inquiry.leg.requested", "payload": {}, "note": marker.decode()}))
+        await producer.send_and_wait(topic, orjson.dumps({"type": "inquiry.legs.requested", "payload": {}, "note": marker.decode()}))
     finally:
         await producer.stop()
     letters = await _dead_letters(stack, marker, expected=2)

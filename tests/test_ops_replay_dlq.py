@@ -28,7 +28,7 @@ from gateway.ops.replay import REPLAY_SOURCE, OpsError, replay
 from tests.conftest import get_json, wait_for
 from tests.test_orders import COURT_A, has_account, open_case, order_body, pick, place
 
-T_ORDER, T_LEG = "control.order.requested", "inquiry.leg.requested"
+T_ORDER, T_LEG = "control.order.requested", "inquiry.legs.requested"
 
 
 @pytest.fixture

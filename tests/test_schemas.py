@@ -8,7 +8,7 @@ import pytest
 from gateway.logs import mask_text
 from schemas.export import OUT, documents, render
 from schemas.identifiers import check_bank_card, check_case_number, check_resident_id, check_uscc
-from schemas.messages import LegResult, UndecodableMessage, decode, encode, utcnow
+from schemas.messages import SCHEMA_VERSION, LegBatchResult, LegResult, UndecodableMessage, decode, encode, utcnow
 
 
 def test_resident_id_gb11643() -> None:
@@ -47,13 +47,14 @@ def test_bank_card_luhn() -> None:
 
 
 def test_envelope_round_trip_and_rejections() -> None:
-    result = LegResult(leg_id="l", inquiry_id="i", institution_id="bank-01", status="not_found", answered_at=utcnow())
-    envelope, payload = decode(encode(result, inquiry_id="i", leg_id="l"))
-    assert payload == result and envelope.type == "inquiry.leg.result" and envelope.correlation == {"inquiry_id": "i", "leg_id": "l"}
+    result = LegBatchResult(inquiry_id="i", institution_id="bank-01", answered_at=utcnow(),
+                            results=[LegResult(leg_id="l", status="not_found")])
+    envelope, payload = decode(encode(result, inquiry_id="i", batch_id=None))
+    assert payload == result and envelope.type == "inquiry.legs.result" and envelope.correlation == {"inquiry_id": "i"}
     with pytest.raises(UndecodableMessage, match="unknown message type"):
         decode(b'{"type": "x", "payload": {}}')
     with pytest.raises(UndecodableMessage, match="schema_version"):
-        decode(encode(result).replace(b'"schema_version":1', b'"schema_version":9'))
+        decode(encode(result).replace(b'"schema_version":2', b'"schema_version":9'))
 
 
 def test_masking_in_logs() -> None:
@@ -66,5 +67,6 @@ def test_masking_in_logs() -> None:
 
 def test_exported_json_schemas_are_current() -> None:
     for name, doc in documents().items():
-        path = OUT / f"{name}.v1.json"
+        path = OUT / f"{name}.v{SCHEMA_VERSION}.json"
         assert path.read_bytes() == render(doc), f"{path} is stale: run python -m schemas.export"
+    assert len(list(OUT.glob("*.json"))) == len(documents()), "stale schema files: run python -m schemas.export"

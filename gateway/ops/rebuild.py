@@ -26,7 +26,7 @@ from gateway.ops.reading import partitions_of, reader, scan
 from gateway.order_store import OrderStore
 from gateway.store import NewInquiry, Store, Transaction
 from schemas.directory import KINDS, Institution
-from schemas.messages import LegRequest, LegResult, UndecodableMessage, decode
+from schemas.messages import LegBatch, LegBatchResult, LegItem, UndecodableMessage, decode
 from schemas.orders import OrderRequest, OrderResult
 
 Progress = Callable[[int], None]
@@ -55,7 +55,7 @@ async def rebuild(settings: Settings, out: Path, progress: Progress | None = Non
         raise FileExistsError(f"{out} exists; rebuild writes a fresh database")
     store = Store(out)
     orders = OrderStore(store.db)
-    legs = {m.leg_id: m for m in work if isinstance(m, LegRequest)}  # a leg published twice is one leg
+    legs = {leg.leg_id: (m, leg) for m in work if isinstance(m, LegBatch) for leg in m.legs}  # a leg published twice is one leg
     _insert_inquiries(store, list(legs.values()))
     store.mark_sent(list(legs), now_ms())
     _insert_orders(store, orders, {m.order_id: m for m in work if isinstance(m, OrderRequest)})
@@ -70,7 +70,7 @@ def _replay_answers(store: Store, orders: OrderStore, answers: list[BaseModel]) 
     must follow its freeze's), expiring each inquiry when the answers pass its deadline, so an
     answer that came after the deadline is recorded as late, as it was live."""
     answers.sort(key=lambda m: m.answered_at)  # type: ignore[attr-defined]
-    legs: list[LegResult] = []
+    legs: list[LegBatchResult] = []
     order_answers: list[OrderResult] = []
 
     def flush(at: int) -> None:
@@ -86,19 +86,19 @@ def _replay_answers(store: Store, orders: OrderStore, answers: list[BaseModel]) 
             flush(at)
             store.expire_overdue(at)
             next_deadline = store.next_open_deadline()
-        (legs if isinstance(answer, LegResult) else order_answers).append(answer)  # type: ignore[arg-type]
+        (legs if isinstance(answer, LegBatchResult) else order_answers).append(answer)  # type: ignore[arg-type]
     flush(now_ms())
 
 
-def _insert_inquiries(store: Store, legs: list[LegRequest]) -> None:
-    by_inquiry: dict[str, list[LegRequest]] = defaultdict(list)
-    for leg in legs:
-        by_inquiry[leg.inquiry_id].append(leg)
+def _insert_inquiries(store: Store, legs: list[tuple[LegBatch, LegItem]]) -> None:
+    by_inquiry: dict[str, list[tuple[LegBatch, LegItem]]] = defaultdict(list)
+    for batch, leg in legs:
+        by_inquiry[batch.inquiry_id].append((batch, leg))
     inquiries = []
     for inquiry_id, members in by_inquiry.items():
-        first = members[0]
-        debtors = {int(leg.leg_id.split(".")[1]): leg.debtor for leg in members}
-        institutions = {leg.institution_id: Institution(leg.institution_id, leg.institution_kind, "") for leg in members}
+        first = members[0][0]
+        debtors = {int(leg.leg_id.split(".")[1]): leg.debtor for _, leg in members}
+        institutions = {b.institution_id: Institution(b.institution_id, b.institution_kind, "") for b, _ in members}
         deadline = int(first.deadline.timestamp() * 1000)
         inquiries.append(NewInquiry(
             id=inquiry_id, batch_id=first.batch_id, case_number=first.case_number, court=first.court,

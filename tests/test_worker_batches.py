@@ -1,0 +1,136 @@
+"""How a connector worker asks an institution for a batch of legs: in chunks of the connector's
+``max_batch``, retrying only the legs an answer left out, one terminal result per leg whatever
+happens. The connector here is a scripted plug-in at the ``Connector`` seam (as httpx's mock
+transport is at its seam); the end-to-end tests cover the real connectors and simulators."""
+
+from __future__ import annotations
+
+import dataclasses
+from datetime import timedelta
+from typing import Any, Callable, ClassVar, Mapping
+
+import pytest
+
+from connectors.base import Answer, Found, NotFound, Permanent, Refused, Retryable
+from connectors.worker import ConnectorWorker
+from gateway.config import Settings
+from schemas.assets import DepositAccount
+from schemas.debtor import Debtor
+from schemas.directory import Institution
+from schemas.messages import LegBatch, LegItem, utcnow
+
+DEBTOR = Debtor(id_number="11010519491231002X", name="张三")
+
+
+class ScriptedBank:
+    """Answers each call through ``script(call_number, leg_ids)`` and records the calls."""
+
+    kind: ClassVar[str] = "bank"
+    max_batch: ClassVar[int] = 100
+
+    def __init__(self, script: Callable[[int, list[str]], Mapping[str, Answer]]) -> None:
+        self.script = script
+        self.calls: list[list[str]] = []
+
+    async def query(self, institution: Institution, batch: LegBatch) -> Mapping[str, Answer]:
+        ids = [leg.leg_id for leg in batch.legs]
+        assert len(ids) <= self.max_batch, "the worker sent more legs than the connector's max_batch"
+        self.calls.append(ids)
+        return self.script(len(self.calls), ids)
+
+    async def control(self, institution: Institution, order: Any) -> dict:
+        raise NotImplementedError
+
+    async def aclose(self) -> None:
+        pass
+
+
+def batch_of(n: int, deadline_in: timedelta = timedelta(minutes=5)) -> LegBatch:
+    return LegBatch(
+        inquiry_id="q1", case_number="(2025)冀0108执1号", court="石家庄市裕华区人民法院", notice_number="n-1",
+        officer_credentials=["ZF00000000"], institution_id="bank-01", institution_kind="bank",
+        deadline=utcnow() + deadline_in, legs=[LegItem(leg_id=f"q1.{i}.bank-01", debtor=DEBTOR) for i in range(n)],
+    )
+
+
+@pytest.fixture
+def settings() -> Settings:
+    return dataclasses.replace(Settings.from_env(), call_attempts=3, call_timeout_s=2.0)
+
+
+async def ask(settings: Settings, connector: ScriptedBank, batch: LegBatch):  # type: ignore[no-untyped-def]
+    worker = ConnectorWorker("bank", connector, settings)
+    try:
+        return await worker.call(batch, settings.directory.by_id["bank-01"])
+    finally:
+        await worker.consumer.stop()
+        await worker.producer.stop()
+
+
+def account() -> DepositAccount:
+    return DepositAccount(institution_id="bank-01", account_no="6222021238173688875", account_type="savings", value_fen=100)
+
+
+async def test_a_batch_is_asked_in_chunks_of_max_batch_and_each_leg_gets_its_own_answer(settings) -> None:  # type: ignore[no-untyped-def]
+    def answers(_: int, ids: list[str]) -> dict[str, Answer]:
+        out: dict[str, Answer] = {}
+        for leg_id in ids:
+            n = int(leg_id.split(".")[1])
+            out[leg_id] = Found([account()]) if n % 3 == 0 else NotFound() if n % 3 == 1 else Refused("no basis")
+        return out
+
+    bank = ScriptedBank(answers)
+    result = await ask(settings, bank, batch_of(250))
+    assert [len(c) for c in bank.calls] == [100, 100, 50]
+    assert [r.leg_id for r in result.results] == [f"q1.{i}.bank-01" for i in range(250)]
+    statuses = [r.status for r in result.results]
+    assert statuses[:3] == ["found", "not_found", "refused"] and statuses.count("found") == 84
+    assert result.results[0].assets[0].value_fen == 100 and result.results[2].reason == "no basis"
+    assert result.inquiry_id == "q1" and result.institution_id == "bank-01"
+
+
+async def test_legs_an_answer_left_out_are_asked_again_and_only_they(settings) -> None:  # type: ignore[no-untyped-def]
+    def answers(call: int, ids: list[str]) -> dict[str, Answer]:
+        return {i: NotFound() for i in (ids[::2] if call == 1 else ids)}  # the first answer skips every other leg
+
+    bank = ScriptedBank(answers)
+    result = await ask(settings, bank, batch_of(10))
+    assert bank.calls[1] == [f"q1.{i}.bank-01" for i in range(1, 10, 2)]
+    assert {r.status for r in result.results} == {"not_found"} and {r.attempts for r in result.results} == {2}
+
+
+async def test_legs_still_unanswered_after_the_last_attempt_fail_with_the_reason(settings) -> None:  # type: ignore[no-untyped-def]
+    bank = ScriptedBank(lambda call, ids: {ids[0]: NotFound()} if call == 1 else {})
+    result = await ask(settings, bank, batch_of(3))
+    assert len(bank.calls) == settings.call_attempts
+    assert [r.status for r in result.results] == ["not_found", "failed", "failed"]
+    assert "left 2 of 2 legs out of its answer" in (result.results[1].reason or "")
+
+
+async def test_a_permanent_error_fails_every_leg_of_the_chunk_and_no_other(settings) -> None:  # type: ignore[no-untyped-def]
+    def answers(call: int, ids: list[str]) -> dict[str, Answer]:
+        if ids[0] == "q1.100.bank-01":
+            raise Permanent("bank-01 answered HTTP 400: bad subject")
+        return {i: NotFound() for i in ids}
+
+    result = await ask(settings, ScriptedBank(answers), batch_of(150))
+    statuses = [r.status for r in result.results]
+    assert statuses[:100] == ["not_found"] * 100 and statuses[100:] == ["failed"] * 50
+    assert result.results[120].reason == "bank-01 answered HTTP 400: bad subject"
+
+
+async def test_retryable_errors_are_retried_then_succeed(settings) -> None:  # type: ignore[no-untyped-def]
+    def answers(call: int, ids: list[str]) -> dict[str, Answer]:
+        if call == 1:
+            raise Retryable("bank-01 answered HTTP 503")
+        return {i: NotFound() for i in ids}
+
+    bank = ScriptedBank(answers)
+    result = await ask(settings, bank, batch_of(5))
+    assert len(bank.calls) == 2 and {r.status for r in result.results} == {"not_found"}
+
+
+async def test_a_batch_past_its_deadline_is_not_sent(settings) -> None:  # type: ignore[no-untyped-def]
+    bank = ScriptedBank(lambda call, ids: {i: NotFound() for i in ids})
+    result = await ask(settings, bank, batch_of(4, deadline_in=timedelta(seconds=-1)))
+    assert bank.calls == [] and {r.status for r in result.results} == {"timed_out"}

@@ -1,4 +1,5 @@
-"""Banks: a synchronous JSON API — one request, one answer."""
+"""Banks: a synchronous JSON API — one batch of debtors per request (the 总对总 batch interface),
+one answer per debtor in the reply."""
 
 from __future__ import annotations
 
@@ -8,47 +9,60 @@ from pydantic import ValidationError
 
 from connectors.base import Answer, Found, NotFound, Refused, Retryable
 from connectors.common import legal_basis, subject
-from connectors.http_errors import check_status, refusal_reason, require_dict
 from connectors.control import post_control
+from connectors.http_errors import check_status, refusal_reason, require_dict
 from connectors.transport import Transport
 from schemas.assets import DepositAccount
 from schemas.directory import Institution
-from schemas.messages import LegRequest
+from schemas.messages import LegBatch, new_id
 from schemas.orders import OrderRequest
+
+MAX_BATCH = 500  # the banks' limit of subjects per batch inquiry
 
 
 class BankConnector:
     kind: ClassVar[str] = "bank"
+    max_batch: ClassVar[int] = MAX_BATCH
 
     def __init__(self, transport: Transport) -> None:
         self.transport = transport
 
-    async def query(self, institution: Institution, leg: LegRequest) -> Answer:
-        body = {"request_id": leg.leg_id, **legal_basis(leg), "subject": subject(leg)}
-        reply = await self.transport.send("POST", f"/{institution.id}/api/v1/deposit-inquiries", body)
+    async def query(self, institution: Institution, batch: LegBatch) -> dict[str, Answer]:
+        body = {"batch_id": new_id(), **legal_basis(batch), "subjects": [subject(leg) for leg in batch.legs]}
+        reply = await self.transport.send("POST", f"/{institution.id}/api/v1/deposit-inquiry-batches", body)
         check_status(reply, institution.id)
-        if reply.status == 403:
-            return Refused(refusal_reason(reply))
+        if reply.status == 403:  # the batch's legal basis is refused: every leg is
+            refused = Refused(refusal_reason(reply))
+            return {leg.leg_id: refused for leg in batch.legs}
         data = require_dict(reply, institution.id)
-        if not data.get("customer_found"):
-            return NotFound("not a customer of this bank")
+        holders = {leg.leg_id: leg.debtor.id_number for leg in batch.legs}
+        answers: dict[str, Answer] = {}
         try:
-            accounts = [
-                DepositAccount(
-                    institution_id=institution.id,
-                    account_no=a["account_no"],
-                    account_type=a["account_type"],
-                    currency=a.get("currency", "CNY"),
-                    value_fen=a["balance_fen"],
-                    co_owners=[h for h in a.get("holders", []) if h != leg.debtor.id_number],
-                    protected=a.get("protected", False),
-                    protected_reason=a.get("protected_reason"),
-                )
-                for a in data["accounts"]
-            ]
+            for result in data["results"]:
+                leg_id = result["request_id"]
+                if leg_id in holders:  # anything else is not ours to answer
+                    answers[leg_id] = self._answer(institution, result, holders[leg_id])
         except (KeyError, TypeError, ValidationError) as exc:
             raise Retryable(f"{institution.id} sent an unreadable account list: {exc!r}"[:300]) from None
-        return Found(accounts)
+        return answers
+
+    @staticmethod
+    def _answer(institution: Institution, result: dict, holder: str) -> Answer:
+        if not result.get("customer_found"):
+            return NotFound("not a customer of this bank")
+        return Found([
+            DepositAccount(
+                institution_id=institution.id,
+                account_no=a["account_no"],
+                account_type=a["account_type"],
+                currency=a.get("currency", "CNY"),
+                value_fen=a["balance_fen"],
+                co_owners=[h for h in a.get("holders", []) if h != holder],
+                protected=a.get("protected", False),
+                protected_reason=a.get("protected_reason"),
+            )
+            for a in result["accounts"]
+        ])
 
     async def control(self, institution: Institution, order: OrderRequest) -> dict:
         return await post_control(self.transport, institution, order)

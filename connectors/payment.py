@@ -1,4 +1,5 @@
-"""Payment apps: an open-platform gateway — always HTTP 200, the outcome is a code in the body."""
+"""Payment apps: an open-platform gateway — always HTTP 200, the outcome is a code in the body;
+queries go as ``court.wallet.batch_query``, a batch of debtors per call with a code per debtor."""
 
 from __future__ import annotations
 
@@ -13,14 +14,16 @@ from connectors.control import control_record, control_request
 from connectors.transport import Transport
 from schemas.assets import PaymentWallet
 from schemas.directory import Institution
-from schemas.messages import LegRequest, utcnow
+from schemas.messages import LegBatch, new_id, utcnow
 from schemas.orders import OrderRequest
 
 SUCCESS, BUSY, NOT_A_USER, REFUSED = "10000", "20000", "40004", "40003"
+MAX_BATCH = 500  # the apps' limit of subjects per batch query
 
 
 class PaymentAppConnector:
     kind: ClassVar[str] = "payment"
+    max_batch: ClassVar[int] = MAX_BATCH
 
     def __init__(self, transport: Transport) -> None:
         self.transport = transport
@@ -36,26 +39,48 @@ class PaymentAppConnector:
             raise Retryable(f"{institution.id}: {data.get('msg') or 'service unavailable'}")
         return code, data
 
-    async def query(self, institution: Institution, leg: LegRequest) -> Answer:
-        code, data = await self._gateway(institution, "court.wallet.query", leg.leg_id, {
-            **legal_basis(leg),
-            "cert_type": "USCC" if leg.debtor.kind == "organisation" else "ID_CARD",
-            "cert_no": leg.debtor.id_number,
-            "name": leg.debtor.name,
+    async def query(self, institution: Institution, batch: LegBatch) -> dict[str, Answer]:
+        code, data = await self._gateway(institution, "court.wallet.batch_query", new_id(), {
+            **legal_basis(batch),
+            "subjects": [
+                {
+                    "request_id": leg.leg_id,
+                    "cert_type": "USCC" if leg.debtor.kind == "organisation" else "ID_CARD",
+                    "cert_no": leg.debtor.id_number,
+                    "name": leg.debtor.name,
+                }
+                for leg in batch.legs
+            ],
         })
+        if code == REFUSED:  # the batch's legal basis is refused: every leg is
+            refused = Refused(str(data.get("sub_msg") or data.get("msg") or "refused"))
+            return {leg.leg_id: refused for leg in batch.legs}
+        if code != SUCCESS:
+            raise Permanent(f"{institution.id} answered code {code}: {data.get('sub_msg') or data.get('msg')}")
+        ours = {leg.leg_id for leg in batch.legs}
+        answers: dict[str, Answer] = {}
+        try:
+            for result in data["data"]["results"]:
+                leg_id = result["request_id"]
+                if leg_id in ours:
+                    answers[leg_id] = self._answer(institution, result)
+        except (KeyError, TypeError, ValidationError) as exc:
+            raise Retryable(f"{institution.id} sent an unreadable wallet list: {exc!r}"[:300]) from None
+        return answers
+
+    @staticmethod
+    def _answer(institution: Institution, result: dict) -> Answer:
+        code = str(result["code"])
         if code == NOT_A_USER:
             return NotFound("not a user of this app")
         if code == REFUSED:
-            return Refused(str(data.get("sub_msg") or data.get("msg") or "refused"))
+            return Refused(str(result.get("sub_msg") or result.get("msg") or "refused"))
         if code != SUCCESS:
-            raise Permanent(f"{institution.id} answered code {code}: {data.get('msg')}")
-        try:
-            wallets = [
-                PaymentWallet(institution_id=institution.id, wallet_id=w["wallet_id"], value_fen=w["balance_fen"])
-                for w in data["data"]["wallets"]
-            ]
-        except (KeyError, TypeError, ValidationError) as exc:
-            raise Retryable(f"{institution.id} sent an unreadable wallet list: {exc!r}"[:300]) from None
+            raise Permanent(f"{institution.id} answered code {code} for {result['request_id']}: {result.get('msg')}")
+        wallets = [
+            PaymentWallet(institution_id=institution.id, wallet_id=w["wallet_id"], value_fen=w["balance_fen"])
+            for w in result["wallets"]
+        ]
         return Found(wallets) if wallets else NotFound("no wallet")
 
     async def control(self, institution: Institution, order: OrderRequest) -> dict:

@@ -314,6 +314,36 @@ async def test_every_kind_verifies_and_admin_routes_stay_open(sim: Sim) -> None:
     assert (await sim.admin("GET", "bank", "/admin/security"))["verifying"] is True
 
 
+async def test_batch_endpoints_are_signed_like_the_rest(sim: Sim) -> None:
+    def batch(inst: str) -> dict[str, Any]:
+        one = inquiry(sim.population, inst, sim.credential)
+        return {**{k: v for k, v in one.items() if k not in ("request_id", "subject")}, "batch_id": uuid.uuid4().hex,
+                "subjects": [{"request_id": "r0", **one["subject"]}]}
+
+    subject = batch("payment-01")["subjects"][0]
+    wallet_batch = envelope("court.wallet.batch_query", {
+        "case_number": CASE, "court": COURT, "notice_number": "n", "officer_credentials": [sim.credential],
+        "subjects": [{"request_id": "r0", "cert_type": "ID_CARD" if subject["id_type"] == "resident_id" else "USCC",
+                      "cert_no": subject["id_number"], "name": subject["name"]}]})
+    calls = [("bank", "/bank-01/api/v1/deposit-inquiry-batches", batch("bank-01"), 200),
+             ("land", "/land-01/request-batches", batch("land-01"), 202),
+             ("payment", "/payment-01/gateway", wallet_batch, 200)]
+    before = {kind: await sim.refused(kind) for kind, *_ in calls}
+    for kind, path, payload, ok in calls:
+        unsigned = await sim.raw(kind, "POST", path, orjson.dumps(payload))
+        assert (unsigned.status, unsigned.json()) == (401, {"error": "unauthenticated", "reason": "unsigned"}), path
+        answer = await sim.send(kind, "POST", path, payload)
+        assert answer.status == ok, (path, answer)
+        if kind == "payment":
+            assert answer.json()["code"] == "10000" and answer.json()["data"]["results"][0]["code"] == "10000"
+        if kind == "land":
+            poll = f"/land-01/request-batches/{answer.json()['ticket']}"
+            assert (await sim.raw("land", "GET", poll)).status == 401
+            assert (await sim.send("land", "GET", poll)).status == 200
+    for kind, *_ in calls:
+        assert delta(await sim.refused(kind), before[kind]) == {"unsigned": 2 if kind == "land" else 1}, kind
+
+
 # --- faults ---------------------------------------------------------------------------------------
 
 

@@ -10,14 +10,23 @@ import time
 import uuid
 from collections import Counter
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from typing import Any, AsyncIterator
 
 import aiohttp
 import pytest
 
+from connectors.bank import BankConnector
+from connectors.base import Found, NotFound, Refused
+from connectors.land import LandRegistryConnector
+from connectors.payment import PaymentAppConnector
+from connectors.transport import HttpTransport
+from connectors.vehicle import VehicleOfficeConnector
 from schemas.assets import DepositAccount, PaymentWallet, RealEstate, Vehicle
+from schemas.debtor import Debtor
 from schemas.directory import Directory
 from schemas.identifiers import check_bank_card, check_resident_id, check_uscc
+from schemas.messages import LegBatch, LegItem
 from simulators import DEFAULT_PORTS, Behaviour, Behaviours, Latency, Population, serve
 from simulators.population import DebtorRecord
 
@@ -476,3 +485,223 @@ async def test_latency_is_applied(sim: Sim) -> None:
         assert time.monotonic() - started >= 0.14
     finally:
         await sim.reset("bank", "bank-07")
+
+
+# --- batch interfaces (总对总): bank, land registry, payment app --------------------------------
+
+
+def batch_inquiry(debtors: list[DebtorRecord], credential: str) -> dict[str, Any]:
+    return {
+        "batch_id": uuid.uuid4().hex, "case_number": CASE, "court": COURT, "notice_number": NOTICE,
+        "officer_credentials": [credential],
+        "subjects": [{"request_id": f"r{n}", **subject(d)} for n, d in enumerate(debtors)],
+    }
+
+
+def _accounts(sim: Sim, inst: str, d: DebtorRecord) -> list[dict[str, Any]]:
+    return [
+        {"account_no": a.account_no, "account_type": a.account_type, "currency": "CNY", "balance_fen": a.value_fen,
+         "holders": [d.id_number, *a.co_owners], "protected": a.protected, "protected_reason": a.protected_reason}
+        for a in sim.population.assets_at(inst, d.id_number) if isinstance(a, DepositAccount)
+    ]
+
+
+def _bad_batches(body: dict[str, Any], limit: int) -> list[tuple[str, dict[str, Any]]]:
+    """Bad variants of a batch body, each with the field the answer must name."""
+    subjects = body["subjects"]
+    return [
+        ("subjects.1.id_type", {**body, "subjects": [subjects[0], {**subjects[1], "id_type": "passport"}]}),
+        ("subjects.0.request_id", {**body, "subjects": [{k: v for k, v in subjects[0].items() if k != "request_id"}]}),
+        ("officer_credentials", {k: v for k, v in body.items() if k != "officer_credentials"}),
+        ("subjects", {**body, "subjects": subjects[:1] * (limit + 1)}),  # too many
+        ("subjects", {**body, "subjects": []}),
+    ]
+
+
+async def test_bank_batch_answers_the_truth(sim: Sim) -> None:
+    inst, path = "bank-03", "/bank-03/api/v1/deposit-inquiry-batches"
+    holder = sim.holders(inst)[0]
+    debtors = [*sim.holders(inst, 6), sim.non_holder(inst), holder]
+    body = batch_inquiry(debtors, sim.credential)
+    body["subjects"][-1]["id_type"] = "uscc"  # a resident ID presented as a credit code identifies nobody
+    async with sim.http.post(sim.url("bank", path), json=body) as r:
+        assert r.status == 200
+        answer = await r.json()
+    expected = [{"request_id": f"r{n}", "customer_found": bool(accts), "accounts": accts}
+                for n, accts in enumerate(_accounts(sim, inst, d) for d in debtors)]
+    expected[-1] = {"request_id": f"r{len(debtors) - 1}", "customer_found": False, "accounts": []}
+    assert answer == {"batch_id": body["batch_id"], "results": expected}
+    assert [x["customer_found"] for x in expected].count(False) == 2
+
+    # The limit itself is fine: 500 subjects, one answer each, in order.
+    many = batch_inquiry([sim.population.debtors[n] for n in range(500)], sim.credential)
+    async with sim.http.post(sim.url("bank", path), json=many) as r:
+        assert r.status == 200
+        assert [x["request_id"] for x in (await r.json())["results"]] == [f"r{n}" for n in range(500)]
+
+    async with sim.http.post(sim.url("bank", path), json=batch_inquiry(debtors, UNREGISTERED)) as r:
+        assert r.status == 403
+        refused = await r.json()
+        assert refused["error"] == "refused" and refused["reason"]
+    for field, bad in _bad_batches(body, 500):
+        async with sim.http.post(sim.url("bank", path), json=bad) as r:
+            assert r.status == 400, field
+            reason = (await r.json())["reason"]
+        assert reason.startswith(f"{field}:"), (field, reason)
+
+
+async def _land_batch_result(sim: Sim, inst: str, body: dict[str, Any]) -> dict[str, Any]:
+    async with sim.http.post(sim.url("land", f"/{inst}/request-batches"), json=body) as r:
+        assert r.status == 202
+        ticket = (await r.json())["ticket"]
+    for _ in range(100):
+        async with sim.http.get(sim.url("land", f"/{inst}/request-batches/{ticket}")) as r:
+            assert r.status == 200
+            state = await r.json()
+        if state["state"] != "processing":
+            return state
+        await asyncio.sleep(0.02)
+    raise AssertionError("land batch never finished")
+
+
+async def test_land_registry_batch_answers_the_truth(sim: Sim) -> None:
+    inst = "land-01"
+    joint = next(d for d in (sim.population.find(i) for i in sim.population.holders_at(inst))
+                 if any(a.co_owners for a in sim.population.assets_at(inst, d.id_number)))
+    debtors = [*sim.holders(inst), joint, sim.non_holder(inst)]
+    body = batch_inquiry(debtors, sim.credential)
+    state = await _land_batch_result(sim, inst, body)
+    expected = [{"request_id": f"r{n}", "found": bool(units), "units": units}
+                for n, units in enumerate(_units(sim, inst, d) for d in debtors)]
+    assert state == {"state": "done", "results": expected}
+    assert not expected[-1]["found"] and all(x["found"] for x in expected[:-1])
+
+    refused = await _land_batch_result(sim, inst, batch_inquiry(debtors, UNREGISTERED))
+    assert refused["state"] == "refused" and refused["reason"] and "results" not in refused
+
+    # Batch and single tickets live apart: neither is found under the other's path.
+    async with sim.http.post(sim.url("land", f"/{inst}/request-batches"), json=body) as r:
+        batch_ticket = (await r.json())["ticket"]
+    async with sim.http.post(sim.url("land", f"/{inst}/requests"), json=inquiry(debtors[0], sim.credential)) as r:
+        single_ticket = (await r.json())["ticket"]
+    for path in (f"/{inst}/requests/{batch_ticket}", f"/{inst}/request-batches/{single_ticket}",
+                 f"/land-02/request-batches/{batch_ticket}"):
+        async with sim.http.get(sim.url("land", path)) as r:
+            assert r.status == 404, path
+
+    for field, bad in _bad_batches(body, 500):
+        async with sim.http.post(sim.url("land", f"/{inst}/request-batches"), json=bad) as r:
+            assert r.status == 400, field
+            reason = (await r.json())["reason"]
+        assert reason.startswith(f"{field}:"), (field, reason)
+
+
+async def test_land_batch_takes_one_processing_time(sim: Sim) -> None:
+    inst = "land-03"
+    await sim.behave("land", inst, latency="400:400")
+    try:
+        submitted = time.monotonic()
+        async with sim.http.post(sim.url("land", f"/{inst}/request-batches"),
+                                 json=batch_inquiry(sim.holders(inst), sim.credential)) as r:
+            ticket = (await r.json())["ticket"]
+        async with sim.http.get(sim.url("land", f"/{inst}/request-batches/{ticket}")) as r:
+            assert await r.json() == {"state": "processing"}
+        while True:
+            async with sim.http.get(sim.url("land", f"/{inst}/request-batches/{ticket}")) as r:
+                state = await r.json()
+            if state["state"] != "processing":
+                break
+            assert time.monotonic() - submitted < 5
+            await asyncio.sleep(0.05)
+        assert 0.4 <= time.monotonic() - submitted < 1.5  # once for the batch, not once per subject
+        assert state["state"] == "done" and len(state["results"]) == len(sim.holders(inst))
+    finally:
+        await sim.reset("land", inst)
+
+
+def _batch_gateway(debtors: list[DebtorRecord], credential: str) -> dict[str, Any]:
+    return {
+        "method": "court.wallet.batch_query", "request_id": uuid.uuid4().hex, "timestamp": "2025-11-22T10:00:00+08:00",
+        "biz_content": {
+            "case_number": CASE, "court": COURT, "notice_number": NOTICE, "officer_credentials": [credential],
+            "subjects": [{"request_id": f"r{n}", "cert_type": "ID_CARD" if d.kind == "person" else "USCC",
+                          "cert_no": d.id_number, "name": d.name} for n, d in enumerate(debtors)],
+        },
+    }
+
+
+async def test_payment_batch_query_answers_the_truth(sim: Sim) -> None:
+    for inst in ("payment-01", "payment-02"):
+        debtors = [*sim.holders(inst), sim.non_holder(inst)]
+        expected = []
+        for n, d in enumerate(debtors):
+            wallets = [{"wallet_id": w.wallet_id, "balance_fen": w.value_fen}
+                       for w in sim.population.assets_at(inst, d.id_number) if isinstance(w, PaymentWallet)]
+            expected.append({"request_id": f"r{n}", "code": "10000" if wallets else "40004", "wallets": wallets})
+        answer = await _pay(sim, inst, _batch_gateway(debtors, sim.credential))
+        assert answer == {"code": "10000", "msg": "Success", "data": {"results": expected}}
+        assert [x["code"] for x in expected] == ["10000"] * (len(debtors) - 1) + ["40004"]
+
+    debtors = sim.holders("payment-01")
+    refused = await _pay(sim, "payment-01", _batch_gateway(debtors, UNREGISTERED))
+    assert refused["code"] == "40003" and refused["sub_msg"] and "data" not in refused
+
+    good = _batch_gateway(debtors, sim.credential)
+    biz = good["biz_content"]
+    bad = {
+        "biz_content.subjects.1.cert_type": {**biz, "subjects": [biz["subjects"][0], {**biz["subjects"][1], "cert_type": "PASSPORT"}]},
+        "biz_content.subjects.0.request_id": {**biz, "subjects": [{k: v for k, v in biz["subjects"][0].items() if k != "request_id"}]},
+        "biz_content.case_number": {k: v for k, v in biz.items() if k != "case_number"},
+        "biz_content.subjects": {**biz, "subjects": biz["subjects"][:1] * 501},
+    }
+    for field, content in bad.items():
+        answer = await _pay(sim, "payment-01", {**good, "biz_content": content})
+        assert answer["code"] == "40002" and answer["sub_msg"].startswith(f"{field}:"), (field, answer)
+    assert (await _pay(sim, "payment-01", {**good, "biz_content": {**biz, "subjects": []}}))["code"] == "40002"
+
+    await sim.behave("payment", "payment-01", error_rate=1)
+    try:
+        answer = await _pay(sim, "payment-01", good)
+        assert answer["code"] == "20000" and "data" not in answer
+    finally:
+        await sim.reset("payment", "payment-01")
+
+
+# --- the connectors read the batch answers ------------------------------------------------------
+
+CONNECTORS = {"bank": BankConnector, "land": LandRegistryConnector, "vehicle": VehicleOfficeConnector,
+              "payment": PaymentAppConnector}
+
+
+def leg_batch(inst: str, debtors: list[DebtorRecord], credential: str) -> LegBatch:
+    return LegBatch(
+        inquiry_id="inq-1", batch_id="b-1", case_number=CASE, court=COURT, notice_number=NOTICE,
+        officer_credentials=[credential], institution_id=inst, institution_kind=inst.split("-")[0],
+        deadline=datetime.now(UTC) + timedelta(minutes=1),
+        legs=[LegItem(leg_id=f"leg{n}", debtor=Debtor(kind=d.kind, id_number=d.id_number, name=d.name))
+              for n, d in enumerate(debtors)],
+    )
+
+
+@pytest.mark.parametrize("inst", ["bank-02", "land-01", "vehicle-01", "payment-02"])
+async def test_connectors_read_the_batch_answers(sim: Sim, inst: str) -> None:
+    kind = inst.split("-")[0]
+    institution = sim.population.directory.by_id[inst]
+    connector = CONNECTORS[kind](HttpTransport(sim.url(kind, "")))
+    try:
+        debtors = [*sim.holders(inst, 4), sim.non_holder(inst)]
+        answers = await connector.query(institution, leg_batch(inst, debtors, sim.credential))
+        assert list(answers) == [f"leg{n}" for n in range(len(debtors))]
+        for n, d in enumerate(debtors[:-1]):
+            assert answers[f"leg{n}"] == Found(sim.population.assets_at(inst, d.id_number)), d
+        assert isinstance(answers[f"leg{len(debtors) - 1}"], NotFound)
+
+        refused = await connector.query(institution, leg_batch(inst, debtors, UNREGISTERED))
+        assert list(refused) == list(answers)
+        assert all(isinstance(a, Refused) and a.reason for a in refused.values())
+
+        # A chunk of max_batch legs is within the institution's limit.
+        full = [d for d in sim.population.debtors[: connector.max_batch]]
+        assert len(await connector.query(institution, leg_batch(inst, full, sim.credential))) == connector.max_batch
+    finally:
+        await connector.aclose()

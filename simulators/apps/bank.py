@@ -1,10 +1,18 @@
-"""Bank: synchronous JSON inquiry, one debtor per call (the common 点对点 bank interface).
+"""Bank: synchronous JSON inquiry, one debtor per call (the common 点对点 bank interface) or up to
+500 per call (the 总对总 batch interface).
 
 ``POST /{inst}/api/v1/deposit-inquiries`` → 200 with the debtor's accounts, 403 refused,
 400 bad body; injected faults as in ``faults``.
+
+``POST /{inst}/api/v1/deposit-inquiry-batches`` → 200 ``{"batch_id", "results": [{"request_id",
+"customer_found", "accounts"}]}``, one result per subject in request order. Case, notice and
+credentials belong to the batch, so an unregistered credential refuses the whole call (403, as the
+single endpoint). One latency sample and one fault draw per batch: the bank answers it as a whole.
 """
 
 from __future__ import annotations
+
+from typing import Any
 
 from aiohttp import web
 
@@ -12,7 +20,9 @@ from schemas.assets import DepositAccount
 from simulators.apps.common import (
     ID_TYPE_KIND,
     REFUSAL_UNREGISTERED,
+    BatchInquiryBody,
     InquiryBody,
+    SimContext,
     holdings,
     institution,
     json_response,
@@ -21,20 +31,38 @@ from simulators.apps.common import (
 from simulators.apps.faults import misbehave
 
 
+def _refused() -> web.Response:
+    return json_response({"error": "refused", "reason": REFUSAL_UNREGISTERED}, status=403)
+
+
 async def deposit_inquiry(request: web.Request) -> web.Response:
     ctx, inst = institution(request)
     body = await read_body(request, InquiryBody)
     if (fault := await misbehave(request, ctx, inst)) is not None:
         return fault
     if not ctx.population.is_registered(body.officer_credentials):
-        return json_response({"error": "refused", "reason": REFUSAL_UNREGISTERED}, status=403)
-    accounts = [a for a in holdings(ctx, inst, body.subject.id_number, ID_TYPE_KIND[body.subject.id_type])
-                if isinstance(a, DepositAccount)]
+        return _refused()
+    return json_response({"request_id": body.request_id, **_lookup(ctx, inst, body.subject.id_type, body.subject.id_number)})
+
+
+async def deposit_inquiry_batch(request: web.Request) -> web.Response:
+    ctx, inst = institution(request)
+    body = await read_body(request, BatchInquiryBody)
+    if (fault := await misbehave(request, ctx, inst)) is not None:
+        return fault
+    if not ctx.population.is_registered(body.officer_credentials):
+        return _refused()
     return json_response({
-        "request_id": body.request_id,
-        "customer_found": bool(accounts),
-        "accounts": [_account(a, body.subject.id_number) for a in accounts],
+        "batch_id": body.batch_id,
+        "results": [{"request_id": s.request_id, **_lookup(ctx, inst, s.id_type, s.id_number)} for s in body.subjects],
     })
+
+
+def _lookup(ctx: SimContext, inst: str, id_type: str, id_number: str) -> dict[str, Any]:
+    """One subject's answer: whether the bank knows the customer, and the accounts."""
+    accounts = [_account(a, id_number) for a in holdings(ctx, inst, id_number, ID_TYPE_KIND[id_type])
+                if isinstance(a, DepositAccount)]
+    return {"customer_found": bool(accounts), "accounts": accounts}
 
 
 def _account(a: DepositAccount, holder: str) -> dict[str, object]:
@@ -51,3 +79,4 @@ def _account(a: DepositAccount, holder: str) -> dict[str, object]:
 
 def add_routes(app: web.Application) -> None:
     app.router.add_post("/{inst}/api/v1/deposit-inquiries", deposit_inquiry)
+    app.router.add_post("/{inst}/api/v1/deposit-inquiry-batches", deposit_inquiry_batch)

@@ -105,6 +105,25 @@ class InquiryBody(WireModel):
     subject: Subject
 
 
+MAX_BATCH_SUBJECTS = 500  # the batch limit of the bank and land-registry 总对总 interfaces
+
+
+class BatchSubject(Subject):
+    request_id: str = Field(min_length=1, max_length=128)
+
+
+class BatchInquiryBody(WireModel):
+    """Many debtors, one case: the batch request body of the bank and land-registry APIs. The
+    legal basis belongs to the batch; each subject carries the caller's id for its answer."""
+
+    batch_id: str = Field(min_length=1, max_length=128)
+    case_number: str
+    court: str
+    notice_number: str
+    officer_credentials: list[str]
+    subjects: list[BatchSubject] = Field(min_length=1, max_length=MAX_BATCH_SUBJECTS)
+
+
 DebtorKind = Literal["person", "organisation"]
 ID_TYPE_KIND: dict[str, DebtorKind] = {"resident_id": "person", "uscc": "organisation"}
 

@@ -5,7 +5,11 @@
 20000 service unavailable (retryable), 40001 unknown method, 40002 invalid arguments, 40003
 refused, 40004 user not found.
 
-Methods: ``court.wallet.query`` (find a debtor's wallets) and ``court.wallet.control`` (a control
+Methods: ``court.wallet.query`` (find a debtor's wallets), ``court.wallet.batch_query`` (up to
+500 debtors of one case: ``biz_content.subjects`` of ``request_id``, ``cert_type``, ``cert_no``,
+``name``; ``data.results`` holds one ``{"request_id", "code", "wallets"}`` per subject in request
+order, ``code`` 10000 or 40004; the legal basis is the batch's, so 40003 refuses the whole call,
+and one latency sample or fault answers the whole call) and ``court.wallet.control`` (a control
 order as ``biz_content``; ``data`` is the control record, whose refusals are still code 10000:
 the platform answered, the answer is no).
 """
@@ -15,6 +19,7 @@ from __future__ import annotations
 from typing import Any, Awaitable, Callable, Literal
 
 from aiohttp import web
+from pydantic import Field
 
 from schemas.assets import PaymentWallet
 from simulators.apps.common import (
@@ -32,7 +37,9 @@ from simulators.apps.faults import misbehave
 from simulators.orders import ControlOrder
 
 METHOD = "court.wallet.query"
+BATCH_METHOD = "court.wallet.batch_query"
 CONTROL_METHOD = "court.wallet.control"
+MAX_BATCH_SUBJECTS = 500
 CERT_KIND: dict[str, DebtorKind] = {"ID_CARD": "person", "USCC": "organisation"}
 
 
@@ -43,14 +50,31 @@ class Envelope(WireModel):
     biz_content: dict[str, Any]
 
 
-class BizContent(WireModel):
+class LegalBasis(WireModel):
     case_number: str
     court: str
     notice_number: str
     officer_credentials: list[str]
+
+
+class Cert(WireModel):
     cert_type: Literal["ID_CARD", "USCC"]
     cert_no: str
     name: str
+
+
+class BizContent(LegalBasis, Cert):
+    """``court.wallet.query``: one debtor."""
+
+
+class BatchSubject(Cert):
+    request_id: str = Field(min_length=1, max_length=128)
+
+
+class BatchBizContent(LegalBasis):
+    """``court.wallet.batch_query``: many debtors of one case."""
+
+    subjects: list[BatchSubject] = Field(min_length=1, max_length=MAX_BATCH_SUBJECTS)
 
 
 def _answer(code: str, msg: str, sub_msg: str | None = None, data: Any = None) -> web.Response:
@@ -82,13 +106,37 @@ async def _query(request: web.Request, ctx: SimContext, inst: str, biz_content: 
     if (fault := await misbehave(request, ctx, inst, error=_unavailable)) is not None:
         return fault
     if not ctx.population.is_registered(biz.officer_credentials):
-        return _answer("40003", "refused", REFUSAL_UNREGISTERED)
-    wallets = [a for a in holdings(ctx, inst, biz.cert_no, CERT_KIND[biz.cert_type]) if isinstance(a, PaymentWallet)]
+        return _refused()
+    wallets = _wallets(ctx, inst, biz.cert_type, biz.cert_no)
     if not wallets:
         return _answer("40004", "user not found")
-    return _answer("10000", "Success", data={
-        "wallets": [{"wallet_id": w.wallet_id, "balance_fen": w.value_fen} for w in wallets],
-    })
+    return _answer("10000", "Success", data={"wallets": wallets})
+
+
+async def _batch_query(request: web.Request, ctx: SimContext, inst: str, biz_content: dict[str, Any]) -> web.Response:
+    try:
+        biz = validate(BatchBizContent, biz_content)
+    except ValueError as exc:
+        return _answer("40002", "Invalid Arguments", f"biz_content.{exc}")
+    if (fault := await misbehave(request, ctx, inst, error=_unavailable)) is not None:
+        return fault
+    if not ctx.population.is_registered(biz.officer_credentials):
+        return _refused()
+    results = []
+    for s in biz.subjects:
+        wallets = _wallets(ctx, inst, s.cert_type, s.cert_no)
+        results.append({"request_id": s.request_id, "code": "10000" if wallets else "40004", "wallets": wallets})
+    return _answer("10000", "Success", data={"results": results})
+
+
+def _wallets(ctx: SimContext, inst: str, cert_type: str, cert_no: str) -> list[dict[str, Any]]:
+    """One debtor's wallets at the app, as the wire has them."""
+    return [{"wallet_id": w.wallet_id, "balance_fen": w.value_fen}
+            for w in holdings(ctx, inst, cert_no, CERT_KIND[cert_type]) if isinstance(w, PaymentWallet)]
+
+
+def _refused() -> web.Response:
+    return _answer("40003", "refused", REFUSAL_UNREGISTERED)
 
 
 async def _control(request: web.Request, ctx: SimContext, inst: str, biz_content: dict[str, Any]) -> web.Response:
@@ -108,6 +156,7 @@ def _unavailable(ctx: SimContext, inst: str) -> web.Response:
 
 METHODS: dict[str, Callable[[web.Request, SimContext, str, dict[str, Any]], Awaitable[web.Response]]] = {
     METHOD: _query,
+    BATCH_METHOD: _batch_query,
     CONTROL_METHOD: _control,
 }
 

@@ -207,7 +207,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", default="debtors.csv", help="CSV file to write (default debtors.csv)")
     p.add_argument("--seed", type=int, default=int(os.environ.get("ASSETGW_SEED", "20251122")), help="population seed")
     p.set_defaults(func=cmd_debtors)
-    from gateway.bench_cli import add_bench_command
+    from gateway.bench.cli import add_bench_command
     from gateway.ops.commands import add_ops_commands
     from gateway.ops.lag_cli import add_lag_command
     from gateway.ops.rebuild_cli import add_rebuild_command

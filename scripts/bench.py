@@ -8,7 +8,7 @@ Starts its own stack (the embedded broker, or the cluster in ``KAFKA_BOOTSTRAP``
 data directory, prints a results table with pass/miss per target and writes the figures as JSON
 (default ``bench-results.json``). ``--smoke`` runs tiny sizes in well under two minutes.
 
-The harness lives in ``gateway/bench_cli.py`` so the installed ``assetgw bench`` runs the same
+The harness lives in ``gateway/bench/`` so the installed ``assetgw bench`` runs the same
 code; this script only finds it. On a fresh checkout without the project's virtualenv it creates
 one first (``scripts/_venv.sh``, as ``scripts/run`` and ``scripts/test`` do) and re-runs itself there.
 """
@@ -37,7 +37,7 @@ if __name__ == "__main__":
         import aiokafka  # noqa: F401
         import rich  # noqa: F401
 
-        from gateway.bench_cli import main
+        from gateway.bench.cli import main
     except ImportError:
         _reexec_in_venv()
     main()

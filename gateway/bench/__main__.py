@@ -1,0 +1,5 @@
+"""``python -m gateway.bench``: the same as ``assetgw bench``."""
+
+from gateway.bench.cli import main
+
+main()

@@ -1,0 +1,27 @@
+"""What every part of the bench shares: the fixed case data, the targets and the console."""
+
+from __future__ import annotations
+
+import sys
+from datetime import datetime
+
+from rich.console import Console
+
+SECTIONS = ("raw", "latency", "bulk", "orders", "memory", "scaleout")
+COURT, COURT_CODE = "石家庄市裕华区人民法院", "冀0108"
+OFFICER = "BENCH-1"
+SEED = 20251122
+CASE_SIZE = 100  # debtors per case in a bulk batch (rows sharing a case form one inquiry)
+MAX_BATCH_ROWS = 100_000  # the gateway's limit per batch; larger runs post several batches at once
+AMOUNT_DUE_FEN = 10**13  # large enough that no freeze in the run is over-freezing
+REALISTIC_LATENCY = "30:300"
+ORDERS_STALL_S = 30.0  # orders: give up waiting when none has been answered for this long
+TARGET_RATIO, TARGET_LEGS_S, TARGET_OVERHEAD_MS, TARGET_RSS_MB, TARGET_LEGS = 0.25, 5000.0, 50.0, 300.0, 1_000_000
+MB = 1024 * 1024
+
+console = Console(highlight=False, width=None if sys.stdout.isatty() else 120)
+
+
+def parse_shown(text: str) -> float:
+    """An API timestamp (ISO 8601 with offset, ms precision) as epoch seconds."""
+    return datetime.fromisoformat(text).timestamp()

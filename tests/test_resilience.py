@@ -230,12 +230,13 @@ async def test_every_fault_type_ends_its_legs_correctly_and_spares_the_healthy(a
 
 async def test_intermittent_faults_are_retried_and_nothing_is_lost(api, simulators, population, credential) -> None:
     """A third of all answers from five banks are faults (one kind per bank). Nothing is lost: every
-    leg ends, retries bring nearly all home (one try alone would fail a third), the few that ran
-    out of attempts say why, and what came home is exactly the ground truth."""
+    leg ends, retries bring nearly all home, the few that ran out of attempts say why, and what came
+    home is exactly the ground truth. Legs are asked in chunks (25 legs per message here), so a
+    fault hits a whole chunk: 100 debtors make 4 chunks per bank, 20 in all."""
 
     flaky = {"bank-01": {"throttle_rate": 0.33, "retry_after_s": 0.1}, "bank-02": {"error_rate": 0.33},
              "bank-03": {"malformed_rate": 0.33}, "bank-04": {"truncated_rate": 0.33}, "bank-05": {"reset_rate": 0.33}}
-    debtors = bulk_debtors(population, 40)
+    debtors = bulk_debtors(population, 100)
     for institution, patch in flaky.items():
         await simulators.behave(institution, **patch)
     try:
@@ -247,11 +248,12 @@ async def test_intermittent_faults_are_retried_and_nothing_is_lost(api, simulato
         for institution in flaky:
             await simulators.reset(institution)
     legs = [leg for report in inquiry["reports"] for leg in report["legs"]]
-    assert len(legs) == 40 * 5 and inquiry["progress"]["legs_done"] == 200
+    assert len(legs) == 100 * 5 and inquiry["progress"]["legs_done"] == 500
     answered = [leg for leg in legs if leg["status"] in ("found", "not_found")]
-    assert len(answered) >= 0.9 * len(legs), len(answered)
+    # A chunk fails only if all 4 attempts hit a fault (1.2%); four of 20 doing so is beyond chance.
+    assert len(answered) >= 0.8 * len(legs), [(leg["institution_id"], leg["reason"]) for leg in legs if leg not in answered]
     assert all(leg["status"] == "failed" and leg["reason"] for leg in legs if leg not in answered)
-    assert sum(1 for leg in legs if leg["attempts"] > 1) > len(legs) // 5  # the faults did happen
+    assert any(leg["attempts"] > 1 for leg in legs)  # the faults did happen (no retry in 20 chunks: 0.03%)
     for report in inquiry["reports"]:
         came_home = {leg["institution_id"] for leg in report["legs"] if leg["status"] in ("found", "not_found")}
         truth = [a for a in await simulators.truth(report["debtor"]["id_number"]) if a["institution_id"] in came_home]

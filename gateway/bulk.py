@@ -73,7 +73,15 @@ def _jsonl_rows(text: str):  # type: ignore[no-untyped-def]
 
 
 def _csv_rows(text: str):  # type: ignore[no-untyped-def]
-    reader = csv.DictReader(io.StringIO(text.lstrip("\ufeff")))
+    reader = csv.DictReader(io.StringIO(text.lstrip("\ufeff"), newline=""))  # newline="": the csv module reads \r itself
+    try:
+        yield from _csv_records(reader)
+    except csv.Error as exc:  # e.g. an oversized field: the CSV itself is broken
+        # line_num counts the lines of complete records; the broken one starts on the next.
+        raise BulkError("the body is not valid CSV", [{"line": reader.line_num + 1, "field": "body", "message": str(exc)}]) from None
+
+
+def _csv_records(reader: csv.DictReader):  # type: ignore[no-untyped-def,type-arg]
     missing = REQUIRED_CSV - set(reader.fieldnames or ())
     if missing:
         raise BulkError("the CSV header lacks required columns", [

@@ -101,6 +101,15 @@ async def test_bad_batch_row_rejects_the_whole_batch(api, population, credential
     assert status == 422 and body["errors"][0]["field"] == "colour"
 
 
+async def test_broken_csv_is_a_4xx_naming_the_line_not_a_server_error(api) -> None:
+    header = "case_number,court,amount_due_fen,notice_number,officer_credentials,id_number,name\n"
+    status, _ = await post(api, "/v1/inquiry-batches", data=b"\r\xf0\xb7\x9e\xa6", headers={"Content-Type": "text/csv"})
+    assert status == 422  # found by schemathesis: a bare carriage return used to raise out of the csv module
+    status, body = await post(api, "/v1/inquiry-batches", data=(header + "a," + "x" * 200_000 + "\n").encode(),
+                              headers={"Content-Type": "text/csv"})
+    assert status == 422 and body["errors"][0]["field"] == "body" and body["errors"][0]["line"] == 2, body
+
+
 async def test_unknown_inquiry_is_404_json(api) -> None:
     async with api.get("/v1/inquiries/nope") as r:
         assert r.status == 404 and (await r.json())["error"] == "not_found"

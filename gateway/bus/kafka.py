@@ -26,7 +26,8 @@ def _producer(settings: Settings, client_id: str) -> AIOKafkaProducer:
         client_id=client_id,
         acks="all",
         enable_idempotence=settings.kafka_idempotence,
-        linger_ms=5,
+        # No linger: legs already travel in batches, and a single inquiry's legs should not wait.
+        linger_ms=0,
         max_batch_size=256 * 1024,
         request_timeout_ms=30000,
     )

@@ -11,6 +11,7 @@ from aiohttp import web
 from pydantic import BaseModel, ValidationError
 
 from gateway import metrics
+from gateway.completions import Completions
 from gateway.access import AUDIT, AUTHORITY, LIMITER, RateLimiter, authenticate, require_court
 from gateway.auth import TokenAuthority
 from gateway.bulk import BulkError, detect_format, parse_rows
@@ -35,6 +36,7 @@ M = TypeVar("M", bound=BaseModel)
 STORE = web.AppKey("store", Store)
 INTAKE = web.AppKey("intake", Intake)
 DIRECTORY = web.AppKey("directory", Directory)
+COMPLETIONS = web.AppKey("completions", Completions)
 
 
 def json_response(data: object, status: int = 200, headers: dict[str, str] | None = None) -> web.Response:
@@ -86,14 +88,35 @@ async def create_inquiry(request: web.Request) -> web.Response:
     )
 
 
+MAX_WAIT_S = 60.0
+
+
 async def get_inquiry(request: web.Request) -> web.Response:
     store = request.app[STORE]
     inquiry_id = request.match_info["inquiry_id"]
+    wait_s = _wait_seconds(request)
     inquiry = store.inquiry(inquiry_id)
     if inquiry is None:
         raise ApiError(404, "not_found", f"no inquiry {inquiry_id}", [{"field": "inquiry_id", "message": "unknown"}])
     require_court(request, inquiry["court"], field_name="inquiry_id")
+    if wait_s and inquiry["completed_at"] is None:  # long-poll: answer once complete, or when the wait is up
+        await request.app[COMPLETIONS].wait(inquiry_id, lambda: store.inquiry(inquiry_id)["completed_at"] is not None, wait_s)
+        inquiry = store.inquiry(inquiry_id)
     return json_response(inquiry_view(inquiry, store.debtors(inquiry_id), store.legs(inquiry_id), request.app[DIRECTORY]))
+
+
+def _wait_seconds(request: web.Request) -> float:
+    raw = request.query.get("wait")
+    if raw is None:
+        return 0.0
+    try:
+        value = float(raw)
+    except ValueError:
+        value = -1.0
+    if not 0 <= value <= MAX_WAIT_S:  # also rejects nan
+        raise ApiError(400, "bad_parameter", f"wait must be seconds from 0 to {MAX_WAIT_S:g}",
+                       [{"field": "wait", "message": f"not a number of seconds from 0 to {MAX_WAIT_S:g}: {raw!r}"}])
+    return value
 
 
 async def create_batch(request: web.Request) -> web.Response:
@@ -225,13 +248,14 @@ async def json_errors(request: web.Request, handler):  # type: ignore[no-untyped
 
 
 def create_app(store: Store, intake: Intake, desk: "OrderDesk", directory: Directory, authority: TokenAuthority,
-               limiter: RateLimiter) -> web.Application:
+               limiter: RateLimiter, completions: Completions | None = None) -> web.Application:
     from gateway import order_api
 
     # aiohttp's own body limit is set above ours so that read_limited answers with JSON.
     app = web.Application(middlewares=[json_errors, authenticate], client_max_size=MAX_BATCH_BYTES + 1)
     app[STORE], app[INTAKE], app[DIRECTORY] = store, intake, directory
     app[AUTHORITY], app[LIMITER], app[AUDIT] = authority, limiter, store
+    app[COMPLETIONS] = completions or Completions()
     order_api.setup(app, desk)
     app.router.add_post("/v1/inquiries", create_inquiry)
     app.router.add_get("/v1/inquiries/{inquiry_id}", get_inquiry)

@@ -17,6 +17,7 @@ from gateway.config import Settings
 from gateway.intake import Intake
 from gateway.order_store import OrderStore
 from gateway.orders import OrderDesk
+from gateway.completions import Completions
 from gateway.outbox import LegOutbox, OrderOutbox, Relay
 from gateway.results import ResultConsumer, housekeeping
 from gateway.store import Store
@@ -34,18 +35,19 @@ async def run_gateway(settings: Settings, stop: asyncio.Event) -> None:
     await start_with_retry(producer)
     orders = OrderStore(store.db)
     relay = Relay(producer, [LegOutbox(store, settings.topic_prefix, settings.legs_per_message), OrderOutbox(orders, settings.topic_prefix)])
-    results = ResultConsumer(store, orders, consumer, producer, settings.topic_prefix, group_id)
+    completions = Completions()
+    results = ResultConsumer(store, orders, consumer, producer, settings.topic_prefix, group_id, completions.touched)
     intake = Intake(store, settings.directory, settings.inquiry_deadline_s, relay.wake)
     desk = OrderDesk(store, orders, settings.directory, settings.order_deadline_s, relay.wake)
     authority = TokenAuthority(load_token_secret())
     limiter = RateLimiter(settings.rate_limit_per_s, settings.rate_limit_burst)
-    runner = web.AppRunner(create_app(store, intake, desk, settings.directory, authority, limiter), access_log=None)
+    runner = web.AppRunner(create_app(store, intake, desk, settings.directory, authority, limiter, completions), access_log=None)
     await runner.setup()
     await web.TCPSite(runner, settings.api_host, settings.api_port).start()
     log.info("gateway listening", url=settings.api_url, kafka=settings.kafka_bootstrap)
     consuming = asyncio.create_task(results.run(stop), name="results")
     loops = [asyncio.create_task(c, name=n) for n, c in (
-        ("relay", relay.run()), ("housekeeping", housekeeping(store, orders, settings.resend_after_s, relay.wake)),
+        ("relay", relay.run()), ("housekeeping", housekeeping(store, orders, settings.resend_after_s, relay.wake, completions.touched)),
     )]
     stopper = asyncio.create_task(stop.wait())
     try:

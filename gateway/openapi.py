@@ -55,8 +55,13 @@ def openapi_document() -> dict[str, Any]:
     paths = {
         "/v1/inquiries": {"post": {"summary": "Inquire about one case's debtors", "requestBody": _json_body("InquiryCreate"),
                                    "responses": {**_ok(202, "accepted"), **_errors(400, 413, 422, *AUTH)}}},
-        "/v1/inquiries/{inquiry_id}": {"get": {"summary": "An inquiry's legs and merged reports", "parameters": _path_param("inquiry_id"),
-                                               "responses": {**_ok(200, "the inquiry"), **_errors(404, *AUTH)}}},
+        "/v1/inquiries/{inquiry_id}": {"get": {
+            "summary": "An inquiry's legs and merged reports",
+            "parameters": [*_path_param("inquiry_id"), {
+                "name": "wait", "in": "query", "required": False,
+                "description": "long-poll: answer once the inquiry is complete, or after this many seconds (0-60)",
+                "schema": {"type": "number", "minimum": 0, "maximum": 60}}],
+            "responses": {**_ok(200, "the inquiry"), **_errors(400, 404, *AUTH)}}},
         "/v1/inquiry-batches": {"post": {"summary": "Bulk inquiry (CSV or JSON Lines)", "requestBody": bulk,
                                          "responses": {**_ok(202, "accepted"), **_errors(400, 413, 422, *AUTH)}}},
         "/v1/inquiry-batches/{batch_id}": {"get": {"summary": "A batch's progress", "parameters": _path_param("batch_id"),

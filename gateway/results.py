@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import Counter
+from typing import Callable, Iterable
 
 import structlog
 from aiokafka import AIOKafkaConsumer
@@ -27,13 +28,14 @@ log = structlog.get_logger("results")
 
 class ResultConsumer:
     def __init__(self, store: Store, orders: OrderStore, consumer: AIOKafkaConsumer, producer: Publisher,
-                 topic_prefix: str, group_id: str) -> None:
+                 topic_prefix: str, group_id: str, on_touched: Callable[[Iterable[str]], None] = lambda ids: None) -> None:
         self.store = store
         self.orders = orders
         self.consumer = consumer
         self.producer = producer
         self.deadletters = deadletter_topic(topic_prefix)
         self.group_id = group_id
+        self.on_touched = on_touched  # wakes API requests waiting for these inquiries
         self.applied = 0
         self.committed: dict = {}
 
@@ -66,6 +68,7 @@ class ResultConsumer:
                         await send_to_deadletter(self.producer, self.deadletters, record, str(exc), self.group_id)
             if results:
                 self.applied += self.store.apply_results(results, now_ms())
+                self.on_touched({r.inquiry_id for r in results})
             if order_results:
                 self.applied += self.orders.apply_results(order_results, now_ms())
             offsets = {tp: records[-1].offset + 1 for tp, records in batches.items()}
@@ -77,7 +80,8 @@ class ResultConsumer:
             metrics.record_lag(self.group_id, self.consumer, self.committed)
 
 
-async def housekeeping(store: Store, orders: OrderStore, resend_after_s: float, wake_relay, interval_s: float = 0.5) -> None:  # type: ignore[no-untyped-def]
+async def housekeeping(store: Store, orders: OrderStore, resend_after_s: float, wake_relay,  # type: ignore[no-untyped-def]
+                       on_touched: Callable[[Iterable[str]], None] = lambda ids: None, interval_s: float = 0.5) -> None:
     """Ends inquiries whose deadline passed (open legs become ``timed_out``), and sends again what
     was published but has gone unanswered for ``resend_after_s``."""
     last_requeue = 0.0
@@ -86,6 +90,7 @@ async def housekeeping(store: Store, orders: OrderStore, resend_after_s: float, 
         overdue = store.expire_overdue(now)
         if overdue:
             log.info("inquiries reached their deadline", count=len(overdue))
+            on_touched(overdue)
         if now - last_requeue >= 1000:
             last_requeue = now
             older = int(resend_after_s * 1000)

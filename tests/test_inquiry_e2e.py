@@ -82,6 +82,24 @@ async def test_institution_scope_limits_the_legs(api, population, credential) ->
     assert institutions == {"land-01", "land-02", "land-03", "bank-01", "payment-02"}
 
 
+async def test_get_with_wait_answers_once_the_inquiry_completes(api, population, credential) -> None:
+    debtor = rich_debtor(population)
+    async with api.post("/v1/inquiries", json=case_body([debtor_json(debtor)], credential)) as r:
+        accepted = await r.json()
+    async with api.get(accepted["location"], params={"wait": "30"}) as r:
+        inquiry = await r.json()
+    assert r.status == 200 and inquiry["status"] == "completed", "one long-poll should see the inquiry complete"
+    assert inquiry["progress"]["legs_done"] == 28
+    started = time.monotonic()
+    async with api.get(accepted["location"], params={"wait": "30"}) as r:  # already complete: no wait
+        assert r.status == 200 and (await r.json())["status"] == "completed"
+    assert time.monotonic() - started < 5
+    for bad in ("abc", "-1", "61", "nan"):
+        async with api.get(accepted["location"], params={"wait": bad}) as r:
+            body = await r.json()
+        assert r.status == 400 and body["errors"][0]["field"] == "wait", (bad, body)
+
+
 async def test_unregistered_credential_is_refused_by_institutions(api, population) -> None:
     debtor = rich_debtor(population)
     body = case_body([debtor_json(debtor)], "UNREGISTERED-001", institutions=["bank-01", "land-01", "vehicle-01", "payment-01"])

@@ -1,8 +1,8 @@
 """A connector worker: consumes one institution kind's batches of inquiry legs and its control
 orders, calls the institutions, and publishes exactly one result per leg or order.
 
-A message's legs are asked of their institutions, per institution in chunks of at most the
-connector's ``max_batch``, all concurrently; the answers go back as one message. Messages are handled concurrently (capped in total, and calls
+A batch of legs is asked of its institution in chunks of at most the connector's ``max_batch``;
+its answers go back as one message. Messages are handled concurrently (capped in total, and calls
 per institution) so a slow institution only holds its own legs. A message's offset is committed
 once its results are acknowledged by the broker; a crash redelivers unfinished messages, and the
 gateway ignores a second result for a finished leg.
@@ -105,28 +105,25 @@ class ConnectorWorker:
             _, work = decode(record.value)
             if not isinstance(work, (LegBatch, OrderRequest)):
                 raise UndecodableMessage(f"expected legs or an order, got {type(work).__name__}")
-            named = {leg.institution_id for leg in work.legs} if isinstance(work, LegBatch) else {work.institution_id}
-            institutions = {i: self.settings.directory.by_id.get(i) for i in sorted(named)}
-            for institution_id, institution in institutions.items():
-                if institution is None or institution.kind != self.kind:
-                    # A configuration gap, not a bad message: mend the directory, then re-drive it.
-                    raise UndecodableMessage(f"institution {institution_id!r} is not a {self.kind} in this worker's directory")
+            institution = self.settings.directory.by_id.get(work.institution_id)
+            if institution is None or institution.kind != self.kind:
+                # A configuration gap, not a bad message: mend the directory, then re-drive it.
+                raise UndecodableMessage(f"institution {work.institution_id!r} is not a {self.kind} in this worker's directory")
         except UndecodableMessage as exc:
             await self._dead_letter(tp, record, str(exc))
             return
         ids = ({"inquiry_id": work.inquiry_id, "batch_id": work.batch_id}
                if isinstance(work, LegBatch) else {"order_id": work.order_id, "case_number": work.case_number})
-        with structlog.contextvars.bound_contextvars(institution=",".join(named), **ids):
+        with structlog.contextvars.bound_contextvars(institution=work.institution_id, **ids):
             if isinstance(work, LegBatch):
                 self._legs_in_flight += len(work.legs)
                 try:
-                    result = await self.call(work)
+                    result = await self.call(work, institution)
                 finally:
                     self._legs_in_flight -= len(work.legs)
-                value = encode(result, inquiry_id=work.inquiry_id, batch_id=work.batch_id)
+                value = encode(result, inquiry_id=work.inquiry_id, batch_id=work.batch_id, institution_id=work.institution_id)
                 topic, key = results_topic(self.settings.topic_prefix), work.inquiry_id
             else:
-                institution = institutions[work.institution_id]
                 order_result = await self.control(work, institution)
                 value = encode(order_result, order_id=work.order_id)
                 topic, key = order_results_topic(self.settings.topic_prefix), work.order_id
@@ -166,28 +163,24 @@ class ConnectorWorker:
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 5.0)
 
-    async def call(self, batch: LegBatch) -> LegBatchResult:
-        """Ask each institution for its legs, a chunk of at most ``max_batch`` legs per call, all
-        chunks concurrently; always returns one terminal result per leg, never raises. The
-        institutions must be in this worker's directory (``_handle`` checks)."""
+    async def call(self, batch: LegBatch, institution: Institution) -> LegBatchResult:
+        """Ask the institution, a chunk of at most ``max_batch`` legs per call, the chunks
+        concurrently; always returns one terminal result per leg, never raises."""
         remaining = (batch.deadline - utcnow()).total_seconds()
         if remaining <= 0:
             results = [_result(leg, "timed_out", "the leg's deadline had passed before it reached the connector")
                        for leg in batch.legs]
         else:
-            by_institution: dict[str, list[LegItem]] = defaultdict(list)
-            for leg in batch.legs:
-                by_institution[leg.institution_id].append(leg)
             size = max(1, self.connector.max_batch)
-            calls = [self._call_chunk(batch.part(legs[i:i + size]), self.settings.directory.by_id[institution_id], remaining)
-                     for institution_id, legs in by_institution.items() for i in range(0, len(legs), size)]
-            results = [r for chunk in await asyncio.gather(*calls) for r in chunk]
-        counts: dict[tuple[str, str], int] = defaultdict(int)
+            chunks = [batch.legs[i:i + size] for i in range(0, len(batch.legs), size)]
+            answered = await asyncio.gather(*(self._call_chunk(batch.part(c), institution, remaining) for c in chunks))
+            results = [r for chunk in answered for r in chunk]
+        counts: dict[str, int] = defaultdict(int)
         for r in results:
-            counts[(r.institution_id, r.status)] += 1
-        for (institution_id, status), n in counts.items():
-            metrics.LEGS.labels(institution_id, status).inc(n)
-        return LegBatchResult(inquiry_id=batch.inquiry_id, results=results, answered_at=utcnow())
+            counts[r.status] += 1
+        for status, n in counts.items():
+            metrics.LEGS.labels(institution.id, status).inc(n)
+        return LegBatchResult(inquiry_id=batch.inquiry_id, institution_id=institution.id, results=results, answered_at=utcnow())
 
     async def _call_chunk(self, chunk: LegBatch, institution: Institution, remaining: float) -> list[LegResult]:
         started = time.monotonic()
@@ -391,7 +384,6 @@ def _result(
     latency_ms = int((time.monotonic() - started) * 1000) if started is not None else 0
     return LegResult(
         leg_id=leg.leg_id,
-        institution_id=leg.institution_id,
         status=status,  # type: ignore[arg-type]
         assets=list(answer.assets) if answer else [],
         reason=reason,

@@ -32,17 +32,15 @@ class _Payload(BaseModel):
 
 
 class LegItem(_Payload):
-    """One leg of a batch: one debtor asked of one institution."""
+    """One leg of a batch: one debtor asked of the batch's institution."""
 
     leg_id: str
-    institution_id: str
     debtor: Debtor
 
 
 class LegBatch(_Payload):
-    """Ask institutions of one kind what some debtors of one inquiry hold. Legs travel in batches
-    because what they share (the case, its legal basis, the deadline) is most of a leg, because
-    one message per kind rather than per institution keeps a one-debtor inquiry to four messages,
+    """Ask one institution what some debtors of one inquiry hold. Legs travel in batches because
+    what they share (the case, its legal basis, the institution, the deadline) is most of a leg,
     and because institutions answer batches far more cheaply than single requests."""
 
     inquiry_id: str
@@ -54,6 +52,7 @@ class LegBatch(_Payload):
     # Not sent to institutions; carried so the gateway's store can be rebuilt from the topics.
     amount_due_fen: int | None = None
     costs_fen: int | None = None
+    institution_id: str
     institution_kind: str
     deadline: AwareDatetime = Field(description="after this the answers are no longer awaited")
     legs: list[LegItem] = Field(min_length=1)
@@ -71,7 +70,6 @@ class LegResult(_Payload):
     """Exactly one per leg: the assets found, or a terminal status with the reason."""
 
     leg_id: str
-    institution_id: str
     status: LegStatus
     assets: list[Asset] = Field(default_factory=list)
     reason: str | None = None
@@ -83,6 +81,7 @@ class LegBatchResult(_Payload):
     """The answers to one ``LegBatch`` (or to part of it), one ``LegResult`` per leg."""
 
     inquiry_id: str
+    institution_id: str
     results: list[LegResult] = Field(min_length=1)
     answered_at: AwareDatetime
 

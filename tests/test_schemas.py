@@ -47,8 +47,8 @@ def test_bank_card_luhn() -> None:
 
 
 def test_envelope_round_trip_and_rejections() -> None:
-    result = LegBatchResult(inquiry_id="i", answered_at=utcnow(),
-                            results=[LegResult(leg_id="l", institution_id="bank-01", status="not_found")])
+    result = LegBatchResult(inquiry_id="i", institution_id="bank-01", answered_at=utcnow(),
+                            results=[LegResult(leg_id="l", status="not_found")])
     envelope, payload = decode(encode(result, inquiry_id="i", batch_id=None))
     assert payload == result and envelope.type == "inquiry.legs.result" and envelope.correlation == {"inquiry_id": "i"}
     with pytest.raises(UndecodableMessage, match="unknown message type"):

@@ -5,10 +5,9 @@ from __future__ import annotations
 
 from typing import ClassVar
 
-from pydantic import ValidationError
 
-from connectors.base import Answer, Found, NotFound, Refused, Retryable
-from connectors.common import legal_basis, subject
+from connectors.base import Answer, Found, NotFound
+from connectors.common import answers_by_leg, legal_basis, refuse_all, subject
 from connectors.control import post_control
 from connectors.http_errors import check_status, refusal_reason, require_dict
 from connectors.transport import Transport
@@ -31,20 +30,11 @@ class BankConnector:
         body = {"batch_id": new_id(), **legal_basis(batch), "subjects": [subject(leg) for leg in batch.legs]}
         reply = await self.transport.send("POST", f"/{institution.id}/api/v1/deposit-inquiry-batches", body)
         check_status(reply, institution.id)
-        if reply.status == 403:  # the batch's legal basis is refused: every leg is
-            refused = Refused(refusal_reason(reply))
-            return {leg.leg_id: refused for leg in batch.legs}
+        if reply.status == 403:
+            return refuse_all(batch, refusal_reason(reply))
         data = require_dict(reply, institution.id)
-        holders = {leg.leg_id: leg.debtor.id_number for leg in batch.legs}
-        answers: dict[str, Answer] = {}
-        try:
-            for result in data["results"]:
-                leg_id = result["request_id"]
-                if leg_id in holders:  # anything else is not ours to answer
-                    answers[leg_id] = self._answer(institution, result, holders[leg_id])
-        except (KeyError, TypeError, ValidationError) as exc:
-            raise Retryable(f"{institution.id} sent an unreadable account list: {exc!r}"[:300]) from None
-        return answers
+        return answers_by_leg(institution, batch, data.get("results"), "request_id",
+                              lambda result, leg: self._answer(institution, result, leg.debtor.id_number))
 
     @staticmethod
     def _answer(institution: Institution, result: dict, holder: str) -> Answer:

@@ -5,10 +5,9 @@ from __future__ import annotations
 import asyncio
 from typing import ClassVar
 
-from pydantic import ValidationError
 
-from connectors.base import Answer, Found, NotFound, Permanent, Refused, Retryable
-from connectors.common import legal_basis, subject
+from connectors.base import Answer, Found, NotFound, Permanent, Retryable
+from connectors.common import answers_by_leg, legal_basis, refuse_all, subject
 from connectors.control import post_control
 from connectors.http_errors import check_status, refusal_reason, require_dict
 from connectors.transport import Transport
@@ -34,7 +33,7 @@ class LandRegistryConnector:
         reply = await self.transport.send("POST", f"/{institution.id}/request-batches", body)
         check_status(reply, institution.id)
         if reply.status == 403:
-            return self._refused(batch, refusal_reason(reply))
+            return refuse_all(batch, refusal_reason(reply))
         ticket = require_dict(reply, institution.id).get("ticket")
         if not ticket:
             raise Retryable(f"{institution.id} accepted the batch but gave no ticket")
@@ -51,44 +50,29 @@ class LandRegistryConnector:
             if state.get("state") == "processing":
                 continue
             if state.get("state") == "refused":
-                return self._refused(batch, str(state.get("reason") or refusal_reason(reply)))
+                return refuse_all(batch, str(state.get("reason") or refusal_reason(reply)))
             if state.get("state") != "done":
                 raise Permanent(f"{institution.id} reported unknown state {state.get('state')!r}")
-            return self._answers(institution, batch, state)
+            return answers_by_leg(institution, batch, state.get("results"), "request_id",
+                                  lambda result, _: self._answer(institution, result))
 
     @staticmethod
-    def _refused(batch: LegBatch, reason: str) -> dict[str, Answer]:
-        refused = Refused(reason)
-        return {leg.leg_id: refused for leg in batch.legs}
-
-    @staticmethod
-    def _answers(institution: Institution, batch: LegBatch, state: dict) -> dict[str, Answer]:
-        ours = {leg.leg_id for leg in batch.legs}
-        answers: dict[str, Answer] = {}
-        try:
-            for result in state["results"]:
-                leg_id = result["request_id"]
-                if leg_id not in ours:
-                    continue
-                if not result.get("found"):
-                    answers[leg_id] = NotFound("no registered real estate")
-                    continue
-                answers[leg_id] = Found([
-                    RealEstate(
-                        institution_id=institution.id,
-                        unit_no=u["unit_no"],
-                        certificate_no=u["certificate_no"],
-                        address=u["address"],
-                        floor_area_dm2=u["floor_area_dm2"],
-                        value_fen=u["value_fen"],
-                        share_percent=u.get("share_percent", 100),
-                        co_owners=u.get("co_owners", []),
-                    )
-                    for u in result["units"]
-                ])
-        except (KeyError, TypeError, ValidationError) as exc:
-            raise Retryable(f"{institution.id} sent an unreadable unit list: {exc!r}"[:300]) from None
-        return answers
+    def _answer(institution: Institution, result: dict) -> Answer:
+        if not result.get("found"):
+            return NotFound("no registered real estate")
+        return Found([
+            RealEstate(
+                institution_id=institution.id,
+                unit_no=u["unit_no"],
+                certificate_no=u["certificate_no"],
+                address=u["address"],
+                floor_area_dm2=u["floor_area_dm2"],
+                value_fen=u["value_fen"],
+                share_percent=u.get("share_percent", 100),
+                co_owners=u.get("co_owners", []),
+            )
+            for u in result["units"]
+        ])
 
     async def control(self, institution: Institution, order: OrderRequest) -> dict:
         return await post_control(self.transport, institution, order)

@@ -5,10 +5,9 @@ from __future__ import annotations
 
 from typing import ClassVar
 
-from pydantic import ValidationError
 
 from connectors.base import Answer, Found, NotFound, Permanent, Refused, Retryable
-from connectors.common import legal_basis
+from connectors.common import answers_by_leg, legal_basis, refuse_all
 from connectors.http_errors import check_status, require_dict
 from connectors.control import control_record, control_request
 from connectors.transport import Transport
@@ -52,21 +51,13 @@ class PaymentAppConnector:
                 for leg in batch.legs
             ],
         })
-        if code == REFUSED:  # the batch's legal basis is refused: every leg is
-            refused = Refused(str(data.get("sub_msg") or data.get("msg") or "refused"))
-            return {leg.leg_id: refused for leg in batch.legs}
+        if code == REFUSED:
+            return refuse_all(batch, str(data.get("sub_msg") or data.get("msg") or "refused"))
         if code != SUCCESS:
             raise Permanent(f"{institution.id} answered code {code}: {data.get('sub_msg') or data.get('msg')}")
-        ours = {leg.leg_id for leg in batch.legs}
-        answers: dict[str, Answer] = {}
-        try:
-            for result in data["data"]["results"]:
-                leg_id = result["request_id"]
-                if leg_id in ours:
-                    answers[leg_id] = self._answer(institution, result)
-        except (KeyError, TypeError, ValidationError) as exc:
-            raise Retryable(f"{institution.id} sent an unreadable wallet list: {exc!r}"[:300]) from None
-        return answers
+        payload = data.get("data")
+        results = payload.get("results") if isinstance(payload, dict) else None
+        return answers_by_leg(institution, batch, results, "request_id", lambda result, _: self._answer(institution, result))
 
     @staticmethod
     def _answer(institution: Institution, result: dict) -> Answer:

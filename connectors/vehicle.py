@@ -6,9 +6,9 @@ from __future__ import annotations
 
 from typing import ClassVar
 
-from pydantic import ValidationError
 
-from connectors.base import Answer, Found, NotFound, Permanent, Refused, Retryable
+from connectors.base import Answer, Found, NotFound, Permanent, Refused
+from connectors.common import answers_by_leg, refuse_all
 from connectors.control import post_control
 from connectors.http_errors import check_status, refusal_reason, require_dict
 from connectors.transport import Transport
@@ -42,19 +42,9 @@ class VehicleOfficeConnector:
         reply = await self.transport.send("POST", f"/{institution.id}/batch-queries", body)
         check_status(reply, institution.id)
         if reply.status == 403:
-            refused = Refused(refusal_reason(reply))
-            return {leg.leg_id: refused for leg in batch.legs}
+            return refuse_all(batch, refusal_reason(reply))
         data = require_dict(reply, institution.id)
-        ours = {leg.leg_id for leg in batch.legs}
-        answers: dict[str, Answer] = {}
-        try:
-            for item in data["items"]:
-                item_id = item["item_id"]
-                if item_id in ours:
-                    answers[item_id] = self._answer(institution, item)
-        except (KeyError, TypeError, ValidationError) as exc:
-            raise Retryable(f"{institution.id} sent an unreadable batch answer: {exc!r}"[:300]) from None
-        return answers
+        return answers_by_leg(institution, batch, data.get("items"), "item_id", lambda item, _: self._answer(institution, item))
 
     @staticmethod
     def _answer(institution: Institution, item: dict) -> Answer:

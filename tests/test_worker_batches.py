@@ -134,3 +134,16 @@ async def test_a_batch_past_its_deadline_is_not_sent(settings) -> None:  # type:
     bank = ScriptedBank(lambda call, ids: {i: NotFound() for i in ids})
     result = await ask(settings, bank, batch_of(4, deadline_in=timedelta(seconds=-1)))
     assert bank.calls == [] and {r.status for r in result.results} == {"timed_out"}
+
+
+def test_reading_a_batch_answer_keeps_our_legs_ignores_others_and_retries_the_unreadable(settings) -> None:  # type: ignore[no-untyped-def]
+    from connectors.common import answers_by_leg
+
+    bank = settings.directory.by_id["bank-01"]
+    batch = batch_of(3)
+    items = [{"request_id": "q1.0.bank-01"}, {"request_id": "someone-else"}, {"request_id": "q1.2.bank-01"}]
+    answers = answers_by_leg(bank, batch, items, "request_id", lambda item, leg: NotFound(leg.debtor.name))
+    assert answers == {"q1.0.bank-01": NotFound("张三"), "q1.2.bank-01": NotFound("张三")}  # q1.1 left out: asked again
+    for unreadable in (None, [{"no_id": 1}], [["a list"]], {"results": 1}):
+        with pytest.raises(Retryable, match="unreadable batch answer"):
+            answers_by_leg(bank, batch, unreadable, "request_id", lambda item, leg: NotFound())

@@ -10,6 +10,7 @@ import structlog
 from connectors.registry import load_connectors
 from connectors.transport import HttpTransport
 from connectors.worker import ConnectorWorker
+from gateway import heap
 from gateway.bus.topics import ensure_topics
 from gateway.config import Settings
 from gateway.metrics import serve_metrics
@@ -43,6 +44,7 @@ async def run_connectors(settings: Settings, kinds: list[str], stop: asyncio.Eve
     ]
     port = settings.metrics_port or DEFAULT_METRICS_PORTS[kinds[0] if len(kinds) == 1 else "all"]
     metrics_server = await serve_metrics(settings.api_host, port)
+    heap.settle()
     try:
         await asyncio.gather(*(w.run(stop) for w in workers))
     finally:

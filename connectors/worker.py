@@ -1,11 +1,12 @@
 """A connector worker: consumes one institution kind's batches of inquiry legs and its control
 orders, calls the institutions, and publishes exactly one result per leg or order.
 
-A batch of legs is asked of its institution in chunks of at most the connector's ``max_batch``;
-its answers go back as one message. Messages are handled concurrently (capped in total, and calls
-per institution) so a slow institution only holds its own legs. A message's offset is committed
-once its results are acknowledged by the broker; a crash redelivers unfinished messages, and the
-gateway ignores a second result for a finished leg.
+A message carries one inquiry's legs for institutions of one kind. They are asked of their
+institutions, per institution in chunks of at most the connector's ``max_batch``, all
+concurrently, and the answers go back as they come: a slow institution holds back only its own
+legs. Messages are handled concurrently too (capped in total, and calls per institution). A
+message's offset is committed once all its results are acknowledged by the broker; a crash
+redelivers unfinished messages, and the gateway ignores a second result for a finished leg.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ import asyncio
 import contextlib
 import time
 from collections import defaultdict
-from typing import Awaitable, Callable, TypeVar
+from typing import AsyncIterator, Awaitable, Callable, TypeVar
 
 import aiohttp
 import structlog
@@ -105,29 +106,61 @@ class ConnectorWorker:
             _, work = decode(record.value)
             if not isinstance(work, (LegBatch, OrderRequest)):
                 raise UndecodableMessage(f"expected legs or an order, got {type(work).__name__}")
-            institution = self.settings.directory.by_id.get(work.institution_id)
-            if institution is None or institution.kind != self.kind:
-                # A configuration gap, not a bad message: mend the directory, then re-drive it.
-                raise UndecodableMessage(f"institution {work.institution_id!r} is not a {self.kind} in this worker's directory")
+            named = {leg.institution_id for leg in work.legs} if isinstance(work, LegBatch) else {work.institution_id}
+            institutions = {i: self.settings.directory.by_id.get(i) for i in sorted(named)}
+            for institution_id, institution in institutions.items():
+                if institution is None or institution.kind != self.kind:
+                    # A configuration gap, not a bad message: mend the directory, then re-drive it.
+                    raise UndecodableMessage(f"institution {institution_id!r} is not a {self.kind} in this worker's directory")
         except UndecodableMessage as exc:
             await self._dead_letter(tp, record, str(exc))
             return
         ids = ({"inquiry_id": work.inquiry_id, "batch_id": work.batch_id}
                if isinstance(work, LegBatch) else {"order_id": work.order_id, "case_number": work.case_number})
-        with structlog.contextvars.bound_contextvars(institution=work.institution_id, **ids):
+        with structlog.contextvars.bound_contextvars(institution=",".join(named), **ids):
             if isinstance(work, LegBatch):
                 self._legs_in_flight += len(work.legs)
                 try:
-                    result = await self.call(work, institution)
+                    await self._answer_legs(tp, record, work)
                 finally:
                     self._legs_in_flight -= len(work.legs)
-                value = encode(result, inquiry_id=work.inquiry_id, batch_id=work.batch_id, institution_id=work.institution_id)
-                topic, key = results_topic(self.settings.topic_prefix), work.inquiry_id
             else:
-                order_result = await self.control(work, institution)
+                order_result = await self.control(work, institutions[work.institution_id])
                 value = encode(order_result, order_id=work.order_id)
-                topic, key = order_results_topic(self.settings.topic_prefix), work.order_id
-            await self._publish_and_finish(tp, record, lambda: self.producer.send_and_wait(topic, value, key=key.encode()))
+                topic, key = order_results_topic(self.settings.topic_prefix), work.order_id.encode()
+                await self._publish_and_finish(tp, record, lambda: self.producer.send_and_wait(topic, value, key=key))
+
+    async def _answer_legs(self, tp: TopicPartition, record: ConsumerRecord, batch: LegBatch) -> None:
+        """Sends each part of the answer as it comes, without waiting for the broker in between
+        (the last part must not queue behind an earlier one's acknowledgement); the offset is
+        finished once every part is acknowledged."""
+        topic, key = results_topic(self.settings.topic_prefix), batch.inquiry_id.encode()
+        values: list[bytes] = []
+        acks: list[asyncio.Future[object] | None] = []
+        async with contextlib.aclosing(self.answers(batch)) as parts:
+            async for part, _ in parts:
+                values.append(encode(part, inquiry_id=batch.inquiry_id, batch_id=batch.batch_id))
+                try:
+                    acks.append(await self.producer.send(topic, values[-1], key=key))
+                except KafkaError:
+                    acks.append(None)  # sent again below
+
+        confirmed = 0  # parts acknowledged, in order
+
+        async def confirm_all() -> None:
+            nonlocal confirmed
+            for i in range(confirmed, len(values)):
+                ack, acks[i] = acks[i], None  # should this try fail, the next one sends the part again
+                if ack is None:
+                    await self.producer.send_and_wait(topic, values[i], key=key)
+                else:
+                    try:
+                        await ack
+                    except KafkaError:  # again, at once; the gateway ignores a repeat of a part that did land
+                        await self.producer.send_and_wait(topic, values[i], key=key)
+                confirmed = i + 1
+
+        await self._publish_and_finish(tp, record, confirm_all)
 
     async def _publish_and_finish(self, tp: TopicPartition, record: ConsumerRecord, send) -> None:  # type: ignore[no-untyped-def]
         """From here on the task is not cancelled at shutdown: a result that reached the broker
@@ -163,24 +196,46 @@ class ConnectorWorker:
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 5.0)
 
-    async def call(self, batch: LegBatch, institution: Institution) -> LegBatchResult:
-        """Ask the institution, a chunk of at most ``max_batch`` legs per call, the chunks
-        concurrently; always returns one terminal result per leg, never raises."""
+    async def answers(self, batch: LegBatch) -> AsyncIterator[tuple[LegBatchResult, bool]]:
+        """Ask each institution for its legs, a chunk of at most ``max_batch`` legs per call, all
+        chunks concurrently, and yield ``(results, last)`` as they come: what finishes within
+        ``result_linger_s`` of an answer goes out with it, and the last answer goes out at once, so
+        a slow institution holds back only its own legs. One terminal result per leg in all,
+        never raises. The institutions must be in this worker's directory (``_handle``
+        checks)."""
         remaining = (batch.deadline - utcnow()).total_seconds()
         if remaining <= 0:
-            results = [_result(leg, "timed_out", "the leg's deadline had passed before it reached the connector")
-                       for leg in batch.legs]
-        else:
-            size = max(1, self.connector.max_batch)
-            chunks = [batch.legs[i:i + size] for i in range(0, len(batch.legs), size)]
-            answered = await asyncio.gather(*(self._call_chunk(batch.part(c), institution, remaining) for c in chunks))
-            results = [r for chunk in answered for r in chunk]
-        counts: dict[str, int] = defaultdict(int)
+            yield self._batch_result(batch, [_result(leg, "timed_out", "the leg's deadline had passed before it reached the connector")
+                                             for leg in batch.legs]), True
+            return
+        by_institution: dict[str, list[LegItem]] = defaultdict(list)
+        for leg in batch.legs:
+            by_institution[leg.institution_id].append(leg)
+        size = max(1, self.connector.max_batch)
+        order: dict[asyncio.Task[list[LegResult]], int] = {}
+        for institution_id, legs in by_institution.items():
+            institution = self.settings.directory.by_id[institution_id]
+            for i in range(0, len(legs), size):
+                order[asyncio.create_task(self._call_chunk(batch.part(legs[i:i + size]), institution, remaining))] = len(order)
+        pending = set(order)
+        try:
+            while pending:
+                done, pending = await asyncio.wait(pending, return_when=asyncio.FIRST_COMPLETED)
+                if pending and self.settings.result_linger_s > 0:  # more answers may follow soon: take them along
+                    more, pending = await asyncio.wait(pending, timeout=self.settings.result_linger_s)
+                    done |= more
+                yield self._batch_result(batch, [r for t in sorted(done, key=order.__getitem__) for r in t.result()]), not pending
+        finally:
+            for task in pending:  # the message was abandoned (shutdown): stop asking
+                task.cancel()
+
+    def _batch_result(self, batch: LegBatch, results: list[LegResult]) -> LegBatchResult:
+        counts: dict[tuple[str, str], int] = defaultdict(int)
         for r in results:
-            counts[r.status] += 1
-        for status, n in counts.items():
-            metrics.LEGS.labels(institution.id, status).inc(n)
-        return LegBatchResult(inquiry_id=batch.inquiry_id, institution_id=institution.id, results=results, answered_at=utcnow())
+            counts[(r.institution_id, r.status)] += 1
+        for (institution_id, status), n in counts.items():
+            metrics.LEGS.labels(institution_id, status).inc(n)
+        return LegBatchResult(inquiry_id=batch.inquiry_id, results=results, answered_at=utcnow())
 
     async def _call_chunk(self, chunk: LegBatch, institution: Institution, remaining: float) -> list[LegResult]:
         started = time.monotonic()
@@ -384,6 +439,7 @@ def _result(
     latency_ms = int((time.monotonic() - started) * 1000) if started is not None else 0
     return LegResult(
         leg_id=leg.leg_id,
+        institution_id=leg.institution_id,
         status=status,  # type: ignore[arg-type]
         assets=list(answer.assets) if answer else [],
         reason=reason,

@@ -8,6 +8,7 @@ import asyncio
 import structlog
 from aiohttp import web
 
+from gateway import heap
 from gateway.access import RateLimiter
 from gateway.api import create_app
 from gateway.auth import TokenAuthority, load_token_secret
@@ -45,6 +46,7 @@ async def run_gateway(settings: Settings, stop: asyncio.Event) -> None:
     await runner.setup()
     await web.TCPSite(runner, settings.api_host, settings.api_port).start()
     log.info("gateway listening", url=settings.api_url, kafka=settings.kafka_bootstrap)
+    heap.settle()
     consuming = asyncio.create_task(results.run(stop), name="results")
     loops = [asyncio.create_task(c, name=n) for n, c in (
         ("relay", relay.run()), ("housekeeping", housekeeping(store, orders, settings.resend_after_s, relay.wake, completions.touched)),

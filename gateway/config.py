@@ -47,6 +47,7 @@ class Settings:
     max_inflight: int
     max_inflight_legs: int
     legs_per_message: int
+    result_linger_s: float
     rate_limit_per_s: float
     rate_limit_burst: float
     directory: Directory = field(compare=False)
@@ -85,8 +86,11 @@ class Settings:
             max_inflight=int(_env("ASSETGW_MAX_INFLIGHT", "512")),  # messages a worker handles at once
             # Legs a worker holds at once, over all its messages: bounds its memory in a bulk run.
             max_inflight_legs=int(_env("ASSETGW_MAX_INFLIGHT_LEGS", "10000")),
-            # Legs of one inquiry and institution the gateway puts in one message.
+            # Legs of one inquiry and institution kind the gateway puts in one message.
             legs_per_message=int(_env("ASSETGW_LEGS_PER_MESSAGE", "200")),
+            # How long a worker holds a message's early answers for more to go out with them; the
+            # last answer never waits. Fewer, larger result messages cost the gateway much less.
+            result_linger_s=float(_env("ASSETGW_RESULT_LINGER_MS", "50")) / 1000,
             rate_limit_per_s=float(_env("ASSETGW_RATE_LIMIT", "200")),
             rate_limit_burst=float(_env("ASSETGW_RATE_BURST", "400")),
             directory=Directory.from_env(),

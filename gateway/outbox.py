@@ -83,8 +83,8 @@ class Relay:
 
 
 class LegOutbox:
-    """Pending legs as ``LegBatch`` messages: one per inquiry and institution, up to
-    ``legs_per_message`` legs each. The payload is built straight from the store's rows, which
+    """Pending legs as ``LegBatch`` messages: per inquiry and institution kind, up to
+    ``legs_per_message`` legs each, grouped by institution so a message's legs make few calls. The payload is built straight from the store's rows, which
     were validated at intake; the connectors validate it again on decode."""
 
     def __init__(self, store: Store, topic_prefix: str, legs_per_message: int) -> None:
@@ -93,9 +93,10 @@ class LegOutbox:
     def pending(self, limit: int) -> list[Outgoing]:
         groups: dict[tuple[str, str], list[sqlite3.Row]] = defaultdict(list)
         for row in self.store.pending_legs(limit):
-            groups[(row["inquiry_id"], row["institution_id"])].append(row)
+            groups[(row["inquiry_id"], row["institution_kind"])].append(row)
         out = []
         for rows in groups.values():
+            rows.sort(key=lambda r: r["institution_id"])  # stable: debtors stay in order
             for start in range(0, len(rows), self.legs_per_message):
                 out.append(self._message(rows[start:start + self.legs_per_message]))
         return out
@@ -107,15 +108,14 @@ class LegOutbox:
             "court": first["court"], "notice_number": first["notice_number"],
             "officer_credentials": orjson.loads(first["officer_credentials"]),
             "amount_due_fen": first["amount_due_fen"], "costs_fen": first["costs_fen"],
-            "institution_id": first["institution_id"], "institution_kind": first["institution_kind"],
-            "deadline": ms_to_dt(first["deadline"]).isoformat(),
-            "legs": [{"leg_id": r["id"], "debtor": {"kind": r["debtor_kind"], "id_number": r["id_number"], "name": r["name"]}}
-                     for r in rows],
+            "institution_kind": first["institution_kind"], "deadline": ms_to_dt(first["deadline"]).isoformat(),
+            "legs": [{"leg_id": r["id"], "institution_id": r["institution_id"],
+                      "debtor": {"kind": r["debtor_kind"], "id_number": r["id_number"], "name": r["name"]}} for r in rows],
         }
-        value = encode_payload(TYPE_OF[LegBatch], payload, inquiry_id=first["inquiry_id"],
-                               batch_id=first["batch_id"], institution_id=first["institution_id"])
-        # Keyed by inquiry and institution: spreads a large inquiry's messages over the partitions.
-        key = f"{first['inquiry_id']}/{first['institution_id']}".encode()
+        value = encode_payload(TYPE_OF[LegBatch], payload, inquiry_id=first["inquiry_id"], batch_id=first["batch_id"])
+        # Keyed by the first leg: spreads a large inquiry's messages over the partitions (and so
+        # over a kind's workers); legs need no order among themselves.
+        key = first["id"].encode()
         return Outgoing([r["id"] for r in rows], legs_topic(self.prefix, first["institution_kind"]), key, value)
 
     def mark_sent(self, ids: Sequence[str], now: int) -> None:

@@ -16,7 +16,7 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationErro
 from schemas.assets import Asset
 from schemas.debtor import Debtor
 
-SCHEMA_VERSION = 2  # 2: legs travel in batches (inquiry.legs.*)
+SCHEMA_VERSION = 3  # 2: legs travel in batches (inquiry.legs.*); 3: one leg message per institution kind
 
 
 def new_id() -> str:
@@ -32,15 +32,17 @@ class _Payload(BaseModel):
 
 
 class LegItem(_Payload):
-    """One leg of a batch: one debtor asked of the batch's institution."""
+    """One leg of a batch: one debtor asked of one institution."""
 
     leg_id: str
+    institution_id: str
     debtor: Debtor
 
 
 class LegBatch(_Payload):
-    """Ask one institution what some debtors of one inquiry hold. Legs travel in batches because
-    what they share (the case, its legal basis, the institution, the deadline) is most of a leg,
+    """Ask institutions of one kind what some debtors of one inquiry hold. Legs travel in batches
+    because what they share (the case, its legal basis, the deadline) is most of a leg, because
+    one message per kind rather than per institution keeps a one-debtor inquiry to four messages,
     and because institutions answer batches far more cheaply than single requests."""
 
     inquiry_id: str
@@ -52,7 +54,6 @@ class LegBatch(_Payload):
     # Not sent to institutions; carried so the gateway's store can be rebuilt from the topics.
     amount_due_fen: int | None = None
     costs_fen: int | None = None
-    institution_id: str
     institution_kind: str
     deadline: AwareDatetime = Field(description="after this the answers are no longer awaited")
     legs: list[LegItem] = Field(min_length=1)
@@ -70,6 +71,7 @@ class LegResult(_Payload):
     """Exactly one per leg: the assets found, or a terminal status with the reason."""
 
     leg_id: str
+    institution_id: str
     status: LegStatus
     assets: list[Asset] = Field(default_factory=list)
     reason: str | None = None
@@ -81,7 +83,6 @@ class LegBatchResult(_Payload):
     """The answers to one ``LegBatch`` (or to part of it), one ``LegResult`` per leg."""
 
     inquiry_id: str
-    institution_id: str
     results: list[LegResult] = Field(min_length=1)
     answered_at: AwareDatetime
 

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import structlog
 
+from gateway import heap
 from schemas.assets import ASSET_KINDS
 from schemas.directory import KINDS, Directory
 from schemas.signing import MissingPartnerKeys, PartnerKeys, PartnerKeysError, load_partner_keys
@@ -69,6 +70,7 @@ async def run_simulators(args: argparse.Namespace, stop: asyncio.Event) -> None:
         server.result()  # raises the start-up error
     log.info("simulators ready", ports={k: ports[k] for k in kinds}, debtors=len(population.debtors), latency=args.latency,
              partner_link="verified" if partner_keys is not None else "UNVERIFIED")
+    heap.settle()  # the population above all: never scanned by the collector again
     try:
         await stop.wait()
     finally:

@@ -203,10 +203,10 @@ async def test_dead_letter_redriven_after_its_cause_is_mended_is_processed(stack
 
     prefix = stack.env["ASSETGW_TOPIC_PREFIX"]
     settings = dc.replace(Settings.from_env(), kafka_bootstrap=stack.kafka_bootstrap, topic_prefix=prefix)
-    leg = LegItem(leg_id=f"mend-{new_id()}", debtor=Debtor(id_number="11010519491231002X", name="张三"))
+    leg = LegItem(leg_id=f"mend-{new_id()}", institution_id="bank-23", debtor=Debtor(id_number="11010519491231002X", name="张三"))
     batch = LegBatch(
         inquiry_id=new_id(), case_number="(2025)冀0108执4502号", court="石家庄市裕华区人民法院",
-        notice_number="n-1", officer_credentials=["ZF00000000"], institution_id="bank-23", institution_kind="bank",
+        notice_number="n-1", officer_credentials=["ZF00000000"], institution_kind="bank",
         deadline=utcnow().replace(year=utcnow().year + 1), legs=[leg],
     )
     producer = AIOKafkaProducer(bootstrap_servers=stack.kafka_bootstrap)

@@ -290,13 +290,12 @@ async def test_broker_killed_mid_batch_with_orders_loses_nothing_and_applies_not
                                                           amount_fen=account["value_fen"] // 2, term_days=365)) as r:
             assert r.status == 202
             order_ids.append((await r.json())["id"])
-        if i == 10:  # soon: a batch now takes only seconds
+        if i == 5:  # soon: a batch now takes only seconds
+            progress = await get_json(api, batch2["location"])
+            assert progress["status"] == "running", "the batch finished before the broker could be killed under it"
             stack.broker.kill()  # SIGKILL to the broker's process group, mid-batch and mid-wave
             await asyncio.sleep(1.0)
             stack.broker.start()
-    progress = await get_json(api, batch2["location"])
-    last_orders = [(await get_json(api, f"/v1/orders/{i}"))["status"] for i in order_ids[-5:]]
-    assert progress["status"] == "running" or "requested" in last_orders, "the broker died after the work was done"
 
     done = await wait_batch(api, batch2["location"], timeout=300)
     assert done["legs"] == {"total": 300 * 28, "done": 300 * 28}

@@ -47,14 +47,14 @@ def test_bank_card_luhn() -> None:
 
 
 def test_envelope_round_trip_and_rejections() -> None:
-    result = LegBatchResult(inquiry_id="i", institution_id="bank-01", answered_at=utcnow(),
-                            results=[LegResult(leg_id="l", status="not_found")])
+    result = LegBatchResult(inquiry_id="i", answered_at=utcnow(),
+                            results=[LegResult(leg_id="l", institution_id="bank-01", status="not_found")])
     envelope, payload = decode(encode(result, inquiry_id="i", batch_id=None))
     assert payload == result and envelope.type == "inquiry.legs.result" and envelope.correlation == {"inquiry_id": "i"}
     with pytest.raises(UndecodableMessage, match="unknown message type"):
         decode(b'{"type": "x", "payload": {}}')
     with pytest.raises(UndecodableMessage, match="schema_version"):
-        decode(encode(result).replace(b'"schema_version":2', b'"schema_version":9'))
+        decode(encode(result).replace(b'"schema_version":%d' % SCHEMA_VERSION, b'"schema_version":9'))
 
 
 def test_masking_in_logs() -> None:

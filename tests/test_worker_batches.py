@@ -1,10 +1,11 @@
-"""How a connector worker asks an institution for a batch of legs: in chunks of the connector's
-``max_batch``, retrying only the legs an answer left out, one terminal result per leg whatever
-happens. The connector here is a scripted plug-in at the ``Connector`` seam (as httpx's mock
+"""How a connector worker asks institutions for a message's legs: per institution, in chunks of
+the connector's ``max_batch``, retrying only the legs an answer left out, one terminal result per
+leg whatever happens. The connector here is a scripted plug-in at the ``Connector`` seam (as httpx's mock
 transport is at its seam); the end-to-end tests cover the real connectors and simulators."""
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 from datetime import timedelta
 from typing import Any, Callable, ClassVar, Mapping
@@ -17,7 +18,7 @@ from gateway.config import Settings
 from schemas.assets import DepositAccount
 from schemas.debtor import Debtor
 from schemas.directory import Institution
-from schemas.messages import LegBatch, LegItem, utcnow
+from schemas.messages import LegBatch, LegBatchResult, LegItem, utcnow
 
 DEBTOR = Debtor(id_number="11010519491231002X", name="张三")
 
@@ -35,6 +36,7 @@ class ScriptedBank:
     async def query(self, institution: Institution, batch: LegBatch) -> Mapping[str, Answer]:
         ids = [leg.leg_id for leg in batch.legs]
         assert len(ids) <= self.max_batch, "the worker sent more legs than the connector's max_batch"
+        assert {leg.institution_id for leg in batch.legs} == {institution.id}, "legs of another institution in the call"
         self.calls.append(ids)
         return self.script(len(self.calls), ids)
 
@@ -45,11 +47,11 @@ class ScriptedBank:
         pass
 
 
-def batch_of(n: int, deadline_in: timedelta = timedelta(minutes=5)) -> LegBatch:
+def batch_of(n: int, deadline_in: timedelta = timedelta(minutes=5), institutions: tuple[str, ...] = ("bank-01",)) -> LegBatch:
     return LegBatch(
         inquiry_id="q1", case_number="(2025)冀0108执1号", court="石家庄市裕华区人民法院", notice_number="n-1",
-        officer_credentials=["ZF00000000"], institution_id="bank-01", institution_kind="bank",
-        deadline=utcnow() + deadline_in, legs=[LegItem(leg_id=f"q1.{i}.bank-01", debtor=DEBTOR) for i in range(n)],
+        officer_credentials=["ZF00000000"], institution_kind="bank", deadline=utcnow() + deadline_in,
+        legs=[LegItem(leg_id=f"q1.{i}.{inst}", institution_id=inst, debtor=DEBTOR) for inst in institutions for i in range(n)],
     )
 
 
@@ -58,13 +60,23 @@ def settings() -> Settings:
     return dataclasses.replace(Settings.from_env(), call_attempts=3, call_timeout_s=2.0)
 
 
-async def ask(settings: Settings, connector: ScriptedBank, batch: LegBatch):  # type: ignore[no-untyped-def]
+async def parts_of(settings: Settings, connector: ScriptedBank, batch: LegBatch) -> list[LegBatchResult]:
+    """The parts of the answer, in the order the worker would publish them."""
     worker = ConnectorWorker("bank", connector, settings)
     try:
-        return await worker.call(batch, settings.directory.by_id["bank-01"])
+        parts = [(part, last) async for part, last in worker.answers(batch)]
     finally:
         await worker.consumer.stop()
         await worker.producer.stop()
+    assert [last for _, last in parts] == [False] * (len(parts) - 1) + [True], "only the final part is marked last"
+    return [part for part, _ in parts]
+
+
+async def ask(settings: Settings, connector: ScriptedBank, batch: LegBatch) -> LegBatchResult:
+    """The whole answer, its results in the order of the batch's legs, each leg answered once."""
+    results = {r.leg_id: r for part in await parts_of(settings, connector, batch) for r in part.results}
+    assert sorted(results) == sorted(leg.leg_id for leg in batch.legs)
+    return LegBatchResult(inquiry_id=batch.inquiry_id, answered_at=utcnow(), results=[results[leg.leg_id] for leg in batch.legs])
 
 
 def account() -> DepositAccount:
@@ -86,7 +98,53 @@ async def test_a_batch_is_asked_in_chunks_of_max_batch_and_each_leg_gets_its_own
     statuses = [r.status for r in result.results]
     assert statuses[:3] == ["found", "not_found", "refused"] and statuses.count("found") == 84
     assert result.results[0].assets[0].value_fen == 100 and result.results[2].reason == "no basis"
-    assert result.inquiry_id == "q1" and result.institution_id == "bank-01"
+    assert result.inquiry_id == "q1" and {r.institution_id for r in result.results} == {"bank-01"}
+
+
+async def test_legs_of_several_institutions_in_one_message_are_asked_of_each(settings) -> None:  # type: ignore[no-untyped-def]
+    bank = ScriptedBank(lambda call, ids: {i: NotFound() for i in ids})
+    result = await ask(settings, bank, batch_of(120, institutions=("bank-01", "bank-02", "bank-03")))
+    assert sorted(len(c) for c in bank.calls) == [20, 20, 20, 100, 100, 100]
+    assert [(r.leg_id, r.institution_id) for r in result.results] == [
+        (f"q1.{i}.{inst}", inst) for inst in ("bank-01", "bank-02", "bank-03") for i in range(120)]
+
+
+async def test_a_hanging_institution_holds_back_only_its_own_legs(settings) -> None:  # type: ignore[no-untyped-def]
+    released = asyncio.Event()
+
+    class HangingBank02(ScriptedBank):
+        async def query(self, institution: Institution, batch: LegBatch) -> Mapping[str, Answer]:
+            if institution.id == "bank-02":
+                await released.wait()  # answers only once the others' results are out
+            return await super().query(institution, batch)
+
+    worker = ConnectorWorker("bank", HangingBank02(lambda call, ids: {i: NotFound() for i in ids}), settings)
+    answered: list[set[str]] = []
+    try:
+        async with asyncio.timeout(10):  # were the parts held back until all institutions answered, this would hang
+            async for part, last in worker.answers(batch_of(3, institutions=("bank-01", "bank-02", "bank-03"))):
+                answered.append({r.institution_id for r in part.results})
+                released.set()
+    finally:
+        await worker.consumer.stop()
+        await worker.producer.stop()
+    assert answered[-1] == {"bank-02"} and set().union(*answered[:-1]) == {"bank-01", "bank-03"}
+
+
+@pytest.mark.parametrize("linger_s, expected", [(0.5, [{"bank-01", "bank-02"}, {"bank-03"}]),
+                                                (0.0, [{"bank-01"}, {"bank-02"}, {"bank-03"}])])
+async def test_answers_that_come_within_the_linger_go_out_together(settings, linger_s, expected) -> None:  # type: ignore[no-untyped-def]
+    answer_after = {"bank-01": 0.0, "bank-02": 0.05, "bank-03": 1.5}
+
+    class SlowBanks(ScriptedBank):
+        async def query(self, institution: Institution, batch: LegBatch) -> Mapping[str, Answer]:
+            await asyncio.sleep(answer_after[institution.id])
+            return await super().query(institution, batch)
+
+    settings = dataclasses.replace(settings, result_linger_s=linger_s, call_timeout_s=5.0)
+    parts = await parts_of(settings, SlowBanks(lambda call, ids: {i: NotFound() for i in ids}),
+                           batch_of(2, institutions=("bank-01", "bank-02", "bank-03")))
+    assert [{r.institution_id for r in part.results} for part in parts] == expected
 
 
 async def test_legs_an_answer_left_out_are_asked_again_and_only_they(settings) -> None:  # type: ignore[no-untyped-def]

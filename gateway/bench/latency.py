@@ -10,6 +10,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from gateway.bench.common import AMOUNT_DUE_FEN, COURT, console, parse_shown
 from gateway.bench.context import Ctx
+from gateway.bench.stack import cpu_seconds
 from gateway.bench.stats import dist, percentile
 
 
@@ -61,6 +62,8 @@ async def one_inquiry(ctx: Ctx, debtor: Any, case: str) -> tuple[float, dict[str
 async def latency_run(ctx: Ctx, label: str, latency: str, debtors: list[Any], case: str) -> dict[str, Any]:
     totals, slowest, overheads, server, statuses = [], [], [], [], {}
     parts: dict[str, list[float]] = {"outbox": [], "kafka_and_connector": [], "completion": [], "http_and_polling": []}
+    pids = ctx.stack.pids()
+    cpu_before = {name: cpu_seconds(pid) for name, pid in pids.items()}
     with Progress(TextColumn(f"latency {label}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                   console=console, transient=True) as bar:
         task = bar.add_task(label, total=len(debtors))
@@ -84,11 +87,14 @@ async def latency_run(ctx: Ctx, label: str, latency: str, debtors: list[Any], ca
             for leg in legs:
                 statuses[leg["status"]] = statuses.get(leg["status"], 0) + 1
             bar.advance(task)
+    cpu = {name: round((after - before) * 1000 / len(debtors), 2) for name, pid in pids.items()
+           if (before := cpu_before[name]) is not None and (after := cpu_seconds(pid)) is not None}
     result = {
         "simulator_latency": latency, "samples": len(debtors), "legs_per_inquiry": len(inquiry["reports"][0]["legs"]),
         "total_ms": dist(totals), "slowest_leg_ms": dist(slowest), "overhead_ms": dist(overheads),
         "server_created_to_completed_ms": dist(server), "leg_outcomes": statuses,
         "overhead_parts_p50_ms": {k: round(percentile(v, 50), 1) for k, v in parts.items() if v},
+        "cpu_ms_per_inquiry": {"total": round(sum(cpu.values()), 1), **cpu},
         "overhead_parts_help": {
             "outbox": "inquiry created → its first leg published and acknowledged by the broker",
             "kafka_and_connector": "last-finished leg: published → result stored, minus its institution latency_ms",

@@ -28,10 +28,10 @@ def sample_leg_message(ctx: Ctx) -> bytes:
     batch = LegBatch(
         inquiry_id=inquiry_id, batch_id=new_id(), case_number=case, court=COURT,
         notice_number=f"{case}-查", officer_credentials=[ctx.credential], amount_due_fen=AMOUNT_DUE_FEN, costs_fen=500_000,
-        institution_id="bank-01", institution_kind="bank", deadline=ms_to_dt(now_ms() + 3_600_000),
-        legs=[LegItem(leg_id=f"{inquiry_id}.0.bank-01", debtor=d.as_debtor())],
+        institution_kind="bank", deadline=ms_to_dt(now_ms() + 3_600_000),
+        legs=[LegItem(leg_id=f"{inquiry_id}.0.bank-01", institution_id="bank-01", debtor=d.as_debtor())],
     )
-    return encode(batch, inquiry_id=batch.inquiry_id, batch_id=batch.batch_id, institution_id=batch.institution_id)
+    return encode(batch, inquiry_id=batch.inquiry_id, batch_id=batch.batch_id)
 
 
 async def raw_trial(bootstrap: str, admin: Any, topic: str, partitions: int, replication: int, n: int, value: bytes,

@@ -25,7 +25,7 @@ def _proc_status(pid: int) -> dict[str, int]:
     return out
 
 
-def _cpu_seconds(pid: int) -> float | None:
+def cpu_seconds(pid: int) -> float | None:
     """User plus system CPU time of a process so far."""
     try:
         with open(f"/proc/{pid}/stat") as f:
@@ -79,7 +79,7 @@ class Sampler:
         self.peak: dict[str, int] = {}
         self.peak_anon: dict[str, int] = {}
         self.start_rss: dict[str, int] = {n: _proc_status(p).get("VmRSS", 0) for n, p in pids.items()}
-        self.cpu0 = {n: _cpu_seconds(p) for n, p in pids.items()}
+        self.cpu0 = {n: cpu_seconds(p) for n, p in pids.items()}
         self.cpu0["bench"] = sum(os.times()[:2])
         self._task: asyncio.Task[None] | None = None
 
@@ -103,7 +103,7 @@ class Sampler:
             self._task.cancel()
         self._sample()
         self.hwm = {n: _proc_status(p).get("VmHWM", 0) for n, p in self.pids.items()}
-        cpu1 = {n: _cpu_seconds(p) for n, p in self.pids.items()}
+        cpu1 = {n: cpu_seconds(p) for n, p in self.pids.items()}
         cpu1["bench"] = sum(os.times()[:2])
         self.cpu = {n: round(cpu1[n] - self.cpu0[n], 2) for n in cpu1 if cpu1.get(n) is not None and self.cpu0.get(n) is not None}
 

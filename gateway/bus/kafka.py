@@ -47,6 +47,9 @@ def make_consumer(settings: Settings, *topics: str, group_id: str, client_id: st
         enable_auto_commit=False,
         auto_offset_reset="earliest",
         max_poll_records=1000,
+        # Apache Kafka answers a waiting fetch as soon as data arrives; a broker that only answers
+        # when the wait ends (Tansu) then costs at most this much latency per hop.
+        fetch_max_wait_ms=50,
         session_timeout_ms=15000,
         heartbeat_interval_ms=1500,
         max_poll_interval_ms=300000,

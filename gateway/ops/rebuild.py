@@ -98,7 +98,7 @@ def _insert_inquiries(store: Store, legs: list[tuple[LegBatch, LegItem]]) -> Non
     for inquiry_id, members in by_inquiry.items():
         first = members[0][0]
         debtors = {int(leg.leg_id.split(".")[1]): leg.debtor for _, leg in members}
-        institutions = {b.institution_id: Institution(b.institution_id, b.institution_kind, "") for b, _ in members}
+        institutions = {leg.institution_id: Institution(leg.institution_id, b.institution_kind, "") for b, leg in members}
         deadline = int(first.deadline.timestamp() * 1000)
         inquiries.append(NewInquiry(
             id=inquiry_id, batch_id=first.batch_id, case_number=first.case_number, court=first.court,

@@ -676,9 +676,9 @@ CONNECTORS = {"bank": BankConnector, "land": LandRegistryConnector, "vehicle": V
 def leg_batch(inst: str, debtors: list[DebtorRecord], credential: str) -> LegBatch:
     return LegBatch(
         inquiry_id="inq-1", batch_id="b-1", case_number=CASE, court=COURT, notice_number=NOTICE,
-        officer_credentials=[credential], institution_id=inst, institution_kind=inst.split("-")[0],
+        officer_credentials=[credential], institution_kind=inst.split("-")[0],
         deadline=datetime.now(UTC) + timedelta(minutes=1),
-        legs=[LegItem(leg_id=f"leg{n}", debtor=Debtor(kind=d.kind, id_number=d.id_number, name=d.name))
+        legs=[LegItem(leg_id=f"leg{n}", institution_id=inst, debtor=Debtor(kind=d.kind, id_number=d.id_number, name=d.name))
               for n, d in enumerate(debtors)],
     )
 

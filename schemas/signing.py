@@ -18,6 +18,7 @@ file. Secrets come from the environment, never from the code.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import hmac
 import os
@@ -72,9 +73,11 @@ class MissingPartnerKeys(PartnerKeysError):
     """No partner keys are configured at all."""
 
 
+@functools.lru_cache(maxsize=1024)  # bounded: the simulators derive keys for ids named in request paths
 def institution_key(master: bytes, institution_id: str) -> bytes:
     """The institution's own key, derived from the master secret (HMAC as a KDF): one secret to
-    distribute on the gateway side, yet no institution can compute another's key."""
+    distribute on the gateway side, yet no institution can compute another's key. Derived once per
+    institution and remembered: every request on the partner link needs it."""
     return hmac.new(master, _KEY_LABEL + institution_id.encode("utf-8"), hashlib.sha256).digest()
 
 

@@ -20,8 +20,12 @@ from schemas.directory import Institution
 from schemas.messages import LegBatchResult
 
 OPEN_STATUSES = ("pending", "sent")
+# SQLite uses a partial index only for a query that repeats the index's WHERE term word for word
+# (``status = 'pending'`` alone does not count as implying it), so queries for open legs add
+# ``AND {OPEN_LEG}``; tests/test_store_plans.py checks that they search the index.
+OPEN_LEG = "status IN ('pending', 'sent')"
 
-_SCHEMA = """
+_SCHEMA = f"""
 CREATE TABLE IF NOT EXISTS batches (
     id TEXT PRIMARY KEY, created_at INTEGER NOT NULL, format TEXT NOT NULL,
     rows INTEGER NOT NULL, inquiries INTEGER NOT NULL, legs INTEGER NOT NULL);
@@ -44,7 +48,7 @@ CREATE TABLE IF NOT EXISTS legs (
 CREATE INDEX IF NOT EXISTS legs_by_inquiry ON legs(inquiry_id);
 -- Open legs only: the outbox reads 'pending', the re-send of unanswered work reads 'sent' by age.
 DROP INDEX IF EXISTS legs_unsent;
-CREATE INDEX IF NOT EXISTS legs_open ON legs(status, sent_at) WHERE status IN ('pending', 'sent');
+CREATE INDEX IF NOT EXISTS legs_open ON legs(status, sent_at) WHERE {OPEN_LEG};
 CREATE TABLE IF NOT EXISTS access_audit (
     seq INTEGER PRIMARY KEY AUTOINCREMENT, at INTEGER NOT NULL, officer TEXT, court TEXT,
     method TEXT NOT NULL, path TEXT NOT NULL, status INTEGER NOT NULL, reason TEXT NOT NULL);
@@ -146,7 +150,7 @@ class Store:
             " q.officer_credentials, q.deadline"
             " FROM legs l JOIN inquiries q ON q.id = l.inquiry_id"
             " JOIN debtors d ON d.inquiry_id = l.inquiry_id AND d.seq = l.debtor_seq"
-            " WHERE l.status = 'pending' LIMIT ?",
+            f" WHERE l.status = 'pending' AND l.{OPEN_LEG} LIMIT ?",
             (limit,),
         ).fetchall()
 
@@ -189,7 +193,7 @@ class Store:
         leg twice is harmless, losing it is not."""
         with self._tx() as db:
             return db.execute(
-                "UPDATE legs SET status = 'pending' WHERE status = 'sent' AND sent_at < ?"
+                f"UPDATE legs SET status = 'pending' WHERE status = 'sent' AND {OPEN_LEG} AND sent_at < ?"
                 " AND inquiry_id IN (SELECT id FROM inquiries WHERE completed_at IS NULL)",
                 (now - older_than_ms,),
             ).rowcount
@@ -273,7 +277,7 @@ class Store:
         """Legs published but not answered, per institution, with the oldest send time."""
         return self.db.execute(
             "SELECT institution_id, count(*) AS pending, min(sent_at) AS oldest_sent_at FROM legs"
-            " WHERE status = 'sent' GROUP BY institution_id ORDER BY oldest_sent_at"
+            f" WHERE status = 'sent' AND {OPEN_LEG} GROUP BY institution_id ORDER BY oldest_sent_at"
         ).fetchall()
 
     def batch(self, batch_id: str) -> sqlite3.Row | None:

@@ -188,6 +188,22 @@ async def test_retryable_errors_are_retried_then_succeed(settings) -> None:  # t
     assert len(bank.calls) == 2 and {r.status for r in result.results} == {"not_found"}
 
 
+async def test_every_retry_waits_at_least_the_institutions_retry_after(settings) -> None:  # type: ignore[no-untyped-def]
+    loop = asyncio.get_running_loop()
+    called_at: list[float] = []
+
+    def answers(call: int, ids: list[str]) -> dict[str, Answer]:
+        called_at.append(loop.time())
+        if call < settings.call_attempts:
+            raise Retryable("bank-01 answered HTTP 429", retry_after=0.2)
+        return {i: NotFound() for i in ids}
+
+    result = await ask(settings, ScriptedBank(answers), batch_of(2))
+    assert len(called_at) == settings.call_attempts == 3
+    assert all(later - earlier >= 0.195 for earlier, later in zip(called_at, called_at[1:])), called_at
+    assert {(r.status, r.attempts) for r in result.results} == {("not_found", 3)}
+
+
 async def test_a_batch_past_its_deadline_is_not_sent(settings) -> None:  # type: ignore[no-untyped-def]
     bank = ScriptedBank(lambda call, ids: {i: NotFound() for i in ids})
     result = await ask(settings, bank, batch_of(4, deadline_in=timedelta(seconds=-1)))

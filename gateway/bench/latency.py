@@ -60,7 +60,7 @@ async def one_inquiry(ctx: Ctx, debtor: Any, case: str) -> tuple[float, dict[str
 
 
 async def latency_run(ctx: Ctx, label: str, latency: str, debtors: list[Any], case: str) -> dict[str, Any]:
-    totals, slowest, overheads, server, statuses = [], [], [], [], {}
+    totals, slowest, overheads, server, statuses, samples = [], [], [], [], {}, []
     parts: dict[str, list[float]] = {"outbox": [], "kafka_and_connector": [], "completion": [], "http_and_polling": []}
     pids = ctx.stack.pids()
     cpu_before = {name: cpu_seconds(pid) for name, pid in pids.items()}
@@ -79,11 +79,16 @@ async def latency_run(ctx: Ctx, label: str, latency: str, debtors: list[Any], ca
             # Where the time beyond the institutions went (server timestamps, ms precision).
             if all(leg["sent_at"] and leg["finished_at"] for leg in legs):
                 last = max(legs, key=lambda leg: parse_shown(leg["finished_at"]))
-                parts["outbox"].append((min(parse_shown(leg["sent_at"]) for leg in legs) - created) * 1000)
-                parts["kafka_and_connector"].append(
-                    (parse_shown(last["finished_at"]) - parse_shown(last["sent_at"])) * 1000 - last["latency_ms"])
-                parts["completion"].append((completed - parse_shown(last["finished_at"])) * 1000)
-                parts["http_and_polling"].append(total_ms - (completed - created) * 1000)
+                sample = {
+                    "overhead": round(total_ms - worst, 1),
+                    "outbox": (min(parse_shown(leg["sent_at"]) for leg in legs) - created) * 1000,
+                    "kafka_and_connector": (parse_shown(last["finished_at"]) - parse_shown(last["sent_at"])) * 1000 - last["latency_ms"],
+                    "completion": (completed - parse_shown(last["finished_at"])) * 1000,
+                    "http_and_polling": total_ms - (completed - created) * 1000,
+                }
+                for k in parts:
+                    parts[k].append(sample[k])
+                samples.append({**{k: round(v, 1) for k, v in sample.items()}, "last_leg": last["institution_id"]})
             for leg in legs:
                 statuses[leg["status"]] = statuses.get(leg["status"], 0) + 1
             bar.advance(task)
@@ -94,12 +99,15 @@ async def latency_run(ctx: Ctx, label: str, latency: str, debtors: list[Any], ca
         "total_ms": dist(totals), "slowest_leg_ms": dist(slowest), "overhead_ms": dist(overheads),
         "server_created_to_completed_ms": dist(server), "leg_outcomes": statuses,
         "overhead_parts_p50_ms": {k: round(percentile(v, 50), 1) for k, v in parts.items() if v},
+        "overhead_parts_p95_ms": {k: round(percentile(v, 95), 1) for k, v in parts.items() if v},
+        "worst_overheads": sorted(samples, key=lambda s: -s["overhead"])[:5],
         "cpu_ms_per_inquiry": {"total": round(sum(cpu.values()), 1), **cpu},
         "overhead_parts_help": {
             "outbox": "inquiry created → its first leg published and acknowledged by the broker",
             "kafka_and_connector": "last-finished leg: published → result stored, minus its institution latency_ms",
             "completion": "last leg's result stored → inquiry marked completed",
             "http_and_polling": "client total minus the server's created → completed (HTTP both ways)",
+            "worst_overheads": "the five inquiries with the most overhead: their parts and the institution answered last",
         },
         "method": "client POST to the answer of GET ?wait=30 (long-poll) that shows the inquiry completed; overhead per inquiry = "
                   "total minus the largest leg latency_ms (the connector's own timing of its institution call)",

@@ -313,7 +313,7 @@ class ConnectorWorker:
     async def _with_retries(self, institution: Institution, call: Callable[[], Awaitable[T]], attempts: list[int]) -> T:
         """``call`` until it answers, retrying what is Retryable up to ``call_attempts`` times in all.
         The first attempt runs bare: nearly every call succeeds at once, and tenacity's per-attempt
-        bookkeeping cost a sixth of a bank call's CPU (py-spy); retries go through tenacity."""
+        bookkeeping was ~15% of a bank call's CPU (py-spy); retries go through tenacity."""
         breaker = self._breaker(institution.id)
         try:
             return await self._attempt(institution, breaker, call, attempts)

@@ -19,7 +19,6 @@ from schemas.debtor import Debtor
 from schemas.directory import Institution
 from schemas.messages import LegBatchResult
 
-OPEN_STATUSES = ("pending", "sent")
 # SQLite uses a partial index only for a query that repeats the index's WHERE term word for word
 # (``status = 'pending'`` alone does not count as implying it), so queries for open legs add
 # ``AND {OPEN_LEG}``; tests/test_store_plans.py checks that they search the index.

@@ -122,7 +122,7 @@ async def test_a_hanging_institution_holds_back_only_its_own_legs(settings) -> N
     answered: list[set[str]] = []
     try:
         async with asyncio.timeout(10):  # were the parts held back until all institutions answered, this would hang
-            async for part, last in worker.answers(batch_of(3, institutions=("bank-01", "bank-02", "bank-03"))):
+            async for part, _last in worker.answers(batch_of(3, institutions=("bank-01", "bank-02", "bank-03"))):
                 answered.append({r.institution_id for r in part.results})
                 released.set()
     finally:

@@ -102,7 +102,7 @@ def print_results(doc: dict[str, Any]) -> None:
         row(f"bulk: {bulk['debtors']:,} debtors × all = {bulk['legs']:,} legs, latency 0", _fmt(bulk["legs_per_s"], " legs/s"), "bulk legs/s")
         if bulk.get("ratio_to_raw_ceiling") is not None:
             row("bulk / raw ceiling", f"{bulk['ratio_to_raw_ceiling']:.1%}", "bulk / raw ceiling")
-    for key, lat in doc.get("latency", {}).items():
+    for lat in doc.get("latency", {}).values():
         name = f"one-debtor p99 overhead over slowest institution ({lat['simulator_latency']} ms)"
         row(f"one debtor, latency {lat['simulator_latency']} ms: total p50 / p95 / p99 ({lat['samples']} sequential)",
             f"{_fmt(lat['total_ms']['p50'])} / {_fmt(lat['total_ms']['p95'])} / {_fmt(lat['total_ms']['p99'])} ms")

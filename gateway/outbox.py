@@ -84,8 +84,9 @@ class Relay:
 
 class LegOutbox:
     """Pending legs as ``LegBatch`` messages: per inquiry and institution kind, up to
-    ``legs_per_message`` legs each, grouped by institution so a message's legs make few calls. The payload is built straight from the store's rows, which
-    were validated at intake; the connectors validate it again on decode."""
+    ``legs_per_message`` legs each, grouped by institution so a message's legs make few calls.
+    The payload is built straight from the store's rows, which were validated at intake; the
+    connectors validate it again on decode."""
 
     def __init__(self, store: Store, topic_prefix: str, legs_per_message: int) -> None:
         self.store, self.prefix, self.legs_per_message = store, topic_prefix, legs_per_message

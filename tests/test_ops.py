@@ -200,9 +200,10 @@ async def test_sigterm_mid_batch_loses_nothing_and_leaves_no_processed_message_u
             checked += 1
         answered_messages = sum(1 for _, legs in ours if answered[legs[0]])
         assert checked > 20 and 10 <= answered_messages < len(ours), f"stopped too early or too late: {answered_messages} of {len(ours)}"
-    finally:
+    finally:  # whatever happened, later tests get a whole stack with an unthrottled bank worker
         bank.env.pop("ASSETGW_MAX_INFLIGHT", None)
-        for name in ("connector-bank", "gateway"):  # whatever happened, later tests get a whole stack
+        stack.kill("connector-bank", signal.SIGTERM)  # a no-op if it is already stopped
+        for name in ("connector-bank", "gateway"):
             if stack.services[name].process.poll() is not None:
                 await stack.restart(name)
 

@@ -37,7 +37,7 @@ if __name__ == "__main__":
         import aiokafka  # noqa: F401
         import rich  # noqa: F401
 
-        from gateway.bench.cli import main
+        from assetgw.bench.cli import main
     except ImportError:
         _reexec_in_venv()
     main()

@@ -1,15 +1,14 @@
-"""Command-line glue for the simulators: ``assetgw simulator`` and ``assetgw debtors``."""
+"""Command-line glue for the simulators: ``assetgw simulator``."""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
 import os
-from pathlib import Path
+from typing import Callable
 
 import structlog
 
-from gateway import heap
 from schemas.assets import ASSET_KINDS
 from schemas.directory import KINDS, Directory
 from schemas.signing import MissingPartnerKeys, PartnerKeys, PartnerKeysError, load_partner_keys
@@ -48,7 +47,8 @@ def partner_keys_or_exit() -> PartnerKeys | None:
         raise SystemExit(f"assetgw simulator: {exc}") from None
 
 
-async def run_simulators(args: argparse.Namespace, stop: asyncio.Event) -> None:
+async def run_simulators(args: argparse.Namespace, stop: asyncio.Event, on_ready: Callable[[], None] = lambda: None) -> None:
+    """Serve until ``stop``; ``on_ready`` runs once the population is built and the servers listen."""
     kinds = [k for k in args.kinds.split(",") if k]
     unknown = set(kinds) - set(KINDS)
     if unknown:
@@ -70,7 +70,7 @@ async def run_simulators(args: argparse.Namespace, stop: asyncio.Event) -> None:
         server.result()  # raises the start-up error
     log.info("simulators ready", ports={k: ports[k] for k in kinds}, debtors=len(population.debtors), latency=args.latency,
              partner_link="verified" if partner_keys is not None else "UNVERIFIED")
-    heap.settle()  # the population above all: never scanned by the collector again
+    on_ready()
     try:
         await stop.wait()
     finally:
@@ -85,27 +85,3 @@ def demo_debtor(seed: int = DEFAULT_SEED) -> tuple[dict[str, str], str]:
         if {a.kind for a in population.assets_of(d.id_number)} == set(ASSET_KINDS):
             return {"kind": d.kind, "id_number": d.id_number, "name": d.name}, population.officer_credentials[0]
     raise RuntimeError("no debtor in the population holds every kind of asset")
-
-
-def write_sample_debtors(args: argparse.Namespace) -> None:
-    from gateway.bulk import to_csv
-
-    population = Population.generate(seed=args.seed)
-    step = max(1, len(population.debtors) // max(args.count, 1))
-    chosen = population.debtors[::step][: args.count]
-    rows = [
-        {
-            "case_number": f"(2025)冀0108执{5000 + i // 100}号",
-            "court": "石家庄市裕华区人民法院",
-            "amount_due_fen": 10_000_000,
-            "costs_fen": 100_000,
-            "notice_number": f"(2025)冀0108执{5000 + i // 100}号-查",
-            "officer_credentials": [population.officer_credentials[0]],
-            "debtor_kind": d.kind,
-            "id_number": d.id_number,
-            "name": d.name,
-        }
-        for i, d in enumerate(chosen)
-    ]
-    Path(args.out).write_text(to_csv(rows), encoding="utf-8")
-    print(f"wrote {len(rows)} debtors to {args.out}")

@@ -15,7 +15,7 @@ from typing import Any, Iterable
 from schemas.assets import Asset, DepositAccount
 from simulators.clock import SimClock
 from simulators.ledger import AssetLedger, Freeze, Refused, iso
-from simulators.orders import ControlOrder
+from simulators.control_order import ControlOrder
 from simulators.population import REFUSAL_UNREGISTERED, Population
 
 NO_SUCH_ASSET = "no such asset"

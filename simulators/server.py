@@ -6,13 +6,14 @@ import asyncio
 
 from aiohttp import web
 
+from schemas import ports
 from schemas.signing import PartnerKeys
 from simulators.apps import build_app
 from simulators.behaviour import Behaviours
 from simulators.ledger_book import LedgerBook
 from simulators.population import Population
 
-DEFAULT_PORTS: dict[str, int] = {"bank": 18101, "land": 18102, "vehicle": 18103, "payment": 18104}
+DEFAULT_PORTS: dict[str, int] = ports.SIMULATORS
 
 
 async def serve(

@@ -12,7 +12,7 @@ from typing import Any, AsyncIterator
 import aiohttp
 import pytest
 
-from gateway.supervisor import Stack
+from assetgw.stack.supervisor import Stack
 from simulators.population import Population
 
 ENGINE = os.environ.get("ASSETGW_TEST_ENGINE", "noida")

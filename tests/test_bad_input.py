@@ -9,7 +9,7 @@ import orjson
 import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
-from gateway.bus.topics import deadletter_topic, legs_topic, results_topic
+from infra.kafka.topics import deadletter_topic, legs_topic, results_topic
 from schemas.identifiers import resident_id_check_digit
 from tests.conftest import CASE, case_body, debtor_json, wait_inquiry
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from connectors.base import Retryable
-from connectors.breaker import CLOSED, HALF_OPEN, OPEN, CircuitBreaker
+from connectors.contract.base import Retryable
+from connectors.runtime.breaker import CLOSED, HALF_OPEN, OPEN, CircuitBreaker
 
 
 class Clock:

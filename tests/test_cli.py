@@ -14,8 +14,8 @@ from pathlib import Path
 import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
-from gateway.bus.broker import EmbeddedBroker
-from gateway.supervisor import free_port
+from infra.kafka.broker import EmbeddedBroker
+from assetgw.stack.supervisor import free_port
 from tests.conftest import case_body, debtor_json, officer_token, wait_inquiry
 from tests.test_inquiry_e2e import rich_debtor
 
@@ -24,7 +24,7 @@ COMMANDS = ["up", "broker", "simulator", "connector", "gateway", "inquire", "rep
 
 
 def assetgw(*args: str, **kwargs) -> subprocess.CompletedProcess:  # type: ignore[no-untyped-def]
-    return subprocess.run([sys.executable, "-m", "gateway.cli", *args], capture_output=True, text=True, timeout=120, **kwargs)
+    return subprocess.run([sys.executable, "-m", "assetgw.cli", *args], capture_output=True, text=True, timeout=120, **kwargs)
 
 
 @pytest.mark.parametrize("command", COMMANDS)
@@ -34,7 +34,7 @@ def test_every_command_has_help(command: str) -> None:
 
 
 def test_up_runs_the_tree_and_stops_cleanly_on_sigterm(tmp_path: Path) -> None:
-    proc = subprocess.Popen([sys.executable, "-m", "gateway.cli", "up", "--ports", "free", "--data-dir", str(tmp_path)],
+    proc = subprocess.Popen([sys.executable, "-m", "assetgw.cli", "up", "--ports", "free", "--data-dir", str(tmp_path)],
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:
         lines = []

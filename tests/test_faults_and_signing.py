@@ -37,9 +37,12 @@ from schemas.signing import (
     sign_headers,
     verify,
 )
-from simulators import DEFAULT_PORTS, Behaviours, Latency, Population, serve
+from simulators.behaviour import Behaviours
+from simulators.latency import Latency
+from simulators.population import Population
+from simulators.server import DEFAULT_PORTS, serve
 from simulators.cli import partner_keys_or_exit
-from simulators.fault_cli import FaultError, add_fault_command, apply_fault, run
+from assetgw.ops.simulator_fault import FaultError, add_fault_command, apply_fault, run
 
 COURT = "石家庄市裕华区人民法院"
 CASE = "(2025)冀0108执4502号"

@@ -12,7 +12,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from gateway.reports import merge_assets
+from gateway.inquiries.reports import merge_assets
 from schemas.identifiers import (
     check_bank_card, check_resident_id, check_uscc, luhn_check_digit, resident_id_check_digit, uscc_check_char,
 )
@@ -38,7 +38,7 @@ async def test_schemathesis_finds_no_server_error_and_only_documented_answers(st
 async def test_nothing_but_health_and_the_document_without_a_token(stack) -> None:
     import aiohttp
 
-    from gateway.openapi import openapi_document
+    from gateway.http.openapi import openapi_document
 
     async with aiohttp.ClientSession(stack.api_url) as anonymous:
         for path, item in openapi_document()["paths"].items():
@@ -136,8 +136,8 @@ plan_asset = st.fixed_dictionaries({
 @given(st.lists(plan_asset, max_size=25, unique_by=lambda a: (a["kind"], a["account_no"])), st.integers(-10**6, 5 * 10**9))
 @settings(max_examples=300)
 def test_freeze_plan_never_over_freezes_money_and_follows_the_order(assets: list[dict], needed: int) -> None:
-    from gateway.freeze_plan import PLAN_ORDER, attributable, plan_freezes
-    from gateway.store import asset_key
+    from gateway.orders.freeze_plan import PLAN_ORDER, attributable, plan_freezes
+    from gateway.store.sqlite.inquiries import asset_key
 
     for a in assets:  # only deposit accounts can be protected
         a["protected"] = a["protected"] and a["kind"] == "deposit"

@@ -14,7 +14,7 @@ from typing import Any
 import orjson
 import pytest
 
-from gateway.bulk import to_csv
+from gateway.inquiries.bulk import to_csv
 from schemas.assets import ASSET_KINDS
 from tests.conftest import CASE, case_body, debtor_json, get_json, officer_token, wait_inquiry
 
@@ -133,7 +133,7 @@ async def test_bulk_500_debtors_via_cli_equal_ground_truth(stack, api, simulator
     out = tmp_path / "reports.jsonl"
     started = time.monotonic()
     proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "gateway.cli", "inquire", "--csv", str(source), "--out", str(out), "--api", stack.api_url,
+        sys.executable, "-m", "assetgw.cli", "inquire", "--csv", str(source), "--out", str(out), "--api", stack.api_url,
         "--token", officer_token(stack),
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
     )

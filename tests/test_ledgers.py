@@ -16,9 +16,14 @@ import aiohttp
 import pytest
 
 from schemas.assets import DepositAccount, PaymentWallet, RealEstate, Vehicle
-from simulators import DEFAULT_PORTS, Behaviours, Latency, LedgerBook, Population, SimClock, serve
+from simulators.behaviour import Behaviours
+from simulators.clock import SimClock
+from simulators.latency import Latency
+from simulators.ledger_book import LedgerBook
+from simulators.population import Population
+from simulators.server import DEFAULT_PORTS, serve
 from simulators.ledger import AssetLedger, Refused
-from simulators.orders import ControlOrder
+from simulators.control_order import ControlOrder
 from simulators.population import REFUSAL_UNREGISTERED
 
 T0 = datetime(2025, 1, 1, tzinfo=timezone.utc)

@@ -11,8 +11,8 @@ import aiohttp
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
-from gateway.bus.topics import legs_topic
-from gateway.ops.lag import consumer_lag, pending_legs
+from infra.kafka.topics import legs_topic
+from assetgw.ops.lag import consumer_lag, pending_legs
 from tests.conftest import case_body, debtor_json, officer_token, wait_inquiry
 
 
@@ -77,8 +77,8 @@ async def test_rebuild_from_topics_equals_the_live_store(stack, api, officers, s
     """After a 200-debtor batch and orders of every type (everything earlier in the session too)."""
     import orjson
 
-    from gateway.config import Settings
-    from gateway.ops.rebuild import compare, rebuild
+    from infra.settings import Settings
+    from assetgw.ops.rebuild import compare, rebuild
     from tests.conftest import CASE, wait_batch
     from tests.test_inquiry_e2e import bulk_debtors
     from tests.test_orders import ACCOUNT_A, COURT_A, has_account, open_case, order_body, place, pick, post, settled
@@ -137,7 +137,7 @@ async def test_sigterm_mid_batch_loses_nothing_and_leaves_no_processed_message_u
 
     import orjson
 
-    from gateway.bus.topics import results_topic
+    from infra.kafka.topics import results_topic
     from tests.conftest import CASE, wait_batch
     from tests.test_inquiry_e2e import bulk_debtors
 
@@ -218,9 +218,9 @@ async def test_dead_letter_redriven_after_its_cause_is_mended_is_processed(stack
     directory includes it, a redrive processes it (the result says what the institution said)."""
     import dataclasses as dc
 
-    from gateway.config import Settings
-    from gateway.ops.dlq import list_dead_letters, redrive
-    from gateway.bus.topics import results_topic
+    from infra.settings import Settings
+    from assetgw.ops.dlq import list_dead_letters, redrive
+    from infra.kafka.topics import results_topic
     from schemas.debtor import Debtor
     from schemas.messages import LegBatch, LegItem, encode, new_id, utcnow
 

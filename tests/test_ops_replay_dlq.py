@@ -20,11 +20,11 @@ from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.partitioner import DefaultPartitioner
 from aiokafka.structs import ConsumerRecord
 
-from gateway.bus.topics import deadletter_topic, legs_topic, order_results_topic, orders_topic, results_topic
-from gateway.clock import SHANGHAI
-from gateway.config import Settings
-from gateway.ops.dlq import REDRIVEN_FROM, list_dead_letters, redrive, render_value, show_dead_letter
-from gateway.ops.replay import REPLAY_SOURCE, OpsError, replay
+from infra.kafka.topics import deadletter_topic, legs_topic, order_results_topic, orders_topic, results_topic
+from infra.clock import SHANGHAI
+from infra.settings import Settings
+from assetgw.ops.dlq import REDRIVEN_FROM, list_dead_letters, redrive, render_value, show_dead_letter
+from assetgw.ops.replay import REPLAY_SOURCE, OpsError, replay
 from tests.conftest import get_json, wait_for
 from tests.test_orders import COURT_A, has_account, open_case, order_body, pick, place
 
@@ -237,7 +237,7 @@ async def _past(stack, group: str, record: ConsumerRecord) -> bool:  # type: ign
 async def run_cli(stack, *args: str) -> tuple[int, str, str]:  # type: ignore[no-untyped-def]
     """``assetgw`` if gateway/cli.py wires the ops commands, else their own entry point."""
     wired = "add_ops_commands" in (Path(__file__).parents[1] / "gateway" / "cli.py").read_text()
-    module = "gateway.cli" if wired else "gateway.ops.commands"
+    module = "assetgw.cli" if wired else "assetgw.ops.commands"
     proc = await asyncio.create_subprocess_exec(sys.executable, "-m", module, *args, env=stack.env,
                                                 stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
     out, err = await asyncio.wait_for(proc.communicate(), 60)

@@ -9,7 +9,7 @@ import uuid
 from typing import Any, Callable
 
 
-from gateway.store import asset_key
+from gateway.store.sqlite.inquiries import asset_key
 from tests.conftest import debtor_json, get_json, wait_for, wait_inquiry
 
 COURT_A, COURT_B = "石家庄市裕华区人民法院", "石家庄市长安区人民法院"

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from gateway.bus import pacing
+from infra.kafka import pacing
 
 
 async def test_pacing_doubles_to_its_ceiling_resets_on_data_and_survives_long_idling(monkeypatch) -> None:  # type: ignore[no-untyped-def]

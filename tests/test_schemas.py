@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from gateway.logs import mask_text
+from infra.logs import mask_text
 from schemas.export import OUT, documents, render
 from schemas.identifiers import check_bank_card, check_case_number, check_resident_id, check_uscc
 from schemas.messages import SCHEMA_VERSION, LegBatchResult, LegResult, UndecodableMessage, decode, encode, utcnow

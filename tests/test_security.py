@@ -5,13 +5,13 @@ from __future__ import annotations
 import aiohttp
 from aiohttp.test_utils import TestClient, TestServer
 
-from gateway.access import RateLimiter
-from gateway.api import create_app
-from gateway.auth import TokenAuthority
-from gateway.intake import Intake
-from gateway.order_store import OrderStore
-from gateway.orders import OrderDesk
-from gateway.store import Store
+from gateway.http.access import RateLimiter
+from gateway.http.app import create_app
+from gateway.http.auth import TokenAuthority
+from gateway.inquiries.intake import Intake
+from gateway.store.sqlite.orders import OrderStore
+from gateway.orders.desk import OrderDesk
+from gateway.store.sqlite.inquiries import Store
 from schemas.directory import Directory
 from tests.conftest import CASE, COURT_CODES, case_body, debtor_json, get_json, officer_session, wait_inquiry
 

@@ -16,18 +16,21 @@ from typing import Any, AsyncIterator
 import aiohttp
 import pytest
 
-from connectors.bank import BankConnector
-from connectors.base import Found, NotFound, Refused
-from connectors.land import LandRegistryConnector
-from connectors.payment import PaymentAppConnector
-from connectors.transport import HttpTransport
-from connectors.vehicle import VehicleOfficeConnector
+from connectors.kinds.bank import BankConnector
+from connectors.contract.base import Found, NotFound, Refused
+from connectors.kinds.land import LandRegistryConnector
+from connectors.kinds.payment import PaymentAppConnector
+from connectors.contract.transport import HttpTransport
+from connectors.kinds.vehicle import VehicleOfficeConnector
 from schemas.assets import DepositAccount, PaymentWallet, RealEstate, Vehicle
 from schemas.debtor import Debtor
 from schemas.directory import Directory
 from schemas.identifiers import check_bank_card, check_resident_id, check_uscc
 from schemas.messages import LegBatch, LegItem
-from simulators import DEFAULT_PORTS, Behaviour, Behaviours, Latency, Population, serve
+from simulators.behaviour import Behaviour, Behaviours
+from simulators.latency import Latency
+from simulators.population import Population
+from simulators.server import DEFAULT_PORTS, serve
 from simulators.population import DebtorRecord
 
 CASE = "(2025)冀0108执4502号"

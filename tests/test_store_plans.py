@@ -7,7 +7,7 @@ from __future__ import annotations
 import sqlite3
 from pathlib import Path
 
-from gateway.store import Store
+from gateway.store.sqlite.inquiries import Store
 
 
 def _statements(store: Store, calls) -> list[str]:  # type: ignore[no-untyped-def]

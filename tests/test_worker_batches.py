@@ -12,9 +12,9 @@ from typing import Any, Callable, ClassVar, Mapping
 
 import pytest
 
-from connectors.base import Answer, Found, NotFound, Permanent, Refused, Retryable
-from connectors.worker import ConnectorWorker
-from gateway.config import Settings
+from connectors.contract.base import Answer, Found, NotFound, Permanent, Refused, Retryable
+from connectors.runtime.worker import ConnectorWorker
+from infra.settings import Settings
 from schemas.assets import DepositAccount
 from schemas.debtor import Debtor
 from schemas.directory import Institution
@@ -211,7 +211,7 @@ async def test_a_batch_past_its_deadline_is_not_sent(settings) -> None:  # type:
 
 
 def test_reading_a_batch_answer_keeps_our_legs_ignores_others_and_retries_the_unreadable(settings) -> None:  # type: ignore[no-untyped-def]
-    from connectors.common import answers_by_leg
+    from connectors.kinds.common import answers_by_leg
 
     bank = settings.directory.by_id["bank-01"]
     batch = batch_of(3)

@@ -11,7 +11,7 @@ from aiohttp import web
 
 from simulators.apps.common import institution, json_response, read_body
 from simulators.apps.faults import misbehave
-from simulators.orders import ControlOrder
+from simulators.control_order import ControlOrder
 
 
 async def control(request: web.Request) -> web.Response:

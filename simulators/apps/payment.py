@@ -34,7 +34,7 @@ from simulators.apps.common import (
     validate,
 )
 from simulators.apps.faults import misbehave
-from simulators.orders import ControlOrder
+from simulators.control_order import ControlOrder
 
 METHOD = "court.wallet.query"
 BATCH_METHOD = "court.wallet.batch_query"

@@ -1,0 +1,301 @@
+"""``assetgw dlq list|show|redrive``: inspect the dead-letter topic and send letters back.
+
+A dead letter keeps the original key and value; its ``dlq.*`` headers say where it came from and
+why it failed (``infra.kafka.deadletter``). Redrive re-publishes the original bytes to the source
+topic and partition, carrying the ``dlq.*`` headers along (so a consumer that fails again can see
+the history) plus ``dlq.redriven-from``. Redrive is not idempotent: run it once per mended cause.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+import orjson
+from aiokafka import TopicPartition
+from aiokafka.errors import KafkaError
+from aiokafka.structs import ConsumerRecord
+from rich.console import Console
+from rich.table import Table
+
+from infra.kafka.clients import make_producer
+from infra.kafka.topics import deadletter_topic
+from infra.clock import SHANGHAI
+from infra.settings import Settings
+from assetgw.ops.reading import OpsError, partitions_of, reader, scan
+from assetgw.ops.replay import progress_bar, shown_key, start_producer
+
+REDRIVEN_FROM = "dlq.redriven-from"
+Position = tuple[int, int]  # (partition, offset) in the dead-letter topic
+Wanted = tuple[int | None, int]  # as typed: the partition may be left out
+
+
+@dataclass(frozen=True)
+class DeadLetter:
+    topic: str
+    partition: int
+    offset: int
+    timestamp_ms: int
+    key: bytes | None
+    value: bytes | None
+    headers: tuple[tuple[str, bytes], ...]
+
+    @classmethod
+    def of(cls, record: ConsumerRecord) -> "DeadLetter":
+        return cls(record.topic, record.partition, record.offset, record.timestamp, record.key, record.value, tuple(record.headers))
+
+    def header(self, name: str) -> str | None:
+        values = [v for k, v in self.headers if k == name]
+        return values[-1].decode("utf-8", "backslashreplace") if values else None
+
+    @property
+    def position(self) -> str:
+        return f"{self.partition}:{self.offset}"
+
+    @property
+    def source_topic(self) -> str | None:
+        return self.header("dlq.source.topic")
+
+    @property
+    def source_partition(self) -> int | None:
+        return _int(self.header("dlq.source.partition"))
+
+    @property
+    def source_offset(self) -> int | None:
+        return _int(self.header("dlq.source.offset"))
+
+    @property
+    def reason(self) -> str:
+        return self.header("dlq.reason") or ""
+
+    @property
+    def attempts(self) -> int | None:
+        return _int(self.header("dlq.attempts"))
+
+    @property
+    def failed_at(self) -> str | None:
+        """As people here read it (Asia/Shanghai); the header itself is UTC."""
+        raw = self.header("dlq.failed_at")
+        try:
+            return datetime.fromisoformat(raw).astimezone(SHANGHAI).isoformat(timespec="seconds") if raw else None
+        except ValueError:
+            return raw
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "partition": self.partition, "offset": self.offset, "key": None if self.key is None else shown_key(self.key),
+            "source_topic": self.source_topic, "source_partition": self.source_partition, "source_offset": self.source_offset,
+            "reason": self.reason, "attempts": self.attempts, "consumer": self.header("dlq.consumer"),
+            "failed_at": self.failed_at, "redriven_from": self.header(REDRIVEN_FROM),
+            "value_bytes": None if self.value is None else len(self.value),
+        }
+
+
+def _int(text: str | None) -> int | None:
+    try:
+        return int(text) if text is not None else None
+    except ValueError:
+        return None
+
+
+def parse_positions(text: str) -> list[Wanted]:
+    """``P:O,P:O``; a bare ``O`` is allowed when the topic has one partition (checked on reading)."""
+    out: list[Wanted] = []
+    for item in filter(None, (part.strip() for part in text.split(","))):
+        p, _, o = item.rpartition(":")
+        try:
+            partition, offset = (int(p) if p else None), int(o)
+        except ValueError:
+            partition = offset = -1
+        if offset < 0 or (partition is not None and partition < 0):
+            raise OpsError(f"not a dead-letter position: {item!r} (expected PARTITION:OFFSET, e.g. 2:17)")
+        out.append((partition, offset))
+    if not out:
+        raise OpsError("no dead-letter positions given (expected PARTITION:OFFSET,...)")
+    return out
+
+
+def _matches(letter: DeadLetter, source_topic: str | None, reason_contains: str | None) -> bool:
+    if source_topic is not None and letter.source_topic != source_topic:
+        return False
+    return reason_contains is None or reason_contains.casefold() in letter.reason.casefold()
+
+
+async def _read(settings: Settings, wanted_at: list[Wanted] | None, progress: bool) -> list[DeadLetter]:
+    """The dead letters at ``wanted_at``, or all of them; a missing position is an error."""
+    topic = deadletter_topic(settings.topic_prefix)
+    async with reader(settings, "assetgw-dlq") as consumer:
+        parts = await partitions_of(consumer, topic)
+        positions = None if wanted_at is None else [_resolve(pos, parts, topic) for pos in wanted_at]
+        if positions is not None:
+            parts = sorted({p for p, _ in positions})
+        tps = [TopicPartition(topic, p) for p in parts]
+        begin, end = await consumer.beginning_offsets(tps), await consumer.end_offsets(tps)
+        ranges = {tp: (begin[tp], end[tp]) for tp in tps}
+        if positions is not None:
+            for p, o in positions:
+                tp = TopicPartition(topic, p)
+                if not begin[tp] <= o < end[tp]:
+                    raise OpsError(f"no dead letter at {p}:{o}: partition {p} of {topic} holds offsets {begin[tp]}..{end[tp] - 1}"
+                                   if end[tp] > begin[tp] else f"no dead letter at {p}:{o}: partition {p} of {topic} is empty")
+            # Read only from the first wanted offset to the last one, per partition.
+            ranges = {tp: (min(o for p, o in positions if p == tp.partition), max(o for p, o in positions if p == tp.partition) + 1)
+                      for tp in tps}
+        wanted = set(positions) if positions is not None else None
+        letters = []
+        with progress_bar(f"read {topic}", progress) as bar:
+            task = bar.add_task("scan", total=sum(e - s for s, e in ranges.values()))
+            async for record in scan(consumer, ranges, lambda: bar.advance(task)):
+                if wanted is None or (record.partition, record.offset) in wanted:
+                    letters.append(DeadLetter.of(record))
+    if wanted is not None and len(letters) < len(wanted):
+        missing = wanted - {(d.partition, d.offset) for d in letters}
+        raise OpsError(f"no dead letter at {', '.join(f'{p}:{o}' for p, o in sorted(missing))} (compacted or not a record)")
+    return letters
+
+
+def _resolve(pos: Wanted, parts: list[int], topic: str) -> Position:
+    p, o = pos
+    if p is None:
+        if len(parts) != 1:
+            raise OpsError(f"{topic} has {len(parts)} partitions; give PARTITION:OFFSET, e.g. {parts[0]}:{o}")
+        p = parts[0]
+    if p not in parts:
+        raise OpsError(f"{topic} has no partition {p} (it has {parts[0]}..{parts[-1]})")
+    return p, o
+
+
+async def list_dead_letters(
+    settings: Settings, *, source_topic: str | None = None, reason_contains: str | None = None, progress: bool = True
+) -> list[DeadLetter]:
+    """Every dead letter, oldest first per partition, filtered by source topic and reason text."""
+    return [d for d in await _read(settings, None, progress) if _matches(d, source_topic, reason_contains)]
+
+
+async def show_dead_letter(settings: Settings, position: str) -> DeadLetter:
+    """The dead letter at ``PARTITION:OFFSET`` (or ``OFFSET`` when the topic has one partition)."""
+    positions = parse_positions(position)
+    if len(positions) != 1:
+        raise OpsError(f"show takes one position, got {len(positions)}")
+    [letter] = await _read(settings, positions, progress=False)
+    return letter
+
+
+@dataclass(frozen=True)
+class Redriven:
+    dead_letter: str  # DLQ position P:O
+    topic: str
+    partition: int
+    offset: int
+
+
+@dataclass
+class RedriveSummary:
+    dlq_topic: str
+    executed: bool
+    selected: list[DeadLetter] = field(default_factory=list)
+    sent: list[Redriven] = field(default_factory=list)
+
+    @property
+    def published(self) -> int:
+        return len(self.sent)
+
+
+async def redrive(
+    settings: Settings,
+    *,
+    positions: str | list[Wanted] | None = None,
+    source_topic: str | None = None,
+    reason_contains: str | None = None,
+    select_all: bool = False,
+    execute: bool = False,
+    progress: bool = True,
+) -> RedriveSummary:
+    """Re-publishes the selected dead letters to their source topics (same partition, same key and
+    value). Selection: ``positions`` and/or the filters (all must hold), or ``select_all``.
+    Without ``execute`` nothing is published."""
+    if isinstance(positions, str):
+        positions = parse_positions(positions)
+    if select_all and (positions or source_topic or reason_contains):
+        raise OpsError("--all selects every dead letter; do not combine it with --offsets, --source-topic or --reason-contains")
+    if not (select_all or positions or source_topic or reason_contains):
+        raise OpsError("say what to redrive: --offsets P:O,..., --source-topic T, --reason-contains S, or --all")
+    letters = await _read(settings, positions or None, progress)
+    summary = RedriveSummary(deadletter_topic(settings.topic_prefix), execute,
+                             [d for d in letters if _matches(d, source_topic, reason_contains)])
+    unroutable = [d.position for d in summary.selected if not d.source_topic]
+    if unroutable:
+        raise OpsError(f"dead letters without a dlq.source.topic header cannot be redriven: {', '.join(unroutable)}")
+    if not execute or not summary.selected:
+        return summary
+    async with reader(settings, "assetgw-dlq") as consumer:  # check every target before sending any
+        partitions = {t: await partitions_of(consumer, t) for t in {d.source_topic for d in summary.selected if d.source_topic}}
+    producer = make_producer(settings, "assetgw-dlq-redrive")
+    await start_producer(producer, settings)
+    try:
+        for d in summary.selected:
+            assert d.source_topic is not None
+            partition = d.source_partition if d.source_partition in partitions[d.source_topic] else None
+            headers = [(k, v) for k, v in d.headers if k != REDRIVEN_FROM]
+            headers.append((REDRIVEN_FROM, f"{d.topic}/{d.partition}/{d.offset}".encode()))
+            meta = await producer.send_and_wait(d.source_topic, d.value, key=d.key, partition=partition, headers=headers)
+            summary.sent.append(Redriven(d.position, meta.topic, meta.partition, meta.offset))
+    except KafkaError as exc:
+        raise OpsError(f"redrive failed after {summary.published} of {len(summary.selected)}: {exc!r}") from None
+    finally:
+        await producer.stop()
+    return summary
+
+
+# --- output -------------------------------------------------------------------------------------
+
+def _short(text: str, width: int = 60) -> str:
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
+def print_dead_letters(letters: list[DeadLetter], console: Console, title: str = "dead letters") -> None:
+    table = Table("dlq", "source (topic/partition/offset)", "reason", "attempts", "failed at",
+                  title=f"{title}: {len(letters)}", title_justify="left", show_edge=False)
+    for d in letters:
+        source = f"{d.source_topic}/{d.source_partition}/{d.source_offset}" if d.source_topic else "?"
+        table.add_row(d.position, source, _short(d.reason), str(d.attempts or "?"), d.failed_at or "?")
+    console.print(table)
+
+
+def dead_letters_json(letters: list[DeadLetter]) -> str:
+    return orjson.dumps([d.as_dict() for d in letters], option=orjson.OPT_INDENT_2).decode()
+
+
+def print_dead_letter(d: DeadLetter, console: Console) -> None:
+    console.rule(f"{d.topic} {d.position}")
+    table = Table("header", "value", show_edge=False)
+    for k, v in d.headers:
+        table.add_row(k, v.decode("utf-8", "backslashreplace"))
+    console.print(table)
+    console.print(f"key: {shown_key(d.key)}")
+    console.print("value:")
+    console.print(render_value(d.value), markup=False, highlight=False)
+
+
+def render_value(value: bytes | None) -> str:
+    """Pretty JSON when it parses, else the bytes as Python writes them."""
+    if value is None:
+        return "None (a tombstone)"
+    try:
+        return orjson.dumps(orjson.loads(value), option=orjson.OPT_INDENT_2).decode()
+    except orjson.JSONDecodeError:
+        return repr(value)
+
+
+def print_redrive(summary: RedriveSummary, console: Console) -> None:
+    if summary.executed:
+        table = Table("dlq", "redriven to (topic/partition/offset)", title=f"redriven: {summary.published}",
+                      title_justify="left", show_edge=False)
+        for r in summary.sent:
+            table.add_row(r.dead_letter, f"{r.topic}/{r.partition}/{r.offset}")
+        console.print(table)
+        return
+    print_dead_letters(summary.selected, console, title="would redrive")
+    if summary.selected:
+        console.print("[yellow]dry run: nothing was published; add --execute to publish[/yellow]")

@@ -1,0 +1,185 @@
+"""Runs the whole stack as one process tree: broker, simulators, connector workers, gateway.
+
+Used by ``assetgw up`` and by the integration tests, which also use it to kill and restart single
+components. Every child runs in its own session (Ctrl-C reaches only us, and we stop children in
+order) and asks the kernel to SIGTERM it if we die, so nothing outlives the tree.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import secrets
+import signal
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import aiohttp
+
+from infra.kafka.broker import EmbeddedBroker
+from infra.processes import die_with_parent
+from infra.kafka.topics import ensure_topics
+from schemas import ports as default_ports
+from schemas.directory import KINDS
+
+
+def _secret(path: Path) -> str:
+    if not path.exists():
+        path.touch(mode=0o600)
+        path.write_text(secrets.token_hex(32))
+    return path.read_text().strip()
+
+
+class StackError(RuntimeError):
+    """A component failed to start or to become healthy; the message says where its log is."""
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@dataclass
+class Service:
+    name: str
+    argv: list[str]
+    health_urls: list[str] = field(default_factory=list)
+    env: dict[str, str] = field(default_factory=dict)
+    process: subprocess.Popen[bytes] | None = None
+
+
+class Stack:
+    def __init__(
+        self,
+        data_dir: Path,
+        *,
+        engine: str = "noida",
+        kafka_bootstrap: str | None = None,
+        ports: str = "default",
+        env: dict[str, str] | None = None,
+        simulator_args: list[str] | None = None,
+        connector_kinds: tuple[str, ...] = KINDS,
+    ) -> None:
+        self.data_dir = data_dir.resolve()
+        self.logs = self.data_dir / "logs"
+        self.engine = engine
+        pick = free_port if ports == "free" else None
+        self.api_port = pick() if pick else default_ports.API
+        self.sim_ports = {k: pick() if pick else p for k, p in default_ports.SIMULATORS.items()}
+        self.broker: EmbeddedBroker | None = None
+        if kafka_bootstrap is None:
+            self.broker = EmbeddedBroker(engine, port=pick() if pick else default_ports.BROKER, data_dir=self.data_dir / "broker")
+            kafka_bootstrap = self.broker.bootstrap
+        self.kafka_bootstrap = kafka_bootstrap
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        self.env = {
+            **os.environ,
+            # Secrets for this deployment: from the environment if given, else made once and kept
+            # in the data directory (mode 600), never in the code.
+            "ASSETGW_TOKEN_SECRET": os.environ.get("ASSETGW_TOKEN_SECRET") or _secret(self.data_dir / "token.secret"),
+            "ASSETGW_PARTNER_MASTER_KEY": os.environ.get("ASSETGW_PARTNER_MASTER_KEY") or _secret(self.data_dir / "partner.key"),
+            "KAFKA_BOOTSTRAP": kafka_bootstrap,
+            "ASSETGW_DATA_DIR": str(self.data_dir),
+            "ASSETGW_API_PORT": str(self.api_port),
+            **{f"ASSETGW_SIM_URL_{k.upper()}": f"http://127.0.0.1:{p}" for k, p in self.sim_ports.items()},
+            **({"ASSETGW_KAFKA_IDEMPOTENCE": "0"} if engine == "tansu" and self.broker else {}),
+            **(env or {}),
+        }
+        self.metrics_ports: dict[str, int] = {}
+        ports_arg = ",".join(f"{k}={p}" for k, p in self.sim_ports.items())
+        self.services: dict[str, Service] = {
+            "simulator": Service("simulator", ["simulator", "--ports", ports_arg, *(simulator_args or [])],
+                                 [f"http://127.0.0.1:{p}/healthz" for p in self.sim_ports.values()]),
+            **{f"connector-{k}": self._connector(k, pick) for k in connector_kinds},
+            "gateway": Service("gateway", ["gateway"], [f"{self.api_url}/healthz"]),
+        }
+
+    def _connector(self, kind: str, pick) -> Service:  # type: ignore[no-untyped-def]
+
+        port = pick() if pick else default_ports.CONNECTOR_METRICS[kind]
+        self.metrics_ports[kind] = port
+        return Service(f"connector-{kind}", ["connector", "--kind", kind], [f"http://127.0.0.1:{port}/healthz"],
+                       env={"ASSETGW_METRICS_PORT": str(port)})
+
+    def token(self, officer: str, court: str, court_code: str, roles: list[str], ttl_s: float = 8 * 3600) -> str:
+        """A bearer token for this stack's gateway (demo and tests)."""
+        from gateway.http.auth import TokenAuthority
+
+        return TokenAuthority(self.env["ASSETGW_TOKEN_SECRET"].encode()).issue(officer, court, court_code, roles, ttl_s)
+
+    @property
+    def api_url(self) -> str:
+        return f"http://127.0.0.1:{self.api_port}"
+
+    async def start(self, timeout: float = 60.0) -> None:
+        self.logs.mkdir(parents=True, exist_ok=True)
+        if self.broker:
+            self.broker.start()
+        partitions = int(self.env.get("ASSETGW_PARTITIONS", "4"))
+        await ensure_topics(self.kafka_bootstrap, self.env.get("ASSETGW_TOPIC_PREFIX", "assetgw"), partitions)
+        for name in self.services:
+            self.spawn(name)
+        for name in self.services:
+            await self.wait_healthy(name, timeout)
+
+    def spawn(self, name: str) -> None:
+        service = self.services[name]
+        log = open(self.logs / f"{name}.log", "ab")
+        service.process = subprocess.Popen(
+            [sys.executable, "-m", "assetgw.cli", *service.argv],
+            env={**self.env, **service.env}, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+            start_new_session=True, preexec_fn=die_with_parent,
+        )
+        log.close()
+
+    async def wait_healthy(self, name: str, timeout: float = 60.0) -> None:
+        service = self.services[name]
+        deadline = time.monotonic() + timeout
+        async with aiohttp.ClientSession() as session:
+            for url in service.health_urls:
+                while True:
+                    if service.process is None or service.process.poll() is not None:
+                        raise StackError(f"{name} exited; see {self.logs / (name + '.log')}")
+                    try:
+                        async with session.get(url, timeout=aiohttp.ClientTimeout(total=1)) as r:
+                            if r.status == 200:
+                                break
+                    except (aiohttp.ClientError, asyncio.TimeoutError):
+                        pass
+                    if time.monotonic() > deadline:
+                        raise StackError(f"{name} not healthy at {url} within {timeout:.0f}s; see {self.logs / (name + '.log')}")
+                    await asyncio.sleep(0.1)
+
+    def kill(self, name: str, sig: int = signal.SIGKILL) -> None:
+        process = self.services[name].process
+        if process is not None and process.poll() is None:
+            os.kill(process.pid, sig)
+            process.wait()
+
+    async def restart(self, name: str, timeout: float = 60.0) -> None:
+        self.spawn(name)
+        await self.wait_healthy(name, timeout)
+
+    async def stop(self, grace: float = 15.0) -> None:
+        """SIGTERM to every service (each stops fetching, finishes or hands back its work and
+        commits), and the broker only once they are all gone."""
+        for name in reversed(list(self.services)):
+            process = self.services[name].process
+            if process is not None and process.poll() is None:
+                process.send_signal(signal.SIGTERM)
+        for name in reversed(list(self.services)):
+            process = self.services[name].process
+            if process is None:
+                continue
+            try:
+                await asyncio.to_thread(process.wait, grace)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+        if self.broker:
+            self.broker.stop()

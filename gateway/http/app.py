@@ -1,0 +1,59 @@
+"""The officers' HTTP API (aiohttp): the app factory and the error middleware. Route modules
+validate, delegate to the intake, the order desk or the store, and render; every client error is
+JSON naming the field at fault."""
+
+from __future__ import annotations
+
+import structlog
+from aiohttp import web
+
+from gateway.http.access import AUDIT, AUTHORITY, LIMITER, RateLimiter, authenticate
+from gateway.http.auth import TokenAuthority
+from gateway.http.errors import ApiError
+from gateway.http.keys import COMPLETIONS, DESK, DIRECTORY, INTAKE, STORE
+from gateway.http.routes import inquiries, meta, ops, orders
+from gateway.http.routes.inquiries import MAX_BATCH_BYTES
+from gateway.inquiries.completions import Completions
+from gateway.inquiries.intake import Intake
+from gateway.orders.desk import OrderDesk
+from gateway.store.sqlite.inquiries import Store
+from infra import metrics
+from schemas.directory import Directory
+
+log = structlog.get_logger("api")
+
+
+@web.middleware
+async def json_errors(request: web.Request, handler):  # type: ignore[no-untyped-def]
+    """Every error leaves as JSON: framework 404/405s included, and 500s without internals."""
+    route = request.match_info.route.resource.canonical if request.match_info.route.resource else "unmatched"
+    status = 500
+    try:
+        response = await handler(request)
+        status = response.status
+        return response
+    except ApiError as exc:
+        status = exc.status
+        raise
+    except web.HTTPException as exc:
+        if exc.status < 400:
+            raise
+        status = exc.status
+        raise ApiError(exc.status, exc.reason.lower().replace(" ", "_"), exc.reason) from None
+    except Exception:
+        log.exception("unhandled error", path=request.path)
+        raise ApiError(500, "internal_error", "the gateway failed to handle this request") from None
+    finally:
+        metrics.HTTP.labels(request.method, route, str(status)).inc()
+
+
+def create_app(store: Store, intake: Intake, desk: OrderDesk, directory: Directory, authority: TokenAuthority,
+               limiter: RateLimiter, completions: Completions | None = None) -> web.Application:
+    # aiohttp's own body limit is set above ours so that read_limited answers with JSON.
+    app = web.Application(middlewares=[json_errors, authenticate], client_max_size=MAX_BATCH_BYTES + 1)
+    app[STORE], app[INTAKE], app[DIRECTORY], app[DESK] = store, intake, directory, desk
+    app[AUTHORITY], app[LIMITER], app[AUDIT] = authority, limiter, store
+    app[COMPLETIONS] = completions or Completions()
+    for routes in (orders, inquiries, ops, meta):
+        routes.setup(app)
+    return app

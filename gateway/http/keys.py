@@ -1,0 +1,18 @@
+"""The application's shared parts, as typed keys on the aiohttp app (one home, so route modules
+need not import each other)."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from gateway.inquiries.completions import Completions
+from gateway.inquiries.intake import Intake
+from gateway.orders.desk import OrderDesk
+from gateway.store.sqlite.inquiries import Store
+from schemas.directory import Directory
+
+STORE = web.AppKey("store", Store)
+INTAKE = web.AppKey("intake", Intake)
+DIRECTORY = web.AppKey("directory", Directory)
+COMPLETIONS = web.AppKey("completions", Completions)
+DESK = web.AppKey("desk", OrderDesk)

@@ -1,0 +1,138 @@
+"""Routes for inquiries and bulk batches: submit, follow (with long-polling), read reports."""
+
+from __future__ import annotations
+
+import orjson
+import structlog
+from aiohttp import web
+
+from gateway.http.access import require_court
+from gateway.http.errors import ApiError, invalid
+from gateway.http.io import json_response, read_limited, read_model, wait_seconds
+from gateway.http.keys import COMPLETIONS, DIRECTORY, INTAKE, STORE
+from gateway.inquiries.bulk import BulkError, detect_format, parse_rows
+from gateway.inquiries.intake import ScopeError
+from gateway.inquiries.reports import debtor_report, group_legs, inquiry_view
+from infra import metrics
+from infra.clock import shown
+from schemas.api import InquiryCreate
+
+log = structlog.get_logger("api")
+
+MAX_BATCH_BYTES = 64 << 20
+MAX_BATCH_ROWS = 100_000
+
+
+async def create_inquiry(request: web.Request) -> web.Response:
+    body = await read_model(request, InquiryCreate)
+    require_court(request, body.court, body.case_number)
+    try:
+        accepted = request.app[INTAKE].submit(body)
+    except ScopeError as exc:
+        raise invalid([{"field": exc.field, "message": str(exc)}]) from None
+    location = f"/v1/inquiries/{accepted.id}"
+    metrics.ACCEPTED.labels("inquiry").inc()
+    # The logger masks identifiers; the first debtor lets ops find an inquiry without exposing anyone.
+    log.info("inquiry accepted", inquiry_id=accepted.id, debtors=accepted.debtors, legs=accepted.legs,
+             first_debtor=body.debtors[0].id_number)
+    return json_response(
+        {"id": accepted.id, "debtors": accepted.debtors, "legs": accepted.legs, "location": location},
+        status=202, headers={"Location": location},
+    )
+
+
+async def get_inquiry(request: web.Request) -> web.Response:
+    store = request.app[STORE]
+    inquiry_id = request.match_info["inquiry_id"]
+    wait_s = wait_seconds(request)
+    inquiry = store.inquiry(inquiry_id)
+    if inquiry is None:
+        raise ApiError(404, "not_found", f"no inquiry {inquiry_id}", [{"field": "inquiry_id", "message": "unknown"}])
+    require_court(request, inquiry["court"], field_name="inquiry_id")
+    if wait_s and inquiry["completed_at"] is None:  # long-poll: answer once complete, or when the wait is up
+        await request.app[COMPLETIONS].wait(inquiry_id, lambda: store.inquiry(inquiry_id)["completed_at"] is not None, wait_s)
+        inquiry = store.inquiry(inquiry_id)
+    return json_response(inquiry_view(inquiry, store.debtors(inquiry_id), store.legs(inquiry_id), request.app[DIRECTORY]))
+
+
+async def create_batch(request: web.Request) -> web.Response:
+    raw = await read_limited(request, MAX_BATCH_BYTES)
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        raise ApiError(400, "invalid_encoding", "the body must be UTF-8", [{"field": "body", "message": "not UTF-8"}]) from None
+    fmt = detect_format(request.content_type, text)
+    try:
+        rows, lines = parse_rows(text, fmt, MAX_BATCH_ROWS)
+        for row, line in zip(rows, lines):
+            require_court(request, row.court, row.case_number, field_name=f"line {line}: court")
+        accepted = request.app[INTAKE].submit_batch(rows, fmt, lines)
+    except BulkError as exc:
+        raise invalid(exc.errors, str(exc)) from None
+    except ScopeError as exc:
+        raise invalid([{"line": exc.line, "field": exc.field, "message": str(exc)}]) from None
+    location = f"/v1/inquiry-batches/{accepted.id}"
+    metrics.ACCEPTED.labels("batch").inc()
+    log.info("batch accepted", batch_id=accepted.id, inquiries=accepted.inquiries, legs=accepted.legs)
+    return json_response(
+        {"id": accepted.id, "inquiries": accepted.inquiries, "debtors": accepted.debtors, "legs": accepted.legs, "location": location},
+        status=202, headers={"Location": location},
+    )
+
+
+def _batch_or_404(request: web.Request, batch_id: str):  # type: ignore[no-untyped-def]
+    store = request.app[STORE]
+    batch = store.batch(batch_id)
+    if batch is None:
+        raise ApiError(404, "not_found", f"no batch {batch_id}", [{"field": "batch_id", "message": "unknown"}])
+    first = store.batch_inquiry_ids(batch_id)[:1]
+    if first:
+        require_court(request, store.inquiry(first[0])["court"], field_name="batch_id")
+    return batch
+
+
+async def get_batch(request: web.Request) -> web.Response:
+    store = request.app[STORE]
+    batch_id = request.match_info["batch_id"]
+    batch = _batch_or_404(request, batch_id)
+    p = store.batch_progress(batch_id)
+    done = p["completed"] == p["inquiries"]
+    return json_response({
+        "id": batch_id,
+        "status": "completed" if done else "running",
+        "format": batch["format"],
+        "rows": batch["rows"],
+        "created_at": shown(batch["created_at"]),
+        "completed_at": shown(p["last_completed_at"]) if done else None,
+        "inquiries": {"total": p["inquiries"], "completed": p["completed"]},
+        "legs": {"total": p["legs_total"], "done": p["legs_done"]},
+        "reports": f"/v1/inquiry-batches/{batch_id}/reports",
+    })
+
+
+async def batch_reports(request: web.Request) -> web.StreamResponse:
+    """One JSON line per debtor report, streamed inquiry by inquiry so memory stays flat."""
+    store = request.app[STORE]
+    directory = request.app[DIRECTORY]
+    batch_id = request.match_info["batch_id"]
+    _batch_or_404(request, batch_id)
+    response = web.StreamResponse(headers={"Content-Type": "application/x-ndjson"})
+    await response.prepare(request)
+    for inquiry_id in store.batch_inquiry_ids(batch_id):
+        inquiry = store.inquiry(inquiry_id)
+        legs_by_debtor = group_legs(store.legs(inquiry_id))
+        lines = []
+        for debtor in store.debtors(inquiry_id):
+            report = debtor_report(debtor, legs_by_debtor.get(debtor["seq"], []), directory)
+            lines.append(orjson.dumps({"inquiry_id": inquiry_id, "case_number": inquiry["case_number"], **report}))
+        await response.write(b"\n".join(lines) + b"\n")
+    await response.write_eof()
+    return response
+
+
+def setup(app: web.Application) -> None:
+    app.router.add_post("/v1/inquiries", create_inquiry)
+    app.router.add_get("/v1/inquiries/{inquiry_id}", get_inquiry)
+    app.router.add_post("/v1/inquiry-batches", create_batch)
+    app.router.add_get("/v1/inquiry-batches/{batch_id}", get_batch)
+    app.router.add_get("/v1/inquiry-batches/{batch_id}/reports", batch_reports)

@@ -1,0 +1,92 @@
+"""HTTP routes for control orders and freeze plans."""
+
+from __future__ import annotations
+
+import structlog
+from aiohttp import web
+
+from infra import metrics
+from gateway.http.access import require_court, require_role, require_self
+from gateway.http.io import json_response, read_model
+from gateway.http.keys import DESK
+from gateway.http.errors import ApiError
+from gateway.orders.desk import OrderDesk, OrderRejected, order_view
+from schemas.orders import Approval, FreezePlanRequest, OrderCreate
+
+log = structlog.get_logger("orders")
+
+def _rejected(exc: OrderRejected) -> ApiError:
+    code = {404: "not_found", 409: "conflict"}.get(exc.status, "validation_failed")
+    return ApiError(exc.status, code, f"{exc.field}: {exc.message}", [{"field": exc.field, "message": exc.message}])
+
+
+def _view(desk: OrderDesk, order_id: str) -> dict:
+    return order_view(desk.get(order_id), desk.orders.events(order_id))
+
+
+async def create_order(request: web.Request) -> web.Response:
+    desk = request.app[DESK]
+    body = await read_model(request, OrderCreate)
+    require_court(request, body.court, body.case_number)
+    if body.type == "deduct":
+        require_role(request, "deduct")
+    body = body.model_copy(update={"operator": require_self(request, body.operator, "operator")})
+    try:
+        order, replayed = desk.place(body)
+    except OrderRejected as exc:
+        raise _rejected(exc) from None
+    location = f"/v1/orders/{order['id']}"
+    if not replayed:
+        metrics.ACCEPTED.labels("order").inc()
+        log.info("order placed", order_id=order["id"], type=order["type"], institution=order["institution_id"])
+    return json_response({**_view(desk, order["id"]), "replayed": replayed}, status=200 if replayed else 202,
+                         headers={"Location": location})
+
+
+async def get_order(request: web.Request) -> web.Response:
+    desk = request.app[DESK]
+    try:
+        order = desk.get(request.match_info["order_id"])
+    except OrderRejected as exc:
+        raise _rejected(exc) from None
+    require_court(request, order["court"], field_name="order_id")
+    return json_response(_view(desk, order["id"]))
+
+
+async def approve_order(request: web.Request) -> web.Response:
+    desk = request.app[DESK]
+    order_id = request.match_info["order_id"]
+    try:
+        order = desk.get(order_id)
+    except OrderRejected as exc:
+        raise _rejected(exc) from None
+    require_court(request, order["court"], field_name="order_id")
+    require_role(request, "deduct")  # only an officer who may deduct can approve a deduction
+    approval = await read_model(request, Approval) if request.can_read_body else Approval()
+    checker = require_self(request, approval.checker, "checker")
+    try:
+        desk.approve(order_id, Approval(checker=checker))
+    except OrderRejected as exc:
+        raise _rejected(exc) from None
+    log.info("deduction approved", order_id=order_id)
+    return json_response(_view(desk, order_id))
+
+
+async def freeze_plan(request: web.Request) -> web.Response:
+    desk = request.app[DESK]
+    body = await read_model(request, FreezePlanRequest)
+    case_number = request.match_info["case_number"]
+    require_court(request, body.court, case_number)
+    body = body.model_copy(update={"operator": require_self(request, body.operator, "operator")})
+    try:
+        plan = desk.plan(request.match_info["case_number"], body)
+    except OrderRejected as exc:
+        raise _rejected(exc) from None
+    return json_response(plan, status=202 if plan.get("executed") and not plan.get("replayed") else 200)
+
+
+def setup(app: web.Application) -> None:
+    app.router.add_post("/v1/orders", create_order)
+    app.router.add_get("/v1/orders/{order_id}", get_order)
+    app.router.add_post("/v1/orders/{order_id}/approve", approve_order)
+    app.router.add_post("/v1/cases/{case_number}/freeze-plan", freeze_plan)

@@ -1,0 +1,125 @@
+"""Parsing bulk submissions (CSV or JSON Lines) into validated rows, with line-numbered errors.
+
+A batch is all or nothing: one bad row rejects the whole batch, and the errors say which lines."""
+
+from __future__ import annotations
+
+import csv
+import io
+from typing import Any
+
+import orjson
+from pydantic import ValidationError
+
+from schemas.validation import field_errors
+from schemas.api import BatchRow
+
+CSV_COLUMNS = ("case_number", "court", "amount_due_fen", "costs_fen", "notice_number", "officer_credentials",
+               "debtor_kind", "id_number", "name", "institutions", "deadline_seconds")
+REQUIRED_CSV = {"case_number", "court", "amount_due_fen", "notice_number", "officer_credentials", "id_number", "name"}
+MAX_ERRORS = 50
+
+
+class BulkError(ValueError):
+    def __init__(self, message: str, errors: list[dict[str, Any]]) -> None:
+        super().__init__(message)
+        self.errors = errors
+
+
+def detect_format(content_type: str, text: str) -> str:
+    if "csv" in content_type:
+        return "csv"
+    if any(t in content_type for t in ("ndjson", "jsonl", "json-lines", "json")):
+        return "jsonl"
+    return "jsonl" if text.lstrip().startswith("{") else "csv"
+
+
+def parse_rows(text: str, fmt: str, max_rows: int) -> tuple[list[BatchRow], list[int]]:
+    """Valid rows and the line each came from (for errors found later, e.g. an unknown institution)."""
+    raw_rows = _csv_rows(text) if fmt == "csv" else _jsonl_rows(text)
+    rows: list[BatchRow] = []
+    lines: list[int] = []
+    errors: list[dict[str, Any]] = []
+    for line, raw in raw_rows:
+        if len(rows) + len(errors) >= max_rows:
+            raise BulkError(f"a batch holds at most {max_rows} rows", [{"line": line, "field": "body", "message": "too many rows"}])
+        if isinstance(raw, str):  # a line that could not be parsed at all
+            errors.append({"line": line, "field": "body", "message": raw})
+            continue
+        try:
+            rows.append(BatchRow.model_validate(raw))
+            lines.append(line)
+        except ValidationError as exc:
+            errors.extend({"line": line, **e} for e in field_errors(exc))
+        if len(errors) >= MAX_ERRORS:
+            break
+    if errors:
+        raise BulkError(f"{len(errors)} error(s) in the batch; nothing was accepted", errors[:MAX_ERRORS])
+    if not rows:
+        raise BulkError("the batch has no rows", [{"line": 0, "field": "body", "message": "no debtor rows"}])
+    return rows, lines
+
+
+def _jsonl_rows(text: str):  # type: ignore[no-untyped-def]
+    for line, content in enumerate(text.splitlines(), start=1):
+        if not content.strip():
+            continue
+        try:
+            value = orjson.loads(content)
+        except orjson.JSONDecodeError as exc:
+            yield line, f"not valid JSON: {exc}"
+            continue
+        yield line, value if isinstance(value, dict) else "each line must be a JSON object"
+
+
+def _csv_rows(text: str):  # type: ignore[no-untyped-def]
+    reader = csv.DictReader(io.StringIO(text.lstrip("\ufeff"), newline=""))  # newline="": the csv module reads \r itself
+    try:
+        yield from _csv_records(reader)
+    except csv.Error as exc:  # e.g. an oversized field: the CSV itself is broken
+        # line_num counts the lines of complete records; the broken one starts on the next.
+        raise BulkError("the body is not valid CSV", [{"line": reader.line_num + 1, "field": "body", "message": str(exc)}]) from None
+
+
+def _csv_records(reader: csv.DictReader):  # type: ignore[no-untyped-def,type-arg]
+    missing = REQUIRED_CSV - set(reader.fieldnames or ())
+    if missing:
+        raise BulkError("the CSV header lacks required columns", [
+            {"line": 1, "field": column, "message": "missing column"} for column in sorted(missing)
+        ])
+    unknown = set(reader.fieldnames or ()) - set(CSV_COLUMNS)
+    if unknown:
+        raise BulkError("the CSV header has unknown columns", [
+            {"line": 1, "field": column, "message": f"unknown column; expected some of {', '.join(CSV_COLUMNS)}"}
+            for column in sorted(unknown)
+        ])
+    for record in reader:
+        line = reader.line_num
+        if None in record:
+            yield line, "more fields than header columns"
+            continue
+        yield line, {
+            "case_number": record["case_number"],
+            "court": record["court"],
+            "amount_due_fen": record["amount_due_fen"],
+            "costs_fen": record.get("costs_fen") or 0,
+            "notice_number": record["notice_number"],
+            "officer_credentials": _split(record["officer_credentials"]),
+            "debtor": {"kind": record.get("debtor_kind") or None, "id_number": record["id_number"], "name": record["name"]},
+            "institutions": _split(record.get("institutions") or "") or None,
+            "deadline_seconds": record.get("deadline_seconds") or None,
+        }
+
+
+def _split(value: str) -> list[str]:
+    return [v.strip() for v in value.split(";") if v.strip()]
+
+
+def to_csv(rows: list[dict[str, Any]]) -> str:
+    """The inverse, for tools and tests that write debtor lists."""
+    out = io.StringIO()
+    writer = csv.DictWriter(out, fieldnames=CSV_COLUMNS)
+    writer.writeheader()
+    for row in rows:
+        writer.writerow({k: ";".join(v) if isinstance(v, list) else ("" if v is None else v) for k, v in row.items()})
+    return out.getvalue()

@@ -1,0 +1,150 @@
+"""The outbox relay: publishes what the store holds as ``requested``/``pending`` to Kafka, then
+marks it sent.
+
+It reads from the store rather than from memory, so the same loop that sends new work also
+sends, after a restart, whatever was acknowledged but not yet published. Each kind of work
+(inquiry legs, control orders) is an ``Outbox`` source.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+from collections import defaultdict
+from dataclasses import dataclass
+from typing import Protocol, Sequence
+
+import orjson
+import structlog
+from aiokafka.errors import KafkaError
+
+from infra.kafka.clients import Publisher
+from infra.kafka.topics import legs_topic, orders_topic
+from infra.clock import ms_to_dt, now_ms
+from gateway.store.sqlite.orders import OrderStore
+from gateway.store.sqlite.inquiries import Store
+from schemas.messages import TYPE_OF, LegBatch, encode, encode_payload
+from schemas.orders import AssetRef, OrderRequest
+
+log = structlog.get_logger("outbox")
+
+PAGE = 5000  # rows per read of the outbox
+
+
+@dataclass(frozen=True, slots=True)
+class Outgoing:
+    ids: Sequence[str]  # the rows this message carries (a batch of legs, or one order)
+    topic: str
+    key: bytes
+    value: bytes
+
+
+class Outbox(Protocol):
+    def pending(self, limit: int) -> list[Outgoing]: ...
+
+    def mark_sent(self, ids: Sequence[str], now: int) -> None: ...
+
+
+class Relay:
+    def __init__(self, producer: Publisher, sources: Sequence[Outbox]) -> None:
+        self.producer = producer
+        self.sources = sources
+        self._wake = asyncio.Event()
+        self.published = 0
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    async def run(self) -> None:
+        self._wake.set()  # first pass: whatever a previous run left unsent
+        while True:
+            await self._wake.wait()
+            self._wake.clear()
+            try:
+                for source in self.sources:
+                    while await self._publish_page(source):
+                        pass
+            except KafkaError as exc:
+                log.warning("publishing failed; will retry", error=repr(exc))
+                await self.producer.recover(exc)
+                await asyncio.sleep(1.0)
+                self._wake.set()
+
+    async def _publish_page(self, source: Outbox) -> int:
+        items = source.pending(PAGE)
+        if not items:
+            return 0
+        futures = [await self.producer.send(i.topic, i.value, key=i.key) for i in items]
+        await asyncio.gather(*futures)
+        ids = [row_id for i in items for row_id in i.ids]
+        source.mark_sent(ids, now_ms())
+        self.published += len(ids)
+        return len(ids)
+
+
+class LegOutbox:
+    """Pending legs as ``LegBatch`` messages: per inquiry and institution kind, up to
+    ``legs_per_message`` legs each, grouped by institution so a message's legs make few calls.
+    The payload is built straight from the store's rows, which were validated at intake; the
+    connectors validate it again on decode."""
+
+    def __init__(self, store: Store, topic_prefix: str, legs_per_message: int) -> None:
+        self.store, self.prefix, self.legs_per_message = store, topic_prefix, legs_per_message
+
+    def pending(self, limit: int) -> list[Outgoing]:
+        groups: dict[tuple[str, str], list[sqlite3.Row]] = defaultdict(list)
+        for row in self.store.pending_legs(limit):
+            groups[(row["inquiry_id"], row["institution_kind"])].append(row)
+        out = []
+        for rows in groups.values():
+            rows.sort(key=lambda r: r["institution_id"])  # stable: debtors stay in order
+            for start in range(0, len(rows), self.legs_per_message):
+                out.append(self._message(rows[start:start + self.legs_per_message]))
+        return out
+
+    def _message(self, rows: list[sqlite3.Row]) -> Outgoing:
+        first = rows[0]
+        payload = {
+            "inquiry_id": first["inquiry_id"], "batch_id": first["batch_id"], "case_number": first["case_number"],
+            "court": first["court"], "notice_number": first["notice_number"],
+            "officer_credentials": orjson.loads(first["officer_credentials"]),
+            "amount_due_fen": first["amount_due_fen"], "costs_fen": first["costs_fen"],
+            "institution_kind": first["institution_kind"], "deadline": ms_to_dt(first["deadline"]).isoformat(),
+            "legs": [{"leg_id": r["id"], "institution_id": r["institution_id"],
+                      "debtor": {"kind": r["debtor_kind"], "id_number": r["id_number"], "name": r["name"]}} for r in rows],
+        }
+        value = encode_payload(TYPE_OF[LegBatch], payload, inquiry_id=first["inquiry_id"], batch_id=first["batch_id"])
+        # Keyed by the first leg: spreads a large inquiry's messages over the partitions (and so
+        # over a kind's workers); legs need no order among themselves.
+        key = first["id"].encode()
+        return Outgoing([r["id"] for r in rows], legs_topic(self.prefix, first["institution_kind"]), key, value)
+
+    def mark_sent(self, ids: Sequence[str], now: int) -> None:
+        self.store.mark_sent(ids, now)
+
+
+class OrderOutbox:
+    def __init__(self, orders: OrderStore, topic_prefix: str) -> None:
+        self.orders, self.prefix = orders, topic_prefix
+
+    def pending(self, limit: int) -> list[Outgoing]:
+        out = []
+        for row in self.orders.sendable(limit):
+            order = OrderRequest(
+                order_id=row["id"], type=row["type"], court=row["court"], case_number=row["case_number"],
+                institution_id=row["institution_id"], institution_kind=row["institution_kind"],
+                asset=AssetRef(kind=row["asset_kind"], id=row["asset_id"]), debtor_id_number=row["debtor_id_number"],
+                amount_fen=row["amount_fen"], term_days=row["term_days"], ruling_number=row["ruling_number"],
+                notice_number=row["notice_number"], officer_credentials=orjson.loads(row["officer_credentials"]),
+                # Institutions know a freeze by the id of the order that placed it.
+                original_freeze_id=row["original_order_id"], enforcement_account=row["enforcement_account"],
+                operator=row["operator"], checker=row["checker"],
+                served_at=ms_to_dt(row["created_at"]), deadline=ms_to_dt(row["deadline"]),
+            )
+            # Keyed by asset: orders on one asset stay in order on one partition.
+            out.append(Outgoing([order.order_id], orders_topic(self.prefix, order.institution_kind),
+                                f"{order.institution_id}/{order.asset.id}".encode(), encode(order, order_id=order.order_id)))
+        return out
+
+    def mark_sent(self, ids: Sequence[str], now: int) -> None:
+        self.orders.mark_sent(ids, now)

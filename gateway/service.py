@@ -1,0 +1,77 @@
+"""The gateway process: HTTP API, outbox relay, result consumer and deadline sweeper, with a
+graceful stop: stop taking requests, stop the loops, commit, close."""
+
+from __future__ import annotations
+
+import asyncio
+
+import structlog
+from aiohttp import web
+
+from infra import heap
+from gateway.http.access import RateLimiter
+from gateway.http.app import create_app
+from gateway.http.auth import TokenAuthority, load_token_secret
+from infra.kafka.clients import make_consumer, make_producer, start_with_retry
+from infra.kafka.topics import ensure_topics, order_results_topic, results_topic
+from infra.settings import Settings
+from gateway.inquiries.intake import Intake
+from gateway.store.sqlite.orders import OrderStore
+from gateway.orders.desk import OrderDesk
+from gateway.inquiries.completions import Completions
+from gateway.messaging.outbox import LegOutbox, OrderOutbox, Relay
+from gateway.messaging.housekeeping import housekeeping
+from gateway.messaging.results import ResultConsumer
+from gateway.store.sqlite.inquiries import Store
+
+log = structlog.get_logger("gateway")
+
+
+async def run_gateway(settings: Settings, stop: asyncio.Event) -> None:
+    store = Store(settings.data_dir / "gateway.sqlite3")
+    await ensure_topics(settings.kafka_bootstrap, settings.topic_prefix, settings.partitions)
+    producer = make_producer(settings, "gateway")
+    group_id = f"{settings.topic_prefix}.gateway"
+    consumer = make_consumer(settings, results_topic(settings.topic_prefix), order_results_topic(settings.topic_prefix),
+                             group_id=group_id, client_id="gateway")
+    await start_with_retry(producer)
+    orders = OrderStore(store.db)
+    relay = Relay(producer, [LegOutbox(store, settings.topic_prefix, settings.legs_per_message), OrderOutbox(orders, settings.topic_prefix)])
+    completions = Completions()
+    results = ResultConsumer(store, orders, consumer, producer, settings.topic_prefix, group_id, completions.touched)
+    intake = Intake(store, settings.directory, settings.inquiry_deadline_s, relay.wake)
+    desk = OrderDesk(store, orders, settings.directory, settings.order_deadline_s, relay.wake)
+    authority = TokenAuthority(load_token_secret())
+    limiter = RateLimiter(settings.rate_limit_per_s, settings.rate_limit_burst)
+    runner = web.AppRunner(create_app(store, intake, desk, settings.directory, authority, limiter, completions), access_log=None)
+    await runner.setup()
+    await web.TCPSite(runner, settings.api_host, settings.api_port).start()
+    log.info("gateway listening", url=settings.api_url, kafka=settings.kafka_bootstrap)
+    heap.settle()
+    consuming = asyncio.create_task(results.run(stop), name="results")
+    loops = [asyncio.create_task(c, name=n) for n, c in (
+        ("relay", relay.run()), ("housekeeping", housekeeping(store, orders, settings.resend_after_s, relay.wake, completions.touched)),
+    )]
+    stopper = asyncio.create_task(stop.wait())
+    try:
+        done, _ = await asyncio.wait([stopper, consuming, *loops], return_when=asyncio.FIRST_COMPLETED)
+        for task in done:
+            if task is not stopper and task.exception():
+                raise task.exception()  # type: ignore[misc]
+    finally:
+        await runner.cleanup()  # no new requests
+        stop.set()
+        try:  # the result loop ends between batches: what it fetched is applied and committed
+            await asyncio.wait_for(consuming, timeout=15)
+        except (asyncio.TimeoutError, Exception):  # noqa: BLE001 - already failed, or stuck: hand back
+            consuming.cancel()
+        for task in [stopper, *loops]:
+            task.cancel()
+        await asyncio.gather(stopper, consuming, *loops, return_exceptions=True)
+        for step in (consumer.stop(), producer.stop()):  # bounded: the broker may be gone
+            try:
+                await asyncio.wait_for(step, timeout=10)
+            except Exception as exc:  # noqa: BLE001 - leaving anyway
+                log.warning("shutdown step gave up", error=repr(exc))
+        store.close()
+        log.info("gateway stopped")

@@ -1,0 +1,10 @@
+"""Default loopback ports of a local stack: the one home for them, shared by the services that
+listen (simulators, gateway, broker, connector metrics) and the clients that find them."""
+
+from __future__ import annotations
+
+BROKER = 19092
+API = 18080
+SIMULATORS: dict[str, int] = {"bank": 18101, "land": 18102, "vehicle": 18103, "payment": 18104}
+# Connector workers' /metrics: one per kind, or one for a worker process running every kind.
+CONNECTOR_METRICS: dict[str, int] = {"all": 18200, "bank": 18201, "land": 18202, "vehicle": 18203, "payment": 18204}

@@ -13,7 +13,8 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from schemas.assets import ASSET_KINDS
+from gateway.inquiries.states import UNANSWERED
+from schemas.assets import ASSET_KINDS, asset_id
 
 KIND_TITLES = {"deposit": "存款 Deposits", "real_estate": "不动产 Real estate", "vehicle": "车辆 Vehicles", "wallet": "网络资金 Payment wallets"}
 CONTENT_TYPES = {"csv": "text/csv", "jsonl": "application/x-ndjson"}
@@ -108,18 +109,14 @@ def render_debtor(rep: dict[str, Any], console: Console) -> None:
         for column in ("institution", "asset", "detail", "share", "value"):
             table.add_column(column, justify="right" if column in ("share", "value") else "left")
         for a in assets:
-            table.add_row(a["institution_id"], _asset_id(a), _detail(a), f"{a.get('share_percent', 100)}%", yuan(a["value_fen"]))
+            table.add_row(a["institution_id"], asset_id(a), _detail(a), f"{a.get('share_percent', 100)}%", yuan(a["value_fen"]))
         console.print(table)
     totals = rep["totals_fen"]
     console.print("totals (debtor's share): " + " · ".join(f"{k} {yuan(totals[k])}" for k in ASSET_KINDS)
                   + f" · [bold]all {yuan(totals['all'])}[/bold]")
-    troubles = [leg for leg in rep["legs"] if leg["status"] in ("refused", "failed", "timed_out")]
+    troubles = [leg for leg in rep["legs"] if leg["status"] in UNANSWERED]
     for leg in troubles:
         console.print(f"  [yellow]{leg['institution_id']} {leg['status']}[/yellow]: {leg['reason']}")
-
-
-def _asset_id(a: dict[str, Any]) -> str:
-    return a.get("account_no") or a.get("unit_no") or a.get("plate") or a.get("wallet_id") or "?"
 
 
 def _detail(a: dict[str, Any]) -> str:

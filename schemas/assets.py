@@ -4,9 +4,23 @@ so totals are one rule for every kind: ``value_fen * share_percent // 100``."""
 
 from __future__ import annotations
 
-from typing import Annotated, Literal, Union
+from typing import Annotated, Any, Literal, Mapping, Union
 
 from pydantic import BaseModel, ConfigDict, Field
+
+# The field that identifies an asset of each kind, to officers and institutions alike.
+ID_FIELD: dict[str, str] = {"deposit": "account_no", "real_estate": "unit_no", "vehicle": "plate", "wallet": "wallet_id"}
+
+
+def asset_id(asset: Mapping[str, Any]) -> str:
+    """The id of an asset as reported (a JSON object): account number, unit number, plate or wallet id."""
+    return asset[ID_FIELD[asset["kind"]]]
+
+
+def attributable_fen(asset: Mapping[str, Any]) -> int:
+    """The debtor's part of an asset's value: what it counts for in totals, plans and over-freezing."""
+    return asset["value_fen"] * asset.get("share_percent", 100) // 100
+
 
 Fen = Annotated[int, Field(ge=0, description="amount in fen (1/100 yuan), never a float")]
 Share = Annotated[int, Field(ge=1, le=100, description="the debtor's share of the asset, percent")]
@@ -20,12 +34,12 @@ class _Asset(BaseModel):
     co_owners: list[str] = Field(default_factory=list, description="id numbers of other holders")
 
     @property
-    def asset_id(self) -> str:  # pragma: no cover - overridden
-        raise NotImplementedError
+    def asset_id(self) -> str:
+        return getattr(self, ID_FIELD[self.kind])  # type: ignore[attr-defined]
 
     @property
     def attributable_fen(self) -> int:
-        return self.value_fen * self.share_percent // 100
+        return attributable_fen({"value_fen": self.value_fen, "share_percent": self.share_percent})
 
 
 class DepositAccount(_Asset):
@@ -36,10 +50,6 @@ class DepositAccount(_Asset):
     protected: bool = Field(False, description="funds that may not be frozen (e.g. migrant-worker wage account)")
     protected_reason: str | None = None
 
-    @property
-    def asset_id(self) -> str:
-        return self.account_no
-
 
 class RealEstate(_Asset):
     kind: Literal["real_estate"] = "real_estate"
@@ -47,10 +57,6 @@ class RealEstate(_Asset):
     certificate_no: str = Field(description="不动产权证书号")
     address: str
     floor_area_dm2: int = Field(ge=0, description="floor area in square decimetres (1 m² = 100 dm²)")
-
-    @property
-    def asset_id(self) -> str:
-        return self.unit_no
 
 
 class Vehicle(_Asset):
@@ -60,18 +66,10 @@ class Vehicle(_Asset):
     model: str
     registered_on: str = Field(description="ISO date of first registration")
 
-    @property
-    def asset_id(self) -> str:
-        return self.plate
-
 
 class PaymentWallet(_Asset):
     kind: Literal["wallet"] = "wallet"
     wallet_id: str
-
-    @property
-    def asset_id(self) -> str:
-        return self.wallet_id
 
 
 Asset = Annotated[Union[DepositAccount, RealEstate, Vehicle, PaymentWallet], Field(discriminator="kind")]

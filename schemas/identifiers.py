@@ -76,6 +76,13 @@ def check_case_number(value: str) -> str:
     return value.replace("（", "(").replace("）", ")")
 
 
+def court_code(case_number: str) -> str | None:
+    """The court code inside a case number, full-width or half-width brackets alike:
+    (2025)冀0108执4502号 -> 冀0108. None when the case number is malformed."""
+    m = _CASE_RE.match(case_number.strip())
+    return m.group(2) + m.group(3) if m else None
+
+
 def luhn_check_digit(partial: str) -> str:
     total = 0
     for i, c in enumerate(reversed(partial)):

@@ -31,6 +31,16 @@ class _Payload(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
+def leg_id(inquiry_id: str, debtor_seq: int, institution_id: str) -> str:
+    """A leg is one debtor of an inquiry asked of one institution; its id names all three."""
+    return f"{inquiry_id}.{debtor_seq}.{institution_id}"
+
+
+def debtor_seq_of(leg: str) -> int:
+    """The debtor's place in its inquiry, read back from a leg id (``leg_id``'s inverse)."""
+    return int(leg.split(".")[1])
+
+
 class LegItem(_Payload):
     """One leg of a batch: one debtor asked of one institution."""
 

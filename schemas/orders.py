@@ -15,10 +15,10 @@ MONEY_KINDS = ("deposit", "wallet")
 # Longest freeze term per asset kind (days): deposits 1 year, movables 2, real estate 3.
 MAX_TERM_DAYS = {"deposit": 365, "wallet": 365, "vehicle": 730, "real_estate": 1095}
 
-# What the institution answered, and where the order stands.
-OrderStatus = Literal[
-    "requested", "sent", "applied", "partially_applied", "queued", "refused", "failed", "lapsed", "released"
-]
+# What an institution answers to a control order (an unfreeze is answered ``released``).
+ControlAnswer = Literal["applied", "partially_applied", "queued", "refused", "released"]
+# Where an order stands in the gateway (gateway/orders/states.py has the transitions).
+OrderStatus = Literal["requested", "sent", "applied", "partially_applied", "queued", "refused", "failed", "lapsed", "released"]
 
 
 class AssetRef(BaseModel):
@@ -131,7 +131,7 @@ class OrderResult(BaseModel):
     model_config = ConfigDict(extra="forbid")
     order_id: str
     institution_id: str
-    status: Literal["applied", "partially_applied", "queued", "refused", "released", "failed"]
+    status: Literal[ControlAnswer, "failed"]
     freeze_id: str | None = None
     held_fen: int | None = None
     requested_fen: int | None = None

@@ -12,9 +12,8 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-OrderType = Literal["freeze", "continue", "unfreeze", "deduct"]
-AssetKind = Literal["deposit", "wallet", "real_estate", "vehicle"]
-ControlStatus = Literal["applied", "partially_applied", "queued", "refused", "released"]
+from schemas.orders import AssetKind, OrderType  # the contract's vocabulary; the checks are the institution's own
+
 
 # Strict: money and days are integers on the wire; 100.0 or "100" or true is a client bug.
 StrictInt = Annotated[int, Field(strict=True)]

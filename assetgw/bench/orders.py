@@ -15,6 +15,7 @@ from assetgw.bench.common import COURT, ORDERS_STALL_S, console, parse_shown
 from assetgw.bench.context import Ctx
 from assetgw.bench.stack import Sampler
 from assetgw.bench.stats import dist, percentile
+from gateway.orders.states import AWAITING_ANSWER
 
 
 def _eligible(asset: dict[str, Any]) -> bool:
@@ -84,7 +85,7 @@ async def phase_orders(ctx: Ctx) -> None:
             window = pending[cursor:cursor + 32] or pending[:32]
             cursor = cursor + 32 if cursor + 32 < len(pending) else 0
             got = await asyncio.gather(*(get(i) for i in window))
-            settled = {o["id"]: o for o in got if o["status"] not in ("requested", "sent")}
+            settled = {o["id"]: o for o in got if o["status"] not in AWAITING_ANSWER}
             if settled:
                 answered.update(settled)
                 pending = [i for i in pending if i not in settled]

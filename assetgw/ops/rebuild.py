@@ -26,7 +26,7 @@ from assetgw.ops.reading import partitions_of, reader, scan
 from gateway.store.sqlite.orders import OrderStore
 from gateway.store.sqlite.inquiries import NewInquiry, Store, Transaction
 from schemas.directory import KINDS, Institution
-from schemas.messages import LegBatch, LegBatchResult, LegItem, UndecodableMessage, decode
+from schemas.messages import LegBatch, LegBatchResult, LegItem, UndecodableMessage, debtor_seq_of, decode
 from schemas.orders import OrderRequest, OrderResult
 
 Progress = Callable[[int], None]
@@ -97,7 +97,7 @@ def _insert_inquiries(store: Store, legs: list[tuple[LegBatch, LegItem]]) -> Non
     inquiries = []
     for inquiry_id, members in by_inquiry.items():
         first = members[0][0]
-        debtors = {int(leg.leg_id.split(".")[1]): leg.debtor for _, leg in members}
+        debtors = {debtor_seq_of(leg.leg_id): leg.debtor for _, leg in members}
         institutions = {leg.institution_id: Institution(leg.institution_id, b.institution_kind, "") for b, leg in members}
         deadline = int(first.deadline.timestamp() * 1000)
         inquiries.append(NewInquiry(

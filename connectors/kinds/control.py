@@ -6,15 +6,15 @@ call is safe: institutions dedupe on ``order_id``."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, get_args
 
 from connectors.contract.base import Permanent, Retryable
 from connectors.kinds.http_errors import check_status, require_dict
 from connectors.contract.transport import Transport
 from schemas.directory import Institution
-from schemas.orders import OrderRequest
+from schemas.orders import ControlAnswer, OrderRequest
 
-ANSWERS = ("applied", "partially_applied", "queued", "refused", "released")
+ANSWERS = get_args(ControlAnswer)
 
 
 def control_request(order: OrderRequest) -> dict[str, Any]:

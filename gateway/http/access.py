@@ -8,10 +8,11 @@ from dataclasses import dataclass, field
 
 from aiohttp import web
 
-from gateway.http.auth import AuthError, Officer, TokenAuthority, case_court_code
+from gateway.http.auth import AuthError, Officer, TokenAuthority
 from infra.clock import now_ms
 from gateway.http.errors import ApiError
 from gateway.store.sqlite.inquiries import Store
+from schemas.identifiers import court_code
 
 PUBLIC = ("/healthz", "/v1/openapi.json")
 OPS_PREFIXES = ("/metrics", "/v1/ops/")
@@ -75,7 +76,7 @@ def officer_of(request: web.Request) -> Officer:
 def require_court(request: web.Request, court: str, case_number: str | None = None, field_name: str = "court") -> None:
     """An officer sees and acts on his own court's cases only."""
     officer = officer_of(request)
-    if court != officer.court or (case_number is not None and case_court_code(case_number) != officer.court_code):
+    if court != officer.court or (case_number is not None and court_code(case_number) != officer.court_code):
         raise refuse(request, 403, f"the case belongs to another court than {officer.court}", field_name)
 
 

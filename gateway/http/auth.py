@@ -72,14 +72,3 @@ class TokenAuthority:
         except jwt.InvalidTokenError as exc:
             raise AuthError(401, f"invalid token: {exc}") from None
         return Officer(claims["sub"], claims.get("court", ""), claims.get("court_code", ""), frozenset(claims.get("roles", ())))
-
-
-def case_court_code(case_number: str) -> str:
-    """The court code inside a case number: (2025)冀0108执4502号 -> 冀0108."""
-    inner = case_number.split(")", 1)[-1]
-    code = inner[0]
-    for ch in inner[1:]:
-        if not ch.isdigit():
-            break
-        code += ch
-    return code

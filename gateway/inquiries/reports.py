@@ -6,16 +6,10 @@ from typing import Any, Iterable, Mapping
 
 import orjson
 
+from gateway.inquiries.states import OPEN_LEG
 from infra.clock import shown
-from schemas.assets import ASSET_KINDS
+from schemas.assets import ASSET_KINDS, asset_id, attributable_fen
 from schemas.directory import Directory
-
-_ID_FIELD = {"deposit": "account_no", "real_estate": "unit_no", "vehicle": "plate", "wallet": "wallet_id"}
-
-
-def attributable_fen(asset: Mapping[str, Any]) -> int:
-    return asset["value_fen"] * asset.get("share_percent", 100) // 100
-
 
 def merge_assets(assets: Iterable[Mapping[str, Any]]) -> dict[str, Any]:
     """Group assets by kind (sorted for stable output) and total each kind in fen."""
@@ -23,7 +17,7 @@ def merge_assets(assets: Iterable[Mapping[str, Any]]) -> dict[str, Any]:
     for asset in assets:
         by_kind[asset["kind"]].append(asset)
     for kind, items in by_kind.items():
-        items.sort(key=lambda a: (a["institution_id"], a[_ID_FIELD[kind]]))
+        items.sort(key=lambda a: (a["institution_id"], asset_id(a)))
     totals = {kind: sum(attributable_fen(a) for a in items) for kind, items in by_kind.items()}
     totals["all"] = sum(totals.values())
     return {"assets": by_kind, "totals_fen": totals}
@@ -57,7 +51,7 @@ def debtor_report(debtor: Mapping[str, Any], legs: list[Mapping[str, Any]], dire
             assets.extend(orjson.loads(leg["assets"]))
         if leg["late_assets"]:  # answered after the deadline: kept, and marked as late
             assets.extend({**a, "late": True} for a in orjson.loads(leg["late_assets"]))
-    done = sum(1 for leg in legs if leg["status"] not in ("pending", "sent"))
+    done = sum(1 for leg in legs if leg["status"] not in OPEN_LEG)
     return {
         "debtor": {"kind": debtor["kind"], "id_number": debtor["id_number"], "name": debtor["name"]},
         "complete": done == len(legs),

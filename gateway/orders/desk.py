@@ -13,11 +13,11 @@ from typing import Any, Callable
 import orjson
 
 from infra.clock import now_ms, shown
-from gateway.orders.freeze_plan import attributable as _attributable
 from gateway.orders.freeze_plan import plan_freezes
 from gateway.orders.states import HOLDING_FREEZE, LIVE_FREEZE
 from gateway.store.sqlite.orders import OrderStore
-from gateway.store.sqlite.inquiries import Store, Transaction, asset_key
+from gateway.store.sqlite.inquiries import Store, Transaction
+from schemas.assets import asset_id, attributable_fen
 from schemas.directory import Directory
 from schemas.messages import new_id
 from schemas.orders import MONEY_KINDS, Approval, AssetRef, FreezePlanRequest, OrderCreate
@@ -92,7 +92,7 @@ class OrderDesk:
 
     def _found_asset(self, found: list[tuple[str, dict]], institution_id: str, ref: AssetRef) -> tuple[str, dict]:
         for debtor, asset in found:
-            if asset["institution_id"] == institution_id and asset["kind"] == ref.kind and asset_key(asset) == ref.id:
+            if asset["institution_id"] == institution_id and asset["kind"] == ref.kind and asset_id(asset) == ref.id:
                 return debtor, asset
         raise OrderRejected(422, "asset.id", f"{ref.kind} {ref.id} at {institution_id} is in no report of this case")
 
@@ -124,7 +124,7 @@ class OrderDesk:
 
     def _covered_fen(self, case_number: str, found: list[tuple[str, dict]]) -> int:
         """What the case's live freezes cover: money by amount, property by the debtor's share of its value."""
-        values = {(a["institution_id"], asset_key(a)): _attributable(a) for _, a in found}
+        values = {(a["institution_id"], asset_id(a)): attributable_fen(a) for _, a in found}
         total = 0
         for f in self.orders.live_freezes_of_case(case_number):
             total += f["amount_fen"] if f["asset_kind"] in MONEY_KINDS else values.get((f["institution_id"], f["asset_id"]), 0)

@@ -7,14 +7,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Iterable
 
-from gateway.store.sqlite.inquiries import asset_key
+from schemas.assets import asset_id, attributable_fen
 from schemas.orders import MAX_TERM_DAYS, MONEY_KINDS
 
 PLAN_ORDER = ("deposit", "wallet", "vehicle", "real_estate")
-
-
-def attributable(asset: dict[str, Any]) -> int:
-    return asset["value_fen"] * asset.get("share_percent", 100) // 100
 
 
 @dataclass
@@ -28,22 +24,22 @@ def plan_freezes(found: Iterable[tuple[str, dict[str, Any]]], already_frozen: se
     """``found``: (debtor id, asset) from the case's reports; ``already_frozen``: (institution,
     asset id) the case has live freezes on; ``needed_fen``: due plus costs minus what is covered."""
     plan = Plan(remaining_fen=needed_fen)
-    ranked = sorted(found, key=lambda da: (PLAN_ORDER.index(da[1]["kind"]), -attributable(da[1]), da[1]["institution_id"], asset_key(da[1])))
+    ranked = sorted(found, key=lambda da: (PLAN_ORDER.index(da[1]["kind"]), -attributable_fen(da[1]), da[1]["institution_id"], asset_id(da[1])))
     for debtor, asset in ranked:
         if plan.remaining_fen <= 0:
             break
-        ref = (asset["institution_id"], asset_key(asset))
-        if ref in already_frozen or attributable(asset) == 0:
+        ref = (asset["institution_id"], asset_id(asset))
+        if ref in already_frozen or attributable_fen(asset) == 0:
             continue
         if asset.get("protected"):
             plan.skipped_protected.append({"institution_id": ref[0], "asset": {"kind": asset["kind"], "id": ref[1]},
                                            "reason": asset.get("protected_reason")})
             continue
         money = asset["kind"] in MONEY_KINDS
-        amount = min(attributable(asset), plan.remaining_fen) if money else None
-        plan.remaining_fen -= amount if amount is not None else attributable(asset)
+        amount = min(attributable_fen(asset), plan.remaining_fen) if money else None
+        plan.remaining_fen -= amount if amount is not None else attributable_fen(asset)
         plan.orders.append({
             "institution_id": ref[0], "asset": {"kind": asset["kind"], "id": ref[1]}, "debtor_id_number": debtor,
-            "amount_fen": amount, "value_fen": attributable(asset), "term_days": MAX_TERM_DAYS[asset["kind"]],
+            "amount_fen": amount, "value_fen": attributable_fen(asset), "term_days": MAX_TERM_DAYS[asset["kind"]],
         })
     return plan

@@ -9,7 +9,9 @@ A deduction waits in ``requested`` until a second officer approves it (two-perso
 
 from __future__ import annotations
 
-STATES = ("requested", "sent", "applied", "partially_applied", "queued", "refused", "failed", "lapsed", "released")
+# Every status is in schemas.orders.OrderStatus; these are the groups the rules use.
+# Orders awaiting the institution's answer: the first answer decides them.
+AWAITING_ANSWER = ("requested", "sent")
 # Freezes that still hold, or may yet hold, the asset: they count against over-freezing.
 LIVE_FREEZE = ("requested", "sent", "applied", "partially_applied", "queued")
 HOLDING_FREEZE = ("applied", "partially_applied")

@@ -15,14 +15,16 @@ from typing import Iterable, Iterator, Sequence
 
 import orjson
 
+from gateway.inquiries.states import OPEN_LEG as OPEN_LEG_STATUSES
+from schemas.assets import asset_id
 from schemas.debtor import Debtor
 from schemas.directory import Institution
-from schemas.messages import LegBatchResult
+from schemas.messages import LegBatchResult, leg_id
 
 # SQLite uses a partial index only for a query that repeats the index's WHERE term word for word
 # (``status = 'pending'`` alone does not count as implying it), so queries for open legs add
 # ``AND {OPEN_LEG}``; tests/test_store_plans.py checks that they search the index.
-OPEN_LEG = "status IN ('pending', 'sent')"
+OPEN_LEG = f"status IN ({', '.join(repr(s) for s in OPEN_LEG_STATUSES)})"
 
 _SCHEMA = f"""
 CREATE TABLE IF NOT EXISTS batches (
@@ -81,15 +83,6 @@ class NewInquiry:
     @property
     def legs_total(self) -> int:
         return len(self.debtors) * len(self.institutions)
-
-
-def asset_key(asset: dict) -> str:
-    """The id an officer and an institution use for an asset of any kind."""
-    return asset.get("account_no") or asset.get("wallet_id") or asset.get("unit_no") or asset["plate"]
-
-
-def leg_id(inquiry_id: str, debtor_seq: int, institution_id: str) -> str:
-    return f"{inquiry_id}.{debtor_seq}.{institution_id}"
 
 
 class Store:
@@ -172,7 +165,7 @@ class Store:
                     assets = orjson.dumps([a.model_dump(mode="json") for a in r.assets]).decode() if r.assets else None
                     cur = db.execute(
                         "UPDATE legs SET status = ?, reason = ?, attempts = ?, latency_ms = ?, assets = ?, finished_at = ?"
-                        " WHERE id = ? AND status IN ('pending', 'sent')",
+                        f" WHERE id = ? AND {OPEN_LEG}",
                         (r.status, r.reason, r.attempts, r.latency_ms, assets, now, r.leg_id),
                     )
                     if cur.rowcount:
@@ -210,7 +203,7 @@ class Store:
             for inquiry_id in overdue:
                 cur = db.execute(
                     "UPDATE legs SET status = 'timed_out', reason = 'no answer before the inquiry deadline',"
-                    " finished_at = ? WHERE inquiry_id = ? AND status IN ('pending', 'sent')",
+                    f" finished_at = ? WHERE inquiry_id = ? AND {OPEN_LEG}",
                     (now, inquiry_id),
                 )
                 ended[inquiry_id] = cur.rowcount
@@ -269,7 +262,7 @@ class Store:
             (case_number,),
         ):
             for asset in orjson.loads(row["assets"]):
-                seen[(row["id_number"], asset["institution_id"], asset_key(asset))] = (row["id_number"], asset)
+                seen[(row["id_number"], asset["institution_id"], asset_id(asset))] = (row["id_number"], asset)
         return list(seen.values())
 
     def pending_by_institution(self) -> list[sqlite3.Row]:

@@ -13,7 +13,7 @@ from typing import Any, Iterable, Sequence
 
 import orjson
 
-from gateway.orders.states import LIVE_FREEZE, next_status
+from gateway.orders.states import AWAITING_ANSWER, LIVE_FREEZE, next_status
 from gateway.store.sqlite.inquiries import Transaction
 from schemas.orders import OrderResult
 
@@ -105,7 +105,7 @@ class OrderStore:
         with Transaction(self.db) as db:
             for r in results:
                 row = db.execute("SELECT * FROM orders WHERE id = ?", (r.order_id,)).fetchone()
-                if row is None or row["status"] not in ("requested", "sent"):
+                if row is None or row["status"] not in AWAITING_ANSWER:
                     continue  # already answered: a redelivery or replay changes nothing
                 if row["status"] == "requested":
                     # The answer overtook the relay's own record of sending (it marks after the

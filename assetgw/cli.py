@@ -182,7 +182,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("inquire", help="submit debtors in bulk and write their merged reports as JSON Lines")
     src = p.add_mutually_exclusive_group(required=True)
-    src.add_argument("--csv", help="CSV of debtor rows (see README for the columns)")
+    src.add_argument("--csv", help="CSV of debtor rows (columns in docs/officers.md)")
     src.add_argument("--jsonl", help="JSON Lines of debtor rows")
     p.add_argument("--out", default="reports.jsonl", help="where to write the reports (default reports.jsonl)")
     p.add_argument("--api", default=api_default, help=f"gateway URL (default {api_default})")

@@ -8,7 +8,7 @@ Starts its own stack (the embedded broker, or the cluster in ``KAFKA_BOOTSTRAP``
 data directory, prints a results table with pass/miss per target and writes the figures as JSON
 (default ``bench-results.json``). ``--smoke`` runs tiny sizes in well under two minutes.
 
-The harness lives in ``gateway/bench/`` so the installed ``assetgw bench`` runs the same
+The harness lives in ``assetgw/bench/`` so the installed ``assetgw bench`` runs the same
 code; this script only finds it. On a fresh checkout without the project's virtualenv it creates
 one first (``scripts/_venv.sh``, as ``scripts/run`` and ``scripts/test`` do) and re-runs itself there.
 """

@@ -28,7 +28,9 @@ async def run_up(args: argparse.Namespace, stop: asyncio.Event) -> None:
         await stack.start()
         console.print(f"[green]up in {time.monotonic() - started:.1f}s[/green]: API {stack.api_url}  "
                       f"(logs in {stack.logs}; Ctrl-C stops everything)")
-        console.print(f"  try: curl {stack.api_url}/v1/institutions")
+        console.print(f"  try: export ASSETGW_API={stack.api_url} ASSETGW_TOKEN=$(assetgw token --officer A1 "
+                      "--court 石家庄市裕华区人民法院 --court-code 冀0108 --role officer)", markup=False)
+        console.print('       curl -H "Authorization: Bearer $ASSETGW_TOKEN" $ASSETGW_API/v1/institutions', markup=False)
         if args.demo:
             await demo_inquiry(stack)
         while not stop.is_set():

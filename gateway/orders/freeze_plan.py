@@ -1,4 +1,4 @@
-"""The freeze-plan policy as a pure function (the README describes it; the tests check its
+"""The freeze-plan policy as a pure function (docs/officers.md describes it; the tests check its
 properties): cover what is due without over-freezing money — money first, largest first, protected
 accounts skipped — then vehicles, then real estate, each whole, stopping once covered."""
 

@@ -1,11 +1,13 @@
 """Settings from the environment: every variable, its default, empty meaning unset, a bad value
-named in one line, and the ``_FILE`` forms of secrets."""
+named in one line (also by the CLI, without a traceback), and the ``_FILE`` forms of secrets."""
 
 from __future__ import annotations
 
 import dataclasses
 import os
 import socket
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -13,6 +15,8 @@ import pytest
 from gateway.http.auth import MissingSecret, load_token_secret
 from infra.settings import Settings, SettingsError, _Environment
 from schemas.signing import load_partner_keys
+
+ROOT = Path(__file__).resolve().parent.parent
 
 DEFAULTS = {
     "kafka_bootstrap": "127.0.0.1:19092",
@@ -200,3 +204,13 @@ def test_partner_keys_from_their_file(tmp_path: Path) -> None:
     assert keys.key_for("bank-01") == bytes.fromhex("ab" * 16)
     assert load_partner_keys({"ASSETGW_PARTNER_MASTER_KEY": "cd" * 16}).master == bytes.fromhex("cd" * 16)
 
+
+@pytest.mark.parametrize("command", [["gateway"], ["connector", "--kind", "bank"], ["up"], ["broker"]], ids=" ".join)
+def test_the_cli_names_a_bad_variable_in_one_line(tmp_path: Path, command: list[str]) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ASSETGW_") and k != "KAFKA_BOOTSTRAP"}
+    env.update(ASSETGW_PARTITIONS="four", ASSETGW_DATA_DIR=str(tmp_path))
+    done = subprocess.run([sys.executable, "-m", "assetgw.cli", *command], cwd=ROOT, env=env,
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == 1
+    assert done.stderr == (f"assetgw {command[0]}: ASSETGW_PARTITIONS='four': "
+                           "Input should be a valid integer, unable to parse string as an integer\n")

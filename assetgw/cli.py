@@ -105,7 +105,9 @@ def cmd_gateway(args: argparse.Namespace) -> None:
 
 def cmd_up(args: argparse.Namespace) -> None:
     from assetgw.stack.up import run_up
+    from infra.settings import Settings
 
+    Settings.from_env()  # a bad variable fails here, named, rather than in every child's log
     _run_until_signalled(lambda stop: run_up(args, stop))
 
 
@@ -227,12 +229,13 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> None:
     from infra.kafka.broker import BrokerError
+    from infra.settings import SettingsError
     from assetgw.stack.supervisor import StackError
 
     args = build_parser().parse_args(argv)
     try:
         args.func(args)
-    except (BrokerError, StackError) as exc:
+    except (BrokerError, StackError, SettingsError) as exc:
         sys.exit(f"assetgw {args.command}: {exc}")
 
 

@@ -1,5 +1,9 @@
 """Settings for every component, read from the environment so one process tree (``assetgw up``),
-docker-compose and the tests configure the same way."""
+docker-compose and the tests configure the same way.
+
+pydantic-settings reads and checks the variables; a value that does not fit fails as
+``SettingsError`` naming the variable and what it expects. Secrets are not settings: they are read
+where they are used, each with its ``_FILE`` form (``gateway.http.auth``, ``schemas.signing``)."""
 
 from __future__ import annotations
 
@@ -7,19 +11,94 @@ import os
 import socket
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Annotated, Any
+
+from pydantic import BeforeValidator, Field, ValidationError
+from pydantic_core import ErrorDetails, PydanticCustomError
+from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from schemas import ports
 from schemas.directory import KINDS, Directory
 
 
+class SettingsError(ValueError):
+    """The environment holds a value the components cannot use; the message names the variable."""
 
-def _env(name: str, default: str) -> str:
-    return os.environ.get(name) or default
+
+_TRUE = ("1", "true", "yes", "on")
+_FALSE = ("0", "false", "no", "off")
 
 
-def _flag(name: str, default: bool) -> bool:
-    value = os.environ.get(name)
-    return default if value is None or value == "" else value.lower() in ("1", "true", "yes", "on")
+def _flag(value: Any) -> Any:
+    """On for the words that always meant on, off for their opposites, in any case; any other
+    word is an error, where it used to mean off."""
+    if isinstance(value, bool):  # the default: BaseSettings validates defaults too
+        return value
+    if isinstance(value, str) and value.lower() in _TRUE + _FALSE:
+        return value.lower() in _TRUE
+    raise PydanticCustomError("flag", "expected one of {words}", {"words": ", ".join(_TRUE + _FALSE)})
+
+
+Flag = Annotated[bool, BeforeValidator(_flag)]
+Count = Annotated[int, Field(ge=1)]
+Port = Annotated[int, Field(ge=0, le=65535)]  # 0: any free port, or the component's own default
+_POSITIVE = Field(gt=0, allow_inf_nan=False)
+Seconds = Annotated[float, _POSITIVE]
+PerSecond = Annotated[float, _POSITIVE]
+
+
+class _Environment(BaseSettings):
+    """The variables exactly as named in the environment, with their defaults. An empty value
+    counts as unset, as it always has."""
+
+    model_config = SettingsConfigDict(case_sensitive=True, env_ignore_empty=True, frozen=True)
+
+    KAFKA_BOOTSTRAP: str = f"127.0.0.1:{ports.BROKER}"
+    # Tansu has no idempotent producer; `assetgw up --engine tansu` turns this off.
+    ASSETGW_KAFKA_IDEMPOTENCE: Flag = True
+    # Names this process among its peers (static group membership); unique per process.
+    ASSETGW_INSTANCE: str = Field(default_factory=lambda: f"{socket.gethostname()}-0")
+    ASSETGW_TOPIC_PREFIX: str = "assetgw"
+    ASSETGW_PARTITIONS: Count = 4
+    ASSETGW_DATA_DIR: Path = Path(".assetgw")
+    ASSETGW_API_HOST: str = "127.0.0.1"
+    ASSETGW_API_PORT: Port = ports.API
+    # Connector workers' /metrics; 0 picks the default port of the worker's kind.
+    ASSETGW_METRICS_PORT: Port = 0
+    # Host of every simulator whose ASSETGW_SIM_URL_{KIND} is not given.
+    ASSETGW_SIM_HOST: str = "127.0.0.1"
+    ASSETGW_INQUIRY_DEADLINE: Seconds = 600.0
+    # Freezes are reported done within 2 days; an order unanswered by then is failed.
+    ASSETGW_ORDER_DEADLINE: Seconds = 2 * 24 * 3600.0
+    # Longer than a connector's worst case (attempts x call timeout + backoff), so a re-send
+    # only happens when the work or its answer was lost.
+    ASSETGW_RESEND_AFTER: Seconds = 120.0
+    ASSETGW_CALL_TIMEOUT: Seconds = 10.0
+    ASSETGW_CALL_ATTEMPTS: Count = 4
+    ASSETGW_BREAKER_FAILURES: Count = 5
+    ASSETGW_BREAKER_COOLDOWN: Seconds = 5.0
+    ASSETGW_MAX_INFLIGHT_PER_INSTITUTION: Count = 16
+    ASSETGW_MAX_INFLIGHT: Count = 512  # messages a worker handles at once
+    # Legs a worker holds at once, over all its messages: bounds its memory in a bulk run.
+    ASSETGW_MAX_INFLIGHT_LEGS: Count = 10000
+    # Legs of one inquiry and institution kind the gateway puts in one message.
+    ASSETGW_LEGS_PER_MESSAGE: Count = 200
+    # How long a worker holds a message's early answers for more to go out with them; the
+    # last answer never waits (0: never hold). Fewer, larger result messages cost the gateway less.
+    ASSETGW_RESULT_LINGER_MS: Annotated[float, Field(ge=0, allow_inf_nan=False)] = 50.0
+    ASSETGW_RATE_LIMIT: PerSecond = 200.0
+    ASSETGW_RATE_BURST: PerSecond = 400.0
+
+
+def _describe(error: ErrorDetails) -> str:
+    variable = ".".join(str(part) for part in error["loc"])
+    return f"{variable}={error['input']!r}: {error['msg']}"
+
+
+def _simulator_url(kind: str, sim_host: str) -> str:
+    # One variable per institution kind, and the kinds come from the directory, so these names
+    # are not fields of the model; a URL is taken as given, like KAFKA_BOOTSTRAP.
+    return os.environ.get(f"ASSETGW_SIM_URL_{kind.upper()}") or f"http://{sim_host}:{ports.SIMULATORS[kind]}"
 
 
 @dataclass(frozen=True)
@@ -52,46 +131,41 @@ class Settings:
 
     @classmethod
     def from_env(cls) -> "Settings":
-        sim_host = _env("ASSETGW_SIM_HOST", "127.0.0.1")
+        """``SettingsError`` names every variable whose value does not fit, on one line."""
+        try:
+            env = _Environment()
+        except ValidationError as exc:
+            raise SettingsError("; ".join(_describe(error) for error in exc.errors())) from None
+        try:
+            directory = Directory.from_env()
+        except ValueError as exc:  # its message names ASSETGW_INSTITUTIONS
+            raise SettingsError(str(exc)) from None
         return cls(
-            kafka_bootstrap=_env("KAFKA_BOOTSTRAP", f"127.0.0.1:{ports.BROKER}"),
-            # Tansu has no idempotent producer; `assetgw up --engine tansu` turns this off.
-            kafka_idempotence=_flag("ASSETGW_KAFKA_IDEMPOTENCE", True),
-            # Names this process among its peers (static group membership); unique per process.
-            instance=_env("ASSETGW_INSTANCE", f"{socket.gethostname()}-0"),
-            topic_prefix=_env("ASSETGW_TOPIC_PREFIX", "assetgw"),
-            partitions=int(_env("ASSETGW_PARTITIONS", "4")),
-            data_dir=Path(_env("ASSETGW_DATA_DIR", ".assetgw")),
-            api_host=_env("ASSETGW_API_HOST", "127.0.0.1"),
-            api_port=int(_env("ASSETGW_API_PORT", str(ports.API))),
-            # Connector workers' /metrics; 0 picks the default port of the worker's kind.
-            metrics_port=int(_env("ASSETGW_METRICS_PORT", "0")),
-            simulator_urls={
-                kind: _env(f"ASSETGW_SIM_URL_{kind.upper()}", f"http://{sim_host}:{ports.SIMULATORS[kind]}")
-                for kind in KINDS
-            },
-            inquiry_deadline_s=float(_env("ASSETGW_INQUIRY_DEADLINE", "600")),
-            # Freezes are reported done within 2 days; an order unanswered by then is failed.
-            order_deadline_s=float(_env("ASSETGW_ORDER_DEADLINE", str(2 * 24 * 3600))),
-            # Longer than a connector's worst case (attempts x call timeout + backoff), so a re-send
-            # only happens when the work or its answer was lost.
-            resend_after_s=float(_env("ASSETGW_RESEND_AFTER", "120")),
-            call_timeout_s=float(_env("ASSETGW_CALL_TIMEOUT", "10")),
-            call_attempts=int(_env("ASSETGW_CALL_ATTEMPTS", "4")),
-            breaker_failures=int(_env("ASSETGW_BREAKER_FAILURES", "5")),
-            breaker_cool_down_s=float(_env("ASSETGW_BREAKER_COOLDOWN", "5")),
-            max_inflight_per_institution=int(_env("ASSETGW_MAX_INFLIGHT_PER_INSTITUTION", "16")),
-            max_inflight=int(_env("ASSETGW_MAX_INFLIGHT", "512")),  # messages a worker handles at once
-            # Legs a worker holds at once, over all its messages: bounds its memory in a bulk run.
-            max_inflight_legs=int(_env("ASSETGW_MAX_INFLIGHT_LEGS", "10000")),
-            # Legs of one inquiry and institution kind the gateway puts in one message.
-            legs_per_message=int(_env("ASSETGW_LEGS_PER_MESSAGE", "200")),
-            # How long a worker holds a message's early answers for more to go out with them; the
-            # last answer never waits. Fewer, larger result messages cost the gateway much less.
-            result_linger_s=float(_env("ASSETGW_RESULT_LINGER_MS", "50")) / 1000,
-            rate_limit_per_s=float(_env("ASSETGW_RATE_LIMIT", "200")),
-            rate_limit_burst=float(_env("ASSETGW_RATE_BURST", "400")),
-            directory=Directory.from_env(),
+            kafka_bootstrap=env.KAFKA_BOOTSTRAP,
+            kafka_idempotence=env.ASSETGW_KAFKA_IDEMPOTENCE,
+            instance=env.ASSETGW_INSTANCE,
+            topic_prefix=env.ASSETGW_TOPIC_PREFIX,
+            partitions=env.ASSETGW_PARTITIONS,
+            data_dir=env.ASSETGW_DATA_DIR,
+            api_host=env.ASSETGW_API_HOST,
+            api_port=env.ASSETGW_API_PORT,
+            metrics_port=env.ASSETGW_METRICS_PORT,
+            simulator_urls={kind: _simulator_url(kind, env.ASSETGW_SIM_HOST) for kind in KINDS},
+            inquiry_deadline_s=env.ASSETGW_INQUIRY_DEADLINE,
+            order_deadline_s=env.ASSETGW_ORDER_DEADLINE,
+            resend_after_s=env.ASSETGW_RESEND_AFTER,
+            call_timeout_s=env.ASSETGW_CALL_TIMEOUT,
+            call_attempts=env.ASSETGW_CALL_ATTEMPTS,
+            max_inflight_per_institution=env.ASSETGW_MAX_INFLIGHT_PER_INSTITUTION,
+            breaker_failures=env.ASSETGW_BREAKER_FAILURES,
+            breaker_cool_down_s=env.ASSETGW_BREAKER_COOLDOWN,
+            max_inflight=env.ASSETGW_MAX_INFLIGHT,
+            max_inflight_legs=env.ASSETGW_MAX_INFLIGHT_LEGS,
+            legs_per_message=env.ASSETGW_LEGS_PER_MESSAGE,
+            result_linger_s=env.ASSETGW_RESULT_LINGER_MS / 1000,
+            rate_limit_per_s=env.ASSETGW_RATE_LIMIT,
+            rate_limit_burst=env.ASSETGW_RATE_BURST,
+            directory=directory,
         )
 
     @property

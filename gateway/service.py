@@ -23,6 +23,7 @@ from gateway.messaging.outbox import LegOutbox, OrderOutbox, Relay
 from gateway.messaging.housekeeping import housekeeping
 from gateway.messaging.results import ResultConsumer
 from gateway.store.sqlite.inquiries import Store
+from schemas.courts import Courts
 
 log = structlog.get_logger("gateway")
 
@@ -40,10 +41,11 @@ async def run_gateway(settings: Settings, stop: asyncio.Event) -> None:
     completions = Completions()
     results = ResultConsumer(store, orders, consumer, producer, settings.topic_prefix, group_id, completions.touched)
     intake = Intake(store, settings.directory, settings.inquiry_deadline_s, relay.wake)
-    desk = OrderDesk(store, orders, settings.directory, settings.order_deadline_s, relay.wake)
+    courts = Courts.from_env()
+    desk = OrderDesk(store, orders, settings.directory, courts, settings.order_deadline_s, relay.wake)
     authority = TokenAuthority(load_token_secret())
     limiter = RateLimiter(settings.rate_limit_per_s, settings.rate_limit_burst)
-    runner = web.AppRunner(create_app(store, intake, desk, settings.directory, authority, limiter, completions), access_log=None)
+    runner = web.AppRunner(create_app(store, intake, desk, settings.directory, courts, authority, limiter, completions), access_log=None)
     await runner.setup()
     await web.TCPSite(runner, settings.api_host, settings.api_port).start()
     log.info("gateway listening", url=settings.api_url, kafka=settings.kafka_bootstrap)

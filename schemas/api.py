@@ -3,12 +3,17 @@ validated here so every 4xx can name the field at fault."""
 
 from __future__ import annotations
 
+from typing import Annotated
+
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from schemas.debtor import Debtor
 from schemas.identifiers import check_case_number
+from schemas.money import Fen, FenOrZero
 
 Credential = str
+# Whole seconds as a JSON integer, up to a week.
+Seconds = Annotated[int, Field(strict=True, ge=1, le=7 * 24 * 3600)]
 
 
 def check_credentials(value: list[str]) -> list[str]:
@@ -24,8 +29,8 @@ class CaseFields(BaseModel):
     model_config = ConfigDict(extra="forbid")
     case_number: str = Field(description="案号, e.g. (2025)冀0108执4502号")
     court: str = Field(min_length=2, max_length=64, description="the court that holds the case")
-    amount_due_fen: int = Field(gt=0, description="执行标的 in fen")
-    costs_fen: int = Field(0, ge=0, description="enforcement costs in fen")
+    amount_due_fen: Fen = Field(description="执行标的 in fen")
+    costs_fen: FenOrZero = Field(0, description="enforcement costs in fen")
     notice_number: str = Field(min_length=1, max_length=64, description="协助查询通知书 number")
     officer_credentials: list[Credential] = Field(
         min_length=1, max_length=4, description="工作证/执行公务证 numbers registered with the institutions"
@@ -47,7 +52,7 @@ class InquiryCreate(CaseFields):
     institutions: list[str] | None = Field(
         None, description="institution ids or kinds (bank, land, vehicle, payment); omitted means all"
     )
-    deadline_seconds: int | None = Field(None, ge=1, le=7 * 24 * 3600, description="default from the gateway")
+    deadline_seconds: Seconds | None = Field(None, description="default from the gateway")
 
     @field_validator("debtors")
     @classmethod
@@ -65,4 +70,4 @@ class BatchRow(CaseFields):
 
     debtor: Debtor
     institutions: list[str] | None = None
-    deadline_seconds: int | None = Field(None, ge=1, le=7 * 24 * 3600, description="default from the gateway")
+    deadline_seconds: Seconds | None = Field(None, description="default from the gateway")

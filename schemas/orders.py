@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from schemas.api import check_credentials
 from schemas.identifiers import check_case_number
+from schemas.money import Fen
 
 OrderType = Literal["freeze", "continue", "unfreeze", "deduct"]
 AssetKind = Literal["deposit", "wallet", "real_estate", "vehicle"]
@@ -45,8 +46,8 @@ class OrderCreate(Documents):
     court: str = Field(min_length=2, max_length=64)
     institution_id: str
     asset: AssetRef
-    amount_fen: int | None = Field(None, gt=0, description="money assets: exact amount to freeze or deduct")
-    term_days: int | None = Field(None, gt=0, description="freeze or continuation term")
+    amount_fen: Fen | None = Field(None, description="money assets: exact amount to freeze or deduct")
+    term_days: Annotated[int, Field(strict=True, gt=0)] | None = Field(None, description="freeze or continuation term")
     original_order_id: str | None = Field(None, description="the freeze a continue, unfreeze or deduct refers to")
     enforcement_account: str | None = Field(None, min_length=6, max_length=40, description="court's 执行款专户, for deduct")
     operator: str | None = Field(None, min_length=1, max_length=32, description="the placing officer; from the token")

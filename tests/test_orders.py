@@ -10,10 +10,12 @@ from typing import Any, Callable
 
 
 from schemas.assets import asset_id
+from schemas.courts import Courts
 from tests.conftest import debtor_json, get_json, wait_for, wait_inquiry
 
 COURT_A, COURT_B = "石家庄市裕华区人民法院", "石家庄市长安区人民法院"
-ACCOUNT_A = "13050161540800000001"
+ACCOUNTS = Courts.built_in().by_code
+ACCOUNT_A, ACCOUNT_B = ACCOUNTS["冀0108"].enforcement_account, ACCOUNTS["冀0102"].enforcement_account  # 执行款专户 of A and B
 _case_numbers = itertools.count(8000)
 _used: set[str] = set()
 
@@ -177,7 +179,7 @@ async def test_deduction_moves_only_own_frozen_funds_after_a_second_officer_appr
 
     # Another court may not deduct what court A froze: refused by the gateway, nothing changes.
     other = order_body("deduct", case_b, COURT_B, account, credential, amount_fen=1_000, original_order_id=freeze["id"],
-                       enforcement_account="13050161540800000002")
+                       enforcement_account=ACCOUNT_B)
     status, err = await post(api_b, "/v1/orders", {**other, "operator": None})
     assert status == 422 and err["errors"][0]["field"] == "court"
     # Nor more than the freeze holds.

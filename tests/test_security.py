@@ -12,6 +12,7 @@ from gateway.inquiries.intake import Intake
 from gateway.store.sqlite.orders import OrderStore
 from gateway.orders.desk import OrderDesk
 from gateway.store.sqlite.inquiries import Store
+from schemas.courts import Courts
 from schemas.directory import Directory
 from tests.conftest import CASE, COURT_CODES, case_body, debtor_json, get_json, officer_session, wait_inquiry
 
@@ -77,16 +78,17 @@ async def test_wrong_role_is_refused(stack, api, population, credential) -> None
         async with plain.post("/v1/orders", json=deduct) as r:
             assert r.status == 403 and "deduct role" in (await r.json())["message"]
         async with plain.post("/v1/orders/anything/approve") as r:
-            assert r.status == 404  # no such order: nothing to reveal about roles
-    assert sum(1 for a in await audit(api) if a["officer"] == "OFFICER-A7" and a["status"] == 403) == 3
+            assert r.status == 403 and "deduct role" in (await r.json())["message"]  # the route's role comes first
+    assert sum(1 for a in await audit(api) if a["officer"] == "OFFICER-A7" and a["status"] == 403) == 4
 
 
 async def test_per_officer_rate_limit_answers_429_with_retry_after(tmp_path) -> None:
     store = Store(tmp_path / "g.sqlite3")
     directory = Directory.from_counts()
     authority = TokenAuthority(b"x" * 32)
-    desk = OrderDesk(store, OrderStore(store.db), directory, 60, lambda: None)
-    app = create_app(store, Intake(store, directory, 60, lambda: None), desk, directory, authority, RateLimiter(rate=1, burst=2))
+    courts = Courts.built_in()
+    desk = OrderDesk(store, OrderStore(store.db), directory, courts, 60, lambda: None)
+    app = create_app(store, Intake(store, directory, 60, lambda: None), desk, directory, courts, authority, RateLimiter(rate=1, burst=2))
     async with TestClient(TestServer(app)) as client:
         one = {"Authorization": "Bearer " + authority.issue("OFFICER-R", CASE["court"], "冀0108", ["officer"])}
         two = {"Authorization": "Bearer " + authority.issue("OFFICER-S", CASE["court"], "冀0108", ["officer"])}

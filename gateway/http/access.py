@@ -1,5 +1,9 @@
-"""Who may do what: authentication middleware, per-officer rate limits, and the court and role
-checks the handlers call. Every refusal is written to the access audit before it is answered."""
+"""Who may do what: authentication middleware, the role each route needs (one table), per-officer
+rate limits, and the court checks the handlers call. Every refusal is written to the access audit
+before it is answered.
+
+Courts are known by code: a token's court code must be in the court directory under the name the
+token gives, and a case belongs to the court whose code is in its case number."""
 
 from __future__ import annotations
 
@@ -12,11 +16,30 @@ from gateway.http.auth import AuthError, Officer, TokenAuthority
 from infra.clock import now_ms
 from gateway.http.errors import ApiError
 from gateway.store.sqlite.inquiries import Store
+from schemas.courts import Courts
 from schemas.identifiers import court_code
 
-PUBLIC = ("/healthz", "/v1/openapi.json")
-OPS_PREFIXES = ("/metrics", "/v1/ops/")
+# The role each route needs, by method and route template: the one table (the README mirrors
+# it). A deduction also needs ``deduct`` on top of ``officer`` (its route checks the order type).
+# A route missing here is refused to everyone: new routes must be placed in the table.
+ROUTE_ROLES: dict[tuple[str, str], str] = {
+    ("POST", "/v1/inquiries"): "officer",
+    ("GET", "/v1/inquiries/{inquiry_id}"): "officer",
+    ("POST", "/v1/inquiry-batches"): "officer",
+    ("GET", "/v1/inquiry-batches/{batch_id}"): "officer",
+    ("GET", "/v1/inquiry-batches/{batch_id}/reports"): "officer",
+    ("GET", "/v1/institutions"): "officer",
+    ("POST", "/v1/orders"): "officer",
+    ("GET", "/v1/orders/{order_id}"): "officer",
+    ("POST", "/v1/orders/{order_id}/approve"): "deduct",
+    ("POST", "/v1/cases/{case_number}/freeze-plan"): "officer",
+    ("GET", "/v1/ops/pending-legs"): "ops",
+    ("GET", "/v1/ops/access-audit"): "ops",
+    ("GET", "/metrics"): "ops",
+}
+PUBLIC = {("GET", "/healthz"), ("GET", "/v1/openapi.json")}
 AUTHORITY = web.AppKey("authority", TokenAuthority)
+COURTS = web.AppKey("courts", Courts)
 LIMITER = web.AppKey("limiter", "RateLimiter")
 AUDIT = web.AppKey("audit", Store)
 OFFICER = web.RequestKey("officer", Officer)
@@ -46,21 +69,37 @@ def refuse(request: web.Request, status: int, reason: str, field_name: str = "au
     officer: Officer | None = request.get(OFFICER)
     request.app[AUDIT].audit_access(now_ms(), officer.id if officer else None, officer.court if officer else None,
                                     request.method, request.path, status, reason)
-    code = {401: "unauthenticated", 403: "forbidden", 429: "rate_limited"}[status]
+    code = {401: "unauthenticated", 403: "forbidden", 422: "validation_failed", 429: "rate_limited"}[status]
     return ApiError(status, code, reason, [{"field": field_name, "message": reason}])
+
+
+def route_of(request: web.Request) -> tuple[str, str] | None:
+    """(method, route template) of a matched route; None when nothing matched (a 404 or 405)."""
+    resource = request.match_info.route.resource
+    if resource is None or request.match_info.http_exception is not None:
+        return None
+    return request.method, resource.canonical
 
 
 @web.middleware
 async def authenticate(request: web.Request, handler):  # type: ignore[no-untyped-def]
-    if request.path in PUBLIC:
+    route = route_of(request)
+    if route in PUBLIC:
         return await handler(request)
     try:
         officer = request.app[AUTHORITY].verify(request.headers.get("Authorization"))
     except AuthError as exc:
         raise refuse(request, exc.status, exc.reason) from None
-    request[OFFICER] = officer
-    if request.path.startswith(OPS_PREFIXES) and not officer.may("ops"):
-        raise refuse(request, 403, "the ops role is needed")
+    request[OFFICER] = officer  # from here on, refusals are audited under the officer's name
+    court = request.app[COURTS].get(officer.court_code)
+    if court is None or court.name != officer.court:
+        raise refuse(request, 401, f"the token's court {officer.court!r} ({officer.court_code}) is not in the court directory under that name")
+    if route is not None:
+        needed = ROUTE_ROLES.get(route)
+        if needed is None:
+            raise refuse(request, 403, "no role grants this route")
+        if not officer.may(needed):
+            raise refuse(request, 403, f"the {needed} role is needed")
     wait = request.app[LIMITER].wait_s(officer.id)
     if wait:
         error = refuse(request, 429, f"more than {request.app[LIMITER].rate:g} requests a second")
@@ -73,11 +112,19 @@ def officer_of(request: web.Request) -> Officer:
     return request[OFFICER]
 
 
-def require_court(request: web.Request, court: str, case_number: str | None = None, field_name: str = "court") -> None:
-    """An officer sees and acts on his own court's cases only."""
+def require_case(request: web.Request, case_number: str, court: str | None = None,
+                 case_field: str = "case_number", court_field: str = "court") -> None:
+    """An officer sees and acts on his own court's cases only: the court whose code the case number
+    carries. A court code the directory does not know is a bad case number (422); a body's ``court``
+    name, where given, must be that court's."""
     officer = officer_of(request)
-    if court != officer.court or (case_number is not None and court_code(case_number) != officer.court_code):
-        raise refuse(request, 403, f"the case belongs to another court than {officer.court}", field_name)
+    owner = request.app[COURTS].get(court_code(case_number))
+    if owner is None:
+        raise refuse(request, 422, f"no court with the code {court_code(case_number)!r} in the court directory", case_field)
+    if owner.code != officer.court_code:
+        raise refuse(request, 403, f"the case belongs to another court than {officer.court}", case_field)
+    if court is not None and court != owner.name:
+        raise refuse(request, 422, f"the case's court is {owner.name}, not {court}", court_field)
 
 
 def require_role(request: web.Request, role: str) -> None:

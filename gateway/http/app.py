@@ -7,7 +7,7 @@ from __future__ import annotations
 import structlog
 from aiohttp import web
 
-from gateway.http.access import AUDIT, AUTHORITY, LIMITER, RateLimiter, authenticate
+from gateway.http.access import AUDIT, AUTHORITY, COURTS, LIMITER, RateLimiter, authenticate
 from gateway.http.auth import TokenAuthority
 from gateway.http.errors import ApiError
 from gateway.http.keys import COMPLETIONS, DESK, DIRECTORY, INTAKE, STORE
@@ -18,6 +18,7 @@ from gateway.inquiries.intake import Intake
 from gateway.orders.desk import OrderDesk
 from gateway.store.sqlite.inquiries import Store
 from infra import metrics
+from schemas.courts import Courts
 from schemas.directory import Directory
 
 log = structlog.get_logger("api")
@@ -47,12 +48,12 @@ async def json_errors(request: web.Request, handler):  # type: ignore[no-untyped
         metrics.HTTP.labels(request.method, route, str(status)).inc()
 
 
-def create_app(store: Store, intake: Intake, desk: OrderDesk, directory: Directory, authority: TokenAuthority,
-               limiter: RateLimiter, completions: Completions | None = None) -> web.Application:
+def create_app(store: Store, intake: Intake, desk: OrderDesk, directory: Directory, courts: Courts,
+               authority: TokenAuthority, limiter: RateLimiter, completions: Completions | None = None) -> web.Application:
     # aiohttp's own body limit is set above ours so that read_limited answers with JSON.
     app = web.Application(middlewares=[json_errors, authenticate], client_max_size=MAX_BATCH_BYTES + 1)
     app[STORE], app[INTAKE], app[DIRECTORY], app[DESK] = store, intake, directory, desk
-    app[AUTHORITY], app[LIMITER], app[AUDIT] = authority, limiter, store
+    app[AUTHORITY], app[LIMITER], app[AUDIT], app[COURTS] = authority, limiter, store, courts
     app[COMPLETIONS] = completions or Completions()
     for routes in (orders, inquiries, ops, meta):
         routes.setup(app)

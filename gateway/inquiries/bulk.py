@@ -101,14 +101,21 @@ def _csv_records(reader: csv.DictReader):  # type: ignore[no-untyped-def,type-ar
         yield line, {
             "case_number": record["case_number"],
             "court": record["court"],
-            "amount_due_fen": record["amount_due_fen"],
-            "costs_fen": record.get("costs_fen") or 0,
+            "amount_due_fen": _integer(record["amount_due_fen"]),
+            "costs_fen": _integer(record.get("costs_fen") or "0"),
             "notice_number": record["notice_number"],
             "officer_credentials": _split(record["officer_credentials"]),
             "debtor": {"kind": record.get("debtor_kind") or None, "id_number": record["id_number"], "name": record["name"]},
             "institutions": _split(record.get("institutions") or "") or None,
-            "deadline_seconds": record.get("deadline_seconds") or None,
+            "deadline_seconds": _integer(record.get("deadline_seconds") or "") or None,
         }
+
+
+def _integer(value: str) -> int | str:
+    """A CSV cell of plain digits as an integer; anything else (1000.0, 1e3, -5) stays text for
+    the strict model to refuse with the field's name."""
+    text = value.strip()
+    return int(text) if text.isascii() and text.isdigit() else text
 
 
 def _split(value: str) -> list[str]:

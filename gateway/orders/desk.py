@@ -18,7 +18,9 @@ from gateway.orders.states import HOLDING_FREEZE, LIVE_FREEZE
 from gateway.store.sqlite.orders import OrderStore
 from gateway.store.sqlite.inquiries import Store, Transaction
 from schemas.assets import asset_id, attributable_fen
+from schemas.courts import Courts
 from schemas.directory import Directory
+from schemas.identifiers import court_code
 from schemas.messages import new_id
 from schemas.orders import MONEY_KINDS, Approval, AssetRef, FreezePlanRequest, OrderCreate
 
@@ -33,10 +35,12 @@ class OrderRejected(Exception):
 
 
 class OrderDesk:
-    def __init__(self, store: Store, orders: OrderStore, directory: Directory, deadline_s: float, on_ready: Callable[[], None]) -> None:
+    def __init__(self, store: Store, orders: OrderStore, directory: Directory, courts: Courts, deadline_s: float,
+                 on_ready: Callable[[], None]) -> None:
         self.store = store
         self.orders = orders
         self.directory = directory
+        self.courts = courts
         self.deadline_s = deadline_s
         self.on_ready = on_ready  # wakes the relay
 
@@ -63,6 +67,8 @@ class OrderDesk:
             raise OrderRejected(422, "institution_id", f"unknown institution {body.institution_id!r}")
         if INSTITUTION_KIND_OF[body.asset.kind] != institution.kind:
             raise OrderRejected(422, "asset.kind", f"a {institution.kind} institution holds no {body.asset.kind}")
+        if body.type == "deduct":
+            self._check_enforcement_account(body)
         case = self._case(body.case_number, body.court)
         found = self.store.case_assets(body.case_number)  # decoded once: every check below reads it
         debtor, asset = self._found_asset(found, body.institution_id, body.asset)
@@ -81,6 +87,13 @@ class OrderDesk:
             "enforcement_account": body.enforcement_account, "created_at": now,
             "deadline": now + int(self.deadline_s * 1000), "updated_at": now,
         }
+
+    def _check_enforcement_account(self, body: OrderCreate) -> None:
+        """Deducted money goes to the deciding court's enforcement-fund account (执行款专户) only."""
+        court = self.courts.get(court_code(body.case_number))
+        if court is None or body.enforcement_account != court.enforcement_account:
+            expected = court.enforcement_account if court else "none: the court is not in the directory"
+            raise OrderRejected(422, "enforcement_account", f"must be the court's enforcement-fund account (执行款专户) {expected}")
 
     def _case(self, case_number: str, court: str) -> sqlite3.Row:
         case = self.store.case(case_number)

@@ -6,7 +6,7 @@ import orjson
 import structlog
 from aiohttp import web
 
-from gateway.http.access import require_court
+from gateway.http.access import require_case
 from gateway.http.errors import ApiError, invalid
 from gateway.http.io import json_response, read_limited, read_model, wait_seconds
 from gateway.http.keys import COMPLETIONS, DIRECTORY, INTAKE, STORE
@@ -25,7 +25,7 @@ MAX_BATCH_ROWS = 100_000
 
 async def create_inquiry(request: web.Request) -> web.Response:
     body = await read_model(request, InquiryCreate)
-    require_court(request, body.court, body.case_number)
+    require_case(request, body.case_number, court=body.court)
     try:
         accepted = request.app[INTAKE].submit(body)
     except ScopeError as exc:
@@ -48,7 +48,7 @@ async def get_inquiry(request: web.Request) -> web.Response:
     inquiry = store.inquiry(inquiry_id)
     if inquiry is None:
         raise ApiError(404, "not_found", f"no inquiry {inquiry_id}", [{"field": "inquiry_id", "message": "unknown"}])
-    require_court(request, inquiry["court"], field_name="inquiry_id")
+    require_case(request, inquiry["case_number"], case_field="inquiry_id")
     if wait_s and inquiry["completed_at"] is None:  # long-poll: answer once complete, or when the wait is up
         await request.app[COMPLETIONS].wait(inquiry_id, lambda: store.inquiry(inquiry_id)["completed_at"] is not None, wait_s)
         inquiry = store.inquiry(inquiry_id)
@@ -65,7 +65,8 @@ async def create_batch(request: web.Request) -> web.Response:
     try:
         rows, lines = parse_rows(text, fmt, MAX_BATCH_ROWS)
         for row, line in zip(rows, lines):
-            require_court(request, row.court, row.case_number, field_name=f"line {line}: court")
+            require_case(request, row.case_number, court=row.court, case_field=f"line {line}: case_number",
+                         court_field=f"line {line}: court")
         accepted = request.app[INTAKE].submit_batch(rows, fmt, lines)
     except BulkError as exc:
         raise invalid(exc.errors, str(exc)) from None
@@ -87,7 +88,7 @@ def _batch_or_404(request: web.Request, batch_id: str):  # type: ignore[no-untyp
         raise ApiError(404, "not_found", f"no batch {batch_id}", [{"field": "batch_id", "message": "unknown"}])
     first = store.batch_inquiry_ids(batch_id)[:1]
     if first:
-        require_court(request, store.inquiry(first[0])["court"], field_name="batch_id")
+        require_case(request, store.inquiry(first[0])["case_number"], case_field="batch_id")
     return batch
 
 

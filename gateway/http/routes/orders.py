@@ -6,11 +6,12 @@ import structlog
 from aiohttp import web
 
 from infra import metrics
-from gateway.http.access import require_court, require_role, require_self
+from gateway.http.access import require_case, require_role, require_self
 from gateway.http.io import json_response, read_model
 from gateway.http.keys import DESK
-from gateway.http.errors import ApiError
+from gateway.http.errors import ApiError, invalid
 from gateway.orders.desk import OrderDesk, OrderRejected, order_view
+from schemas.identifiers import check_case_number
 from schemas.orders import Approval, FreezePlanRequest, OrderCreate
 
 log = structlog.get_logger("orders")
@@ -27,7 +28,7 @@ def _view(desk: OrderDesk, order_id: str) -> dict:
 async def create_order(request: web.Request) -> web.Response:
     desk = request.app[DESK]
     body = await read_model(request, OrderCreate)
-    require_court(request, body.court, body.case_number)
+    require_case(request, body.case_number, court=body.court)
     if body.type == "deduct":
         require_role(request, "deduct")
     body = body.model_copy(update={"operator": require_self(request, body.operator, "operator")})
@@ -49,7 +50,7 @@ async def get_order(request: web.Request) -> web.Response:
         order = desk.get(request.match_info["order_id"])
     except OrderRejected as exc:
         raise _rejected(exc) from None
-    require_court(request, order["court"], field_name="order_id")
+    require_case(request, order["case_number"], case_field="order_id")
     return json_response(_view(desk, order["id"]))
 
 
@@ -60,7 +61,7 @@ async def approve_order(request: web.Request) -> web.Response:
         order = desk.get(order_id)
     except OrderRejected as exc:
         raise _rejected(exc) from None
-    require_court(request, order["court"], field_name="order_id")
+    require_case(request, order["case_number"], case_field="order_id")
     require_role(request, "deduct")  # only an officer who may deduct can approve a deduction
     approval = await read_model(request, Approval) if request.can_read_body else Approval()
     checker = require_self(request, approval.checker, "checker")
@@ -75,14 +76,23 @@ async def approve_order(request: web.Request) -> web.Response:
 async def freeze_plan(request: web.Request) -> web.Response:
     desk = request.app[DESK]
     body = await read_model(request, FreezePlanRequest)
-    case_number = request.match_info["case_number"]
-    require_court(request, body.court, case_number)
+    case_number = case_number_param(request)
+    require_case(request, case_number, court=body.court)
     body = body.model_copy(update={"operator": require_self(request, body.operator, "operator")})
     try:
-        plan = desk.plan(request.match_info["case_number"], body)
+        plan = desk.plan(case_number, body)
     except OrderRejected as exc:
         raise _rejected(exc) from None
     return json_response(plan, status=202 if plan.get("executed") and not plan.get("replayed") else 200)
+
+
+def case_number_param(request: web.Request) -> str:
+    """The case number in the URL, normalised like any other (full-width brackets and digits)."""
+    raw = request.match_info["case_number"]
+    try:
+        return check_case_number(raw)
+    except ValueError as exc:
+        raise invalid([{"field": "case_number", "message": str(exc)}]) from None
 
 
 def setup(app: web.Application) -> None:

@@ -1,0 +1,18 @@
+"""Money on the wire: integer fen (1/100 yuan), as a JSON integer and nothing else.
+
+Strict: ``true`` (a bool is an int to Python), ``1000.0``, ``1e3`` (a float in JSON) and ``"1000"``
+are client bugs, refused with the field's name; the ceiling keeps every amount far inside a
+64-bit integer (10^15 fen is ten trillion yuan, beyond any enforcement case)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from pydantic import Field
+
+FEN_MAX = 10**15
+
+# An amount to pay, freeze, deduct or recover: at least 1 fen.
+Fen = Annotated[int, Field(strict=True, ge=1, le=FEN_MAX, description="amount in fen (1/100 yuan): a JSON integer, 1 to 10^15")]
+# An amount that may be nothing, e.g. enforcement costs.
+FenOrZero = Annotated[int, Field(strict=True, ge=0, le=FEN_MAX, description="amount in fen (1/100 yuan): a JSON integer, 0 to 10^15")]

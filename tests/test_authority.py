@@ -1,0 +1,157 @@
+"""Authority and legal limits through the running stack: the role each route needs, courts known
+by code, strict money and identifiers, deductions only into the court's own account."""
+
+from __future__ import annotations
+
+import re
+import uuid
+
+import aiohttp
+import orjson
+import pytest
+
+from gateway.http.access import PUBLIC, ROUTE_ROLES
+from gateway.http.app import create_app
+from gateway.http.auth import TokenAuthority
+from gateway.http.access import RateLimiter
+from gateway.inquiries.intake import Intake
+from gateway.orders.desk import OrderDesk
+from gateway.store.sqlite.inquiries import Store
+from gateway.store.sqlite.orders import OrderStore
+from schemas.courts import Courts
+from schemas.directory import Directory
+from tests.conftest import CASE, case_body, debtor_json, get_json, officer_session, wait_inquiry
+
+COURTS = Courts.built_in()
+ROLE_SETS = {"no role": (), "officer": ("officer",), "deduct": ("deduct",), "ops": ("ops",)}
+
+
+async def audit(api: aiohttp.ClientSession) -> list[dict]:
+    return await get_json(api, "/v1/ops/access-audit")
+
+
+def test_every_route_of_the_app_is_in_the_role_table(tmp_path) -> None:
+    store = Store(tmp_path / "g.sqlite3")
+    directory, courts = Directory.from_counts(), Courts.built_in()
+    desk = OrderDesk(store, OrderStore(store.db), directory, courts, 60, lambda: None)
+    app = create_app(store, Intake(store, directory, 60, lambda: None), desk, directory, courts,
+                     TokenAuthority(b"x" * 32), RateLimiter(rate=1, burst=1))
+    routes = {(r.method, r.resource.canonical) for r in app.router.routes() if r.method != "HEAD"}
+    assert routes == set(ROUTE_ROLES) | PUBLIC
+
+
+async def test_every_documented_route_with_every_role_and_none(stack) -> None:
+    """Walks the OpenAPI document: anonymous → 401; a token without the route's role → 403 naming
+    it; with the role, whatever the request deserves (never 401 or 403)."""
+    async with aiohttp.ClientSession(stack.api_url) as anonymous:
+        async with anonymous.get("/v1/openapi.json") as r:
+            document = await r.json()
+        sessions = {name: officer_session(stack, f"OFFICER-ROLE-{i}", CASE["court"], roles)
+                    for i, (name, roles) in enumerate(ROLE_SETS.items())}
+        try:
+            for template, operations in document["paths"].items():
+                path = re.sub(r"\{[^}]+\}", "x", template)
+                for method, operation in operations.items():
+                    route = (method.upper(), template)
+                    async with anonymous.request(method, path, json={}) as r:
+                        if route in PUBLIC:
+                            assert r.status < 400, route
+                            continue
+                        assert r.status == 401, route
+                    needed = ROUTE_ROLES[route]
+                    for name, session in sessions.items():
+                        async with session.request(method, path, json={}) as r:
+                            body = await r.read()
+                            if needed in ROLE_SETS[name]:
+                                assert r.status not in (401, 403), (route, name, body)
+                            else:
+                                assert r.status == 403, (route, name, body)
+                                assert orjson.loads(body)["message"] == f"the {needed} role is needed"
+        finally:
+            for session in sessions.values():
+                await session.close()
+
+
+async def test_an_ops_token_may_neither_inquire_nor_freeze(stack, api, population, credential) -> None:
+    debtor = next(d for d in population.debtors if d.kind == "person")
+    async with officer_session(stack, "OFFICER-OPS1", CASE["court"], ("ops",)) as ops:
+        async with ops.post("/v1/inquiries", json=case_body([debtor_json(debtor)], credential)) as r:
+            assert r.status == 403 and (await r.json())["errors"][0]["field"] == "authorization"
+    assert any(a["officer"] == "OFFICER-OPS1" and a["status"] == 403 for a in await audit(api))
+
+
+async def test_a_token_whose_court_name_and_code_disagree_is_refused(stack, api) -> None:
+    # 长安区's name with 裕华区's code: once this read 裕华区's cases.
+    token = stack.token("OFFICER-MIX", "石家庄市长安区人民法院", "冀0108", ["officer", "deduct", "ops"])
+    async with aiohttp.ClientSession(stack.api_url, headers={"Authorization": f"Bearer {token}"}) as mixed:
+        async with mixed.get("/v1/institutions") as r:
+            assert r.status == 401 and "court directory" in (await r.json())["message"]
+    assert any(a["officer"] == "OFFICER-MIX" and a["status"] == 401 for a in await audit(api))
+
+
+async def test_a_case_of_an_unknown_court_code_is_refused_naming_the_case_number(api, population, credential) -> None:
+    debtor = next(d for d in population.debtors if d.kind == "person")
+    body = case_body([debtor_json(debtor)], credential, case_number="(2025)冀0999执1号", notice_number="n-1")
+    async with api.post("/v1/inquiries", json=body) as r:
+        answer = await r.json()
+    assert r.status == 422 and answer["errors"][0]["field"] == "case_number", answer
+    assert "冀0999" in answer["message"]
+
+
+async def test_the_court_named_in_a_body_must_be_the_case_numbers_court(api, population, credential) -> None:
+    debtor = next(d for d in population.debtors if d.kind == "person")
+    async with api.post("/v1/inquiries", json=case_body([debtor_json(debtor)], credential, court="裕华区法院")) as r:
+        answer = await r.json()
+    assert r.status == 422 and answer["errors"][0]["field"] == "court", answer
+
+
+@pytest.mark.parametrize("amount", [True, 1000.0, "1000", 0, -5, 10**15 + 1, 2**63])
+async def test_fen_amounts_are_json_integers_within_range(api, population, credential, amount) -> None:
+    debtor = next(d for d in population.debtors if d.kind == "person")
+    async with api.post("/v1/inquiries", json=case_body([debtor_json(debtor)], credential, amount_due_fen=amount)) as r:
+        answer = await r.json()
+    assert r.status == 422 and answer["errors"][0]["field"] == "amount_due_fen", (amount, answer)
+
+
+async def test_a_json_exponent_is_a_float_and_refused(api, population, credential) -> None:
+    debtor = next(d for d in population.debtors if d.kind == "person")
+    raw = orjson.dumps(case_body([debtor_json(debtor)], credential, amount_due_fen=0)).replace(b'"amount_due_fen":0', b'"amount_due_fen":1e3')
+    async with api.post("/v1/inquiries", data=raw, headers={"Content-Type": "application/json"}) as r:
+        answer = await r.json()
+    assert r.status == 422 and answer["errors"][0]["field"] == "amount_due_fen", answer
+
+
+async def test_full_width_identifiers_mean_the_same_debtor_and_case(api, population, credential, simulators) -> None:
+    """A full-width digit in a resident ID once passed validation and found nothing; a full-width
+    case number in the freeze-plan URL was refused as another court's."""
+    debtor = next(d for d in population.debtors if d.kind == "person" and population.assets_of(d.id_number))
+    wide_id = chr(ord(debtor.id_number[0]) - ord("0") + ord("０")) + debtor.id_number[1:]
+    number = 7000 + uuid.uuid4().int % 999
+    wide_case = f"（２０２５）冀０１０８执{number}号"
+    body = case_body([{"kind": "person", "id_number": wide_id, "name": debtor.name}], credential,
+                     case_number=wide_case, notice_number=f"{number}-查")
+    async with api.post("/v1/inquiries", json=body) as r:
+        accepted = await r.json()
+        assert r.status == 202, accepted
+    report = (await wait_inquiry(api, accepted["location"]))["reports"][0]
+    assert report["debtor"]["id_number"] == debtor.id_number
+    found = sorted((a["institution_id"], a["kind"]) for assets in report["assets"].values() for a in assets)
+    truth = sorted((a["institution_id"], a["kind"]) for a in await simulators.truth(debtor.id_number))
+    assert found == truth and found
+    plan_body = {"court": CASE["court"], "ruling_number": f"{number}之一", "notice_number": f"{number}-协执",
+                 "officer_credentials": [credential]}
+    async with api.post(f"/v1/cases/{wide_case}/freeze-plan", json=plan_body) as r:
+        plan = await r.json()
+        assert r.status == 200, plan
+    assert plan["case_number"] == f"(2025)冀0108执{number}号"
+
+
+async def test_a_deduction_pays_only_into_the_courts_enforcement_fund_account(api, credential) -> None:
+    deduct = {"type": "deduct", "case_number": CASE["case_number"], "court": CASE["court"], "institution_id": "bank-01",
+              "asset": {"kind": "deposit", "id": "6222000000000000"}, "amount_fen": 100, "original_order_id": "x",
+              "enforcement_account": "个人账户-not-a-court-account", "ruling_number": "r", "notice_number": "n",
+              "officer_credentials": [credential], "idempotency_key": uuid.uuid4().hex}
+    async with api.post("/v1/orders", json=deduct) as r:
+        answer = await r.json()
+    assert r.status == 422 and answer["errors"][0]["field"] == "enforcement_account", answer
+    assert COURTS.by_code["冀0108"].enforcement_account in answer["message"]

@@ -177,6 +177,12 @@ class AssetLedger:
             raise Refused(_not_active(freeze, "continued"))
         term = self._term(term_days)
         assert freeze.end is not None  # an active freeze always has a term
+        # A continuation extends the live freeze from its end date, but never to more than one
+        # term of its kind beyond the day it is served: renewals cannot be stacked in advance.
+        latest = now + timedelta(days=MAX_TERM_DAYS[self.kind])
+        if freeze.end + timedelta(days=term) > latest:
+            raise Refused(f"the freeze would end on {iso(freeze.end + timedelta(days=term))}, more than "
+                          f"{MAX_TERM_DAYS[self.kind]} days (one {self.kind} term) after this continuation")
         freeze.end += timedelta(days=term)
         return freeze
 

@@ -168,17 +168,32 @@ def test_continuation_extends_and_a_lapsed_freeze_cannot_be_continued() -> None:
     freeze(ledger, "A", amount=500, term=365)
     freeze(ledger, "B", COURT_B, amount=500, term=365)
     freeze(ledger, "Q", COURT_B, amount=500, term=365)
-    assert ledger.continue_("A", court=COURT_A, term_days=365, now=at(300)).end == at(730)
+    with pytest.raises(Refused, match="more than 365 days"):  # would end 430 days after it is served
+        ledger.continue_("A", court=COURT_A, term_days=365, now=at(300))
+    assert ledger.continue_("A", court=COURT_A, term_days=300, now=at(300)).end == at(665)
     with pytest.raises(Refused, match="another court"):
         ledger.continue_("B", court=COURT_A, term_days=30, now=at(300))
     with pytest.raises(Refused, match="queued"):
         ledger.continue_("Q", court=COURT_B, term_days=30, now=at(300))
     with pytest.raises(Refused, match="original_freeze_id is required"):
         ledger.continue_(None, court=COURT_A, term_days=30, now=at(300))
-    ledger.sweep(at(400))  # B lapsed at 365 and Q took its place; A runs to 730
+    ledger.sweep(at(400))  # B lapsed at 365 and Q took its place; A runs to 665
     with pytest.raises(Refused, match="the freeze has lapsed"):
         ledger.continue_("B", court=COURT_B, term_days=30, now=at(400))
     assert statuses(ledger) == {"A": ("applied", 500, None), "B": ("lapsed", 0, None), "Q": ("applied", 500, None)}
+
+
+def test_continuations_cannot_be_stacked_beyond_one_term_from_service() -> None:
+    """Three 730-day continuations of a 30-day vehicle freeze, all on day 0, once ran it into 2032."""
+    ledger = prop("vehicle")
+    f = freeze(ledger, "V", amount=None, term=30)
+    with pytest.raises(Refused, match="more than 730 days"):
+        ledger.continue_("V", court=COURT_A, term_days=730, now=at(0))
+    assert ledger.continue_("V", court=COURT_A, term_days=700, now=at(0)).end == at(730)
+    with pytest.raises(Refused, match="more than 730 days"):
+        ledger.continue_("V", court=COURT_A, term_days=1, now=at(0))
+    assert ledger.continue_("V", court=COURT_A, term_days=100, now=at(100)).end == at(830)
+    assert f.end == at(830)
 
 
 # --- unfreeze and deduct --------------------------------------------------------------------------

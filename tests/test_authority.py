@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 import uuid
+from pathlib import Path
 
 import aiohttp
 import orjson
@@ -155,3 +156,15 @@ async def test_a_deduction_pays_only_into_the_courts_enforcement_fund_account(ap
         answer = await r.json()
     assert r.status == 422 and answer["errors"][0]["field"] == "enforcement_account", answer
     assert COURTS.by_code["冀0108"].enforcement_account in answer["message"]
+
+
+def test_the_readme_states_the_role_table_of_the_code() -> None:
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text()
+    section = readme[readme.index("## Who may do what"):readme.index("## Guides")]
+    stated: dict[tuple[str, str], str] = {}
+    for row in section.splitlines():
+        match = re.match(r"^\| (`(\w+)`|none \(public\)) \| (.+) \|$", row)
+        if match:
+            for method, route in re.findall(r"`(GET|POST) (\S+)`", match.group(3)):
+                stated[(method, route)] = match.group(2) or "public"
+    assert stated == {**ROUTE_ROLES, **{route: "public" for route in PUBLIC}}

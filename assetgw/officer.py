@@ -15,16 +15,10 @@ from rich.table import Table
 
 from gateway.inquiries.states import UNANSWERED
 from schemas.assets import ASSET_KINDS, asset_id
+from schemas.money import yuan
 
 KIND_TITLES = {"deposit": "存款 Deposits", "real_estate": "不动产 Real estate", "vehicle": "车辆 Vehicles", "wallet": "网络资金 Payment wallets"}
 CONTENT_TYPES = {"csv": "text/csv", "jsonl": "application/x-ndjson"}
-
-
-def yuan(fen: int) -> str:
-    """Fen as yuan for display, by integer arithmetic (money is never a float)."""
-    sign = "-" if fen < 0 else ""
-    fen = abs(fen)
-    return f"{sign}¥{fen // 100:,}.{fen % 100:02d}"
 
 
 def _session(api: str, token: str | None) -> aiohttp.ClientSession:

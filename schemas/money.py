@@ -16,3 +16,10 @@ FEN_MAX = 10**15
 Fen = Annotated[int, Field(strict=True, ge=1, le=FEN_MAX, description="amount in fen (1/100 yuan): a JSON integer, 1 to 10^15")]
 # An amount that may be nothing, e.g. enforcement costs.
 FenOrZero = Annotated[int, Field(strict=True, ge=0, le=FEN_MAX, description="amount in fen (1/100 yuan): a JSON integer, 0 to 10^15")]
+
+
+def yuan(fen: int) -> str:
+    """Fen as yuan for people to read, by integer arithmetic (money is never a float): ¥1,234.56."""
+    sign = "-" if fen < 0 else ""
+    fen = abs(fen)
+    return f"{sign}¥{fen // 100:,}.{fen % 100:02d}"

@@ -168,3 +168,21 @@ def test_the_readme_states_the_role_table_of_the_code() -> None:
             for method, route in re.findall(r"`(GET|POST) (\S+)`", match.group(3)):
                 stated[(method, route)] = match.group(2) or "public"
     assert stated == {**ROUTE_ROLES, **{route: "public" for route in PUBLIC}}
+
+
+def test_property_beyond_what_remains_is_the_least_excess() -> None:
+    """10,000 yuan left to cover, units worth 388,390.59 and 2,001,551.99 yuan: the plan once froze
+    the 2-million unit."""
+    from gateway.orders.freeze_plan import plan_freezes
+
+    def unit(no: str, fen: int) -> dict:
+        return {"kind": "real_estate", "institution_id": "land-01", "unit_no": no, "value_fen": fen, "share_percent": 100}
+
+    found = [("D", unit("BIG", 200_155_199)), ("D", unit("SMALL", 38_839_059)),
+             ("D", {"kind": "deposit", "institution_id": "bank-01", "account_no": "6222", "value_fen": 500_000})]
+    plan = plan_freezes(found, set(), 1_500_000)
+    assert [(o["asset"]["id"], o["amount_fen"]) for o in plan.orders] == [("6222", 500_000), ("SMALL", None)]
+    assert "超出 ¥378,390.59" in plan.orders[1]["reason"] and plan.orders[0]["reason"]
+    # When no single unit covers what remains, the most valuable goes first, then the least excess.
+    plan = plan_freezes(found, set(), 230_000_000)
+    assert [o["asset"]["id"] for o in plan.orders] == ["6222", "BIG", "SMALL"]

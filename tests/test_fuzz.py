@@ -136,9 +136,8 @@ plan_asset = st.fixed_dictionaries({
 @given(st.lists(plan_asset, max_size=25, unique_by=lambda a: (a["kind"], a["account_no"])), st.integers(-10**6, 5 * 10**9))
 @settings(max_examples=300)
 def test_freeze_plan_never_over_freezes_money_and_follows_the_order(assets: list[dict], needed: int) -> None:
-    from gateway.orders.freeze_plan import PLAN_ORDER, plan_freezes
-    from schemas.assets import attributable_fen
-    from schemas.assets import asset_id
+    from gateway.orders.freeze_plan import plan_freezes
+    from schemas.assets import asset_id, attributable_fen
 
     for a in assets:  # only deposit accounts can be protected
         a["protected"] = a["protected"] and a["kind"] == "deposit"
@@ -147,9 +146,19 @@ def test_freeze_plan_never_over_freezes_money_and_follows_the_order(assets: list
     # Money is never frozen beyond what is needed, nor beyond what the asset holds.
     assert sum(o["amount_fen"] for o in money) <= max(needed, 0)
     assert all(0 < o["amount_fen"] <= o["value_fen"] for o in money)
-    # Money first, then vehicles, then real estate; protected accounts never.
-    kinds = [PLAN_ORDER.index(o["asset"]["kind"]) for o in plan.orders]
-    assert kinds == sorted(kinds)
+    # Money first, then property; protected accounts never.
+    is_property = [o["amount_fen"] is None for o in plan.orders]
+    assert is_property == sorted(is_property)
+    # 超标的: each property is the least excess over what remained when it was chosen, or, when no
+    # single property covered that, the most valuable one left.
+    left = [a for a in assets if a["kind"] in ("vehicle", "real_estate") and attributable_fen(a) > 0]
+    remaining = needed - sum(o["amount_fen"] for o in money)
+    for order in (o for o in plan.orders if o["amount_fen"] is None):
+        covering = [attributable_fen(a) for a in left if attributable_fen(a) >= remaining]
+        assert order["value_fen"] == (min(covering) if covering else max(attributable_fen(a) for a in left))
+        left.remove(next(a for a in left if (a["kind"], asset_id(a), a["institution_id"], attributable_fen(a)) ==
+                         (order["asset"]["kind"], order["asset"]["id"], order["institution_id"], order["value_fen"])))
+        remaining -= order["value_fen"]
     protected = {asset_id(a) for a in assets if a["protected"]}
     assert not any(o["asset"]["id"] in protected and o["asset"]["kind"] == "deposit" for o in plan.orders)
     # Every eligible money asset is used before any property is touched, and planning stops once covered.

@@ -1,6 +1,12 @@
 """The freeze-plan policy as a pure function (docs/officers.md describes it; the tests check its
-properties): cover what is due without over-freezing money — money first, largest first, protected
-accounts skipped — then vehicles, then real estate, each whole, stopping once covered."""
+properties): cover what is due without over-freezing.
+
+Money comes first, largest first, each account frozen for exactly what remains (protected accounts
+skipped). Property is indivisible, so freezing it may exceed what remains; the law (超标的) allows
+that only when nothing smaller covers it: while something remains, the property that covers the
+remainder with the least excess is chosen, and when no single one covers it, the most valuable
+(it helps most, so fewer assets are frozen), and the next round looks again. Every planned order
+says why it was chosen, in words for the officer."""
 
 from __future__ import annotations
 
@@ -8,9 +14,13 @@ from dataclasses import dataclass, field
 from typing import Any, Iterable
 
 from schemas.assets import asset_id, attributable_fen
+from schemas.money import yuan
 from schemas.orders import MAX_TERM_DAYS, MONEY_KINDS
 
-PLAN_ORDER = ("deposit", "wallet", "vehicle", "real_estate")
+MONEY_ORDER = ("deposit", "wallet")
+PROPERTY_KINDS = ("vehicle", "real_estate")
+
+Found = tuple[str, dict[str, Any]]  # (debtor id number, asset as reported)
 
 
 @dataclass
@@ -20,26 +30,52 @@ class Plan:
     remaining_fen: int = 0
 
 
-def plan_freezes(found: Iterable[tuple[str, dict[str, Any]]], already_frozen: set[tuple[str, str]], needed_fen: int) -> Plan:
+def plan_freezes(found: Iterable[Found], already_frozen: set[tuple[str, str]], needed_fen: int) -> Plan:
     """``found``: (debtor id, asset) from the case's reports; ``already_frozen``: (institution,
     asset id) the case has live freezes on; ``needed_fen``: due plus costs minus what is covered."""
     plan = Plan(remaining_fen=needed_fen)
-    ranked = sorted(found, key=lambda da: (PLAN_ORDER.index(da[1]["kind"]), -attributable_fen(da[1]), da[1]["institution_id"], asset_id(da[1])))
-    for debtor, asset in ranked:
+    open_ = [(d, a) for d, a in found if (a["institution_id"], asset_id(a)) not in already_frozen and attributable_fen(a) > 0]
+    money = sorted((da for da in open_ if da[1]["kind"] in MONEY_KINDS),
+                   key=lambda da: (MONEY_ORDER.index(da[1]["kind"]), -attributable_fen(da[1]), da[1]["institution_id"], asset_id(da[1])))
+    for debtor, asset in money:
         if plan.remaining_fen <= 0:
             break
-        ref = (asset["institution_id"], asset_id(asset))
-        if ref in already_frozen or attributable_fen(asset) == 0:
-            continue
         if asset.get("protected"):
-            plan.skipped_protected.append({"institution_id": ref[0], "asset": {"kind": asset["kind"], "id": ref[1]},
+            plan.skipped_protected.append({"institution_id": asset["institution_id"], "asset": _ref(asset),
                                            "reason": asset.get("protected_reason")})
             continue
-        money = asset["kind"] in MONEY_KINDS
-        amount = min(attributable_fen(asset), plan.remaining_fen) if money else None
-        plan.remaining_fen -= amount if amount is not None else attributable_fen(asset)
-        plan.orders.append({
-            "institution_id": ref[0], "asset": {"kind": asset["kind"], "id": ref[1]}, "debtor_id_number": debtor,
-            "amount_fen": amount, "value_fen": attributable_fen(asset), "term_days": MAX_TERM_DAYS[asset["kind"]],
-        })
+        amount = min(attributable_fen(asset), plan.remaining_fen)
+        _add(plan, debtor, asset, amount, f"资金优先：冻结 {yuan(amount)}（余额与尚需金额 {yuan(plan.remaining_fen)} 中的较小者）")
+    property_ = [da for da in open_ if da[1]["kind"] in PROPERTY_KINDS]
+    while plan.remaining_fen > 0 and property_:
+        debtor, asset, why = _next_property(property_, plan.remaining_fen)
+        property_.remove((debtor, asset))
+        _add(plan, debtor, asset, None, why)
     return plan
+
+
+def _next_property(candidates: list[Found], remaining: int) -> tuple[str, dict[str, Any], str]:
+    """The least excess over ``remaining`` among those that cover it; else the most valuable."""
+    def tie(da: Found) -> tuple[str, str, str]:
+        return (da[1]["kind"], da[1]["institution_id"], asset_id(da[1]))
+
+    covering = [da for da in candidates if attributable_fen(da[1]) >= remaining]
+    if covering:
+        debtor, asset = min(covering, key=lambda da: (attributable_fen(da[1]), tie(da)))
+        excess = attributable_fen(asset) - remaining
+        return debtor, asset, f"超标的最少：可覆盖尚需金额 {yuan(remaining)} 的财产中价值最低（超出 {yuan(excess)}）"
+    debtor, asset = max(candidates, key=lambda da: (attributable_fen(da[1]), tie(da)))
+    return debtor, asset, f"没有单件财产可覆盖尚需金额 {yuan(remaining)}：先冻结价值最高的一件（{yuan(attributable_fen(asset))}）"
+
+
+def _add(plan: Plan, debtor: str, asset: dict[str, Any], amount: int | None, reason: str) -> None:
+    value = attributable_fen(asset)
+    plan.remaining_fen -= amount if amount is not None else value
+    plan.orders.append({
+        "institution_id": asset["institution_id"], "asset": _ref(asset), "debtor_id_number": debtor,
+        "amount_fen": amount, "value_fen": value, "term_days": MAX_TERM_DAYS[asset["kind"]], "reason": reason,
+    })
+
+
+def _ref(asset: dict[str, Any]) -> dict[str, str]:
+    return {"kind": asset["kind"], "id": asset_id(asset)}

@@ -45,7 +45,8 @@ class _Asset(BaseModel):
 class DepositAccount(_Asset):
     kind: Literal["deposit"] = "deposit"
     account_no: str = Field(description="bank card or account number")
-    account_type: Literal["debit_card", "savings", "corporate"]
+    account_type: Literal["debit_card", "savings", "corporate", "social_insurance", "housing_provident_fund"] = Field(
+        description="social_insurance (社保卡 benefits) and housing_provident_fund (住房公积金) accounts are protected")
     currency: Literal["CNY"] = "CNY"
     protected: bool = Field(False, description="funds that may not be frozen (e.g. migrant-worker wage account)")
     protected_reason: str | None = None

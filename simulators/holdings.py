@@ -20,6 +20,11 @@ from simulators.identities import REGIONS, Region, luhn_number, plate, vin
 
 MAX_FEN = 50_000_000_000  # 5亿元: cap on one balance so a log-normal tail stays believable
 WAGE_ACCOUNT_REASON = "农民工工资专用账户"
+# Benefit accounts the law keeps out of enforcement's reach.
+BENEFIT_ACCOUNTS = {
+    "social_insurance": "社会保险基金账户，依法不得冻结、扣划",
+    "housing_provident_fund": "住房公积金账户，未满足提取条件，不得冻结、扣划",
+}
 
 # Issuer prefixes (BIN) of debit cards, cycled over banks; corporate accounts use branch-style prefixes.
 _CARD_BINS = (
@@ -110,6 +115,15 @@ class AssetMaker:
         return DepositAccount(
             institution_id=bank.id, account_no=no, account_type="corporate",
             value_fen=lognormal_fen(rng, 20_000_000, 2.0, zero_rate=0.10),
+        )
+
+    def benefit(self, bank: Institution, bank_index: int, account_type: str) -> DepositAccount:
+        """A social-insurance or housing-provident-fund account: reported, never frozen."""
+        rng = self.rng
+        no = self._unique(lambda: luhn_number(rng, _CARD_BINS[bank_index % len(_CARD_BINS)], 19))
+        return DepositAccount(
+            institution_id=bank.id, account_no=no, account_type=account_type,  # type: ignore[arg-type]
+            value_fen=lognormal_fen(rng, 1_500_000, 1.2), protected=True, protected_reason=BENEFIT_ACCOUNTS[account_type],
         )
 
     # --- real estate --------------------------------------------------------------------------

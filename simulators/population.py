@@ -42,6 +42,8 @@ P_PERSON_WALLET = 0.95  # of holders: ~57% of people; almost every banked person
 P_BOTH_WALLETS = 0.40
 P_COMPANY_EMPTY = 0.25  # shell companies: the usual enforcement disappointment
 P_WAGE_ACCOUNT = 0.03  # of company accounts: migrant-worker wage accounts, protected
+P_SOCIAL_INSURANCE = 0.15  # of people: a social-insurance account with benefits (protected)
+P_PROVIDENT_FUND = 0.10  # of people: a housing-provident-fund account (protected)
 N_OFFICERS = 100
 REFUSAL_UNREGISTERED = "officer credentials not registered with this institution (执行公务证未备案)"
 
@@ -118,7 +120,7 @@ class Population:
         directory = directory or Directory.from_counts()
         with _gc_paused():
             debtors = _debtors(random.Random(f"{seed}:identities"), persons, companies)
-            holdings = _Distributor(random.Random(f"{seed}:assets"), directory).run(debtors)
+            holdings = _Distributor(random.Random(f"{seed}:assets"), directory, random.Random(f"{seed}:benefits")).run(debtors)
             officers = _officers(random.Random(f"{seed}:officers"))
             return cls(seed=seed, directory=directory, debtors=debtors, holdings=holdings, officer_credentials=officers)
 
@@ -166,9 +168,12 @@ def _officers(rng: random.Random) -> list[str]:
 class _Distributor:
     """Decides who holds what, where; ``AssetMaker`` shapes each single holding."""
 
-    def __init__(self, rng: random.Random, directory: Directory) -> None:
+    def __init__(self, rng: random.Random, directory: Directory, benefits_rng: random.Random) -> None:
         self.rng = rng
         self.make = AssetMaker(rng)
+        # Benefit accounts draw from their own stream, so adding them moved no other holding.
+        self.benefits_rng = benefits_rng
+        self.benefits = AssetMaker(benefits_rng, seen=self.make.seen)
         self.banks = directory.of_kind("bank")
         # The big state banks hold most retail accounts.
         self.bank_pool = [i for i in range(len(self.banks)) for _ in range(3 if i < 6 else 1)]
@@ -186,7 +191,17 @@ class _Distributor:
         for company in (d for d in debtors if d.kind == "organisation"):
             if rng.random() >= P_COMPANY_EMPTY:
                 self._company(company)
+        for person in holders:  # people who hold nothing hold no benefit account either
+            self._benefit_accounts(person)
         return dict(self.holdings)
+
+    def _benefit_accounts(self, d: DebtorRecord) -> None:
+        """Social-insurance cards and housing-provident-fund accounts at the big state banks."""
+        rng = self.benefits_rng
+        for account_type, share in (("social_insurance", P_SOCIAL_INSURANCE), ("housing_provident_fund", P_PROVIDENT_FUND)):
+            if self.banks and rng.random() < share:
+                index = rng.randrange(min(6, len(self.banks)))
+                self.holdings[d.id_number].append(self.benefits.benefit(self.banks[index], index, account_type))
 
     def _person(self, d: DebtorRecord, holders: list[DebtorRecord]) -> None:
         rng, mine = self.rng, self.holdings[d.id_number]

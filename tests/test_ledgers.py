@@ -19,6 +19,7 @@ from schemas.assets import DepositAccount, PaymentWallet, RealEstate, Vehicle
 from simulators.behaviour import Behaviours
 from simulators.clock import SimClock
 from simulators.latency import Latency
+from simulators.holdings import BENEFIT_ACCOUNTS
 from simulators.ledger_book import LedgerBook
 from simulators.population import Population
 from simulators.server import DEFAULT_PORTS, serve
@@ -341,9 +342,13 @@ def test_book_refuses_unknown_assets_unregistered_officers_and_protected_account
                                     asset={"kind": "wallet", "id": acct.account_no})),
     ]:
         assert book.execute(inst, o)["reason"] == "no such asset"
-    wage = assets_of(population, DepositAccount, lambda a: a.protected)[0]
+    wage = assets_of(population, DepositAccount, lambda a: a.protected and a.account_type == "corporate")[0]
     answer = book.execute(wage.institution_id, order(wage, credential=cred, amount_fen=1, term_days=30))
     assert answer["status"] == "refused" and "农民工工资专用账户" in answer["reason"]
+    for account_type, reason in BENEFIT_ACCOUNTS.items():  # social insurance, housing provident fund
+        benefit = assets_of(population, DepositAccount, lambda a, t=account_type: a.account_type == t)[0]
+        answer = book.execute(benefit.institution_id, order(benefit, credential=cred, amount_fen=1, term_days=30))
+        assert answer["status"] == "refused" and reason in answer["reason"]
     assert book.summary([acct.institution_id, wage.institution_id, other_bank])["orders_applied"] == 0
 
 

@@ -27,6 +27,7 @@ from schemas.debtor import Debtor
 from schemas.directory import Directory
 from schemas.identifiers import check_bank_card, check_resident_id, check_uscc
 from schemas.messages import LegBatch, LegItem
+from simulators.holdings import BENEFIT_ACCOUNTS
 from simulators.behaviour import Behaviour, Behaviours
 from simulators.latency import Latency
 from simulators.population import Population
@@ -174,10 +175,15 @@ def test_population_is_skewed_like_enforcement(population: Population) -> None:
     assert joint > 50
 
     accounts = [a for d in population.debtors for a in population.assets_of(d.id_number) if isinstance(a, DepositAccount)]
-    protected = [a for a in accounts if a.protected]
     corporate = [a for a in accounts if a.account_type == "corporate"]
-    assert protected and all(a.account_type == "corporate" and a.protected_reason == "农民工工资专用账户" for a in protected)
-    assert 0.01 <= len(protected) / len(corporate) <= 0.06
+    wage = [a for a in corporate if a.protected]
+    assert wage and all(a.protected_reason == "农民工工资专用账户" for a in wage)
+    assert 0.01 <= len(wage) / len(corporate) <= 0.06
+    # Social-insurance and housing-provident-fund accounts are protected, with the legal reason.
+    benefits = [a for a in accounts if a.account_type in BENEFIT_ACCOUNTS]
+    assert benefits and all(a.protected and a.protected_reason == BENEFIT_ACCOUNTS[a.account_type] for a in benefits)
+    assert {a.account_type for a in benefits} == set(BENEFIT_ACCOUNTS)
+    assert all(a.account_type in ("corporate", *BENEFIT_ACCOUNTS) for a in accounts if a.protected)
     balances = [a.value_fen for a in accounts if a.account_type == "debit_card"]
     assert statistics.mean(balances) > 3 * statistics.median(balances)  # many small, a few huge
     company = [a.value_fen for a in corporate if not a.protected]
@@ -269,7 +275,8 @@ async def test_bank_answers_the_truth(sim: Sim) -> None:
 async def test_protected_accounts_are_flagged(sim: Sim) -> None:
     p = sim.population
     owner, account = next(
-        (d, a) for d in p.debtors for a in p.assets_of(d.id_number) if isinstance(a, DepositAccount) and a.protected
+        (d, a) for d in p.debtors for a in p.assets_of(d.id_number)
+        if isinstance(a, DepositAccount) and a.protected and a.account_type == "corporate"
     )
     async with sim.http.post(sim.url("bank", f"/{account.institution_id}/api/v1/deposit-inquiries"), json=inquiry(owner, sim.credential)) as r:
         accounts = (await r.json())["accounts"]

@@ -37,6 +37,9 @@ async def run_connectors(settings: Settings, kinds: list[str], stop: asyncio.Eve
         raise SystemExit(f"no connector registered for {missing}; registered: {sorted(factories)}")
     keys = partner_keys()
     await ensure_topics(settings.kafka_bootstrap, settings.topic_prefix, settings.partitions)
+    # Before the Kafka clients: a taken port then leaves nothing unclosed behind.
+    port = settings.metrics_port or ports.CONNECTOR_METRICS[kinds[0] if len(kinds) == 1 else "all"]
+    metrics_server = await serve_metrics(settings.api_host, port)
     producers = {kind: make_producer(settings, f"connector-{kind}") for kind in kinds}
     workers = [
         ConnectorWorker(kind, factories[kind](HttpTransport(settings.simulator_urls[kind], keys=keys)), settings,
@@ -45,8 +48,6 @@ async def run_connectors(settings: Settings, kinds: list[str], stop: asyncio.Eve
                         producer=producers[kind])
         for kind in kinds
     ]
-    port = settings.metrics_port or ports.CONNECTOR_METRICS[kinds[0] if len(kinds) == 1 else "all"]
-    metrics_server = await serve_metrics(settings.api_host, port)
     heap.settle()
     try:
         await asyncio.gather(*(start_with_retry(p) for p in producers.values()))

@@ -13,7 +13,7 @@ from gateway.http.access import RateLimiter
 from gateway.http.app import create_app
 from gateway.http.auth import TokenAuthority, load_token_secret
 from infra.kafka.clients import make_consumer, make_producer, start_with_retry
-from infra.kafka.topics import ensure_topics, order_results_topic, results_topic
+from infra.kafka.topics import ensure_topics
 from infra.settings import Settings
 from gateway.inquiries.intake import Intake
 from gateway.store.sqlite.orders import OrderStore
@@ -32,8 +32,7 @@ async def run_gateway(settings: Settings, stop: asyncio.Event) -> None:
     await ensure_topics(settings.kafka_bootstrap, settings.topic_prefix, settings.partitions)
     producer = make_producer(settings, "gateway")
     group_id = f"{settings.topic_prefix}.gateway"
-    consumer = make_consumer(settings, results_topic(settings.topic_prefix), order_results_topic(settings.topic_prefix),
-                             group_id=group_id, client_id="gateway")
+    consumer = make_consumer(settings, group_id=group_id, client_id="gateway")  # started and stopped by its subscriber
     await start_with_retry(producer)
     orders = OrderStore(store.db)
     relay = Relay(producer, [LegOutbox(store, settings.topic_prefix, settings.legs_per_message), OrderOutbox(orders, settings.topic_prefix)])
@@ -61,17 +60,16 @@ async def run_gateway(settings: Settings, stop: asyncio.Event) -> None:
     finally:
         await runner.cleanup()  # no new requests
         stop.set()
-        try:  # the result loop ends between batches: what it fetched is applied and committed
+        try:  # the result loop ends between batches: what it fetched is applied and committed, then it leaves the group
             await asyncio.wait_for(consuming, timeout=15)
         except (asyncio.TimeoutError, Exception):  # noqa: BLE001 - already failed, or stuck: hand back
             consuming.cancel()
         for task in [stopper, *loops]:
             task.cancel()
         await asyncio.gather(stopper, consuming, *loops, return_exceptions=True)
-        for step in (consumer.stop(), producer.stop()):  # bounded: the broker may be gone
-            try:
-                await asyncio.wait_for(step, timeout=10)
-            except Exception as exc:  # noqa: BLE001 - leaving anyway
-                log.warning("shutdown step gave up", error=repr(exc))
+        try:  # bounded: the broker may be gone
+            await asyncio.wait_for(producer.stop(), timeout=10)
+        except Exception as exc:  # noqa: BLE001 - leaving anyway
+            log.warning("shutdown step gave up", error=repr(exc))
         store.close()
         log.info("gateway stopped")

@@ -235,10 +235,8 @@ async def _past(stack, group: str, record: ConsumerRecord) -> bool:  # type: ign
 
 
 async def run_cli(stack, *args: str) -> tuple[int, str, str]:  # type: ignore[no-untyped-def]
-    """``assetgw`` if gateway/cli.py wires the ops commands, else their own entry point."""
-    wired = "add_ops_commands" in (Path(__file__).parents[1] / "gateway" / "cli.py").read_text()
-    module = "assetgw.cli" if wired else "assetgw.ops.commands"
-    proc = await asyncio.create_subprocess_exec(sys.executable, "-m", module, *args, env=stack.env,
+    """``assetgw`` with the stack's environment."""
+    proc = await asyncio.create_subprocess_exec(sys.executable, "-m", "assetgw.cli", *args, env=stack.env,
                                                 stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
     out, err = await asyncio.wait_for(proc.communicate(), 60)
     return proc.returncode or 0, out.decode(), err.decode()

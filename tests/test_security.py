@@ -13,9 +13,7 @@ from gateway.store.sqlite.orders import OrderStore
 from gateway.orders.desk import OrderDesk
 from gateway.store.sqlite.inquiries import Store
 from schemas.directory import Directory
-from tests.conftest import CASE, COURT_CODES, case_body, debtor_json, get_json, officer_session, wait_inquiry
-
-COURT_B = "石家庄市长安区人民法院"
+from tests.helpers import CASE, COURT_B, COURT_CODES, case_body, debtor_json, get_json, officer_session, wait_inquiry
 
 
 async def audit(api) -> list[dict]:  # type: ignore[no-untyped-def]

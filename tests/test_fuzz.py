@@ -136,8 +136,8 @@ plan_asset = st.fixed_dictionaries({
 @given(st.lists(plan_asset, max_size=25, unique_by=lambda a: (a["kind"], a["account_no"])), st.integers(-10**6, 5 * 10**9))
 @settings(max_examples=300)
 def test_freeze_plan_never_over_freezes_money_and_follows_the_order(assets: list[dict], needed: int) -> None:
-    from gateway.orders.freeze_plan import PLAN_ORDER, attributable, plan_freezes
-    from gateway.store.sqlite.inquiries import asset_key
+    from gateway.orders.freeze_plan import PLAN_ORDER, plan_freezes
+    from schemas.assets import asset_id, attributable_fen
 
     for a in assets:  # only deposit accounts can be protected
         a["protected"] = a["protected"] and a["kind"] == "deposit"
@@ -149,10 +149,10 @@ def test_freeze_plan_never_over_freezes_money_and_follows_the_order(assets: list
     # Money first, then vehicles, then real estate; protected accounts never.
     kinds = [PLAN_ORDER.index(o["asset"]["kind"]) for o in plan.orders]
     assert kinds == sorted(kinds)
-    protected = {asset_key(a) for a in assets if a["protected"]}
+    protected = {asset_id(a) for a in assets if a["protected"]}
     assert not any(o["asset"]["id"] in protected and o["asset"]["kind"] == "deposit" for o in plan.orders)
     # Every eligible money asset is used before any property is touched, and planning stops once covered.
-    eligible_money = sum(attributable(a) for a in assets if a["kind"] in ("deposit", "wallet") and not a["protected"])
+    eligible_money = sum(attributable_fen(a) for a in assets if a["kind"] in ("deposit", "wallet") and not a["protected"])
     if any(o["amount_fen"] is None for o in plan.orders):
         assert sum(o["amount_fen"] for o in money) == eligible_money
     covered = sum(o["amount_fen"] if o["amount_fen"] is not None else o["value_fen"] for o in plan.orders)

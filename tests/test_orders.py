@@ -9,7 +9,7 @@ import uuid
 from typing import Any, Callable
 
 
-from gateway.store.sqlite.inquiries import asset_key
+from schemas.assets import asset_id
 from tests.conftest import debtor_json, get_json, wait_for, wait_inquiry
 
 COURT_A, COURT_B = "石家庄市裕华区人民法院", "石家庄市长安区人民法院"
@@ -48,7 +48,7 @@ async def open_case(api, debtor, credential: str, court: str = COURT_A, due_fen:
 def order_body(kind: str, case: str, court: str, asset: dict, credential: str, **extra: Any) -> dict[str, Any]:
     return {
         "type": kind, "case_number": case, "court": court, "institution_id": asset["institution_id"],
-        "asset": {"kind": asset["kind"], "id": asset_key(asset)}, "ruling_number": f"{case}之一",
+        "asset": {"kind": asset["kind"], "id": asset_id(asset)}, "ruling_number": f"{case}之一",
         "notice_number": f"{case}-协执", "officer_credentials": [credential], "operator": "OFFICER-A1",
         "idempotency_key": uuid.uuid4().hex, **extra,
     }

@@ -20,8 +20,7 @@ from infra.kafka.deadletter import send_to_deadletter
 from infra.kafka.clients import Publisher, start_with_retry
 from infra.kafka.topics import deadletter_topic
 from infra.clock import now_ms
-from gateway.store.sqlite.orders import OrderStore
-from gateway.store.sqlite.inquiries import Store
+from gateway.store.interfaces import LegQueue, OrderRepository
 from schemas.messages import LegBatchResult, UndecodableMessage, decode
 from schemas.orders import OrderResult
 
@@ -31,7 +30,7 @@ COMMIT_INTERVAL_S = 0.5
 
 
 class ResultConsumer:
-    def __init__(self, store: Store, orders: OrderStore, consumer: AIOKafkaConsumer, producer: Publisher,
+    def __init__(self, store: LegQueue, orders: OrderRepository, consumer: AIOKafkaConsumer, producer: Publisher,
                  topic_prefix: str, group_id: str, on_touched: Callable[[Iterable[str]], None] = lambda ids: None) -> None:
         self.store = store
         self.orders = orders

@@ -16,30 +16,28 @@ from infra.kafka.clients import make_consumer, make_producer, start_with_retry
 from infra.kafka.topics import ensure_topics
 from infra.settings import Settings
 from gateway.inquiries.intake import Intake
-from gateway.store.sqlite.orders import OrderStore
 from gateway.orders.desk import OrderDesk
 from gateway.inquiries.completions import Completions
 from gateway.messaging.outbox import LegOutbox, OrderOutbox, Relay
 from gateway.messaging.housekeeping import housekeeping
 from gateway.messaging.results import ResultConsumer
-from gateway.store.sqlite.inquiries import Store
+from gateway.store.factory import open_store, store_path
 
 log = structlog.get_logger("gateway")
 
 
 async def run_gateway(settings: Settings, stop: asyncio.Event) -> None:
-    store = Store(settings.data_dir / "gateway.sqlite3")
+    store = open_store(store_path(settings.data_dir))
     await ensure_topics(settings.kafka_bootstrap, settings.topic_prefix, settings.partitions)
     producer = make_producer(settings, "gateway")
     group_id = f"{settings.topic_prefix}.gateway"
     consumer = make_consumer(settings, group_id=group_id, client_id="gateway")  # started and stopped by its subscriber
     await start_with_retry(producer)
-    orders = OrderStore(store.db)
-    relay = Relay(producer, [LegOutbox(store, settings.topic_prefix, settings.legs_per_message), OrderOutbox(orders, settings.topic_prefix)])
+    relay = Relay(producer, [LegOutbox(store.legs, settings.topic_prefix, settings.legs_per_message), OrderOutbox(store.orders, settings.topic_prefix)])
     completions = Completions()
-    results = ResultConsumer(store, orders, consumer, producer, settings.topic_prefix, group_id, completions.touched)
-    intake = Intake(store, settings.directory, settings.inquiry_deadline_s, relay.wake)
-    desk = OrderDesk(store, orders, settings.directory, settings.order_deadline_s, relay.wake)
+    results = ResultConsumer(store.legs, store.orders, consumer, producer, settings.topic_prefix, group_id, completions.touched)
+    intake = Intake(store.inquiries, settings.directory, settings.inquiry_deadline_s, relay.wake)
+    desk = OrderDesk(store, settings.directory, settings.order_deadline_s, relay.wake)
     authority = TokenAuthority(load_token_secret())
     limiter = RateLimiter(settings.rate_limit_per_s, settings.rate_limit_burst)
     runner = web.AppRunner(create_app(store, intake, desk, settings.directory, authority, limiter, completions), access_log=None)
@@ -49,7 +47,7 @@ async def run_gateway(settings: Settings, stop: asyncio.Event) -> None:
     heap.settle()
     consuming = asyncio.create_task(results.run(stop), name="results")
     loops = [asyncio.create_task(c, name=n) for n, c in (
-        ("relay", relay.run()), ("housekeeping", housekeeping(store, orders, settings.resend_after_s, relay.wake, completions.touched)),
+        ("relay", relay.run()), ("housekeeping", housekeeping(store.legs, store.orders, settings.resend_after_s, relay.wake, completions.touched)),
     )]
     stopper = asyncio.create_task(stop.wait())
     try:

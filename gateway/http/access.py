@@ -11,14 +11,15 @@ from aiohttp import web
 from gateway.http.auth import AuthError, Officer, TokenAuthority
 from infra.clock import now_ms
 from gateway.http.errors import ApiError
-from gateway.store.sqlite.inquiries import Store
+from gateway.store.interfaces import AccessAudit
+from gateway.store.records import AccessEntry
 from schemas.identifiers import court_code
 
 PUBLIC = ("/healthz", "/v1/openapi.json")
 OPS_PREFIXES = ("/metrics", "/v1/ops/")
 AUTHORITY = web.AppKey("authority", TokenAuthority)
 LIMITER = web.AppKey("limiter", "RateLimiter")
-AUDIT = web.AppKey("audit", Store)
+AUDIT = web.AppKey("audit", AccessAudit)
 OFFICER = web.RequestKey("officer", Officer)
 
 
@@ -44,8 +45,8 @@ class RateLimiter:
 
 def refuse(request: web.Request, status: int, reason: str, field_name: str = "authorization") -> ApiError:
     officer: Officer | None = request.get(OFFICER)
-    request.app[AUDIT].audit_access(now_ms(), officer.id if officer else None, officer.court if officer else None,
-                                    request.method, request.path, status, reason)
+    request.app[AUDIT].record(AccessEntry(now_ms(), officer.id if officer else None, officer.court if officer else None,
+                                          request.method, request.path, status, reason))
     code = {401: "unauthenticated", 403: "forbidden", 429: "rate_limited"}[status]
     return ApiError(status, code, reason, [{"field": field_name, "message": reason}])
 

@@ -18,8 +18,7 @@ from infra.clock import now_ms
 from infra.kafka.protocols import Consumer, Producer
 from infra.kafka.subscriber import Delivery, Subscriber
 from infra.kafka.topics import deadletter_topic, order_results_topic, results_topic
-from gateway.store.sqlite.orders import OrderStore
-from gateway.store.sqlite.inquiries import Store
+from gateway.store.interfaces import LegQueue, OrderRepository
 from schemas.messages import LegBatchResult, UndecodableMessage
 from schemas.orders import OrderResult
 
@@ -27,7 +26,7 @@ Result = LegBatchResult | OrderResult
 
 
 class ResultConsumer:
-    def __init__(self, store: Store, orders: OrderStore, consumer: Consumer, producer: Producer,
+    def __init__(self, store: LegQueue, orders: OrderRepository, consumer: Consumer, producer: Producer,
                  topic_prefix: str, group_id: str, on_touched: Callable[[Iterable[str]], None] = lambda ids: None) -> None:
         self.store = store
         self.orders = orders

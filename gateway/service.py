@@ -13,36 +13,33 @@ from gateway.http.access import RateLimiter
 from gateway.http.app import create_app
 from gateway.http.auth import TokenAuthority, load_token_secret
 from infra.kafka.clients import make_consumer, make_producer, start_with_retry
-from infra.kafka.topics import ensure_topics, order_results_topic, results_topic
+from infra.kafka.topics import ensure_topics
 from infra.settings import Settings
 from gateway.inquiries.intake import Intake
-from gateway.store.sqlite.orders import OrderStore
 from gateway.orders.desk import OrderDesk
 from gateway.inquiries.completions import Completions
 from gateway.messaging.outbox import LegOutbox, OrderOutbox, Relay
 from gateway.messaging.housekeeping import housekeeping
 from gateway.messaging.results import ResultConsumer
-from gateway.store.sqlite.inquiries import Store
+from gateway.store.factory import open_store, store_path
 from schemas.courts import Courts
 
 log = structlog.get_logger("gateway")
 
 
 async def run_gateway(settings: Settings, stop: asyncio.Event) -> None:
-    store = Store(settings.data_dir / "gateway.sqlite3")
+    store = open_store(store_path(settings.data_dir))
     await ensure_topics(settings.kafka_bootstrap, settings.topic_prefix, settings.partitions)
     producer = make_producer(settings, "gateway")
     group_id = f"{settings.topic_prefix}.gateway"
-    consumer = make_consumer(settings, results_topic(settings.topic_prefix), order_results_topic(settings.topic_prefix),
-                             group_id=group_id, client_id="gateway")
+    consumer = make_consumer(settings, group_id=group_id, client_id="gateway")  # started and stopped by its subscriber
     await start_with_retry(producer)
-    orders = OrderStore(store.db)
-    relay = Relay(producer, [LegOutbox(store, settings.topic_prefix, settings.legs_per_message), OrderOutbox(orders, settings.topic_prefix)])
+    relay = Relay(producer, [LegOutbox(store.legs, settings.topic_prefix, settings.legs_per_message), OrderOutbox(store.orders, settings.topic_prefix)])
     completions = Completions()
-    results = ResultConsumer(store, orders, consumer, producer, settings.topic_prefix, group_id, completions.touched)
-    intake = Intake(store, settings.directory, settings.inquiry_deadline_s, relay.wake)
+    results = ResultConsumer(store.legs, store.orders, consumer, producer, settings.topic_prefix, group_id, completions.touched)
+    intake = Intake(store.inquiries, settings.directory, settings.inquiry_deadline_s, relay.wake)
     courts = Courts.from_env()
-    desk = OrderDesk(store, orders, settings.directory, courts, settings.order_deadline_s, relay.wake)
+    desk = OrderDesk(store, settings.directory, courts, settings.order_deadline_s, relay.wake)
     authority = TokenAuthority(load_token_secret())
     limiter = RateLimiter(settings.rate_limit_per_s, settings.rate_limit_burst)
     runner = web.AppRunner(create_app(store, intake, desk, settings.directory, courts, authority, limiter, completions), access_log=None)
@@ -52,7 +49,7 @@ async def run_gateway(settings: Settings, stop: asyncio.Event) -> None:
     heap.settle()
     consuming = asyncio.create_task(results.run(stop), name="results")
     loops = [asyncio.create_task(c, name=n) for n, c in (
-        ("relay", relay.run()), ("housekeeping", housekeeping(store, orders, settings.resend_after_s, relay.wake, completions.touched)),
+        ("relay", relay.run()), ("housekeeping", housekeeping(store.legs, store.orders, settings.resend_after_s, relay.wake, completions.touched)),
     )]
     stopper = asyncio.create_task(stop.wait())
     try:
@@ -63,17 +60,16 @@ async def run_gateway(settings: Settings, stop: asyncio.Event) -> None:
     finally:
         await runner.cleanup()  # no new requests
         stop.set()
-        try:  # the result loop ends between batches: what it fetched is applied and committed
+        try:  # the result loop ends between batches: what it fetched is applied and committed, then it leaves the group
             await asyncio.wait_for(consuming, timeout=15)
         except (asyncio.TimeoutError, Exception):  # noqa: BLE001 - already failed, or stuck: hand back
             consuming.cancel()
         for task in [stopper, *loops]:
             task.cancel()
         await asyncio.gather(stopper, consuming, *loops, return_exceptions=True)
-        for step in (consumer.stop(), producer.stop()):  # bounded: the broker may be gone
-            try:
-                await asyncio.wait_for(step, timeout=10)
-            except Exception as exc:  # noqa: BLE001 - leaving anyway
-                log.warning("shutdown step gave up", error=repr(exc))
+        try:  # bounded: the broker may be gone
+            await asyncio.wait_for(producer.stop(), timeout=10)
+        except Exception as exc:  # noqa: BLE001 - leaving anyway
+            log.warning("shutdown step gave up", error=repr(exc))
         store.close()
         log.info("gateway stopped")

@@ -1,10 +1,16 @@
-"""Fixtures: one real stack per test session — embedded broker, simulators, connector workers and
-gateway as separate processes — reached only through the Kafka protocol and HTTP."""
+"""Fixtures: real stacks — embedded broker, simulators, connector workers and gateway as separate
+processes — reached only through the Kafka protocol and HTTP.
+
+Most tests share one stack for the session. A test marked ``isolated`` (it kills or restarts
+processes, or moves the simulators' clock) gets its module's own stack instead — own ports, data
+directory, broker and topic prefix — made whole again after every test, so a crash test that fails
+half-way cannot take the shared stack, or the next crash test, down with it. The ``stack``, ``api``,
+``officers`` and ``simulators`` fixtures follow the marker."""
 
 from __future__ import annotations
 
-import asyncio
 import os
+import signal
 import time
 from pathlib import Path
 from typing import Any, AsyncIterator
@@ -14,20 +20,13 @@ import pytest
 
 from assetgw.stack.supervisor import Stack
 from simulators.population import Population
+from tests.helpers import ALL_ROLES, CASE, Simulators, officer_session
 
 ENGINE = os.environ.get("ASSETGW_TEST_ENGINE", "noida")
 SEED = 20251122
 # Small population keeps each process's start-up quick; the rules and skew are the same.
 PERSONS, COMPANIES = 3000, 300
 INQUIRY_DEADLINE_S = 120  # tests of deadlines set their own; bulk tests must not race a loaded machine
-
-CASE = {
-    "case_number": "(2025)冀0108执4502号",
-    "court": "石家庄市裕华区人民法院",
-    "amount_due_fen": 50_000_000,
-    "costs_fen": 500_000,
-    "notice_number": "(2025)冀0108执4502号-查",
-}
 
 
 @pytest.fixture(scope="session")
@@ -40,16 +39,14 @@ def credential(population: Population) -> str:
     return population.officer_credentials[0]
 
 
-@pytest.fixture(scope="session")
-async def stack(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Stack]:
-    data_dir: Path = tmp_path_factory.mktemp("stack")
-    stack = Stack(
+def _new_stack(data_dir: Path, topic_prefix: str) -> Stack:
+    return Stack(
         data_dir,
         engine=ENGINE,
         kafka_bootstrap=os.environ.get("KAFKA_BOOTSTRAP"),
         ports="free",
         env={
-            "ASSETGW_TOPIC_PREFIX": f"test{int(time.time())}",
+            "ASSETGW_TOPIC_PREFIX": topic_prefix,
             "ASSETGW_INQUIRY_DEADLINE": str(INQUIRY_DEADLINE_S),
             "ASSETGW_CALL_TIMEOUT": "2",
             "ASSETGW_RESEND_AFTER": "15",
@@ -63,6 +60,10 @@ async def stack(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Stack
         },
         simulator_args=["--seed", str(SEED), "--persons", str(PERSONS), "--companies", str(COMPANIES), "--latency", "1:10"],
     )
+
+
+async def _running(data_dir: Path, topic_prefix: str) -> AsyncIterator[Stack]:
+    stack = _new_stack(data_dir, topic_prefix)
     try:
         await stack.start(timeout=120)
         yield stack
@@ -70,18 +71,46 @@ async def stack(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Stack
         await stack.stop()
 
 
-# The courts the tests act for, with the codes their case numbers carry.
-COURT_CODES = {"石家庄市裕华区人民法院": "冀0108", "石家庄市长安区人民法院": "冀0102", "石家庄市新华区人民法院": "冀0105"}
-ALL_ROLES = ("officer", "deduct", "ops")
+@pytest.fixture(scope="session")
+async def shared_stack(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Stack]:
+    async for stack in _running(tmp_path_factory.mktemp("stack"), f"test{int(time.time())}"):
+        yield stack
 
 
-def officer_session(stack: Stack, officer: str, court: str, roles: tuple[str, ...] = ALL_ROLES) -> aiohttp.ClientSession:
-    token = stack.token(officer, court, COURT_CODES[court], list(roles))
-    return aiohttp.ClientSession(stack.api_url, headers={"Authorization": f"Bearer {token}"})
+@pytest.fixture(scope="module")
+async def module_stack(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Stack]:
+    """The module's own stack for its ``isolated`` tests; started only if the module has one."""
+    name = request.module.__name__.rsplit(".", 1)[-1]
+    async for stack in _running(tmp_path_factory.mktemp(f"stack-{name}"), f"iso{int(time.time())}-{name}"):
+        yield stack
 
 
-def officer_token(stack: Stack, officer: str = "OFFICER-A1", court: str = CASE["court"], roles: tuple[str, ...] = ALL_ROLES) -> str:
-    return stack.token(officer, court, COURT_CODES[court], list(roles))
+@pytest.fixture
+async def isolated_stack(module_stack: Stack) -> AsyncIterator[Stack]:
+    """The module's own stack; after the test, whatever it killed, restarted or reconfigured is
+    put back, so one failed crash test does not fail the next."""
+    env = dict(module_stack.env)
+    service_env = {name: dict(s.env) for name, s in module_stack.services.items()}
+    yield module_stack
+    if module_stack.broker is not None and module_stack.broker.process is None:  # killed, not started again
+        module_stack.broker.start()
+    reconfigured = module_stack.env != env
+    module_stack.env.clear()
+    module_stack.env.update(env)
+    for name, service in module_stack.services.items():
+        if reconfigured or service.env != service_env[name]:
+            service.env = service_env[name]
+            module_stack.kill(name, signal.SIGTERM)
+        if service.process is None or service.process.poll() is not None:
+            await module_stack.restart(name)
+        await module_stack.wait_healthy(name)
+
+
+@pytest.fixture
+def stack(request: pytest.FixtureRequest) -> Stack:
+    """The stack under test: the module's own for an ``isolated`` test, else the shared one."""
+    isolated = request.node.get_closest_marker("isolated") is not None
+    return request.getfixturevalue("isolated_stack" if isolated else "shared_stack")
 
 
 @pytest.fixture
@@ -108,100 +137,6 @@ async def officers(stack: Stack) -> AsyncIterator[Any]:
 
 
 @pytest.fixture
-async def simulators(stack: Stack) -> AsyncIterator["Simulators"]:
+async def simulators(stack: Stack) -> AsyncIterator[Simulators]:
     async with aiohttp.ClientSession() as session:
         yield Simulators(stack, session)
-
-
-class Simulators:
-    """The simulators' admin API: ground truth and behaviour (faults, latency)."""
-
-    def __init__(self, stack: Stack, session: aiohttp.ClientSession) -> None:
-        self.stack, self.session = stack, session
-
-    def url(self, kind: str) -> str:
-        return f"http://127.0.0.1:{self.stack.sim_ports[kind]}"
-
-    async def truth(self, id_number: str) -> list[dict[str, Any]]:
-        assets: list[dict[str, Any]] = []
-        for kind in self.stack.sim_ports:
-            async with self.session.get(f"{self.url(kind)}/admin/truth/{id_number}") as r:
-                body = await r.json()
-                assert r.status == 200
-                assets.extend(body["assets"])
-        return assets
-
-    async def behave(self, institution_id: str, **behaviour: Any) -> None:
-        kind = institution_id.split("-")[0]
-        async with self.session.put(f"{self.url(kind)}/admin/institutions/{institution_id}/behaviour", json=behaviour) as r:
-            text = await r.text()  # always read: an unread body can stall the session (aiohttp #2217)
-            assert r.status == 200, text
-
-    async def reset(self, institution_id: str) -> None:
-        kind = institution_id.split("-")[0]
-        async with self.session.delete(f"{self.url(kind)}/admin/institutions/{institution_id}/behaviour") as r:
-            text = await r.text()
-            assert r.status == 200, text
-
-    async def _call(self, method: str, kind: str, path: str, **kwargs: Any) -> Any:
-        async with self.session.request(method, f"{self.url(kind)}{path}", **kwargs) as r:
-            assert r.status == 200, f"{method} {path}: {r.status} {await r.text()}"
-            return await r.json()
-
-    async def ledger(self, institution_id: str, asset_id: str) -> dict[str, Any]:
-        kind = institution_id.split("-")[0]
-        return await self._call("GET", kind, f"/admin/institutions/{institution_id}/assets/{asset_id}/ledger")
-
-    async def credit(self, institution_id: str, asset_id: str, amount_fen: int) -> dict[str, Any]:
-        kind = institution_id.split("-")[0]
-        return await self._call("POST", kind, f"/admin/institutions/{institution_id}/assets/{asset_id}/credit",
-                                json={"amount_fen": amount_fen})
-
-    async def advance(self, days: float) -> dict[str, Any]:
-        """Moves the simulators' shared clock forward (lapses, promotions)."""
-        return await self._call("POST", "bank", "/admin/clock/advance", json={"days": days})
-
-    async def summary(self, kind: str) -> dict[str, Any]:
-        return await self._call("GET", kind, "/admin/ledgers/summary")
-
-
-async def wait_for(predicate, timeout: float, interval: float = 0.2, what: str = "condition"):  # type: ignore[no-untyped-def]
-    deadline = time.monotonic() + timeout
-    while True:
-        value = await predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
-        await asyncio.sleep(interval)
-
-
-async def get_json(session: aiohttp.ClientSession, path: str) -> Any:
-    async with session.get(path) as r:
-        assert r.status == 200, f"GET {path}: {r.status} {await r.text()}"
-        return await r.json()
-
-
-async def wait_inquiry(api: aiohttp.ClientSession, location: str, timeout: float = 60) -> dict[str, Any]:
-    async def done():  # type: ignore[no-untyped-def]
-        body = await get_json(api, location)
-        return body if body["status"] == "completed" else None
-
-    return await wait_for(done, timeout, what=f"inquiry {location} to complete")
-
-
-async def wait_batch(api: aiohttp.ClientSession, location: str, timeout: float = 300) -> dict[str, Any]:
-    async def done():  # type: ignore[no-untyped-def]
-        body = await get_json(api, location)
-        return body if body["status"] == "completed" else None
-
-    return await wait_for(done, timeout, interval=0.5, what=f"batch {location} to complete")
-
-
-def case_body(debtors: list[dict[str, Any]], credential: str, **extra: Any) -> dict[str, Any]:
-    return {**CASE, "officer_credentials": [credential], "debtors": debtors, **extra}
-
-
-def debtor_json(d: Any) -> dict[str, str]:
-    return {"kind": d.kind, "id_number": d.id_number, "name": d.name}
-

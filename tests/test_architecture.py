@@ -98,7 +98,6 @@ def test_no_import_cycles() -> None:
     assert not cycles, cycles
 
 
-@pytest.mark.xfail(strict=True, reason="the store interfaces land in the next step")
 def test_only_the_store_imports_sqlite3() -> None:
     users = sorted(name for name, path in MODULES.items() if not name.startswith("gateway.store")
                    and any(isinstance(n, (ast.Import, ast.ImportFrom)) and "sqlite3" in {a.name for a in n.names} | {getattr(n, "module", None)}

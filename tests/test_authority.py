@@ -17,11 +17,10 @@ from gateway.http.auth import TokenAuthority
 from gateway.http.access import RateLimiter
 from gateway.inquiries.intake import Intake
 from gateway.orders.desk import OrderDesk
-from gateway.store.sqlite.inquiries import Store
-from gateway.store.sqlite.orders import OrderStore
+from gateway.store.factory import open_store
 from schemas.courts import Courts
 from schemas.directory import Directory
-from tests.conftest import CASE, case_body, debtor_json, get_json, officer_session, wait_inquiry
+from tests.helpers import CASE, case_body, debtor_json, get_json, officer_session, wait_inquiry
 
 COURTS = Courts.built_in()
 ROLE_SETS = {"no role": (), "officer": ("officer",), "deduct": ("deduct",), "ops": ("ops",)}
@@ -32,10 +31,10 @@ async def audit(api: aiohttp.ClientSession) -> list[dict]:
 
 
 def test_every_route_of_the_app_is_in_the_role_table(tmp_path) -> None:
-    store = Store(tmp_path / "g.sqlite3")
+    store = open_store(tmp_path / "g.sqlite3")
     directory, courts = Directory.from_counts(), Courts.built_in()
-    desk = OrderDesk(store, OrderStore(store.db), directory, courts, 60, lambda: None)
-    app = create_app(store, Intake(store, directory, 60, lambda: None), desk, directory, courts,
+    desk = OrderDesk(store, directory, courts, 60, lambda: None)
+    app = create_app(store, Intake(store.inquiries, directory, 60, lambda: None), desk, directory, courts,
                      TokenAuthority(b"x" * 32), RateLimiter(rate=1, burst=1))
     routes = {(r.method, r.resource.canonical) for r in app.router.routes() if r.method != "HEAD"}
     assert routes == set(ROUTE_ROLES) | PUBLIC

@@ -11,7 +11,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
 from infra.kafka.topics import deadletter_topic, legs_topic, results_topic
 from schemas.identifiers import resident_id_check_digit
-from tests.conftest import CASE, case_body, debtor_json, wait_inquiry
+from tests.helpers import CASE, case_body, debtor_json, wait_inquiry
 
 
 def wrong_check_digit(id_number: str) -> str:

@@ -16,8 +16,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
 from infra.kafka.broker import EmbeddedBroker
 from assetgw.stack.supervisor import free_port
-from tests.conftest import case_body, debtor_json, officer_token, wait_inquiry
-from tests.test_inquiry_e2e import rich_debtor
+from tests.helpers import case_body, debtor_json, officer_token, rich_debtor, wait_inquiry
 
 COMMANDS = ["up", "broker", "simulator", "connector", "gateway", "inquire", "report", "debtors", "replay", "dlq", "lag", "rebuild",
             "token", "simulator-fault", "bench"]

@@ -43,6 +43,7 @@ from simulators.population import Population
 from simulators.server import DEFAULT_PORTS, serve
 from simulators.cli import partner_keys_or_exit
 from assetgw.ops.simulator_fault import FaultError, add_fault_command, apply_fault, run
+from tests.helpers import wait_for
 
 COURT = "石家庄市裕华区人民法院"
 CASE = "(2025)冀0108执4502号"
@@ -427,8 +428,11 @@ async def test_outage_window_active_then_over(sim: Sim) -> None:
         state = await sim.behave("bank", inst, outages=[{"in_s": 0, "for_s": 1.0}])
         assert state["outages"][0]["active"] is True
         assert await status() == 503
-        await asyncio.sleep(1.1)
-        assert await status() == 200
+
+        async def over() -> bool:
+            return await status() == 200
+
+        await wait_for(over, 10, interval=0.1, what="the one-second outage to end")
         assert (await sim.admin("GET", "bank", f"/admin/institutions/{inst}/behaviour"))["outages"] == []
         await sim.behave("bank", inst, outages=[{"in_s": 0, "for_s": 30}], outage_mode="reset")
         with pytest.raises(aiohttp.ClientConnectionError):

@@ -16,7 +16,7 @@ from gateway.inquiries.reports import merge_assets
 from schemas.identifiers import (
     check_bank_card, check_resident_id, check_uscc, luhn_check_digit, resident_id_check_digit, uscc_check_char,
 )
-from tests.conftest import officer_token
+from tests.helpers import officer_token
 
 USCC_CHARS = "0123456789ABCDEFGHJKLMNPQRTUWXY"
 

@@ -9,46 +9,16 @@ import sys
 import time
 from collections import defaultdict
 from pathlib import Path
-from typing import Any
 
 import orjson
 import pytest
 
 from gateway.inquiries.bulk import to_csv
 from schemas.assets import ASSET_KINDS
-from tests.conftest import CASE, case_body, debtor_json, get_json, officer_token, wait_inquiry
+from tests.helpers import (CASE, assert_matches_truth, bulk_debtors, case_body, debtor_json, get_json, officer_token, post_batch,
+                           rich_debtor, wait_batch, wait_inquiry)
 
 pytestmark = pytest.mark.e2e
-
-_ID_FIELD = {"deposit": "account_no", "real_estate": "unit_no", "vehicle": "plate", "wallet": "wallet_id"}
-
-
-def expected_from_truth(truth: list[dict[str, Any]]) -> tuple[dict[str, list], dict[str, int]]:
-    by_kind: dict[str, list] = {k: [] for k in ASSET_KINDS}
-    for asset in truth:
-        by_kind[asset["kind"]].append(asset)
-    for kind, items in by_kind.items():
-        items.sort(key=lambda a: (a["institution_id"], a[_ID_FIELD[kind]]))
-    totals = {k: sum(a["value_fen"] * a["share_percent"] // 100 for a in items) for k, items in by_kind.items()}
-    totals["all"] = sum(totals.values())
-    return by_kind, totals
-
-
-async def assert_matches_truth(report: dict[str, Any], simulators) -> None:  # type: ignore[no-untyped-def]
-    truth = await simulators.truth(report["debtor"]["id_number"])
-    assets, totals = expected_from_truth(truth)
-    assert report["assets"] == assets, f"assets differ for {report['debtor']['name']}"
-    assert report["totals_fen"] == totals
-    assert report["complete"]
-
-
-def rich_debtor(population) -> Any:  # type: ignore[no-untyped-def]
-    """A debtor who holds every kind of asset, so one report exercises every connector."""
-    for d in population.debtors:
-        kinds = {a.kind for a in population.assets_of(d.id_number)}
-        if kinds == set(ASSET_KINDS):
-            return d
-    raise AssertionError("population has no debtor holding every kind of asset")
 
 
 async def test_one_debtor_report_equals_ground_truth(api, simulators, population, credential) -> None:
@@ -112,13 +82,6 @@ async def test_unregistered_credential_is_refused_by_institutions(api, populatio
     assert inquiry["reports"][0]["totals_fen"]["all"] == 0
 
 
-def bulk_debtors(population, count: int) -> list[Any]:  # type: ignore[no-untyped-def]
-    people = [d for d in population.debtors if d.kind == "person"]
-    companies = [d for d in population.debtors if d.kind == "organisation"]
-    n_companies = count // 10
-    return people[:: max(1, len(people) // (count - n_companies))][: count - n_companies] + companies[:n_companies]
-
-
 async def test_bulk_500_debtors_via_cli_equal_ground_truth(stack, api, simulators, population, credential, tmp_path: Path) -> None:
     debtors = bulk_debtors(population, 500)
     assert len(debtors) == 500
@@ -160,13 +123,8 @@ async def test_bulk_500_debtors_via_cli_equal_ground_truth(stack, api, simulator
 
 async def test_batch_progress_and_reports_endpoints(api, population, credential) -> None:
     debtors = bulk_debtors(population, 20)
-    lines = b"\n".join(orjson.dumps({**CASE, "officer_credentials": [credential], "debtor": debtor_json(d)}) for d in debtors)
-    async with api.post("/v1/inquiry-batches", data=lines, headers={"Content-Type": "application/x-ndjson"}) as r:
-        assert r.status == 202, await r.text()
-        accepted = await r.json()
+    accepted = await post_batch(api, [{**CASE, "officer_credentials": [credential], "debtor": debtor_json(d)} for d in debtors])
     assert accepted["inquiries"] == 1 and accepted["debtors"] == 20 and accepted["legs"] == 20 * 28
-    from tests.conftest import wait_batch
-
     progress = await wait_batch(api, accepted["location"])
     assert progress["legs"] == {"total": 560, "done": 560}
     assert progress["inquiries"] == {"total": 1, "completed": 1}

@@ -2,18 +2,26 @@
 
 from __future__ import annotations
 
-import asyncio
-import dataclasses
 import re
+import signal
 import time
+from collections import Counter
 
-import aiohttp
+import orjson
+import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
-from infra.kafka.topics import legs_topic
+from assetgw.ops.dlq import list_dead_letters, redrive
 from assetgw.ops.lag import consumer_lag, pending_legs
-from tests.conftest import case_body, debtor_json, officer_token, wait_inquiry
+from infra.kafka.topics import legs_topic, results_topic
+from schemas.debtor import Debtor
+from schemas.messages import LegBatch, LegItem, encode, new_id, utcnow
+from tests.helpers import (ACCOUNT_A, CASE, COURT_A, bulk_debtors, case_body, connector_metrics, debtor_json, has_account,
+                           metric_total, officer_token, open_case, ops_settings, order_body, pick, place, post_batch,
+                           post_json, read_all, rebuild_and_compare, settled, wait_batch, wait_for, wait_inquiry)
+
+BANK_DEAD_LETTERS = r'source_topic="[^"]+\.inquiry\.legs\.bank"'
 
 
 async def test_lag_equals_produced_minus_committed_for_a_group_stopped_halfway(stack) -> None:
@@ -52,16 +60,19 @@ async def test_metrics_on_gateway_and_connector_workers(stack, api, population, 
     async with api.post("/v1/inquiries", json=case_body([debtor_json(debtor)], credential, institutions=["bank-01", "land-01"])) as r:
         accepted = await r.json()
     await wait_inquiry(api, accepted["location"])
+    before = metric_total(await connector_metrics(stack, "bank"), "assetgw_dead_letters_total", BANK_DEAD_LETTERS)
     producer = AIOKafkaProducer(bootstrap_servers=stack.kafka_bootstrap)
     await producer.start()
     await producer.send_and_wait(legs_topic(stack.env["ASSETGW_TOPIC_PREFIX"], "bank"), b"not json")
     await producer.stop()
-    await asyncio.sleep(1.0)
+
+    async def dead_lettered() -> str | None:
+        text = await connector_metrics(stack, "bank")
+        return text if metric_total(text, "assetgw_dead_letters_total", BANK_DEAD_LETTERS) > before else None
+
+    bank = await wait_for(dead_lettered, 30, what="the bank worker to count the poison message")
     async with api.get("/metrics") as r:
         gateway = await r.text()
-    async with aiohttp.ClientSession() as http:
-        async with http.get(f"http://127.0.0.1:{stack.metrics_ports['bank']}/metrics") as r:
-            bank = await r.text()
     assert re.search(r'assetgw_results_received_total\{kind="leg",status="(found|not_found)"\} [1-9]', gateway)
     assert re.search(r'assetgw_http_requests_total\{method="POST",route="/v1/inquiries",status="202"\} [1-9]', gateway)
     assert re.search(r'assetgw_consumer_lag\{group="[^"]+\.gateway"', gateway)
@@ -75,72 +86,33 @@ async def test_metrics_on_gateway_and_connector_workers(stack, api, population, 
 
 async def test_rebuild_from_topics_equals_the_live_store(stack, api, officers, simulators, population, credential, tmp_path) -> None:
     """After a 200-debtor batch and orders of every type (everything earlier in the session too)."""
-    import orjson
-
-    from infra.settings import Settings
-    from assetgw.ops.rebuild import compare, rebuild
-    from tests.conftest import CASE, wait_batch
-    from tests.test_inquiry_e2e import bulk_debtors
-    from tests.test_orders import ACCOUNT_A, COURT_A, has_account, open_case, order_body, place, pick, post, settled
-
     debtors = bulk_debtors(population, 200)
-    lines = b"\n".join(orjson.dumps({**CASE, "case_number": "(2025)冀0108执9100号", "officer_credentials": [credential],
-                                     "debtor": debtor_json(d)}) for d in debtors)
-    async with api.post("/v1/inquiry-batches", data=lines, headers={"Content-Type": "application/x-ndjson"}) as r:
-        batch = await r.json()
+    batch = await post_batch(api, [{**CASE, "case_number": "(2025)冀0108执9100号", "officer_credentials": [credential],
+                                    "debtor": debtor_json(d)} for d in debtors])
     await wait_batch(api, batch["location"])
     debtor = pick(population, has_account(10_000))
     case, assets = await open_case(api, debtor, credential)
     account = max((a for a in assets if a["kind"] == "deposit"), key=lambda a: a["value_fen"])
     freeze = await place(api, order_body("freeze", case, COURT_A, account, credential, amount_fen=6_000, term_days=365))
     await place(api, order_body("continue", case, COURT_A, account, credential, original_order_id=freeze["id"], term_days=30))
-    status, deduct = await post(api, "/v1/orders", order_body("deduct", case, COURT_A, account, credential, amount_fen=1_000,
-                                                             original_order_id=freeze["id"], enforcement_account=ACCOUNT_A))
-    await post(officers("OFFICER-A2", COURT_A), f"/v1/orders/{deduct['id']}/approve", {})
+    status, deduct = await post_json(api, "/v1/orders", order_body("deduct", case, COURT_A, account, credential, amount_fen=1_000,
+                                                                  original_order_id=freeze["id"], enforcement_account=ACCOUNT_A))
+    await post_json(officers("OFFICER-A2", COURT_A), f"/v1/orders/{deduct['id']}/approve", {})
     await settled(api, deduct["id"])
     await place(api, order_body("unfreeze", case, COURT_A, account, credential, original_order_id=freeze["id"]))
 
-    settings = dataclasses.replace(Settings.from_env(), kafka_bootstrap=stack.kafka_bootstrap,
-                                   topic_prefix=stack.env["ASSETGW_TOPIC_PREFIX"])
-    out = await rebuild(settings, tmp_path / "rebuilt.sqlite3")
-    report = compare(stack.data_dir / "gateway.sqlite3", out)
+    report = await rebuild_and_compare(stack, tmp_path / "rebuilt.sqlite3")
     assert report["equal"], report
     assert report["legs"]["rebuilt"] >= 200 * 28 and report["orders"]["rebuilt"] >= 4
 
 
-async def _read_all(bootstrap: str, topic: str) -> list:  # type: ignore[no-untyped-def]
-    consumer = AIOKafkaConsumer(topic, bootstrap_servers=bootstrap, auto_offset_reset="earliest", enable_auto_commit=False)
-    await consumer.start()
-    try:
-        tps = [TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic) or ()]
-        ends = await consumer.end_offsets(tps)
-        out: list = []
-        while sum(1 for m in out) < sum(ends.values()):
-            for records in (await consumer.getmany(timeout_ms=1000, max_records=5000)).values():
-                out.extend(records)
-        return out
-    finally:
-        await consumer.stop()
-
-
-async def _bank_legs_answered(stack) -> int:  # type: ignore[no-untyped-def]
+async def _legs_answered(stack) -> float:  # type: ignore[no-untyped-def]
     """Legs the bank worker has answered since it started, from its own /metrics."""
-    async with aiohttp.ClientSession() as session:
-        async with session.get(f"http://127.0.0.1:{stack.metrics_ports['bank']}/metrics") as r:
-            text = await r.text()
-    return int(sum(float(v) for v in re.findall(r"^assetgw_legs_total\{[^}]*\} (\S+)$", text, re.M)))
+    return metric_total(await connector_metrics(stack, "bank"), "assetgw_legs_total")
 
 
+@pytest.mark.isolated
 async def test_sigterm_mid_batch_loses_nothing_and_leaves_no_processed_message_uncommitted(stack, api, population, credential) -> None:
-    import signal
-    from collections import Counter
-
-    import orjson
-
-    from infra.kafka.topics import results_topic
-    from tests.conftest import CASE, wait_batch
-    from tests.test_inquiry_e2e import bulk_debtors
-
     prefix = stack.env["ASSETGW_TOPIC_PREFIX"]
     # The bank worker takes two messages at a time, so SIGTERM finds it mid-batch however fast the
     # machine: some messages answered and committed, two in hand (finished on the way out), the
@@ -149,83 +121,71 @@ async def test_sigterm_mid_batch_loses_nothing_and_leaves_no_processed_message_u
     stack.kill("connector-bank", signal.SIGTERM)
     bank.env["ASSETGW_MAX_INFLIGHT"] = "2"
     await stack.restart("connector-bank")
-    try:
-        debtors = bulk_debtors(population, 200)
-        lines = b"\n".join(orjson.dumps({**CASE, "case_number": "(2025)冀0108执9200号", "officer_credentials": [credential],
-                                         "debtor": debtor_json(d)}) for d in debtors)
-        async with api.post("/v1/inquiry-batches", data=lines, headers={"Content-Type": "application/x-ndjson"}) as r:
-            batch = await r.json()
-        deadline = time.monotonic() + 60
-        while await _bank_legs_answered(stack) < 10 * 22:  # ten of the batch's 200 bank messages
-            assert time.monotonic() < deadline, "the bank worker answered too little within 60 s"
-            await asyncio.sleep(0.02)
-        for name in ("connector-bank", "gateway"):
-            started = time.monotonic()
-            stack.kill(name, signal.SIGTERM)
-            assert stack.services[name].process.returncode == 0, f"{name} did not exit cleanly"
-            assert time.monotonic() - started < 30, f"{name} took too long to stop"
+    batch = await post_batch(api, [{**CASE, "case_number": "(2025)冀0108执9200号", "officer_credentials": [credential],
+                                    "debtor": debtor_json(d)} for d in bulk_debtors(population, 200)])
 
-        # Every leg message whose result was published is committed, and none is committed without one.
-        admin = AIOKafkaAdminClient(bootstrap_servers=stack.kafka_bootstrap)
-        await admin.start()
-        committed = {tp: meta.offset for tp, meta in (await admin.list_consumer_group_offsets(f"{prefix}.connector.bank")).items()}
-        await admin.close()
+    async def ten_messages_answered() -> bool:  # of the batch's 200 bank messages
+        return await _legs_answered(stack) >= 10 * 22
 
-        def of_batch(messages: list, field: str) -> list:  # type: ignore[no-untyped-def]
-            """(message, its leg ids) for the messages of our batch; ``field`` lists the legs."""
-            out = []
-            for m in messages:
-                try:
-                    envelope = orjson.loads(m.value)
-                except orjson.JSONDecodeError:
-                    continue  # poison from other tests
-                if isinstance(envelope, dict) and envelope.get("correlation", {}).get("batch_id") == batch["id"]:
-                    out.append((m, [leg["leg_id"] for leg in envelope["payload"][field]]))
-            return out
+    await wait_for(ten_messages_answered, 60, interval=0.02, what="the bank worker to answer ten messages")
+    for name in ("connector-bank", "gateway"):
+        started = time.monotonic()
+        stack.kill(name, signal.SIGTERM)
+        assert stack.services[name].process.returncode == 0, f"{name} did not exit cleanly"
+        assert time.monotonic() - started < 30, f"{name} took too long to stop"
 
-        async def answered_legs() -> Counter:  # type: ignore[type-arg]
-            results = of_batch(await _read_all(stack.kafka_bootstrap, results_topic(prefix)), "results")
-            return Counter(leg_id for _, legs in results for leg_id in legs)
+    # Every leg message whose result was published is committed, and none is committed without one.
+    admin = AIOKafkaAdminClient(bootstrap_servers=stack.kafka_bootstrap)
+    await admin.start()
+    committed = {tp: meta.offset for tp, meta in (await admin.list_consumer_group_offsets(f"{prefix}.connector.bank")).items()}
+    await admin.close()
 
-        ours = of_batch(await _read_all(stack.kafka_bootstrap, legs_topic(prefix, "bank")), "legs")
-        copies = Counter(leg_id for _, legs in ours for leg_id in legs)
-        answered = await answered_legs()
-        checked = 0
-        for m, legs in ours:
-            if any(copies[leg_id] != 1 for leg_id in legs):
-                continue  # republished by the gateway's relay on stop: judged by the totals below
-            is_committed = m.offset < committed.get(TopicPartition(m.topic, m.partition), 0)
-            # A message's legs are all answered (in one or more parts) and it is committed, or neither.
-            assert {answered[leg_id] > 0 for leg_id in legs} == {is_committed}, f"message at offset {m.offset}: committed={is_committed}"
-            checked += 1
-        answered_messages = sum(1 for _, legs in ours if answered[legs[0]])
-        assert checked > 20 and 10 <= answered_messages < len(ours), f"stopped too early or too late: {answered_messages} of {len(ours)}"
-    finally:  # whatever happened, later tests get a whole stack with an unthrottled bank worker
-        bank.env.pop("ASSETGW_MAX_INFLIGHT", None)
-        stack.kill("connector-bank", signal.SIGTERM)  # a no-op if it is already stopped
-        for name in ("connector-bank", "gateway"):
-            if stack.services[name].process.poll() is not None:
-                await stack.restart(name)
+    def of_batch(messages: list, field: str) -> list:  # type: ignore[no-untyped-def]
+        """(message, its leg ids) for the messages of our batch; ``field`` lists the legs."""
+        out = []
+        for m in messages:
+            try:
+                envelope = orjson.loads(m.value)
+            except orjson.JSONDecodeError:
+                continue  # poison from other tests
+            if isinstance(envelope, dict) and envelope.get("correlation", {}).get("batch_id") == batch["id"]:
+                out.append((m, [leg["leg_id"] for leg in envelope["payload"][field]]))
+        return out
 
+    async def answered_legs() -> Counter:  # type: ignore[type-arg]
+        results = of_batch(await read_all(stack.kafka_bootstrap, results_topic(prefix)), "results")
+        return Counter(leg_id for _, legs in results for leg_id in legs)
+
+    ours = of_batch(await read_all(stack.kafka_bootstrap, legs_topic(prefix, "bank")), "legs")
+    copies = Counter(leg_id for _, legs in ours for leg_id in legs)
+    answered = await answered_legs()
+    checked = 0
+    for m, legs in ours:
+        if any(copies[leg_id] != 1 for leg_id in legs):
+            continue  # republished by the gateway's relay on stop: judged by the totals below
+        is_committed = m.offset < committed.get(TopicPartition(m.topic, m.partition), 0)
+        # A message's legs are all answered (in one or more parts) and it is committed, or neither.
+        assert {answered[leg_id] > 0 for leg_id in legs} == {is_committed}, f"message at offset {m.offset}: committed={is_committed}"
+        checked += 1
+    answered_messages = sum(1 for _, legs in ours if answered[legs[0]])
+    assert checked > 20 and 10 <= answered_messages < len(ours), f"stopped too early or too late: {answered_messages} of {len(ours)}"
+
+    # Both back, the bank worker unthrottled: the batch completes and no leg message was processed twice.
+    del bank.env["ASSETGW_MAX_INFLIGHT"]
+    for name in ("connector-bank", "gateway"):
+        await stack.restart(name)
     done = await wait_batch(api, batch["location"], timeout=300)
     assert done["legs"] == {"total": 200 * 28, "done": 200 * 28}
     answered = await answered_legs()
     assert all(answered[leg_id] <= copies[leg_id] for leg_id in copies), "a leg message was processed twice"
 
 
+@pytest.mark.isolated
 async def test_dead_letter_redriven_after_its_cause_is_mended_is_processed(stack) -> None:
     """A leg for an institution the worker does not know is dead-lettered; once the worker's
     directory includes it, a redrive processes it (the result says what the institution said)."""
-    import dataclasses as dc
-
-    from infra.settings import Settings
-    from assetgw.ops.dlq import list_dead_letters, redrive
-    from infra.kafka.topics import results_topic
-    from schemas.debtor import Debtor
-    from schemas.messages import LegBatch, LegItem, encode, new_id, utcnow
-
     prefix = stack.env["ASSETGW_TOPIC_PREFIX"]
-    settings = dc.replace(Settings.from_env(), kafka_bootstrap=stack.kafka_bootstrap, topic_prefix=prefix)
+    settings = ops_settings(stack)
     leg = LegItem(leg_id=f"mend-{new_id()}", institution_id="bank-23", debtor=Debtor(id_number="11010519491231002X", name="张三"))
     batch = LegBatch(
         inquiry_id=new_id(), case_number="(2025)冀0108执4502号", court="石家庄市裕华区人民法院",
@@ -240,24 +200,17 @@ async def test_dead_letter_redriven_after_its_cause_is_mended_is_processed(stack
     async def dead_lettered():  # type: ignore[no-untyped-def]
         return [d for d in await list_dead_letters(settings, reason_contains="bank-23", progress=False) if leg.leg_id.encode() in d.value]
 
-    deadline = time.monotonic() + 30
-    while not (letters := await dead_lettered()) and time.monotonic() < deadline:
-        await asyncio.sleep(0.5)
-    assert letters and "not a bank in this worker's directory" in letters[0].reason
+    letters = await wait_for(dead_lettered, 30, interval=0.5, what="the leg to be dead-lettered")
+    assert "not a bank in this worker's directory" in letters[0].reason
 
-    stack.env["ASSETGW_INSTITUTIONS"] = "bank=23"  # the mend: the worker now knows bank-23
-    try:
-        stack.kill("connector-bank")
-        await stack.restart("connector-bank")
-        summary = await redrive(settings, positions=letters[0].position, execute=True, progress=False)
-        assert summary.published == 1
-        answers = []
-        deadline = time.monotonic() + 30
-        while not answers and time.monotonic() < deadline:
-            answers = [m for m in await _read_all(stack.kafka_bootstrap, results_topic(prefix)) if leg.leg_id.encode() in m.value]
-            await asyncio.sleep(0.5)
-        assert answers, "the redriven leg was not processed"
-    finally:
-        del stack.env["ASSETGW_INSTITUTIONS"]
-        stack.kill("connector-bank")
-        await stack.restart("connector-bank")
+    bank = stack.services["connector-bank"]
+    bank.env["ASSETGW_INSTITUTIONS"] = "bank=23"  # the mend: the worker now knows bank-23
+    stack.kill("connector-bank")
+    await stack.restart("connector-bank")
+    summary = await redrive(settings, positions=letters[0].position, execute=True, progress=False)
+    assert summary.published == 1
+
+    async def answered():  # type: ignore[no-untyped-def]
+        return [m for m in await read_all(stack.kafka_bootstrap, results_topic(prefix)) if leg.leg_id.encode() in m.value]
+
+    await wait_for(answered, 30, interval=0.5, what="the redriven leg to be processed")

@@ -4,14 +4,11 @@ rate, dry run; replayed legs and orders change nothing) and ``dlq`` (list, show,
 from __future__ import annotations
 
 import asyncio
-import os
 import sys
 import time
 import uuid
 from datetime import datetime, timedelta, timezone
-from pathlib import Path
 from typing import Any
-from unittest import mock
 
 import orjson
 import pytest
@@ -25,16 +22,14 @@ from infra.clock import SHANGHAI
 from infra.settings import Settings
 from assetgw.ops.dlq import REDRIVEN_FROM, list_dead_letters, redrive, render_value, show_dead_letter
 from assetgw.ops.replay import REPLAY_SOURCE, OpsError, replay
-from tests.conftest import get_json, wait_for
-from tests.test_orders import COURT_A, has_account, open_case, order_body, pick, place
+from tests.helpers import COURT_A, get_json, has_account, open_case, ops_settings, order_body, pick, place, wait_for
 
 T_ORDER, T_LEG = "control.order.requested", "inquiry.legs.requested"
 
 
 @pytest.fixture
 def settings(stack) -> Settings:  # type: ignore[no-untyped-def]
-    with mock.patch.dict(os.environ, stack.env):
-        return Settings.from_env()
+    return ops_settings(stack)
 
 
 def prefix_of(stack) -> str:  # type: ignore[no-untyped-def]
@@ -235,10 +230,7 @@ async def _past(stack, group: str, record: ConsumerRecord) -> bool:  # type: ign
 
 
 async def run_cli(stack, *args: str) -> tuple[int, str, str]:  # type: ignore[no-untyped-def]
-    """``assetgw`` if gateway/cli.py wires the ops commands, else their own entry point."""
-    wired = "add_ops_commands" in (Path(__file__).parents[1] / "gateway" / "cli.py").read_text()
-    module = "assetgw.cli" if wired else "assetgw.ops.commands"
-    proc = await asyncio.create_subprocess_exec(sys.executable, "-m", module, *args, env=stack.env,
+    proc = await asyncio.create_subprocess_exec(sys.executable, "-m", "assetgw.cli", *args, env=stack.env,
                                                 stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
     out, err = await asyncio.wait_for(proc.communicate(), 60)
     return proc.returncode or 0, out.decode(), err.decode()

@@ -3,76 +3,13 @@ ledgers — one test per legal rule, checked against the institutions' own ledge
 
 from __future__ import annotations
 
-import asyncio
-import itertools
 import uuid
-from typing import Any, Callable
+from typing import Any
 
+import pytest
 
-from schemas.assets import asset_id
-from schemas.courts import Courts
-from tests.conftest import debtor_json, get_json, wait_for, wait_inquiry
-
-COURT_A, COURT_B = "石家庄市裕华区人民法院", "石家庄市长安区人民法院"
-ACCOUNTS = Courts.built_in().by_code
-ACCOUNT_A, ACCOUNT_B = ACCOUNTS["冀0108"].enforcement_account, ACCOUNTS["冀0102"].enforcement_account  # 执行款专户 of A and B
-_case_numbers = itertools.count(8000)
-_used: set[str] = set()
-
-
-def pick(population, predicate: Callable[[list], bool]):  # type: ignore[no-untyped-def]
-    """A debtor no other test has used, whose assets satisfy ``predicate``."""
-    for d in population.debtors:
-        if d.id_number not in _used and predicate(population.assets_of(d.id_number)):
-            _used.add(d.id_number)
-            return d
-    raise AssertionError("no debtor fits")
-
-
-def has_account(min_fen: int, protected: bool = False):  # type: ignore[no-untyped-def]
-    return lambda assets: any(a.kind == "deposit" and a.protected == protected and a.value_fen >= min_fen for a in assets)
-
-
-async def open_case(api, debtor, credential: str, court: str = COURT_A, due_fen: int = 10_000_000_00) -> tuple[str, list[dict]]:  # type: ignore[no-untyped-def]
-    """An inquiry for the debtor under a new case; returns the case number and what was found."""
-    prefix = "冀0108" if court == COURT_A else "冀0102"
-    case = f"(2025){prefix}执{next(_case_numbers)}号"
-    body = {"case_number": case, "court": court, "amount_due_fen": due_fen, "costs_fen": 0,
-            "notice_number": f"{case}-查", "officer_credentials": [credential], "debtors": [debtor_json(debtor)]}
-    async with api.post("/v1/inquiries", json=body) as r:
-        assert r.status == 202, await r.text()
-        accepted = await r.json()
-    inquiry = await wait_inquiry(api, accepted["location"])
-    assets = [a for kind in inquiry["reports"][0]["assets"].values() for a in kind]
-    return case, assets
-
-
-def order_body(kind: str, case: str, court: str, asset: dict, credential: str, **extra: Any) -> dict[str, Any]:
-    return {
-        "type": kind, "case_number": case, "court": court, "institution_id": asset["institution_id"],
-        "asset": {"kind": asset["kind"], "id": asset_id(asset)}, "ruling_number": f"{case}之一",
-        "notice_number": f"{case}-协执", "officer_credentials": [credential], "operator": "OFFICER-A1",
-        "idempotency_key": uuid.uuid4().hex, **extra,
-    }
-
-
-async def post(api, path: str, body: dict) -> tuple[int, dict]:  # type: ignore[no-untyped-def]
-    async with api.post(path, json=body) as r:
-        return r.status, await r.json()
-
-
-async def place(api, body: dict) -> dict:  # type: ignore[no-untyped-def]
-    status, order = await post(api, "/v1/orders", body)
-    assert status == 202, order
-    return await settled(api, order["id"])
-
-
-async def settled(api, order_id: str, timeout: float = 30) -> dict:  # type: ignore[no-untyped-def]
-    async def done():  # type: ignore[no-untyped-def]
-        order = await get_json(api, f"/v1/orders/{order_id}")
-        return order if order["status"] not in ("requested", "sent") else None
-
-    return await wait_for(done, timeout, what=f"order {order_id} to be answered")
+from tests.helpers import (ACCOUNT_A, ACCOUNT_B, COURT_A, COURT_B, get_json, has_account, open_case, order_body, pick, place, post_json,
+                           settled)
 
 
 def first(assets: list[dict], kind: str, **match: Any) -> dict:
@@ -81,6 +18,14 @@ def first(assets: list[dict], kind: str, **match: Any) -> dict:
 
 def freezes_of(ledger: dict, status: str | None = None) -> list[dict]:
     return [f for f in ledger["freezes"] if status is None or f["status"] == status]
+
+
+async def sent_after(api, case: str, asset: dict, freeze: dict, credential: str) -> None:  # type: ignore[no-untyped-def]
+    """Continues ``freeze`` and waits for the answer: a positive signal that every order the
+    gateway would have sent for this asset before now has been sent (the relay publishes in order)
+    and reached the institution (same key, same partition). The continuation changes no money."""
+    cont = await place(api, order_body("continue", case, COURT_A, asset, credential, original_order_id=freeze["id"], term_days=30))
+    assert cont["status"] == "applied", cont
 
 
 async def test_exact_amount_freeze_leaves_the_rest_usable(api, simulators, population, credential) -> None:
@@ -161,17 +106,19 @@ async def test_deduction_moves_only_own_frozen_funds_after_a_second_officer_appr
     assert freeze["status"] == "applied"
     deduct = order_body("deduct", case_a, COURT_A, account, credential, amount_fen=4_000, original_order_id=freeze["id"],
                         enforcement_account=ACCOUNT_A)
-    status, placed = await post(api, "/v1/orders", deduct)
+    status, placed = await post_json(api, "/v1/orders", deduct)
     assert status == 202 and placed["awaiting_approval"]
 
     # Without a second officer (the operator approving his own deduction): refused, audited, nothing sent.
-    status, err = await post(api, f"/v1/orders/{placed['id']}/approve", {})
+    status, err = await post_json(api, f"/v1/orders/{placed['id']}/approve", {})
     assert status == 422 and err["errors"][0]["field"] == "checker" and "different officer" in err["errors"][0]["message"]
-    status, err = await post(api, f"/v1/orders/{placed['id']}/approve", {"checker": "OFFICER-A1"})
+    status, err = await post_json(api, f"/v1/orders/{placed['id']}/approve", {"checker": "OFFICER-A1"})
     assert status == 422 and "different officer" in err["errors"][0]["message"]
-    status, err = await post(api, f"/v1/orders/{placed['id']}/approve", {"checker": "OFFICER-A2"})
+    status, err = await post_json(api, f"/v1/orders/{placed['id']}/approve", {"checker": "OFFICER-A2"})
     assert status == 403 and err["errors"][0]["field"] == "checker"  # one cannot approve in another's name
-    await asyncio.sleep(1.0)
+    # A later order on the same account has been sent and answered, so a refused approval that had
+    # released the deduction would show by now.
+    await sent_after(api, case_a, account, freeze, credential)
     pending = await get_json(api, f"/v1/orders/{placed['id']}")
     assert pending["status"] == "requested" and pending["sent_at"] is None
     assert [e["event"] for e in pending["history"]] == ["requested", "approval_refused", "approval_refused"]
@@ -180,13 +127,13 @@ async def test_deduction_moves_only_own_frozen_funds_after_a_second_officer_appr
     # Another court may not deduct what court A froze: refused by the gateway, nothing changes.
     other = order_body("deduct", case_b, COURT_B, account, credential, amount_fen=1_000, original_order_id=freeze["id"],
                        enforcement_account=ACCOUNT_B)
-    status, err = await post(api_b, "/v1/orders", {**other, "operator": None})
+    status, err = await post_json(api_b, "/v1/orders", {**other, "operator": None})
     assert status == 422 and err["errors"][0]["field"] == "court"
     # Nor more than the freeze holds.
-    status, err = await post(api, "/v1/orders", {**deduct, "amount_fen": 10_001, "idempotency_key": uuid.uuid4().hex})
+    status, err = await post_json(api, "/v1/orders", {**deduct, "amount_fen": 10_001, "idempotency_key": uuid.uuid4().hex})
     assert status == 422 and err["errors"][0]["field"] == "amount_fen"
 
-    status, _ = await post(approver, f"/v1/orders/{placed['id']}/approve", {})
+    status, _ = await post_json(approver, f"/v1/orders/{placed['id']}/approve", {})
     assert status == 200
     done = await settled(api, placed["id"])
     assert done["status"] == "applied" and done["result"]["deducted_fen"] == 4_000 and done["checker"] == "OFFICER-A2"
@@ -211,7 +158,7 @@ async def test_unfreeze_must_name_the_freeze(api, simulators, population, creden
     case, assets = await open_case(api, debtor, credential)
     account = first(assets, "deposit", protected=False)
     freeze = await place(api, order_body("freeze", case, COURT_A, account, credential, amount_fen=1_000, term_days=90))
-    status, err = await post(api, "/v1/orders", order_body("unfreeze", case, COURT_A, account, credential))
+    status, err = await post_json(api, "/v1/orders", order_body("unfreeze", case, COURT_A, account, credential))
     assert status == 422 and err["errors"][0]["field"] == "original_order_id"
     unfreeze = await place(api, order_body("unfreeze", case, COURT_A, account, credential, original_order_id=freeze["id"]))
     assert unfreeze["status"] == "applied"
@@ -226,11 +173,11 @@ async def test_over_freezing_is_refused_by_the_gateway(api, simulators, populati
     account = max((a for a in assets if a["kind"] == "deposit"), key=lambda a: a["value_fen"])
     first_freeze = await place(api, order_body("freeze", case, COURT_A, account, credential, amount_fen=10_000, term_days=365))
     assert first_freeze["status"] == "applied"
-    status, err = await post(api, "/v1/orders", order_body("freeze", case, COURT_A, account, credential, amount_fen=5_001, term_days=365))
+    status, err = await post_json(api, "/v1/orders", order_body("freeze", case, COURT_A, account, credential, amount_fen=5_001, term_days=365))
     assert status == 422 and err["errors"][0]["field"] == "amount_fen" and "over-freezing" in err["message"]
     ok = await place(api, order_body("freeze", case, COURT_A, account, credential, amount_fen=5_000, term_days=365))
     assert ok["status"] == "applied"
-    status, err = await post(api, "/v1/orders", order_body("freeze", case, COURT_A, first(assets, "vehicle"), credential, term_days=730))
+    status, err = await post_json(api, "/v1/orders", order_body("freeze", case, COURT_A, first(assets, "vehicle"), credential, term_days=730))
     assert status == 422 and "already cover" in err["message"]
     ledger = await simulators.ledger(account["institution_id"], account["account_no"])
     assert sum(f["held_fen"] for f in freezes_of(ledger)) == 15_000
@@ -242,11 +189,11 @@ async def test_repeated_idempotency_key_returns_the_first_order(api, simulators,
     account = first(assets, "deposit", protected=False)
     body = order_body("freeze", case, COURT_A, account, credential, amount_fen=2_000, term_days=30)
     first_order = await place(api, body)
-    status, again = await post(api, "/v1/orders", body)
+    status, again = await post_json(api, "/v1/orders", body)
     assert status == 200 and again["id"] == first_order["id"] and again["replayed"]
-    status, err = await post(api, "/v1/orders", {**body, "amount_fen": 3_000})
+    status, err = await post_json(api, "/v1/orders", {**body, "amount_fen": 3_000})
     assert status == 409 and err["errors"][0]["field"] == "idempotency_key"
-    await asyncio.sleep(0.5)
+    await sent_after(api, case, account, first_order, credential)  # a second freeze would have reached the bank first
     assert len(freezes_of(await simulators.ledger(account["institution_id"], account["account_no"]))) == 1
 
 
@@ -263,7 +210,7 @@ async def test_freeze_plan_covers_the_due_money_first_without_over_freezing(api,
     case, assets = await open_case(api, debtor, credential, due_fen=due)
     request = {"court": COURT_A, "operator": "OFFICER-A1", "ruling_number": f"{case}之二", "notice_number": f"{case}-协执",
                "officer_credentials": [credential]}
-    status, plan = await post(api, f"/v1/cases/{case}/freeze-plan", request)
+    status, plan = await post_json(api, f"/v1/cases/{case}/freeze-plan", request)
     assert status == 200 and not plan["executed"]
     kinds = [o["asset"]["kind"] for o in plan["orders"]]
     assert kinds == sorted(kinds, key=["deposit", "wallet", "vehicle", "real_estate"].index)  # money first
@@ -271,19 +218,19 @@ async def test_freeze_plan_covers_the_due_money_first_without_over_freezing(api,
     assert sum(o["amount_fen"] for o in plan["orders"] if o["amount_fen"]) == money
     assert plan["shortfall_fen"] == 0
     key = uuid.uuid4().hex
-    status, executed = await post(api, f"/v1/cases/{case}/freeze-plan", {**request, "execute": True, "idempotency_key": key})
+    status, executed = await post_json(api, f"/v1/cases/{case}/freeze-plan", {**request, "execute": True, "idempotency_key": key})
     assert status == 202 and len(executed["order_ids"]) == len(plan["orders"])
     orders = [await settled(api, order_id) for order_id in executed["order_ids"]]
     assert {o["status"] for o in orders} == {"applied"}
-    status, replay = await post(api, f"/v1/cases/{case}/freeze-plan", {**request, "execute": True, "idempotency_key": key})
+    status, replay = await post_json(api, f"/v1/cases/{case}/freeze-plan", {**request, "execute": True, "idempotency_key": key})
     assert status == 200 and replay["replayed"] and replay["order_ids"] == executed["order_ids"]
     # Nothing left to freeze: a new plan is empty.
-    status, again = await post(api, f"/v1/cases/{case}/freeze-plan", request)
+    status, again = await post_json(api, f"/v1/cases/{case}/freeze-plan", request)
     assert again["orders"] == [] and again["covered_fen"] >= due
 
 
+@pytest.mark.isolated  # moves the simulators' clock, which would lapse other tests' freezes
 async def test_freeze_lapses_unless_continued(api, officers, simulators, population, credential) -> None:
-    """Moves the simulators' clock: keep this the last ledger test of the session that relies on dates."""
     debtor = pick(population, lambda assets: any(a.kind == "vehicle" for a in assets) and has_account(2_000)(assets))
     case_a, assets = await open_case(api, debtor, credential, COURT_A)
     api_b = officers("OFFICER-B1", COURT_B)
@@ -294,7 +241,7 @@ async def test_freeze_lapses_unless_continued(api, officers, simulators, populat
     left = await place(api, order_body("freeze", case_a, COURT_A, vehicle, credential, term_days=30))
     queued = await place(api_b, order_body("freeze", case_b, COURT_B, vehicle, credential, term_days=60, operator=None))
     assert (kept["status"], left["status"], queued["status"]) == ("applied", "applied", "queued")
-    status, err = await post(api, "/v1/orders", order_body("continue", case_a, COURT_A, account, credential,
+    status, err = await post_json(api, "/v1/orders", order_body("continue", case_a, COURT_A, account, credential,
                                                            original_order_id=kept["id"], term_days=366))
     assert status == 422 and err["errors"][0]["field"] == "term_days"  # at most one term (365 days for deposits)
     cont = await place(api, order_body("continue", case_a, COURT_A, account, credential, original_order_id=kept["id"], term_days=60))

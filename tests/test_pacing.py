@@ -1,8 +1,10 @@
-"""The empty-fetch pacing schedule (gateway/bus/pacing.py) against a broker that answers at once:
+"""The empty-fetch pacing schedule (infra/kafka/pacing.py) against a broker that answers at once:
 1 ms after the first empty fetch, doubling to 10 ms, back to 1 ms after data — and no limit on how
 long a consumer may stay idle (a streak count once overflowed after ~10 s of idling)."""
 
 from __future__ import annotations
+
+import types
 
 import pytest
 
@@ -21,6 +23,9 @@ async def test_pacing_doubles_to_its_ceiling_resets_on_data_and_survives_long_id
 
     monkeypatch.setattr(pacing, "_original", broker_answers_at_once)
     monkeypatch.setattr(pacing.asyncio, "sleep", record_sleep)
+    # A frozen clock: on a loaded machine a fetch could otherwise seem to take longer than its pace
+    # (the test process descheduled), and its wait would be skipped.
+    monkeypatch.setattr(pacing, "time", types.SimpleNamespace(monotonic=lambda: 0.0))
     fetcher = type("Fetcher", (), {})()
     answers.extend([False] * 3000 + [True, False])
     for _ in range(3002):

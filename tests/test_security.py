@@ -9,14 +9,11 @@ from gateway.http.access import RateLimiter
 from gateway.http.app import create_app
 from gateway.http.auth import TokenAuthority
 from gateway.inquiries.intake import Intake
-from gateway.store.sqlite.orders import OrderStore
 from gateway.orders.desk import OrderDesk
-from gateway.store.sqlite.inquiries import Store
+from gateway.store.factory import open_store
 from schemas.courts import Courts
 from schemas.directory import Directory
-from tests.conftest import CASE, COURT_CODES, case_body, debtor_json, get_json, officer_session, wait_inquiry
-
-COURT_B = "石家庄市长安区人民法院"
+from tests.helpers import CASE, COURT_B, COURT_CODES, case_body, debtor_json, get_json, officer_session, wait_inquiry
 
 
 async def audit(api) -> list[dict]:  # type: ignore[no-untyped-def]
@@ -83,12 +80,13 @@ async def test_wrong_role_is_refused(stack, api, population, credential) -> None
 
 
 async def test_per_officer_rate_limit_answers_429_with_retry_after(tmp_path) -> None:
-    store = Store(tmp_path / "g.sqlite3")
+    store = open_store(tmp_path / "g.sqlite3")
     directory = Directory.from_counts()
     authority = TokenAuthority(b"x" * 32)
     courts = Courts.built_in()
-    desk = OrderDesk(store, OrderStore(store.db), directory, courts, 60, lambda: None)
-    app = create_app(store, Intake(store, directory, 60, lambda: None), desk, directory, courts, authority, RateLimiter(rate=1, burst=2))
+    desk = OrderDesk(store, directory, courts, 60, lambda: None)
+    app = create_app(store, Intake(store.inquiries, directory, 60, lambda: None), desk, directory, courts, authority,
+                     RateLimiter(rate=1, burst=2))
     async with TestClient(TestServer(app)) as client:
         one = {"Authorization": "Bearer " + authority.issue("OFFICER-R", CASE["court"], "冀0108", ["officer"])}
         two = {"Authorization": "Bearer " + authority.issue("OFFICER-S", CASE["court"], "冀0108", ["officer"])}
@@ -97,7 +95,7 @@ async def test_per_officer_rate_limit_answers_429_with_retry_after(tmp_path) -> 
         r = await client.get("/v1/institutions", headers=one)
         assert r.status == 429 and int(r.headers["Retry-After"]) >= 1
         assert (await client.get("/v1/institutions", headers=two)).status == 200  # per officer
-    assert [row["status"] for row in store.access_audit()] == [429, 429]
+    assert [entry.status for entry in store.access.recent()] == [429, 429]
 
 
 def test_rate_limiter_refills() -> None:

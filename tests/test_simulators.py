@@ -33,6 +33,7 @@ from simulators.latency import Latency
 from simulators.population import Population
 from simulators.server import DEFAULT_PORTS, serve
 from simulators.population import DebtorRecord
+from tests.helpers import wait_for
 
 CASE = "(2025)冀0108执4502号"
 COURT = "石家庄市裕华区人民法院"
@@ -288,14 +289,14 @@ async def _land_result(sim: Sim, inst: str, body: dict[str, Any]) -> dict[str, A
     async with sim.http.post(sim.url("land", f"/{inst}/requests"), json=body) as r:
         assert r.status == 202
         ticket = (await r.json())["ticket"]
-    for _ in range(100):
+
+    async def finished() -> dict[str, Any] | None:
         async with sim.http.get(sim.url("land", f"/{inst}/requests/{ticket}")) as r:
             assert r.status == 200
             state = await r.json()
-        if state["state"] != "processing":
-            return state
-        await asyncio.sleep(0.02)
-    raise AssertionError("land request never finished")
+        return state if state["state"] != "processing" else None
+
+    return await wait_for(finished, 10, interval=0.02, what="the land request to finish")
 
 
 def _units(sim: Sim, inst: str, d: DebtorRecord) -> list[dict[str, Any]]:
@@ -564,14 +565,14 @@ async def _land_batch_result(sim: Sim, inst: str, body: dict[str, Any]) -> dict[
     async with sim.http.post(sim.url("land", f"/{inst}/request-batches"), json=body) as r:
         assert r.status == 202
         ticket = (await r.json())["ticket"]
-    for _ in range(100):
+
+    async def finished() -> dict[str, Any] | None:
         async with sim.http.get(sim.url("land", f"/{inst}/request-batches/{ticket}")) as r:
             assert r.status == 200
             state = await r.json()
-        if state["state"] != "processing":
-            return state
-        await asyncio.sleep(0.02)
-    raise AssertionError("land batch never finished")
+        return state if state["state"] != "processing" else None
+
+    return await wait_for(finished, 10, interval=0.02, what="the land batch to finish")
 
 
 async def test_land_registry_batch_answers_the_truth(sim: Sim) -> None:

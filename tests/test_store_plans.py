@@ -7,16 +7,16 @@ from __future__ import annotations
 import sqlite3
 from pathlib import Path
 
-from gateway.store.sqlite.inquiries import Store
+from gateway.store.sqlite.store import SqliteStore
 
 
-def _statements(store: Store, calls) -> list[str]:  # type: ignore[no-untyped-def]
+def _statements(store: SqliteStore, calls) -> list[str]:  # type: ignore[no-untyped-def]
     seen: list[str] = []
-    store.db.set_trace_callback(seen.append)
+    store.connection.set_trace_callback(seen.append)
     try:
         calls()
     finally:
-        store.db.set_trace_callback(None)
+        store.connection.set_trace_callback(None)
     return [s for s in seen if s.lstrip().upper().startswith(("SELECT", "UPDATE"))]
 
 
@@ -25,15 +25,15 @@ def _plan(db: sqlite3.Connection, statement: str) -> str:
 
 
 def test_open_leg_queries_search_the_open_legs_index(tmp_path: Path) -> None:
-    store = Store(tmp_path / "gateway.db")
+    store = SqliteStore(tmp_path / "gateway.db")
     statements = _statements(store, lambda: (
-        store.pending_legs(100),
-        store.requeue_unanswered(now=10_000, older_than_ms=1_000),
-        store.pending_by_institution(),
+        store.legs.claim_pending(100),
+        store.legs.requeue_unanswered(now=10_000, older_than_ms=1_000),
+        store.legs.backlog(),
     ))
     assert len(statements) == 3, statements
     for statement in statements:
-        plan = _plan(store.db, statement)
+        plan = _plan(store.connection, statement)
         assert "USING INDEX legs_open" in plan, f"{statement}\n  plan: {plan}"
         assert "SCAN l" not in plan and "SCAN legs" not in plan, f"{statement}\n  plan: {plan}"
     store.close()

@@ -13,7 +13,8 @@ from typing import Any, Callable, ClassVar, Mapping
 import pytest
 
 from connectors.contract.base import Answer, Found, NotFound, Permanent, Refused, Retryable
-from connectors.runtime.worker import ConnectorWorker
+from connectors.runtime.calls import InstitutionCalls
+from connectors.runtime.legs import LegAnswers
 from infra.settings import Settings
 from schemas.assets import DepositAccount
 from schemas.debtor import Debtor
@@ -60,14 +61,14 @@ def settings() -> Settings:
     return dataclasses.replace(Settings.from_env(), call_attempts=3, call_timeout_s=2.0)
 
 
+def leg_answers(settings: Settings, connector: ScriptedBank) -> LegAnswers:
+    """What the worker asks a message's legs with (connectors/runtime/legs.py)."""
+    return LegAnswers(connector, settings, InstitutionCalls(settings))
+
+
 async def parts_of(settings: Settings, connector: ScriptedBank, batch: LegBatch) -> list[LegBatchResult]:
     """The parts of the answer, in the order the worker would publish them."""
-    worker = ConnectorWorker("bank", connector, settings)
-    try:
-        parts = [(part, last) async for part, last in worker.answers(batch)]
-    finally:
-        await worker.consumer.stop()
-        await worker.producer.stop()
+    parts = [(part, last) async for part, last in leg_answers(settings, connector).answers(batch)]
     assert [last for _, last in parts] == [False] * (len(parts) - 1) + [True], "only the final part is marked last"
     return [part for part, _ in parts]
 
@@ -118,16 +119,12 @@ async def test_a_hanging_institution_holds_back_only_its_own_legs(settings) -> N
                 await released.wait()  # answers only once the others' results are out
             return await super().query(institution, batch)
 
-    worker = ConnectorWorker("bank", HangingBank02(lambda call, ids: {i: NotFound() for i in ids}), settings)
+    legs = leg_answers(settings, HangingBank02(lambda call, ids: {i: NotFound() for i in ids}))
     answered: list[set[str]] = []
-    try:
-        async with asyncio.timeout(10):  # were the parts held back until all institutions answered, this would hang
-            async for part, _last in worker.answers(batch_of(3, institutions=("bank-01", "bank-02", "bank-03"))):
-                answered.append({r.institution_id for r in part.results})
-                released.set()
-    finally:
-        await worker.consumer.stop()
-        await worker.producer.stop()
+    async with asyncio.timeout(10):  # were the parts held back until all institutions answered, this would hang
+        async for part, _last in legs.answers(batch_of(3, institutions=("bank-01", "bank-02", "bank-03"))):
+            answered.append({r.institution_id for r in part.results})
+            released.set()
     assert answered[-1] == {"bank-02"} and set().union(*answered[:-1]) == {"bank-01", "bank-03"}
 
 

@@ -10,12 +10,11 @@ for its second officer).
 
 from __future__ import annotations
 
-import sqlite3
 from collections import defaultdict
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
-import orjson
 from aiokafka import TopicPartition
 from pydantic import BaseModel
 
@@ -23,8 +22,9 @@ from infra.kafka.topics import legs_topic, order_results_topic, orders_topic, re
 from infra.clock import now_ms
 from infra.settings import Settings
 from assetgw.ops.reading import partitions_of, reader, scan
-from gateway.store.sqlite.orders import OrderStore
-from gateway.store.sqlite.inquiries import NewInquiry, Store, Transaction
+from gateway.store.factory import open_snapshot, open_store
+from gateway.store.interfaces import Store
+from gateway.store.records import InquiryRecord, LegRecord, NewInquiry, NewOrder, OrderRecord
 from schemas.directory import KINDS, Institution
 from schemas.messages import LegBatch, LegBatchResult, LegItem, UndecodableMessage, debtor_seq_of, decode
 from schemas.orders import OrderRequest, OrderResult
@@ -53,19 +53,18 @@ async def rebuild(settings: Settings, out: Path, progress: Progress | None = Non
     answers = await read_topics(settings, [results_topic(prefix), order_results_topic(prefix)], progress)
     if out.exists():
         raise FileExistsError(f"{out} exists; rebuild writes a fresh database")
-    store = Store(out)
-    orders = OrderStore(store.db)
+    store = open_store(out)
     legs = {leg.leg_id: (m, leg) for m in work if isinstance(m, LegBatch) for leg in m.legs}  # a leg published twice is one leg
     _insert_inquiries(store, list(legs.values()))
-    store.mark_sent(list(legs), now_ms())
-    _insert_orders(store, orders, {m.order_id: m for m in work if isinstance(m, OrderRequest)})
-    _replay_answers(store, orders, answers)
-    store.expire_overdue(now_ms())
+    store.legs.mark_sent(list(legs), now_ms())
+    _insert_orders(store, {m.order_id: m for m in work if isinstance(m, OrderRequest)})
+    _replay_answers(store, answers)
+    store.legs.expire_overdue(now_ms())
     store.close()
     return out
 
 
-def _replay_answers(store: Store, orders: OrderStore, answers: list[BaseModel]) -> None:
+def _replay_answers(store: Store, answers: list[BaseModel]) -> None:
     """Apply answers in the order they were given (partitions interleave; a deduction's answer
     must follow its freeze's), expiring each inquiry when the answers pass its deadline, so an
     answer that came after the deadline is recorded as late, as it was live."""
@@ -74,18 +73,18 @@ def _replay_answers(store: Store, orders: OrderStore, answers: list[BaseModel]) 
     order_answers: list[OrderResult] = []
 
     def flush(at: int) -> None:
-        store.apply_results(legs, at)
-        orders.apply_results(order_answers, at)
+        store.legs.apply_results(legs, at)
+        store.orders.apply_results(order_answers, at)
         legs.clear()
         order_answers.clear()
 
-    next_deadline = store.next_open_deadline()
+    next_deadline = store.legs.next_open_deadline()
     for answer in answers:
         at = int(answer.answered_at.timestamp() * 1000)  # type: ignore[attr-defined]
         if next_deadline is not None and at > next_deadline:
             flush(at)
-            store.expire_overdue(at)
-            next_deadline = store.next_open_deadline()
+            store.legs.expire_overdue(at)
+            next_deadline = store.legs.next_open_deadline()
         (legs if isinstance(answer, LegBatchResult) else order_answers).append(answer)  # type: ignore[arg-type]
     flush(now_ms())
 
@@ -106,62 +105,78 @@ def _insert_inquiries(store: Store, legs: list[tuple[LegBatch, LegItem]]) -> Non
             officer_credentials=first.officer_credentials, created_at=deadline, deadline=deadline,
             debtors=[debtors[seq] for seq in sorted(debtors)], institutions=sorted(institutions.values(), key=lambda i: i.id),
         ))
-    store.add_inquiries(inquiries)
+    store.inquiries.add(inquiries)
 
 
-def _insert_orders(store: Store, orders: OrderStore, requests: dict[str, OrderRequest]) -> None:
-    with Transaction(store.db) as db:
+def _insert_orders(store: Store, requests: dict[str, OrderRequest]) -> None:
+    with store.unit_of_work() as uow:
         for o in requests.values():
-            at = int(o.served_at.timestamp() * 1000)
-            orders.insert(db, {
-                "id": o.order_id, "idempotency_key": o.order_id, "request_digest": "", "type": o.type, "status": "sent",
-                "case_number": o.case_number, "court": o.court, "institution_id": o.institution_id,
-                "institution_kind": o.institution_kind, "asset_kind": o.asset.kind, "asset_id": o.asset.id,
-                "debtor_id_number": o.debtor_id_number, "amount_fen": o.amount_fen, "term_days": o.term_days,
-                "ruling_number": o.ruling_number, "notice_number": o.notice_number,
-                "officer_credentials": orjson.dumps(o.officer_credentials).decode(), "operator": o.operator or "",
-                "original_order_id": o.original_freeze_id, "enforcement_account": o.enforcement_account,
-                "created_at": at, "deadline": int(o.deadline.timestamp() * 1000), "updated_at": at,
-            }, actor=o.operator or "rebuild")
+            uow.orders.place(NewOrder(
+                id=o.order_id, idempotency_key=o.order_id, request_digest="", type=o.type, status="sent",
+                case_number=o.case_number, court=o.court, institution_id=o.institution_id,
+                institution_kind=o.institution_kind, asset_kind=o.asset.kind, asset_id=o.asset.id,
+                debtor_id_number=o.debtor_id_number, amount_fen=o.amount_fen, term_days=o.term_days,
+                ruling_number=o.ruling_number, notice_number=o.notice_number,
+                officer_credentials=tuple(o.officer_credentials), operator=o.operator or "",
+                original_order_id=o.original_freeze_id, enforcement_account=o.enforcement_account,
+                created_at=int(o.served_at.timestamp() * 1000), deadline=int(o.deadline.timestamp() * 1000),
+            ), actor=o.operator or "rebuild")
 
 
 # -- comparison -----------------------------------------------------------------------------------
 
-_PROJECTIONS = {
-    "inquiries": ("SELECT id, batch_id, case_number, court, amount_due_fen, costs_fen, notice_number, legs_total, legs_done,"
-                  " completed_at IS NOT NULL AS completed FROM inquiries"),
-    "legs": "SELECT id, inquiry_id, debtor_seq, institution_id, status, assets FROM legs WHERE status != 'pending'",
-    "orders": ("SELECT id, type, status, case_number, court, institution_id, asset_kind, asset_id, debtor_id_number,"
-               " amount_fen, term_days, original_order_id, held_fen, deducted_fen, queue_position, end_date"
-               " FROM orders WHERE status != 'requested'"),
-}
+# What a rebuild can derive of each record; the rest (e.g. when a leg was sent) differs run to run.
+def _inquiry_fields(q: InquiryRecord) -> tuple:  # type: ignore[type-arg]
+    return (q.batch_id, q.case_number, q.court, q.amount_due_fen, q.costs_fen, q.notice_number, q.legs_total,
+            q.legs_done, q.completed_at is not None)
+
+
+def _leg_fields(leg: LegRecord) -> tuple:  # type: ignore[type-arg]
+    return leg.inquiry_id, leg.debtor_seq, leg.institution_id, leg.status, leg.assets
+
+
+def _order_fields(o: OrderRecord) -> tuple:  # type: ignore[type-arg]
+    return (o.type, o.status, o.case_number, o.court, o.institution_id, o.asset_kind, o.asset_id, o.debtor_id_number,
+            o.amount_fen, o.term_days, o.original_order_id, o.held_fen, o.deducted_fen, o.queue_position, o.end_date)
+
+
+@dataclass(frozen=True, slots=True)
+class _Derivable:
+    """Per table, id → derivable fields of what left the gateway; and which inquiries had a leg published."""
+
+    tables: dict[str, dict[str, tuple]]  # type: ignore[type-arg]
+    published_inquiries: set[str]
+
+
+def _derivable(path: Path) -> _Derivable:
+    snapshot = open_snapshot(path)
+    try:
+        legs = {leg.id: _leg_fields(leg) for leg in snapshot.published_legs()}
+        return _Derivable({
+            "inquiries": {q.id: _inquiry_fields(q) for q in snapshot.inquiries()},
+            "legs": legs,
+            "orders": {o.id: _order_fields(o) for o in snapshot.published_orders()},
+        }, {fields[0] for fields in legs.values()})
+    finally:
+        snapshot.close()
 
 
 def compare(live_path: Path, rebuilt_path: Path, examples: int = 5) -> dict[str, Any]:
-    """Per table: rows only live, only rebuilt, and different (with a few examples of each)."""
-    live = sqlite3.connect(f"file:{live_path}?mode=ro", uri=True)
-    rebuilt = sqlite3.connect(f"file:{rebuilt_path}?mode=ro", uri=True)
+    """Per table: records only live, only rebuilt, and different (with a few examples of each)."""
+    live, rebuilt = _derivable(live_path), _derivable(rebuilt_path)
+    # Inquiries whose legs were never published are not derivable.
+    live.tables["inquiries"] = {k: v for k, v in live.tables["inquiries"].items()
+                                if k in rebuilt.tables["inquiries"] or k in live.published_inquiries}
     report: dict[str, Any] = {}
-    try:
-        for table, query in _PROJECTIONS.items():
-            a = {row[0]: row[1:] for row in live.execute(query)}
-            b = {row[0]: row[1:] for row in rebuilt.execute(query)}
-            if table == "inquiries":  # inquiries whose legs were never published are not derivable
-                a = {k: v for k, v in a.items() if k in b or _published(live, k)}
-            different = sorted(k for k in a.keys() & b.keys() if a[k] != b[k])
-            report[table] = {
-                "live": len(a), "rebuilt": len(b),
-                "only_live": sorted(a.keys() - b.keys())[:examples], "only_live_count": len(a.keys() - b.keys()),
-                "only_rebuilt": sorted(b.keys() - a.keys())[:examples], "only_rebuilt_count": len(b.keys() - a.keys()),
-                "different": [{"id": k, "live": a[k], "rebuilt": b[k]} for k in different[:examples]],
-                "different_count": len(different),
-            }
-    finally:
-        live.close()
-        rebuilt.close()
+    for table in ("inquiries", "legs", "orders"):
+        a, b = live.tables[table], rebuilt.tables[table]
+        different = sorted(k for k in a.keys() & b.keys() if a[k] != b[k])
+        report[table] = {
+            "live": len(a), "rebuilt": len(b),
+            "only_live": sorted(a.keys() - b.keys())[:examples], "only_live_count": len(a.keys() - b.keys()),
+            "only_rebuilt": sorted(b.keys() - a.keys())[:examples], "only_rebuilt_count": len(b.keys() - a.keys()),
+            "different": [{"id": k, "live": a[k], "rebuilt": b[k]} for k in different[:examples]],
+            "different_count": len(different),
+        }
     report["equal"] = all(t["only_live_count"] == t["only_rebuilt_count"] == t["different_count"] == 0 for t in report.values())
     return report
-
-
-def _published(db: sqlite3.Connection, inquiry_id: str) -> bool:
-    return db.execute("SELECT 1 FROM legs WHERE inquiry_id = ? AND status != 'pending' LIMIT 1", (inquiry_id,)).fetchone() is not None

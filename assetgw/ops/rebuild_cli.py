@@ -14,12 +14,13 @@ from rich.progress import Progress, SpinnerColumn, TextColumn
 from infra.settings import Settings
 from assetgw.ops.reading import OpsError
 from assetgw.ops.rebuild import compare, rebuild
+from gateway.store.factory import store_path
 
 
 async def run_rebuild(args: argparse.Namespace) -> int:
     settings = Settings.from_env()
     console = Console(stderr=True)
-    live = Path(args.live or settings.data_dir / "gateway.sqlite3")
+    live = Path(args.live or store_path(settings.data_dir))
     if not live.is_file():
         console.print(f"[red]no live store at {live} (set --live or ASSETGW_DATA_DIR)")
         return 2

@@ -9,8 +9,9 @@ import structlog
 
 from connectors.contract.registry import load_connectors
 from connectors.contract.transport import HttpTransport
-from connectors.runtime.worker import ConnectorWorker
+from connectors.runtime.worker import ConnectorWorker, connector_group
 from infra import heap
+from infra.kafka.clients import make_consumer, make_producer, start_with_retry
 from infra.kafka.topics import ensure_topics
 from infra.settings import Settings
 from infra.metrics import serve_metrics
@@ -36,14 +37,25 @@ async def run_connectors(settings: Settings, kinds: list[str], stop: asyncio.Eve
         raise SystemExit(f"no connector registered for {missing}; registered: {sorted(factories)}")
     keys = partner_keys()
     await ensure_topics(settings.kafka_bootstrap, settings.topic_prefix, settings.partitions)
-    workers = [
-        ConnectorWorker(kind, factories[kind](HttpTransport(settings.simulator_urls[kind], keys=keys)), settings)
-        for kind in kinds
-    ]
+    # Before the Kafka clients: a taken port then leaves nothing unclosed behind.
     port = settings.metrics_port or ports.CONNECTOR_METRICS[kinds[0] if len(kinds) == 1 else "all"]
     metrics_server = await serve_metrics(settings.api_host, port)
+    producers = {kind: make_producer(settings, f"connector-{kind}") for kind in kinds}
+    workers = [
+        ConnectorWorker(kind, factories[kind](HttpTransport(settings.simulator_urls[kind], keys=keys)), settings,
+                        consumer=make_consumer(settings, group_id=connector_group(settings.topic_prefix, kind),
+                                               client_id=f"connector-{kind}"),
+                        producer=producers[kind])
+        for kind in kinds
+    ]
     heap.settle()
     try:
+        await asyncio.gather(*(start_with_retry(p) for p in producers.values()))
         await asyncio.gather(*(w.run(stop) for w in workers))
     finally:
+        for producer in producers.values():  # after the workers: their last results are flushed by now
+            try:  # bounded: the broker may be gone
+                await asyncio.wait_for(producer.stop(), timeout=10)
+            except Exception as exc:  # noqa: BLE001 - leaving anyway
+                structlog.get_logger("connector").warning("shutdown step gave up", error=repr(exc))
         await metrics_server.cleanup()

@@ -15,7 +15,8 @@ from aiohttp import web
 from gateway.http.auth import AuthError, Officer, TokenAuthority
 from infra.clock import now_ms
 from gateway.http.errors import ApiError
-from gateway.store.sqlite.inquiries import Store
+from gateway.store.interfaces import AccessAudit
+from gateway.store.records import AccessEntry
 from schemas.courts import Courts
 from schemas.identifiers import court_code
 
@@ -41,7 +42,7 @@ PUBLIC = {("GET", "/healthz"), ("GET", "/v1/openapi.json")}
 AUTHORITY = web.AppKey("authority", TokenAuthority)
 COURTS = web.AppKey("courts", Courts)
 LIMITER = web.AppKey("limiter", "RateLimiter")
-AUDIT = web.AppKey("audit", Store)
+AUDIT = web.AppKey("audit", AccessAudit)
 OFFICER = web.RequestKey("officer", Officer)
 
 
@@ -67,8 +68,8 @@ class RateLimiter:
 
 def refuse(request: web.Request, status: int, reason: str, field_name: str = "authorization") -> ApiError:
     officer: Officer | None = request.get(OFFICER)
-    request.app[AUDIT].audit_access(now_ms(), officer.id if officer else None, officer.court if officer else None,
-                                    request.method, request.path, status, reason)
+    request.app[AUDIT].record(AccessEntry(now_ms(), officer.id if officer else None, officer.court if officer else None,
+                                          request.method, request.path, status, reason))
     code = {401: "unauthenticated", 403: "forbidden", 422: "validation_failed", 429: "rate_limited"}[status]
     return ApiError(status, code, reason, [{"field": field_name, "message": reason}])
 

@@ -16,7 +16,7 @@ from gateway.http.routes.inquiries import MAX_BATCH_BYTES
 from gateway.inquiries.completions import Completions
 from gateway.inquiries.intake import Intake
 from gateway.orders.desk import OrderDesk
-from gateway.store.sqlite.inquiries import Store
+from gateway.store.interfaces import Store
 from infra import metrics
 from schemas.courts import Courts
 from schemas.directory import Directory
@@ -53,7 +53,7 @@ def create_app(store: Store, intake: Intake, desk: OrderDesk, directory: Directo
     # aiohttp's own body limit is set above ours so that read_limited answers with JSON.
     app = web.Application(middlewares=[json_errors, authenticate], client_max_size=MAX_BATCH_BYTES + 1)
     app[STORE], app[INTAKE], app[DIRECTORY], app[DESK] = store, intake, directory, desk
-    app[AUTHORITY], app[LIMITER], app[AUDIT], app[COURTS] = authority, limiter, store, courts
+    app[AUTHORITY], app[LIMITER], app[AUDIT], app[COURTS] = authority, limiter, store.access, courts
     app[COMPLETIONS] = completions or Completions()
     for routes in (orders, inquiries, ops, meta):
         routes.setup(app)

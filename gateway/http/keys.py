@@ -8,7 +8,7 @@ from aiohttp import web
 from gateway.inquiries.completions import Completions
 from gateway.inquiries.intake import Intake
 from gateway.orders.desk import OrderDesk
-from gateway.store.sqlite.inquiries import Store
+from gateway.store.interfaces import Store
 from schemas.directory import Directory
 
 STORE = web.AppKey("store", Store)

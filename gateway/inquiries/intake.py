@@ -7,7 +7,8 @@ from dataclasses import dataclass
 from typing import Callable, Sequence
 
 from infra.clock import now_ms
-from gateway.store.sqlite.inquiries import NewInquiry, Store
+from gateway.store.interfaces import InquiryRepository
+from gateway.store.records import NewBatch, NewInquiry
 from schemas.api import BatchRow, CaseFields, InquiryCreate
 from schemas.debtor import Debtor
 from schemas.directory import Directory, UnknownInstitution
@@ -29,8 +30,8 @@ class Accepted:
 
 
 class Intake:
-    def __init__(self, store: Store, directory: Directory, default_deadline_s: float, on_accepted: Callable[[], None]) -> None:
-        self.store = store
+    def __init__(self, inquiries: InquiryRepository, directory: Directory, default_deadline_s: float, on_accepted: Callable[[], None]) -> None:
+        self.inquiries = inquiries
         self.directory = directory
         self.default_deadline_s = default_deadline_s
         self.on_accepted = on_accepted  # wakes the outbox relay
@@ -41,7 +42,7 @@ class Intake:
         except UnknownInstitution as exc:
             raise ScopeError(f"institutions[{exc.index}]", str(exc)) from None
         inquiry = self._inquiry(body, body.debtors, institutions, None, body.deadline_seconds)
-        legs = self.store.add_inquiries([inquiry])
+        legs = self.inquiries.add([inquiry])
         self.on_accepted()
         return Accepted(inquiry.id, 1, len(body.debtors), legs)
 
@@ -62,7 +63,7 @@ class Intake:
             debtors = list({r.debtor.id_number: r.debtor for r in members}.values())  # a debtor once per case
             institutions = self.directory.resolve_scope(members[0].institutions)
             inquiries.append(self._inquiry(members[0], debtors, institutions, batch_id, members[0].deadline_seconds))
-        legs = self.store.add_inquiries(inquiries, batch=(batch_id, now_ms(), fmt, len(rows)))
+        legs = self.inquiries.add(inquiries, NewBatch(batch_id, now_ms(), fmt, len(rows)))
         self.on_accepted()
         return Accepted(batch_id, len(inquiries), sum(len(q.debtors) for q in inquiries), legs)
 

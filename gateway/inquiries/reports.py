@@ -1,12 +1,11 @@
-"""Merging leg answers into one asset report per debtor and case. Pure functions over store rows."""
+"""Merging leg answers into one asset report per debtor and case. Pure functions over store records."""
 
 from __future__ import annotations
 
 from typing import Any, Iterable, Mapping
 
-import orjson
-
 from gateway.inquiries.states import OPEN_LEG
+from gateway.store.records import DebtorRecord, InquiryRecord, LegRecord
 from infra.clock import shown
 from schemas.assets import ASSET_KINDS, asset_id, attributable_fen
 from schemas.directory import Directory
@@ -23,37 +22,36 @@ def merge_assets(assets: Iterable[Mapping[str, Any]]) -> dict[str, Any]:
     return {"assets": by_kind, "totals_fen": totals}
 
 
-def leg_view(leg: Mapping[str, Any], directory: Directory) -> dict[str, Any]:
-    institution = directory.by_id.get(leg["institution_id"])
+def leg_view(leg: LegRecord, directory: Directory) -> dict[str, Any]:
+    institution = directory.by_id.get(leg.institution_id)
     view = {
-        "leg_id": leg["id"],
-        "institution_id": leg["institution_id"],
+        "leg_id": leg.id,
+        "institution_id": leg.institution_id,
         "institution_name": institution.name if institution else None,
-        "kind": leg["institution_kind"],
-        "status": leg["status"],
-        "reason": leg["reason"],
-        "attempts": leg["attempts"],
-        "latency_ms": leg["latency_ms"],
-        "sent_at": shown(leg["sent_at"]),
-        "finished_at": shown(leg["finished_at"]),
+        "kind": leg.institution_kind,
+        "status": leg.status,
+        "reason": leg.reason,
+        "attempts": leg.attempts,
+        "latency_ms": leg.latency_ms,
+        "sent_at": shown(leg.sent_at),
+        "finished_at": shown(leg.finished_at),
     }
-    if leg["late_status"]:
+    if leg.late_status:
         view["late_result"] = {
-            "status": leg["late_status"], "reason": leg["late_reason"], "received_at": shown(leg["late_at"]),
+            "status": leg.late_status, "reason": leg.late_reason, "received_at": shown(leg.late_at),
         }
     return view
 
 
-def debtor_report(debtor: Mapping[str, Any], legs: list[Mapping[str, Any]], directory: Directory) -> dict[str, Any]:
-    assets: list[dict[str, Any]] = []
+def debtor_report(debtor: DebtorRecord, legs: list[LegRecord], directory: Directory) -> dict[str, Any]:
+    assets: list[Mapping[str, Any]] = []
     for leg in legs:
-        if leg["assets"]:
-            assets.extend(orjson.loads(leg["assets"]))
-        if leg["late_assets"]:  # answered after the deadline: kept, and marked as late
-            assets.extend({**a, "late": True} for a in orjson.loads(leg["late_assets"]))
-    done = sum(1 for leg in legs if leg["status"] not in OPEN_LEG)
+        assets.extend(leg.assets)
+        # Answered after the deadline: kept, and marked as late.
+        assets.extend({**a, "late": True} for a in leg.late_assets)
+    done = sum(1 for leg in legs if leg.status not in OPEN_LEG)
     return {
-        "debtor": {"kind": debtor["kind"], "id_number": debtor["id_number"], "name": debtor["name"]},
+        "debtor": {"kind": debtor.kind, "id_number": debtor.id_number, "name": debtor.name},
         "complete": done == len(legs),
         "legs_done": done,
         "legs_total": len(legs),
@@ -62,33 +60,33 @@ def debtor_report(debtor: Mapping[str, Any], legs: list[Mapping[str, Any]], dire
     }
 
 
-def group_legs(legs: Iterable[Mapping[str, Any]]) -> dict[int, list[Mapping[str, Any]]]:
-    by_debtor: dict[int, list[Mapping[str, Any]]] = {}
+def group_legs(legs: Iterable[LegRecord]) -> dict[int, list[LegRecord]]:
+    by_debtor: dict[int, list[LegRecord]] = {}
     for leg in legs:
-        by_debtor.setdefault(leg["debtor_seq"], []).append(leg)
+        by_debtor.setdefault(leg.debtor_seq, []).append(leg)
     return by_debtor
 
 
-def inquiry_view(inquiry: Mapping[str, Any], debtors: list[Mapping[str, Any]], legs: list[Mapping[str, Any]], directory: Directory) -> dict[str, Any]:
+def inquiry_view(inquiry: InquiryRecord, debtors: list[DebtorRecord], legs: list[LegRecord], directory: Directory) -> dict[str, Any]:
     legs_by_debtor = group_legs(legs)
     statuses: dict[str, int] = {}
     for leg in legs:
-        statuses[leg["status"]] = statuses.get(leg["status"], 0) + 1
+        statuses[leg.status] = statuses.get(leg.status, 0) + 1
     return {
-        "id": inquiry["id"],
-        "batch_id": inquiry["batch_id"],
-        "status": "completed" if inquiry["completed_at"] is not None else "running",
+        "id": inquiry.id,
+        "batch_id": inquiry.batch_id,
+        "status": "completed" if inquiry.completed_at is not None else "running",
         "case": {
-            "case_number": inquiry["case_number"],
-            "court": inquiry["court"],
-            "amount_due_fen": inquiry["amount_due_fen"],
-            "costs_fen": inquiry["costs_fen"],
-            "notice_number": inquiry["notice_number"],
-            "officer_credentials": orjson.loads(inquiry["officer_credentials"]),
+            "case_number": inquiry.case_number,
+            "court": inquiry.court,
+            "amount_due_fen": inquiry.amount_due_fen,
+            "costs_fen": inquiry.costs_fen,
+            "notice_number": inquiry.notice_number,
+            "officer_credentials": list(inquiry.officer_credentials),
         },
-        "created_at": shown(inquiry["created_at"]),
-        "deadline": shown(inquiry["deadline"]),
-        "completed_at": shown(inquiry["completed_at"]),
-        "progress": {"legs_total": inquiry["legs_total"], "legs_done": inquiry["legs_done"], "by_status": statuses},
-        "reports": [debtor_report(d, legs_by_debtor.get(d["seq"], []), directory) for d in debtors],
+        "created_at": shown(inquiry.created_at),
+        "deadline": shown(inquiry.deadline),
+        "completed_at": shown(inquiry.completed_at),
+        "progress": {"legs_total": inquiry.legs_total, "legs_done": inquiry.legs_done, "by_status": statuses},
+        "reports": [debtor_report(d, legs_by_debtor.get(d.seq, []), directory) for d in debtors],
     }

@@ -9,20 +9,18 @@ sends, after a restart, whatever was acknowledged but not yet published. Each ki
 from __future__ import annotations
 
 import asyncio
-import sqlite3
 from collections import defaultdict
 from dataclasses import dataclass
 from typing import Protocol, Sequence
 
-import orjson
 import structlog
 from aiokafka.errors import KafkaError
 
 from infra.kafka.clients import Publisher
 from infra.kafka.topics import legs_topic, orders_topic
 from infra.clock import ms_to_dt, now_ms
-from gateway.store.sqlite.orders import OrderStore
-from gateway.store.sqlite.inquiries import Store
+from gateway.store.interfaces import LegQueue, OrderRepository
+from gateway.store.records import PendingLeg
 from schemas.messages import TYPE_OF, LegBatch, encode, encode_payload
 from schemas.orders import AssetRef, OrderRequest
 
@@ -85,61 +83,62 @@ class Relay:
 class LegOutbox:
     """Pending legs as ``LegBatch`` messages: per inquiry and institution kind, up to
     ``legs_per_message`` legs each, grouped by institution so a message's legs make few calls.
-    The payload is built straight from the store's rows, which were validated at intake; the
+    The payload is built straight from the store's records, which were validated at intake; the
     connectors validate it again on decode."""
 
-    def __init__(self, store: Store, topic_prefix: str, legs_per_message: int) -> None:
-        self.store, self.prefix, self.legs_per_message = store, topic_prefix, legs_per_message
+    def __init__(self, legs: LegQueue, topic_prefix: str, legs_per_message: int) -> None:
+        self.legs, self.prefix, self.legs_per_message = legs, topic_prefix, legs_per_message
 
     def pending(self, limit: int) -> list[Outgoing]:
-        groups: dict[tuple[str, str], list[sqlite3.Row]] = defaultdict(list)
-        for row in self.store.pending_legs(limit):
-            groups[(row["inquiry_id"], row["institution_kind"])].append(row)
+        groups: dict[tuple[str, str], list[PendingLeg]] = defaultdict(list)
+        for leg in self.legs.claim_pending(limit):
+            groups[(leg.inquiry.id, leg.institution_kind)].append(leg)
         out = []
-        for rows in groups.values():
-            rows.sort(key=lambda r: r["institution_id"])  # stable: debtors stay in order
-            for start in range(0, len(rows), self.legs_per_message):
-                out.append(self._message(rows[start:start + self.legs_per_message]))
+        for legs in groups.values():
+            legs.sort(key=lambda leg: leg.institution_id)  # stable: debtors stay in order
+            for start in range(0, len(legs), self.legs_per_message):
+                out.append(self._message(legs[start:start + self.legs_per_message]))
         return out
 
-    def _message(self, rows: list[sqlite3.Row]) -> Outgoing:
-        first = rows[0]
+    def _message(self, legs: list[PendingLeg]) -> Outgoing:
+        first, inquiry = legs[0], legs[0].inquiry
         payload = {
-            "inquiry_id": first["inquiry_id"], "batch_id": first["batch_id"], "case_number": first["case_number"],
-            "court": first["court"], "notice_number": first["notice_number"],
-            "officer_credentials": orjson.loads(first["officer_credentials"]),
-            "amount_due_fen": first["amount_due_fen"], "costs_fen": first["costs_fen"],
-            "institution_kind": first["institution_kind"], "deadline": ms_to_dt(first["deadline"]).isoformat(),
-            "legs": [{"leg_id": r["id"], "institution_id": r["institution_id"],
-                      "debtor": {"kind": r["debtor_kind"], "id_number": r["id_number"], "name": r["name"]}} for r in rows],
+            "inquiry_id": inquiry.id, "batch_id": inquiry.batch_id, "case_number": inquiry.case_number,
+            "court": inquiry.court, "notice_number": inquiry.notice_number,
+            "officer_credentials": inquiry.officer_credentials,
+            "amount_due_fen": inquiry.amount_due_fen, "costs_fen": inquiry.costs_fen,
+            "institution_kind": first.institution_kind, "deadline": ms_to_dt(inquiry.deadline).isoformat(),
+            "legs": [{"leg_id": leg.id, "institution_id": leg.institution_id,
+                      "debtor": {"kind": leg.debtor_kind, "id_number": leg.debtor_id_number, "name": leg.debtor_name}}
+                     for leg in legs],
         }
-        value = encode_payload(TYPE_OF[LegBatch], payload, inquiry_id=first["inquiry_id"], batch_id=first["batch_id"])
+        value = encode_payload(TYPE_OF[LegBatch], payload, inquiry_id=inquiry.id, batch_id=inquiry.batch_id)
         # Keyed by the first leg: spreads a large inquiry's messages over the partitions (and so
         # over a kind's workers); legs need no order among themselves.
-        key = first["id"].encode()
-        return Outgoing([r["id"] for r in rows], legs_topic(self.prefix, first["institution_kind"]), key, value)
+        key = first.id.encode()
+        return Outgoing([leg.id for leg in legs], legs_topic(self.prefix, first.institution_kind), key, value)
 
     def mark_sent(self, ids: Sequence[str], now: int) -> None:
-        self.store.mark_sent(ids, now)
+        self.legs.mark_sent(ids, now)
 
 
 class OrderOutbox:
-    def __init__(self, orders: OrderStore, topic_prefix: str) -> None:
+    def __init__(self, orders: OrderRepository, topic_prefix: str) -> None:
         self.orders, self.prefix = orders, topic_prefix
 
     def pending(self, limit: int) -> list[Outgoing]:
         out = []
-        for row in self.orders.sendable(limit):
+        for o in self.orders.claim_sendable(limit):
             order = OrderRequest(
-                order_id=row["id"], type=row["type"], court=row["court"], case_number=row["case_number"],
-                institution_id=row["institution_id"], institution_kind=row["institution_kind"],
-                asset=AssetRef(kind=row["asset_kind"], id=row["asset_id"]), debtor_id_number=row["debtor_id_number"],
-                amount_fen=row["amount_fen"], term_days=row["term_days"], ruling_number=row["ruling_number"],
-                notice_number=row["notice_number"], officer_credentials=orjson.loads(row["officer_credentials"]),
+                order_id=o.id, type=o.type, court=o.court, case_number=o.case_number,
+                institution_id=o.institution_id, institution_kind=o.institution_kind,
+                asset=AssetRef(kind=o.asset_kind, id=o.asset_id), debtor_id_number=o.debtor_id_number,
+                amount_fen=o.amount_fen, term_days=o.term_days, ruling_number=o.ruling_number,
+                notice_number=o.notice_number, officer_credentials=list(o.officer_credentials),
                 # Institutions know a freeze by the id of the order that placed it.
-                original_freeze_id=row["original_order_id"], enforcement_account=row["enforcement_account"],
-                operator=row["operator"], checker=row["checker"],
-                served_at=ms_to_dt(row["created_at"]), deadline=ms_to_dt(row["deadline"]),
+                original_freeze_id=o.original_order_id, enforcement_account=o.enforcement_account,
+                operator=o.operator, checker=o.checker,
+                served_at=ms_to_dt(o.created_at), deadline=ms_to_dt(o.deadline),
             )
             # Keyed by asset: orders on one asset stay in order on one partition.
             out.append(Outgoing([order.order_id], orders_topic(self.prefix, order.institution_kind),

@@ -1,12 +1,14 @@
 """The order desk: checks an officer's control order against the case and the law before it is
 stored and sent — the asset must be one the case's inquiries found, the court must hold the case,
 freezes may not exceed the amount due plus costs, and a continue, unfreeze or deduction must name
-a freeze of the same court on the same asset. Deductions wait for a second officer."""
+a freeze of the same court on the same asset. Deductions wait for a second officer.
+
+Each check and the write it allows are one unit of work, so no other order can slip in between
+(two freezes that each fit alone but over-freeze together)."""
 
 from __future__ import annotations
 
 import hashlib
-import sqlite3
 from dataclasses import dataclass
 from typing import Any, Callable
 
@@ -15,8 +17,8 @@ import orjson
 from infra.clock import now_ms, shown
 from gateway.orders.freeze_plan import plan_freezes
 from gateway.orders.states import HOLDING_FREEZE, LIVE_FREEZE
-from gateway.store.sqlite.orders import OrderStore
-from gateway.store.sqlite.inquiries import Store, Transaction
+from gateway.store.interfaces import Store, UnitOfWork
+from gateway.store.records import CaseRecord, FoundAsset, NewOrder, OrderEvent, OrderRecord
 from schemas.assets import asset_id, attributable_fen
 from schemas.courts import Courts
 from schemas.directory import Directory
@@ -35,10 +37,9 @@ class OrderRejected(Exception):
 
 
 class OrderDesk:
-    def __init__(self, store: Store, orders: OrderStore, directory: Directory, courts: Courts, deadline_s: float,
+    def __init__(self, store: Store, directory: Directory, courts: Courts, deadline_s: float,
                  on_ready: Callable[[], None]) -> None:
         self.store = store
-        self.orders = orders
         self.directory = directory
         self.courts = courts
         self.deadline_s = deadline_s
@@ -46,22 +47,22 @@ class OrderDesk:
 
     # -- placing ------------------------------------------------------------------------------------
 
-    def place(self, body: OrderCreate) -> tuple[sqlite3.Row, bool]:
+    def place(self, body: OrderCreate) -> tuple[OrderRecord, bool]:
         """Returns (order, replayed). A repeated idempotency key with the same request returns the
         first order; with a different request it is refused, so a key never names two orders."""
         digest = _digest(body.model_dump(mode="json"))
-        existing = self.orders.by_key(body.idempotency_key)
-        if existing is not None:
-            if existing["request_digest"] != digest:
-                raise OrderRejected(409, "idempotency_key", "this key already names a different order")
-            return existing, True
-        order = self._prepare(body, digest)
-        with Transaction(self.store.db) as db:
-            self.orders.insert(db, order, actor=body.operator)
+        with self.store.unit_of_work() as uow:
+            existing = uow.orders.by_key(body.idempotency_key)
+            if existing is not None:
+                if existing.request_digest != digest:
+                    raise OrderRejected(409, "idempotency_key", "this key already names a different order")
+                return existing, True
+            order = self._prepare(uow, body, digest)
+            uow.orders.place(order, actor=body.operator)
         self.on_ready()
-        return self.orders.get(order["id"]), False  # type: ignore[return-value]
+        return self.get(order.id), False
 
-    def _prepare(self, body: OrderCreate, digest: str, planned_fen: int = 0) -> dict[str, Any]:
+    def _prepare(self, uow: UnitOfWork, body: OrderCreate, digest: str, planned_fen: int = 0) -> NewOrder:
         institution = self.directory.by_id.get(body.institution_id)
         if institution is None:
             raise OrderRejected(422, "institution_id", f"unknown institution {body.institution_id!r}")
@@ -69,24 +70,23 @@ class OrderDesk:
             raise OrderRejected(422, "asset.kind", f"a {institution.kind} institution holds no {body.asset.kind}")
         if body.type == "deduct":
             self._check_enforcement_account(body)
-        case = self._case(body.case_number, body.court)
-        found = self.store.case_assets(body.case_number)  # decoded once: every check below reads it
+        case = self._case(uow, body.case_number, body.court)
+        found = uow.inquiries.case_assets(body.case_number)  # decoded once: every check below reads it
         debtor, asset = self._found_asset(found, body.institution_id, body.asset)
-        original = self._check_original(body) if body.original_order_id else None
+        original = self._check_original(uow, body) if body.original_order_id else None
         if body.type == "freeze":
-            self._check_not_over_freezing(case, found, body.asset.kind, body.amount_fen, planned_fen)
+            self._check_not_over_freezing(uow, case, found, body.asset.kind, body.amount_fen, planned_fen)
         now = now_ms()
-        return {
-            "id": new_id(), "idempotency_key": body.idempotency_key, "request_digest": digest, "type": body.type,
-            "status": "requested", "case_number": body.case_number, "court": body.court,
-            "institution_id": institution.id, "institution_kind": institution.kind,
-            "asset_kind": body.asset.kind, "asset_id": body.asset.id, "debtor_id_number": debtor,
-            "amount_fen": body.amount_fen, "term_days": body.term_days, "ruling_number": body.ruling_number,
-            "notice_number": body.notice_number, "officer_credentials": orjson.dumps(body.officer_credentials).decode(),
-            "operator": body.operator, "original_order_id": original["id"] if original else None,
-            "enforcement_account": body.enforcement_account, "created_at": now,
-            "deadline": now + int(self.deadline_s * 1000), "updated_at": now,
-        }
+        return NewOrder(
+            id=new_id(), idempotency_key=body.idempotency_key, request_digest=digest, type=body.type,
+            case_number=body.case_number, court=body.court, institution_id=institution.id,
+            institution_kind=institution.kind, asset_kind=body.asset.kind, asset_id=body.asset.id,
+            debtor_id_number=debtor, amount_fen=body.amount_fen, term_days=body.term_days,
+            ruling_number=body.ruling_number, notice_number=body.notice_number,
+            officer_credentials=tuple(body.officer_credentials), operator=body.operator,
+            original_order_id=original.id if original else None, enforcement_account=body.enforcement_account,
+            created_at=now, deadline=now + int(self.deadline_s * 1000),
+        )
 
     def _check_enforcement_account(self, body: OrderCreate) -> None:
         """Deducted money goes to the deciding court's enforcement-fund account (执行款专户) only."""
@@ -95,39 +95,40 @@ class OrderDesk:
             expected = court.enforcement_account if court else "none: the court is not in the directory"
             raise OrderRejected(422, "enforcement_account", f"must be the court's enforcement-fund account (执行款专户) {expected}")
 
-    def _case(self, case_number: str, court: str) -> sqlite3.Row:
-        case = self.store.case(case_number)
+    def _case(self, uow: UnitOfWork, case_number: str, court: str) -> CaseRecord:
+        case = uow.inquiries.case(case_number)
         if case is None:
             raise OrderRejected(422, "case_number", "no inquiry for this case; orders act on what an inquiry found")
-        if case["court"] != court:
-            raise OrderRejected(422, "court", f"the case is held by {case['court']}")
+        if case.court != court:
+            raise OrderRejected(422, "court", f"the case is held by {case.court}")
         return case
 
-    def _found_asset(self, found: list[tuple[str, dict]], institution_id: str, ref: AssetRef) -> tuple[str, dict]:
-        for debtor, asset in found:
+    def _found_asset(self, found: list[FoundAsset], institution_id: str, ref: AssetRef) -> FoundAsset:
+        for item in found:
+            asset = item.asset
             if asset["institution_id"] == institution_id and asset["kind"] == ref.kind and asset_id(asset) == ref.id:
-                return debtor, asset
+                return item
         raise OrderRejected(422, "asset.id", f"{ref.kind} {ref.id} at {institution_id} is in no report of this case")
 
-    def _check_original(self, body: OrderCreate) -> sqlite3.Row:
-        original = self.orders.get(body.original_order_id)  # type: ignore[arg-type]
-        if original is None or original["type"] != "freeze":
+    def _check_original(self, uow: UnitOfWork, body: OrderCreate) -> OrderRecord:
+        original = uow.orders.get(body.original_order_id)  # type: ignore[arg-type]
+        if original is None or original.type != "freeze":
             raise OrderRejected(422, "original_order_id", "names no freeze order")
-        if (original["institution_id"], original["asset_id"]) != (body.institution_id, body.asset.id):
+        if (original.institution_id, original.asset_id) != (body.institution_id, body.asset.id):
             raise OrderRejected(422, "original_order_id", "names a freeze on another asset")
-        if original["court"] != body.court:
-            raise OrderRejected(422, "court", f"only the court that froze the asset ({original['court']}) may {body.type} it")
+        if original.court != body.court:
+            raise OrderRejected(422, "court", f"only the court that froze the asset ({original.court}) may {body.type} it")
         allowed = HOLDING_FREEZE if body.type in ("deduct", "continue") else LIVE_FREEZE
-        if original["status"] not in allowed:
-            raise OrderRejected(422, "original_order_id", f"the freeze is {original['status']}; a {body.type} needs it {' or '.join(allowed)}")
-        if body.type == "deduct" and body.amount_fen > (original["held_fen"] or 0):  # type: ignore[operator]
-            raise OrderRejected(422, "amount_fen", f"the freeze holds {original['held_fen'] or 0} fen; a deduction moves frozen funds only")
+        if original.status not in allowed:
+            raise OrderRejected(422, "original_order_id", f"the freeze is {original.status}; a {body.type} needs it {' or '.join(allowed)}")
+        if body.type == "deduct" and body.amount_fen > (original.held_fen or 0):  # type: ignore[operator]
+            raise OrderRejected(422, "amount_fen", f"the freeze holds {original.held_fen or 0} fen; a deduction moves frozen funds only")
         return original
 
-    def _check_not_over_freezing(self, case: sqlite3.Row, found: list[tuple[str, dict]], kind: str, amount: int | None,
-                                 planned_fen: int) -> None:
-        due = case["amount_due_fen"] + case["costs_fen"]
-        covered = self._covered_fen(case["case_number"], found) + planned_fen
+    def _check_not_over_freezing(self, uow: UnitOfWork, case: CaseRecord, found: list[FoundAsset], kind: str,
+                                 amount: int | None, planned_fen: int) -> None:
+        due = case.amount_due_fen + case.costs_fen
+        covered = self._covered_fen(uow, case.case_number, found) + planned_fen
         if kind in MONEY_KINDS:
             if covered + amount > due:  # type: ignore[operator]
                 raise OrderRejected(422, "amount_fen", f"over-freezing: the case's freezes would reach {covered + amount} fen; "  # type: ignore[operator]
@@ -135,70 +136,73 @@ class OrderDesk:
         elif covered >= due:
             raise OrderRejected(422, "asset.id", f"over-freezing: the case's freezes already cover {covered} of {due} fen")
 
-    def _covered_fen(self, case_number: str, found: list[tuple[str, dict]]) -> int:
+    def _covered_fen(self, uow: UnitOfWork, case_number: str, found: list[FoundAsset]) -> int:
         """What the case's live freezes cover: money by amount, property by the debtor's share of its value."""
         values = {(a["institution_id"], asset_id(a)): attributable_fen(a) for _, a in found}
         total = 0
-        for f in self.orders.live_freezes_of_case(case_number):
-            total += f["amount_fen"] if f["asset_kind"] in MONEY_KINDS else values.get((f["institution_id"], f["asset_id"]), 0)
+        for f in uow.orders.live_freezes_of_case(case_number):
+            total += f.amount_fen if f.asset_kind in MONEY_KINDS else values.get((f.institution_id, f.asset_id), 0)  # type: ignore[operator]
         return total
 
     # -- approving ----------------------------------------------------------------------------------
 
-    def approve(self, order_id: str, approval: Approval) -> sqlite3.Row:
-        order = self.get(order_id)
-        now = now_ms()
-        problem = None
-        if order["type"] != "deduct":
-            problem = OrderRejected(422, "order_id", "only deductions need a second officer's approval")
-        elif order["approved_at"] is not None or order["status"] != "requested":
-            problem = OrderRejected(409, "order_id", f"already approved by {order['checker']}")
-        elif approval.checker == order["operator"]:
-            problem = OrderRejected(422, "checker", "must be a different officer from the operator (two-person rule)")
-        with Transaction(self.store.db) as db:
+    def approve(self, order_id: str, approval: Approval) -> OrderRecord:
+        with self.store.unit_of_work() as uow:
+            order = _existing(uow.orders.get(order_id), order_id)
+            now = now_ms()
+            problem = None
+            if order.type != "deduct":
+                problem = OrderRejected(422, "order_id", "only deductions need a second officer's approval")
+            elif order.approved_at is not None or order.status != "requested":
+                problem = OrderRejected(409, "order_id", f"already approved by {order.checker}")
+            elif approval.checker == order.operator:
+                problem = OrderRejected(422, "checker", "must be a different officer from the operator (two-person rule)")
             if problem:
-                self.orders.audit(db, order_id, now, approval.checker, "approval_refused", {"reason": problem.message})
+                uow.orders.note(order_id, now, approval.checker, "approval_refused", {"reason": problem.message})
             else:
-                self.orders.approve(db, order_id, approval.checker, now)
+                uow.orders.approve(order_id, approval.checker, now)
         if problem:
-            raise problem
+            raise problem  # after the unit of work: the refusal stays in the audit trail
         self.on_ready()
         return self.get(order_id)
 
-    def get(self, order_id: str) -> sqlite3.Row:
-        order = self.orders.get(order_id)
-        if order is None:
-            raise OrderRejected(404, "order_id", f"no order {order_id}")
-        return order
+    def get(self, order_id: str) -> OrderRecord:
+        return _existing(self.store.orders.get(order_id), order_id)
+
+    def events(self, order_id: str) -> list[OrderEvent]:
+        return self.store.orders.events(order_id)
 
     # -- planning -----------------------------------------------------------------------------------
 
     def plan(self, case_number: str, req: FreezePlanRequest) -> dict[str, Any]:
         """Freezes that cover the amount due plus costs without over-freezing: money first (largest
         first, protected accounts skipped), then vehicles, then real estate, each whole."""
-        if req.execute:
-            placed = self.orders.with_key_prefix(f"{req.idempotency_key}:")
-            if placed:
-                return self._plan_view(case_number, placed, replayed=True)
-        case = self._case(case_number, req.court)
-        due = case["amount_due_fen"] + case["costs_fen"]
-        found = self.store.case_assets(case_number)
-        covered = self._covered_fen(case_number, found)
-        live = {(f["institution_id"], f["asset_id"]) for f in self.orders.live_freezes_of_case(case_number)}
-        plan = plan_freezes(found, live, due - covered)
-        planned, skipped, remaining = plan.orders, plan.skipped_protected, plan.remaining_fen
-        result = {
-            "case_number": case_number, "due_fen": due, "covered_fen": covered,
-            "planned_fen": sum(p["amount_fen"] if p["amount_fen"] is not None else p["value_fen"] for p in planned),
-            "shortfall_fen": max(remaining, 0), "orders": planned, "skipped_protected": skipped, "executed": False,
-        }
-        if req.execute and planned:
-            result["order_ids"] = self._execute(case_number, req, planned)
-            result["executed"] = True
+        with self.store.unit_of_work() as uow:  # the whole plan or nothing
+            if req.execute:
+                placed = uow.orders.with_key_prefix(f"{req.idempotency_key}:")
+                if placed:
+                    return self._plan_view(case_number, placed, replayed=True)
+            case = self._case(uow, case_number, req.court)
+            due = case.amount_due_fen + case.costs_fen
+            found = uow.inquiries.case_assets(case_number)
+            covered = self._covered_fen(uow, case_number, found)
+            live = {(f.institution_id, f.asset_id) for f in uow.orders.live_freezes_of_case(case_number)}
+            plan = plan_freezes(found, live, due - covered)
+            planned, skipped, remaining = plan.orders, plan.skipped_protected, plan.remaining_fen
+            result = {
+                "case_number": case_number, "due_fen": due, "covered_fen": covered,
+                "planned_fen": sum(p["amount_fen"] if p["amount_fen"] is not None else p["value_fen"] for p in planned),
+                "shortfall_fen": max(remaining, 0), "orders": planned, "skipped_protected": skipped, "executed": False,
+            }
+            if req.execute and planned:
+                result["order_ids"] = self._execute(uow, case_number, req, planned)
+                result["executed"] = True
+        if result["executed"]:
+            self.on_ready()
         return result
 
-    def _execute(self, case_number: str, req: FreezePlanRequest, planned: list[dict[str, Any]]) -> list[str]:
-        rows, running = [], 0
+    def _execute(self, uow: UnitOfWork, case_number: str, req: FreezePlanRequest, planned: list[dict[str, Any]]) -> list[str]:
+        orders, running = [], 0
         for p in planned:
             body = OrderCreate(
                 type="freeze", case_number=case_number, court=req.court, institution_id=p["institution_id"],
@@ -207,38 +211,42 @@ class OrderDesk:
                 officer_credentials=req.officer_credentials, operator=req.operator,
                 idempotency_key=f"{req.idempotency_key}:{p['institution_id']}:{p['asset']['id']}",
             )
-            rows.append(self._prepare(body, _digest(body.model_dump(mode="json")), planned_fen=running))
+            orders.append(self._prepare(uow, body, _digest(body.model_dump(mode="json")), planned_fen=running))
             running += p["amount_fen"] if p["amount_fen"] is not None else p["value_fen"]
-        with Transaction(self.store.db) as db:  # the whole plan or nothing
-            for row in rows:
-                self.orders.insert(db, row, actor=req.operator)
-        self.on_ready()
-        return [row["id"] for row in rows]
+        for order in orders:
+            uow.orders.place(order, actor=req.operator)
+        return [order.id for order in orders]
 
-    def _plan_view(self, case_number: str, placed: list[sqlite3.Row], replayed: bool) -> dict[str, Any]:
-        return {"case_number": case_number, "executed": True, "replayed": replayed, "order_ids": [o["id"] for o in placed]}
+    def _plan_view(self, case_number: str, placed: list[OrderRecord], replayed: bool) -> dict[str, Any]:
+        return {"case_number": case_number, "executed": True, "replayed": replayed, "order_ids": [o.id for o in placed]}
 
 
-def order_view(order: sqlite3.Row, events: list[sqlite3.Row]) -> dict[str, Any]:
+def order_view(order: OrderRecord, events: list[OrderEvent]) -> dict[str, Any]:
     return {
-        "id": order["id"], "type": order["type"], "status": order["status"],
-        "case_number": order["case_number"], "court": order["court"],
-        "institution_id": order["institution_id"], "asset": {"kind": order["asset_kind"], "id": order["asset_id"]},
-        "debtor_id_number": order["debtor_id_number"], "amount_fen": order["amount_fen"], "term_days": order["term_days"],
-        "documents": {"ruling_number": order["ruling_number"], "notice_number": order["notice_number"],
-                      "officer_credentials": orjson.loads(order["officer_credentials"])},
-        "operator": order["operator"], "checker": order["checker"], "approved_at": shown(order["approved_at"]),
-        "awaiting_approval": order["type"] == "deduct" and order["approved_at"] is None and order["status"] == "requested",
-        "original_order_id": order["original_order_id"], "enforcement_account": order["enforcement_account"],
-        "idempotency_key": order["idempotency_key"], "created_at": shown(order["created_at"]),
-        "sent_at": shown(order["sent_at"]), "updated_at": shown(order["updated_at"]),
-        "result": {"held_fen": order["held_fen"], "deducted_fen": order["deducted_fen"], "queue_position": order["queue_position"],
-                   "start_date": order["start_date"], "end_date": order["end_date"], "reason": order["reason"]},
+        "id": order.id, "type": order.type, "status": order.status,
+        "case_number": order.case_number, "court": order.court,
+        "institution_id": order.institution_id, "asset": {"kind": order.asset_kind, "id": order.asset_id},
+        "debtor_id_number": order.debtor_id_number, "amount_fen": order.amount_fen, "term_days": order.term_days,
+        "documents": {"ruling_number": order.ruling_number, "notice_number": order.notice_number,
+                      "officer_credentials": list(order.officer_credentials)},
+        "operator": order.operator, "checker": order.checker, "approved_at": shown(order.approved_at),
+        "awaiting_approval": order.type == "deduct" and order.approved_at is None and order.status == "requested",
+        "original_order_id": order.original_order_id, "enforcement_account": order.enforcement_account,
+        "idempotency_key": order.idempotency_key, "created_at": shown(order.created_at),
+        "sent_at": shown(order.sent_at), "updated_at": shown(order.updated_at),
+        "result": {"held_fen": order.held_fen, "deducted_fen": order.deducted_fen, "queue_position": order.queue_position,
+                   "start_date": order.start_date, "end_date": order.end_date, "reason": order.reason},
         "history": [
-            {"at": shown(e["at"]), "actor": e["actor"], "event": e["event"], "status": e["status"], "detail": orjson.loads(e["detail"])}
+            {"at": shown(e.at), "actor": e.actor, "event": e.event, "status": e.status, "detail": e.detail}
             for e in events
         ],
     }
+
+
+def _existing(order: OrderRecord | None, order_id: str) -> OrderRecord:
+    if order is None:
+        raise OrderRejected(404, "order_id", f"no order {order_id}")
+    return order
 
 
 def _digest(data: dict[str, Any]) -> str:

@@ -10,6 +10,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.errors import KafkaConnectionError, KafkaError
 
 from infra.kafka import pacing
+from infra.kafka.protocols import Consumer, Producer
 from infra.settings import Settings
 
 pacing.install()
@@ -33,13 +34,12 @@ def _producer(settings: Settings, client_id: str) -> AIOKafkaProducer:
     )
 
 
-def make_consumer(settings: Settings, *topics: str, group_id: str, client_id: str) -> AIOKafkaConsumer:
-    """A group consumer with static membership (KIP-345): a process restarted after a crash takes
+def make_consumer(settings: Settings, *, group_id: str, client_id: str) -> AIOKafkaConsumer:
+    """A group consumer (its subscriber subscribes it to the topics, with a rebalance listener) with static membership (KIP-345): a process restarted after a crash takes
     its old place at once instead of waiting for the dead member to expire (noida-db was seen to
     hold a dynamic rejoin for minutes). Offsets are committed by hand, only after the work a
     message caused is durable elsewhere."""
     return AIOKafkaConsumer(
-        *topics,
         bootstrap_servers=settings.kafka_bootstrap,
         group_id=group_id,
         group_instance_id=f"{client_id}-{settings.instance}",
@@ -108,7 +108,7 @@ class Publisher:
             raise
 
 
-async def start_with_retry(client: "AIOKafkaProducer | AIOKafkaConsumer | Publisher", attempts: int = 30) -> None:
+async def start_with_retry(client: "AIOKafkaProducer | Consumer | Producer", attempts: int = 30) -> None:
     """The broker may still be starting (or restarting) when a component comes up."""
     for attempt in range(attempts):
         try:

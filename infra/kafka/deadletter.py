@@ -3,15 +3,10 @@ headers that say why and where it came from, so ops can inspect and re-drive it.
 
 from __future__ import annotations
 
-
-from typing import TYPE_CHECKING
-
 from aiokafka.structs import ConsumerRecord
 
+from infra.kafka.protocols import Producer
 from schemas.messages import utcnow
-
-if TYPE_CHECKING:
-    from infra.kafka.clients import Publisher
 
 
 def deadletter_headers(record: ConsumerRecord, reason: str, consumer: str, attempts: int = 1) -> list[tuple[str, bytes]]:
@@ -27,7 +22,7 @@ def deadletter_headers(record: ConsumerRecord, reason: str, consumer: str, attem
 
 
 async def send_to_deadletter(
-    producer: "Publisher", topic: str, record: ConsumerRecord, reason: str, consumer: str, attempts: int = 1
+    producer: Producer, topic: str, record: ConsumerRecord, reason: str, consumer: str, attempts: int = 1
 ) -> None:
     await producer.send_and_wait(
         topic, record.value, key=record.key, headers=deadletter_headers(record, reason, consumer, attempts)

@@ -13,6 +13,8 @@ from gateway.http.keys import COMPLETIONS, DIRECTORY, INTAKE, STORE
 from gateway.inquiries.bulk import BulkError, detect_format, parse_rows
 from gateway.inquiries.intake import ScopeError
 from gateway.inquiries.reports import debtor_report, group_legs, inquiry_view
+from gateway.store.interfaces import InquiryRepository
+from gateway.store.records import BatchRecord
 from infra import metrics
 from infra.clock import shown
 from schemas.api import InquiryCreate
@@ -42,17 +44,22 @@ async def create_inquiry(request: web.Request) -> web.Response:
 
 
 async def get_inquiry(request: web.Request) -> web.Response:
-    store = request.app[STORE]
+    inquiries = request.app[STORE].inquiries
     inquiry_id = request.match_info["inquiry_id"]
     wait_s = wait_seconds(request)
-    inquiry = store.inquiry(inquiry_id)
+    inquiry = inquiries.get(inquiry_id)
     if inquiry is None:
         raise ApiError(404, "not_found", f"no inquiry {inquiry_id}", [{"field": "inquiry_id", "message": "unknown"}])
-    require_case(request, inquiry["case_number"], case_field="inquiry_id")
-    if wait_s and inquiry["completed_at"] is None:  # long-poll: answer once complete, or when the wait is up
-        await request.app[COMPLETIONS].wait(inquiry_id, lambda: store.inquiry(inquiry_id)["completed_at"] is not None, wait_s)
-        inquiry = store.inquiry(inquiry_id)
-    return json_response(inquiry_view(inquiry, store.debtors(inquiry_id), store.legs(inquiry_id), request.app[DIRECTORY]))
+    require_case(request, inquiry.case_number, case_field="inquiry_id")
+    if wait_s and inquiry.completed_at is None:  # long-poll: answer once complete, or when the wait is up
+        await request.app[COMPLETIONS].wait(inquiry_id, lambda: _completed(inquiries, inquiry_id), wait_s)
+        inquiry = inquiries.get(inquiry_id)
+    return json_response(inquiry_view(inquiry, inquiries.debtors(inquiry_id), inquiries.legs(inquiry_id), request.app[DIRECTORY]))
+
+
+def _completed(inquiries: InquiryRepository, inquiry_id: str) -> bool:
+    inquiry = inquiries.get(inquiry_id)
+    return inquiry is not None and inquiry.completed_at is not None
 
 
 async def create_batch(request: web.Request) -> web.Response:
@@ -81,51 +88,50 @@ async def create_batch(request: web.Request) -> web.Response:
     )
 
 
-def _batch_or_404(request: web.Request, batch_id: str):  # type: ignore[no-untyped-def]
-    store = request.app[STORE]
-    batch = store.batch(batch_id)
+def _batch_or_404(request: web.Request, batch_id: str) -> BatchRecord:
+    inquiries = request.app[STORE].inquiries
+    batch = inquiries.batch(batch_id)
     if batch is None:
         raise ApiError(404, "not_found", f"no batch {batch_id}", [{"field": "batch_id", "message": "unknown"}])
-    first = store.batch_inquiry_ids(batch_id)[:1]
+    first = inquiries.batch_inquiry_ids(batch_id)[:1]
     if first:
-        require_case(request, store.inquiry(first[0])["case_number"], case_field="batch_id")
+        require_case(request, inquiries.get(first[0]).case_number, case_field="batch_id")  # type: ignore[union-attr]
     return batch
 
 
 async def get_batch(request: web.Request) -> web.Response:
-    store = request.app[STORE]
     batch_id = request.match_info["batch_id"]
     batch = _batch_or_404(request, batch_id)
-    p = store.batch_progress(batch_id)
-    done = p["completed"] == p["inquiries"]
+    p = request.app[STORE].inquiries.batch_progress(batch_id)
+    done = p.completed == p.inquiries
     return json_response({
         "id": batch_id,
         "status": "completed" if done else "running",
-        "format": batch["format"],
-        "rows": batch["rows"],
-        "created_at": shown(batch["created_at"]),
-        "completed_at": shown(p["last_completed_at"]) if done else None,
-        "inquiries": {"total": p["inquiries"], "completed": p["completed"]},
-        "legs": {"total": p["legs_total"], "done": p["legs_done"]},
+        "format": batch.format,
+        "rows": batch.rows,
+        "created_at": shown(batch.created_at),
+        "completed_at": shown(p.last_completed_at) if done else None,
+        "inquiries": {"total": p.inquiries, "completed": p.completed},
+        "legs": {"total": p.legs_total, "done": p.legs_done},
         "reports": f"/v1/inquiry-batches/{batch_id}/reports",
     })
 
 
 async def batch_reports(request: web.Request) -> web.StreamResponse:
     """One JSON line per debtor report, streamed inquiry by inquiry so memory stays flat."""
-    store = request.app[STORE]
+    inquiries = request.app[STORE].inquiries
     directory = request.app[DIRECTORY]
     batch_id = request.match_info["batch_id"]
     _batch_or_404(request, batch_id)
     response = web.StreamResponse(headers={"Content-Type": "application/x-ndjson"})
     await response.prepare(request)
-    for inquiry_id in store.batch_inquiry_ids(batch_id):
-        inquiry = store.inquiry(inquiry_id)
-        legs_by_debtor = group_legs(store.legs(inquiry_id))
+    for inquiry_id in inquiries.batch_inquiry_ids(batch_id):
+        inquiry = inquiries.get(inquiry_id)
+        legs_by_debtor = group_legs(inquiries.legs(inquiry_id))
         lines = []
-        for debtor in store.debtors(inquiry_id):
-            report = debtor_report(debtor, legs_by_debtor.get(debtor["seq"], []), directory)
-            lines.append(orjson.dumps({"inquiry_id": inquiry_id, "case_number": inquiry["case_number"], **report}))
+        for debtor in inquiries.debtors(inquiry_id):
+            report = debtor_report(debtor, legs_by_debtor.get(debtor.seq, []), directory)
+            lines.append(orjson.dumps({"inquiry_id": inquiry_id, "case_number": inquiry.case_number, **report}))
         await response.write(b"\n".join(lines) + b"\n")
     await response.write_eof()
     return response

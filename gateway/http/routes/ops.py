@@ -12,17 +12,17 @@ from infra.clock import now_ms, shown
 async def pending_legs(request: web.Request) -> web.Response:
     now = now_ms()
     return json_response([
-        {"institution_id": r["institution_id"], "pending": r["pending"], "oldest_sent_at": shown(r["oldest_sent_at"]),
-         "oldest_age_s": round((now - r["oldest_sent_at"]) / 1000, 1)}
-        for r in request.app[STORE].pending_by_institution()
+        {"institution_id": b.institution_id, "pending": b.pending, "oldest_sent_at": shown(b.oldest_sent_at),
+         "oldest_age_s": round((now - b.oldest_sent_at) / 1000, 1)}
+        for b in request.app[STORE].legs.backlog()
     ])
 
 
 async def access_audit(request: web.Request) -> web.Response:
     return json_response([
-        {"at": shown(r["at"]), "officer": r["officer"], "court": r["court"], "method": r["method"], "path": r["path"],
-         "status": r["status"], "reason": r["reason"]}
-        for r in request.app[STORE].access_audit()
+        {"at": shown(e.at), "officer": e.officer, "court": e.court, "method": e.method, "path": e.path,
+         "status": e.status, "reason": e.reason}
+        for e in request.app[STORE].access.recent()
     ])
 
 

@@ -22,7 +22,7 @@ def _rejected(exc: OrderRejected) -> ApiError:
 
 
 def _view(desk: OrderDesk, order_id: str) -> dict:
-    return order_view(desk.get(order_id), desk.orders.events(order_id))
+    return order_view(desk.get(order_id), desk.events(order_id))
 
 
 async def create_order(request: web.Request) -> web.Response:
@@ -36,11 +36,11 @@ async def create_order(request: web.Request) -> web.Response:
         order, replayed = desk.place(body)
     except OrderRejected as exc:
         raise _rejected(exc) from None
-    location = f"/v1/orders/{order['id']}"
+    location = f"/v1/orders/{order.id}"
     if not replayed:
         metrics.ACCEPTED.labels("order").inc()
-        log.info("order placed", order_id=order["id"], type=order["type"], institution=order["institution_id"])
-    return json_response({**_view(desk, order["id"]), "replayed": replayed}, status=200 if replayed else 202,
+        log.info("order placed", order_id=order.id, type=order.type, institution=order.institution_id)
+    return json_response({**_view(desk, order.id), "replayed": replayed}, status=200 if replayed else 202,
                          headers={"Location": location})
 
 
@@ -50,8 +50,8 @@ async def get_order(request: web.Request) -> web.Response:
         order = desk.get(request.match_info["order_id"])
     except OrderRejected as exc:
         raise _rejected(exc) from None
-    require_case(request, order["case_number"], case_field="order_id")
-    return json_response(_view(desk, order["id"]))
+    require_case(request, order.case_number, case_field="order_id")
+    return json_response(_view(desk, order.id))
 
 
 async def approve_order(request: web.Request) -> web.Response:
@@ -61,7 +61,7 @@ async def approve_order(request: web.Request) -> web.Response:
         order = desk.get(order_id)
     except OrderRejected as exc:
         raise _rejected(exc) from None
-    require_case(request, order["case_number"], case_field="order_id")
+    require_case(request, order.case_number, case_field="order_id")
     require_role(request, "deduct")  # only an officer who may deduct can approve a deduction
     approval = await read_model(request, Approval) if request.can_read_body else Approval()
     checker = require_self(request, approval.checker, "checker")

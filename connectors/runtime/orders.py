@@ -1,0 +1,55 @@
+"""Sending a control order to its institution: always one result, never an exception. The
+institution dedupes on the order id, so retries and redeliveries apply an order at most once."""
+
+from __future__ import annotations
+
+import time
+
+import structlog
+
+from connectors.contract.base import Connector, Permanent, Retryable
+from connectors.runtime.calls import Attempts, InstitutionCalls, observe
+from infra import metrics
+from schemas.directory import Institution
+from schemas.messages import utcnow
+from schemas.orders import OrderRequest, OrderResult
+
+log = structlog.get_logger("connector")
+
+# What the result carries over from the institution's control record.
+_RECORD_FIELDS = ("freeze_id", "held_fen", "requested_fen", "deducted_fen", "queue_position", "start_date", "end_date", "reason")
+
+
+class OrderSender:
+    def __init__(self, connector: Connector, calls: InstitutionCalls) -> None:
+        self.connector = connector
+        self.calls = calls
+
+    async def control(self, order: OrderRequest, institution: Institution) -> OrderResult:
+        started = time.monotonic()
+        result = await self._control(order, institution, Attempts())
+        metrics.ORDERS.labels(institution.id, order.type, result.status).inc()
+        observe(institution.id, "control", started, result.attempts)
+        return result
+
+    async def _control(self, order: OrderRequest, institution: Institution, attempts: Attempts) -> OrderResult:
+        remaining = (order.deadline - utcnow()).total_seconds()
+        if remaining <= 0:
+            return _order_failed(order, "the order's deadline had passed before it reached the connector", 0)
+        try:
+            record = await self.calls.call(institution, lambda: self.connector.control(institution, order), attempts, remaining)
+        except TimeoutError:
+            return _order_failed(order, f"no answer from {institution.id} before the order deadline", attempts.count)
+        except (Permanent, Retryable) as exc:
+            return _order_failed(order, f"after {attempts.count} attempts: {exc}", attempts.count)
+        except Exception as exc:  # noqa: BLE001 - a connector bug must still end the order
+            log.exception("connector error", institution=institution.id)
+            return _order_failed(order, f"connector error: {exc!r}"[:500], attempts.count)
+        return OrderResult(order_id=order.order_id, institution_id=institution.id, status=record["status"],
+                           duplicate=bool(record.get("duplicate")), attempts=attempts.count, answered_at=utcnow(),
+                           **{k: record.get(k) for k in _RECORD_FIELDS})
+
+
+def _order_failed(order: OrderRequest, reason: str, attempts: int) -> OrderResult:
+    return OrderResult(order_id=order.order_id, institution_id=order.institution_id, status="failed",
+                       reason=reason, attempts=attempts, answered_at=utcnow())

@@ -1,0 +1,194 @@
+"""The store's contract: what the gateway needs from durable state, grouped by who needs it.
+
+Callers take the narrowest of these they can (the intake an ``InquiryRepository``, the result
+consumer a ``LegQueue`` and an ``OrderRepository``); only the process entry sees a whole
+``Store``. Nothing here names a database: SQLite implements it today (gateway/store/sqlite), and a
+server database must be able to implement it too.
+
+Every write method is atomic on its own. A ``UnitOfWork`` makes several calls one transaction:
+the order desk checks a case and places its orders in one, so no concurrent order slips between
+the check and the write. Calls are short and synchronous; do not await inside a unit of work.
+"""
+
+from __future__ import annotations
+
+from types import TracebackType
+from typing import Any, Iterable, Iterator, Protocol, Sequence
+
+from gateway.store.records import (
+    AccessEntry, BatchProgress, BatchRecord, CaseRecord, DebtorRecord, FoundAsset, InquiryRecord, InstitutionBacklog,
+    LegRecord, NewBatch, NewInquiry, NewOrder, OrderEvent, OrderRecord, PendingLeg,
+)
+from schemas.messages import LegBatchResult
+from schemas.orders import OrderResult
+
+
+class InquiryRepository(Protocol):
+    """Inquiries as officers submit and read them."""
+
+    def add(self, inquiries: Iterable[NewInquiry], batch: NewBatch | None = None) -> int:
+        """Stores the inquiries, their debtors and their legs (``pending``, so in the outbox) and
+        the batch they came in, all or nothing; returns the number of legs."""
+        ...
+
+    def get(self, inquiry_id: str) -> InquiryRecord | None: ...
+
+    def debtors(self, inquiry_id: str) -> list[DebtorRecord]:
+        """In their order in the inquiry."""
+        ...
+
+    def legs(self, inquiry_id: str) -> list[LegRecord]:
+        """By debtor, then institution."""
+        ...
+
+    def batch(self, batch_id: str) -> BatchRecord | None: ...
+
+    def batch_progress(self, batch_id: str) -> BatchProgress: ...
+
+    def batch_inquiry_ids(self, batch_id: str) -> list[str]:
+        """In the order they were stored."""
+        ...
+
+    def case(self, case_number: str) -> CaseRecord | None:
+        """The case as its latest inquiry gave it."""
+        ...
+
+    def case_assets(self, case_number: str) -> list[FoundAsset]:
+        """Every asset any inquiry of the case found, once each."""
+        ...
+
+
+class LegQueue(Protocol):
+    """Legs as work: the outbox relay takes them, results and deadlines settle them."""
+
+    def claim_pending(self, limit: int) -> list[PendingLeg]:
+        """Up to ``limit`` legs to publish. A store shared by several gateways must hand a leg to
+        one relay at a time (e.g. ``FOR UPDATE SKIP LOCKED`` with a lease); publishing a leg twice
+        is harmless, the answers are idempotent."""
+        ...
+
+    def mark_sent(self, leg_ids: Sequence[str], now: int) -> None:
+        """Pending legs the broker acknowledged become ``sent``."""
+        ...
+
+    def apply_results(self, batches: Sequence[LegBatchResult], now: int) -> int:
+        """In one transaction: the first terminal result of a leg wins, a result for a leg that
+        timed out is kept as its late result, repeats change nothing. Returns legs ended."""
+        ...
+
+    def requeue_unanswered(self, now: int, older_than_ms: int) -> int:
+        """Legs of open inquiries sent longer ago than ``older_than_ms`` go back to pending."""
+        ...
+
+    def next_open_deadline(self) -> int | None: ...
+
+    def expire_overdue(self, now: int) -> list[str]:
+        """Open legs of inquiries past their deadline become ``timed_out``; returns those inquiries."""
+        ...
+
+    def backlog(self) -> list[InstitutionBacklog]:
+        """Sent and unanswered legs per institution, the oldest first."""
+        ...
+
+
+class OrderRepository(Protocol):
+    """Control orders, their outbox and their append-only audit trail."""
+
+    def place(self, order: NewOrder, actor: str) -> None:
+        """Stores the order with its first event."""
+        ...
+
+    def approve(self, order_id: str, checker: str, now: int) -> None: ...
+
+    def note(self, order_id: str, now: int, actor: str, event: str, detail: dict[str, Any]) -> None:
+        """An event that changes no state, e.g. a refused attempt to approve."""
+        ...
+
+    def get(self, order_id: str) -> OrderRecord | None: ...
+
+    def by_key(self, idempotency_key: str) -> OrderRecord | None: ...
+
+    def with_key_prefix(self, prefix: str) -> list[OrderRecord]:
+        """In the order they were placed."""
+        ...
+
+    def events(self, order_id: str) -> list[OrderEvent]:
+        """Oldest first."""
+        ...
+
+    def live_freezes_of_case(self, case_number: str) -> list[OrderRecord]: ...
+
+    def claim_sendable(self, limit: int) -> list[OrderRecord]:
+        """Requested orders ready to publish (a deduction once approved); claimed as legs are."""
+        ...
+
+    def mark_sent(self, order_ids: Sequence[str], now: int) -> None: ...
+
+    def requeue_unanswered(self, now: int, older_than_ms: int) -> int: ...
+
+    def apply_results(self, results: Iterable[OrderResult], now: int) -> int:
+        """In one transaction: the first answer to a sent order decides it, with its follow-up on
+        the freeze it names; repeats change nothing. Returns orders moved."""
+        ...
+
+
+class AccessAudit(Protocol):
+    """Refused requests, append-only."""
+
+    def record(self, entry: AccessEntry) -> None: ...
+
+    def recent(self, limit: int = 200) -> list[AccessEntry]:
+        """Newest first."""
+        ...
+
+
+class UnitOfWork(Protocol):
+    """One transaction over the repositories: committed when the ``with`` block ends, rolled back
+    if it raises. Reads inside it see its own writes."""
+
+    @property
+    def inquiries(self) -> InquiryRepository: ...
+
+    @property
+    def orders(self) -> OrderRepository: ...
+
+    def __enter__(self) -> UnitOfWork: ...
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None: ...
+
+
+class Store(Protocol):
+    """The whole store, as the process entry wires it."""
+
+    @property
+    def inquiries(self) -> InquiryRepository: ...
+
+    @property
+    def legs(self) -> LegQueue: ...
+
+    @property
+    def orders(self) -> OrderRepository: ...
+
+    @property
+    def access(self) -> AccessAudit: ...
+
+    def unit_of_work(self) -> UnitOfWork: ...
+
+    def close(self) -> None: ...
+
+
+class Snapshot(Protocol):
+    """A read-only view of a store for comparing two of them (``assetgw rebuild``)."""
+
+    def inquiries(self) -> Iterator[InquiryRecord]: ...
+
+    def published_legs(self) -> Iterator[LegRecord]:
+        """Legs that left the gateway: all but ``pending``."""
+        ...
+
+    def published_orders(self) -> Iterator[OrderRecord]:
+        """Orders that left the gateway: all but ``requested``."""
+        ...
+
+    def close(self) -> None: ...

@@ -1,0 +1,250 @@
+"""What the store hands in and out: plain, immutable values with no trace of the database.
+
+Times are UTC epoch milliseconds, money integer fen. JSON the store keeps (officer credentials,
+assets, event details) comes back decoded; treat the dicts inside as read-only."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Iterator, NamedTuple, Sequence
+
+from schemas.debtor import Debtor
+from schemas.directory import Institution
+from schemas.messages import leg_id
+
+Asset = dict[str, Any]  # an asset as an institution reported it (schemas/json/asset.v3.json)
+
+
+# -- inquiries ------------------------------------------------------------------------------------
+
+@dataclass(frozen=True, slots=True)
+class NewInquiry:
+    id: str
+    batch_id: str | None
+    case_number: str
+    court: str
+    amount_due_fen: int
+    costs_fen: int
+    notice_number: str
+    officer_credentials: Sequence[str]
+    created_at: int
+    deadline: int
+    debtors: Sequence[Debtor]
+    institutions: Sequence[Institution]
+
+    def legs(self) -> Iterator[tuple[str, int, Institution]]:
+        """(leg id, debtor seq, institution): every debtor asked of every institution."""
+        for seq in range(len(self.debtors)):
+            for inst in self.institutions:
+                yield leg_id(self.id, seq, inst.id), seq, inst
+
+    @property
+    def legs_total(self) -> int:
+        return len(self.debtors) * len(self.institutions)
+
+
+@dataclass(frozen=True, slots=True)
+class NewBatch:
+    id: str
+    created_at: int
+    format: str  # "csv" or "jsonl"
+    rows: int
+
+
+@dataclass(frozen=True, slots=True)
+class InquiryRecord:
+    id: str
+    batch_id: str | None
+    case_number: str
+    court: str
+    amount_due_fen: int
+    costs_fen: int
+    notice_number: str
+    officer_credentials: tuple[str, ...]
+    created_at: int
+    deadline: int
+    legs_total: int
+    legs_done: int
+    completed_at: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class DebtorRecord:
+    inquiry_id: str
+    seq: int  # the debtor's place in the inquiry
+    kind: str
+    id_number: str
+    name: str
+
+
+@dataclass(frozen=True, slots=True)
+class LegRecord:
+    id: str
+    inquiry_id: str
+    debtor_seq: int
+    institution_id: str
+    institution_kind: str
+    status: str
+    sent_at: int | None
+    finished_at: int | None
+    reason: str | None
+    attempts: int | None
+    latency_ms: int | None
+    assets: tuple[Asset, ...]
+    # A result that came after the leg timed out: kept beside the timeout, never instead of it.
+    late_status: str | None
+    late_reason: str | None
+    late_assets: tuple[Asset, ...]
+    late_at: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class PendingLeg:
+    """A leg waiting in the outbox, with what its message must carry. Legs of one inquiry share
+    one ``inquiry`` object."""
+
+    id: str
+    institution_id: str
+    institution_kind: str
+    debtor_kind: str
+    debtor_id_number: str
+    debtor_name: str
+    inquiry: InquiryRecord
+
+
+@dataclass(frozen=True, slots=True)
+class InstitutionBacklog:
+    """Legs published to one institution and not yet answered."""
+
+    institution_id: str
+    pending: int
+    oldest_sent_at: int
+
+
+@dataclass(frozen=True, slots=True)
+class BatchRecord:
+    id: str
+    created_at: int
+    format: str
+    rows: int
+    inquiries: int
+    legs: int
+
+
+@dataclass(frozen=True, slots=True)
+class BatchProgress:
+    inquiries: int
+    completed: int
+    legs_total: int
+    legs_done: int
+    last_completed_at: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class CaseRecord:
+    """A case as last inquired."""
+
+    case_number: str
+    court: str
+    amount_due_fen: int
+    costs_fen: int
+
+
+class FoundAsset(NamedTuple):
+    """An asset an inquiry of the case found, and whose it is. A pair, so it unpacks as one."""
+
+    debtor_id_number: str
+    asset: Asset
+
+
+# -- orders ---------------------------------------------------------------------------------------
+
+@dataclass(frozen=True, slots=True)
+class NewOrder:
+    id: str
+    idempotency_key: str
+    request_digest: str
+    type: str
+    case_number: str
+    court: str
+    institution_id: str
+    institution_kind: str
+    asset_kind: str
+    asset_id: str
+    debtor_id_number: str
+    amount_fen: int | None
+    term_days: int | None
+    ruling_number: str
+    notice_number: str
+    officer_credentials: Sequence[str]
+    operator: str
+    original_order_id: str | None
+    enforcement_account: str | None
+    created_at: int
+    deadline: int
+    status: str = "requested"  # a rebuild re-inserts what was published as "sent"
+
+
+@dataclass(frozen=True, slots=True)
+class OrderRecord:
+    id: str
+    idempotency_key: str
+    request_digest: str
+    type: str
+    status: str
+    case_number: str
+    court: str
+    institution_id: str
+    institution_kind: str
+    asset_kind: str
+    asset_id: str
+    debtor_id_number: str
+    amount_fen: int | None
+    term_days: int | None
+    ruling_number: str
+    notice_number: str
+    officer_credentials: tuple[str, ...]
+    operator: str
+    checker: str | None
+    approved_at: int | None
+    original_order_id: str | None
+    enforcement_account: str | None
+    created_at: int
+    deadline: int
+    sent_at: int | None
+    updated_at: int
+    # The institution's answer.
+    held_fen: int | None
+    deducted_fen: int | None
+    queue_position: int | None
+    start_date: str | None
+    end_date: str | None
+    reason: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class OrderEvent:
+    """One entry of an order's append-only audit trail."""
+
+    seq: int
+    order_id: str
+    at: int
+    actor: str
+    event: str
+    status: str  # the order's status after the event
+    detail: dict[str, Any]
+
+
+# -- access audit ---------------------------------------------------------------------------------
+
+@dataclass(frozen=True, slots=True)
+class AccessEntry:
+    """A refused request: who, what, and why."""
+
+    at: int
+    officer: str | None
+    court: str | None
+    method: str
+    path: str
+    status: int
+    reason: str

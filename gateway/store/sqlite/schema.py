@@ -1,0 +1,73 @@
+"""The SQLite schema: tables, the partial indexes on open work, and the triggers that keep the
+audit trails append-only. Created on open when missing."""
+
+from __future__ import annotations
+
+from gateway.inquiries.states import OPEN_LEG as OPEN_LEG_STATUSES
+
+# SQLite uses a partial index only for a query that repeats the index's WHERE term word for word
+# (``status = 'pending'`` alone does not count as implying it), so queries for open legs add
+# ``AND {OPEN_LEG}``; tests/test_store_plans.py checks that they search the index.
+OPEN_LEG = f"status IN ({', '.join(repr(s) for s in OPEN_LEG_STATUSES)})"
+
+# The legs table doubles as the outbox: a leg is written ``pending`` in the same transaction that
+# acknowledges the inquiry, and the relay marks it ``sent`` once Kafka has it. So an acknowledged
+# inquiry survives any crash, and an unsent leg is sent after restart.
+INQUIRY_SCHEMA = f"""
+CREATE TABLE IF NOT EXISTS batches (
+    id TEXT PRIMARY KEY, created_at INTEGER NOT NULL, format TEXT NOT NULL,
+    rows INTEGER NOT NULL, inquiries INTEGER NOT NULL, legs INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS inquiries (
+    id TEXT PRIMARY KEY, batch_id TEXT, case_number TEXT NOT NULL, court TEXT NOT NULL,
+    amount_due_fen INTEGER NOT NULL, costs_fen INTEGER NOT NULL, notice_number TEXT NOT NULL,
+    officer_credentials TEXT NOT NULL, created_at INTEGER NOT NULL, deadline INTEGER NOT NULL,
+    legs_total INTEGER NOT NULL, legs_done INTEGER NOT NULL DEFAULT 0, completed_at INTEGER);
+CREATE INDEX IF NOT EXISTS inquiries_open ON inquiries(deadline) WHERE completed_at IS NULL;
+CREATE INDEX IF NOT EXISTS inquiries_batch ON inquiries(batch_id);
+CREATE INDEX IF NOT EXISTS inquiries_case ON inquiries(case_number);
+CREATE TABLE IF NOT EXISTS debtors (
+    inquiry_id TEXT NOT NULL, seq INTEGER NOT NULL, kind TEXT NOT NULL, id_number TEXT NOT NULL,
+    name TEXT NOT NULL, PRIMARY KEY (inquiry_id, seq));
+CREATE TABLE IF NOT EXISTS legs (
+    id TEXT PRIMARY KEY, inquiry_id TEXT NOT NULL, debtor_seq INTEGER NOT NULL,
+    institution_id TEXT NOT NULL, institution_kind TEXT NOT NULL, status TEXT NOT NULL,
+    sent_at INTEGER, finished_at INTEGER, reason TEXT, attempts INTEGER, latency_ms INTEGER,
+    assets TEXT, late_status TEXT, late_reason TEXT, late_assets TEXT, late_at INTEGER);
+CREATE INDEX IF NOT EXISTS legs_by_inquiry ON legs(inquiry_id);
+-- Open legs only: the outbox reads 'pending', the re-send of unanswered work reads 'sent' by age.
+DROP INDEX IF EXISTS legs_unsent;
+CREATE INDEX IF NOT EXISTS legs_open ON legs(status, sent_at) WHERE {OPEN_LEG};
+CREATE TABLE IF NOT EXISTS access_audit (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT, at INTEGER NOT NULL, officer TEXT, court TEXT,
+    method TEXT NOT NULL, path TEXT NOT NULL, status INTEGER NOT NULL, reason TEXT NOT NULL);
+CREATE TRIGGER IF NOT EXISTS access_audit_append_only_u BEFORE UPDATE ON access_audit
+    BEGIN SELECT RAISE(ABORT, 'the audit trail is append-only'); END;
+CREATE TRIGGER IF NOT EXISTS access_audit_append_only_d BEFORE DELETE ON access_audit
+    BEGIN SELECT RAISE(ABORT, 'the audit trail is append-only'); END;
+"""
+
+# Like legs, an order row is its own outbox entry: ``requested`` (and, for a deduction, approved)
+# orders are published by the relay and become ``sent``.
+ORDER_SCHEMA = """
+CREATE TABLE IF NOT EXISTS orders (
+    id TEXT PRIMARY KEY, idempotency_key TEXT NOT NULL UNIQUE, request_digest TEXT NOT NULL,
+    type TEXT NOT NULL, status TEXT NOT NULL, case_number TEXT NOT NULL, court TEXT NOT NULL,
+    institution_id TEXT NOT NULL, institution_kind TEXT NOT NULL, asset_kind TEXT NOT NULL,
+    asset_id TEXT NOT NULL, debtor_id_number TEXT NOT NULL, amount_fen INTEGER, term_days INTEGER,
+    ruling_number TEXT NOT NULL, notice_number TEXT NOT NULL, officer_credentials TEXT NOT NULL,
+    operator TEXT NOT NULL, checker TEXT, approved_at INTEGER, original_order_id TEXT,
+    enforcement_account TEXT, created_at INTEGER NOT NULL, deadline INTEGER NOT NULL,
+    sent_at INTEGER, updated_at INTEGER NOT NULL, held_fen INTEGER, deducted_fen INTEGER,
+    queue_position INTEGER, start_date TEXT, end_date TEXT, reason TEXT);
+CREATE INDEX IF NOT EXISTS orders_unsent ON orders(status) WHERE status = 'requested';
+CREATE INDEX IF NOT EXISTS orders_case ON orders(case_number);
+CREATE INDEX IF NOT EXISTS orders_asset ON orders(institution_id, asset_id);
+CREATE TABLE IF NOT EXISTS order_events (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT, order_id TEXT NOT NULL, at INTEGER NOT NULL,
+    actor TEXT NOT NULL, event TEXT NOT NULL, status TEXT NOT NULL, detail TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS order_events_by_order ON order_events(order_id, seq);
+CREATE TRIGGER IF NOT EXISTS order_events_append_only_u BEFORE UPDATE ON order_events
+    BEGIN SELECT RAISE(ABORT, 'the audit trail is append-only'); END;
+CREATE TRIGGER IF NOT EXISTS order_events_append_only_d BEFORE DELETE ON order_events
+    BEGIN SELECT RAISE(ABORT, 'the audit trail is append-only'); END;
+"""

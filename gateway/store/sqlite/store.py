@@ -1,0 +1,65 @@
+"""The SQLite store: the repositories over one connection, units of work as transactions on it,
+and read-only snapshots for comparing two databases."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from types import TracebackType
+from typing import Iterator
+
+from gateway.store.records import InquiryRecord, LegRecord, OrderRecord
+from gateway.store.sqlite import rows
+from gateway.store.sqlite.access import SqliteAccessAudit
+from gateway.store.sqlite.connection import Transaction, connect, connect_read_only
+from gateway.store.sqlite.inquiries import SqliteInquiries
+from gateway.store.sqlite.legs import SqliteLegQueue
+from gateway.store.sqlite.orders import SqliteOrders
+
+
+class SqliteStore:
+    def __init__(self, path: Path) -> None:
+        self.connection = connect(path)  # for SQLite's own tests (query plans); callers use the repositories
+        self.inquiries = SqliteInquiries(self.connection)
+        self.legs = SqliteLegQueue(self.connection)
+        self.orders = SqliteOrders(self.connection)
+        self.access = SqliteAccessAudit(self.connection)
+
+    def unit_of_work(self) -> SqliteUnitOfWork:
+        return SqliteUnitOfWork(self)
+
+    def close(self) -> None:
+        self.connection.close()
+
+
+class SqliteUnitOfWork:
+    """The same repositories, inside one ``BEGIN IMMEDIATE`` transaction: SQLite's write lock is
+    taken at the start, so what the block reads cannot change before it commits."""
+
+    def __init__(self, store: SqliteStore) -> None:
+        self.inquiries = store.inquiries
+        self.orders = store.orders
+        self._transaction = Transaction(store.connection)
+
+    def __enter__(self) -> SqliteUnitOfWork:
+        self._transaction.__enter__()
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None) -> None:
+        self._transaction.__exit__(exc_type, exc, tb)
+
+
+class SqliteSnapshot:
+    def __init__(self, path: Path) -> None:
+        self.connection = connect_read_only(path)
+
+    def inquiries(self) -> Iterator[InquiryRecord]:
+        return map(rows.inquiry, self.connection.execute(f"SELECT {rows.INQUIRY_COLUMNS} FROM inquiries"))
+
+    def published_legs(self) -> Iterator[LegRecord]:
+        return map(rows.leg, self.connection.execute(f"SELECT {rows.LEG_COLUMNS} FROM legs WHERE status != 'pending'"))
+
+    def published_orders(self) -> Iterator[OrderRecord]:
+        return map(rows.order, self.connection.execute(f"SELECT {rows.ORDER_COLUMNS} FROM orders WHERE status != 'requested'"))
+
+    def close(self) -> None:
+        self.connection.close()

@@ -1,0 +1,324 @@
+"""Shared test helpers: waiting on conditions, the API as an officer uses it, the simulators' admin
+API, and reading topics and metrics. Fixtures live in conftest.py; no test file imports another."""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import os
+import re
+import time
+import uuid
+from pathlib import Path
+from typing import Any, Awaitable, Callable
+from unittest import mock
+
+import aiohttp
+import orjson
+from aiokafka import AIOKafkaConsumer, TopicPartition
+
+from assetgw.ops.rebuild import compare, rebuild
+from assetgw.stack.supervisor import Stack
+from schemas.assets import asset_id
+from schemas.courts import Courts
+from infra.settings import Settings
+from schemas.assets import ASSET_KINDS
+
+CASE = {
+    "case_number": "(2025)冀0108执4502号",
+    "court": "石家庄市裕华区人民法院",
+    "amount_due_fen": 50_000_000,
+    "costs_fen": 500_000,
+    "notice_number": "(2025)冀0108执4502号-查",
+}
+COURT_A, COURT_B = "石家庄市裕华区人民法院", "石家庄市长安区人民法院"
+# The courts the tests act for, with the codes their case numbers carry.
+COURT_CODES = {COURT_A: "冀0108", COURT_B: "冀0102", "石家庄市新华区人民法院": "冀0105"}
+# The courts' enforcement-fund accounts (执行款专户), where deductions must go: from the directory.
+ACCOUNT_A = Courts.built_in().by_code[COURT_CODES[COURT_A]].enforcement_account
+ACCOUNT_B = Courts.built_in().by_code[COURT_CODES[COURT_B]].enforcement_account
+ALL_ROLES = ("officer", "deduct", "ops")
+LONG_POLL_S = 30  # per request of GET /v1/inquiries/{id}?wait= (the API allows up to 60)
+
+
+# --- waiting ------------------------------------------------------------------------------------
+
+async def wait_for(predicate: Callable[[], Awaitable[Any]], timeout: float, interval: float = 0.2, what: str = "condition") -> Any:
+    """Polls ``predicate`` until it returns something truthy, and returns that."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = await predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+        await asyncio.sleep(interval)
+
+
+async def get_json(session: aiohttp.ClientSession, path: str) -> Any:
+    async with session.get(path) as r:
+        assert r.status == 200, f"GET {path}: {r.status} {await r.text()}"
+        return await r.json()
+
+
+async def post_json(api: aiohttp.ClientSession, path: str, body: dict[str, Any]) -> tuple[int, Any]:
+    async with api.post(path, json=body) as r:
+        return r.status, await r.json()
+
+
+async def wait_inquiry(api: aiohttp.ClientSession, location: str, timeout: float = 60) -> dict[str, Any]:
+    """The completed inquiry, through the API's own long-poll (``?wait=``): answered the moment it
+    completes, so a test neither sleeps nor polls."""
+    deadline = time.monotonic() + timeout
+    while True:
+        wait_s = max(0.0, min(LONG_POLL_S, deadline - time.monotonic()))
+        async with api.get(location, params={"wait": f"{wait_s:.1f}"}) as r:
+            assert r.status == 200, f"GET {location}: {r.status} {await r.text()}"
+            body = await r.json()
+        if body["status"] == "completed":
+            return body
+        if time.monotonic() >= deadline:
+            raise AssertionError(f"timed out after {timeout}s waiting for inquiry {location} to complete: {body['progress']}")
+
+
+async def wait_batch(api: aiohttp.ClientSession, location: str, timeout: float = 300) -> dict[str, Any]:
+    async def done() -> dict[str, Any] | None:
+        body = await get_json(api, location)
+        return body if body["status"] == "completed" else None
+
+    return await wait_for(done, timeout, interval=0.5, what=f"batch {location} to complete")
+
+
+# --- inquiries ----------------------------------------------------------------------------------
+
+def case_body(debtors: list[dict[str, Any]], credential: str, **extra: Any) -> dict[str, Any]:
+    return {**CASE, "officer_credentials": [credential], "debtors": debtors, **extra}
+
+
+def debtor_json(d: Any) -> dict[str, str]:
+    return {"kind": d.kind, "id_number": d.id_number, "name": d.name}
+
+
+async def post_batch(api: aiohttp.ClientSession, rows: list[dict[str, Any]]) -> dict[str, Any]:
+    """Posts NDJSON rows to /v1/inquiry-batches; returns the acceptance."""
+    lines = b"\n".join(orjson.dumps(row) for row in rows)
+    async with api.post("/v1/inquiry-batches", data=lines, headers={"Content-Type": "application/x-ndjson"}) as r:
+        assert r.status == 202, await r.text()
+        return await r.json()
+
+
+def rich_debtor(population: Any) -> Any:
+    """A debtor who holds every kind of asset, so one report exercises every connector."""
+    for d in population.debtors:
+        kinds = {a.kind for a in population.assets_of(d.id_number)}
+        if kinds == set(ASSET_KINDS):
+            return d
+    raise AssertionError("population has no debtor holding every kind of asset")
+
+
+def bulk_debtors(population: Any, count: int) -> list[Any]:
+    """``count`` debtors spread over the population, a tenth of them companies."""
+    people = [d for d in population.debtors if d.kind == "person"]
+    companies = [d for d in population.debtors if d.kind == "organisation"]
+    n_companies = count // 10
+    return people[:: max(1, len(people) // (count - n_companies))][: count - n_companies] + companies[:n_companies]
+
+
+def deposit_holders(population: Any, min_fen: int) -> list[Any]:
+    """Debtors with an unprotected deposit of at least ``min_fen``, in population order."""
+    return [d for d in population.debtors if deposit_of(population, d, min_fen) is not None]
+
+
+def deposit_of(population: Any, debtor: Any, min_fen: int) -> dict[str, Any] | None:
+    """The debtor's first unprotected deposit of at least ``min_fen``, as the API shows assets."""
+    for a in population.assets_of(debtor.id_number):
+        if a.kind == "deposit" and not a.protected and a.value_fen >= min_fen:
+            return a.model_dump(mode="json")
+    return None
+
+
+_ID_FIELD = {"deposit": "account_no", "real_estate": "unit_no", "vehicle": "plate", "wallet": "wallet_id"}
+
+
+def expected_from_truth(truth: list[dict[str, Any]]) -> tuple[dict[str, list], dict[str, int]]:
+    by_kind: dict[str, list] = {k: [] for k in ASSET_KINDS}
+    for asset in truth:
+        by_kind[asset["kind"]].append(asset)
+    for kind, items in by_kind.items():
+        items.sort(key=lambda a: (a["institution_id"], a[_ID_FIELD[kind]]))
+    totals = {k: sum(a["value_fen"] * a["share_percent"] // 100 for a in items) for k, items in by_kind.items()}
+    totals["all"] = sum(totals.values())
+    return by_kind, totals
+
+
+async def assert_matches_truth(report: dict[str, Any], simulators: "Simulators") -> None:
+    truth = await simulators.truth(report["debtor"]["id_number"])
+    assets, totals = expected_from_truth(truth)
+    assert report["assets"] == assets, f"assets differ for {report['debtor']['name']}"
+    assert report["totals_fen"] == totals
+    assert report["complete"]
+
+
+# --- control orders -----------------------------------------------------------------------------
+
+_case_numbers = itertools.count(8000)
+_used: set[str] = set()  # one set for the session: tests on the shared stack share its ledgers
+
+
+def pick(population: Any, predicate: Callable[[list], bool]) -> Any:
+    """A debtor no other test has used, whose assets satisfy ``predicate``."""
+    for d in population.debtors:
+        if d.id_number not in _used and predicate(population.assets_of(d.id_number)):
+            _used.add(d.id_number)
+            return d
+    raise AssertionError("no debtor fits")
+
+
+def has_account(min_fen: int, protected: bool = False) -> Callable[[list], bool]:
+    return lambda assets: any(a.kind == "deposit" and a.protected == protected and a.value_fen >= min_fen for a in assets)
+
+
+async def open_case(api: aiohttp.ClientSession, debtor: Any, credential: str, court: str = COURT_A,
+                    due_fen: int = 10_000_000_00) -> tuple[str, list[dict]]:
+    """An inquiry for the debtor under a new case; returns the case number and what was found."""
+    case = f"(2025){COURT_CODES[court]}执{next(_case_numbers)}号"
+    body = {"case_number": case, "court": court, "amount_due_fen": due_fen, "costs_fen": 0,
+            "notice_number": f"{case}-查", "officer_credentials": [credential], "debtors": [debtor_json(debtor)]}
+    status, accepted = await post_json(api, "/v1/inquiries", body)
+    assert status == 202, accepted
+    inquiry = await wait_inquiry(api, accepted["location"])
+    assets = [a for kind in inquiry["reports"][0]["assets"].values() for a in kind]
+    return case, assets
+
+
+def order_body(kind: str, case: str, court: str, asset: dict, credential: str, **extra: Any) -> dict[str, Any]:
+    return {
+        "type": kind, "case_number": case, "court": court, "institution_id": asset["institution_id"],
+        "asset": {"kind": asset["kind"], "id": asset_id(asset)}, "ruling_number": f"{case}之一",
+        "notice_number": f"{case}-协执", "officer_credentials": [credential], "operator": "OFFICER-A1",
+        "idempotency_key": uuid.uuid4().hex, **extra,
+    }
+
+
+async def place(api: aiohttp.ClientSession, body: dict) -> dict:
+    """Places an order and returns it once the institution has answered."""
+    status, order = await post_json(api, "/v1/orders", body)
+    assert status == 202, order
+    return await settled(api, order["id"])
+
+
+async def settled(api: aiohttp.ClientSession, order_id: str, timeout: float = 30) -> dict:
+    async def done() -> dict | None:
+        order = await get_json(api, f"/v1/orders/{order_id}")
+        return order if order["status"] not in ("requested", "sent") else None
+
+    return await wait_for(done, timeout, what=f"order {order_id} to be answered")
+
+
+# --- officers and the simulators' admin API -----------------------------------------------------
+
+def officer_token(stack: Stack, officer: str = "OFFICER-A1", court: str = CASE["court"], roles: tuple[str, ...] = ALL_ROLES) -> str:
+    return stack.token(officer, court, COURT_CODES[court], list(roles))
+
+
+def officer_session(stack: Stack, officer: str, court: str, roles: tuple[str, ...] = ALL_ROLES) -> aiohttp.ClientSession:
+    return aiohttp.ClientSession(stack.api_url, headers={"Authorization": f"Bearer {officer_token(stack, officer, court, roles)}"})
+
+
+class Simulators:
+    """The simulators' admin API: ground truth and behaviour (faults, latency)."""
+
+    def __init__(self, stack: Stack, session: aiohttp.ClientSession) -> None:
+        self.stack, self.session = stack, session
+
+    def url(self, kind: str) -> str:
+        return f"http://127.0.0.1:{self.stack.sim_ports[kind]}"
+
+    async def truth(self, id_number: str) -> list[dict[str, Any]]:
+        assets: list[dict[str, Any]] = []
+        for kind in self.stack.sim_ports:
+            async with self.session.get(f"{self.url(kind)}/admin/truth/{id_number}") as r:
+                body = await r.json()
+                assert r.status == 200
+                assets.extend(body["assets"])
+        return assets
+
+    async def behave(self, institution_id: str, **behaviour: Any) -> None:
+        kind = institution_id.split("-")[0]
+        async with self.session.put(f"{self.url(kind)}/admin/institutions/{institution_id}/behaviour", json=behaviour) as r:
+            text = await r.text()  # always read: an unread body can stall the session (aiohttp #2217)
+            assert r.status == 200, text
+
+    async def reset(self, institution_id: str) -> None:
+        kind = institution_id.split("-")[0]
+        async with self.session.delete(f"{self.url(kind)}/admin/institutions/{institution_id}/behaviour") as r:
+            text = await r.text()
+            assert r.status == 200, text
+
+    async def _call(self, method: str, kind: str, path: str, **kwargs: Any) -> Any:
+        async with self.session.request(method, f"{self.url(kind)}{path}", **kwargs) as r:
+            assert r.status == 200, f"{method} {path}: {r.status} {await r.text()}"
+            return await r.json()
+
+    async def ledger(self, institution_id: str, asset_id: str) -> dict[str, Any]:
+        kind = institution_id.split("-")[0]
+        return await self._call("GET", kind, f"/admin/institutions/{institution_id}/assets/{asset_id}/ledger")
+
+    async def credit(self, institution_id: str, asset_id: str, amount_fen: int) -> dict[str, Any]:
+        kind = institution_id.split("-")[0]
+        return await self._call("POST", kind, f"/admin/institutions/{institution_id}/assets/{asset_id}/credit",
+                                json={"amount_fen": amount_fen})
+
+    async def advance(self, days: float) -> dict[str, Any]:
+        """Moves the simulators' shared clock forward (lapses, promotions)."""
+        return await self._call("POST", "bank", "/admin/clock/advance", json={"days": days})
+
+    async def summary(self, kind: str) -> dict[str, Any]:
+        return await self._call("GET", kind, "/admin/ledgers/summary")
+
+
+# --- topics and metrics -------------------------------------------------------------------------
+
+async def read_all(bootstrap: str, topic: str) -> list:
+    """Every message on ``topic`` up to its end offsets as of now."""
+    consumer = AIOKafkaConsumer(topic, bootstrap_servers=bootstrap, auto_offset_reset="earliest", enable_auto_commit=False)
+    await consumer.start()
+    try:
+        tps = [TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic) or ()]
+        ends = await consumer.end_offsets(tps)
+        out: list = []
+        while len(out) < sum(ends.values()):
+            for records in (await consumer.getmany(timeout_ms=1000, max_records=5000)).values():
+                out.extend(records)
+        return out
+    finally:
+        await consumer.stop()
+
+
+async def connector_metrics(stack: Stack, kind: str) -> str:
+    """The /metrics text of the connector worker for ``kind``."""
+    async with aiohttp.ClientSession() as session:
+        async with session.get(f"http://127.0.0.1:{stack.metrics_ports[kind]}/metrics") as r:
+            assert r.status == 200
+            return await r.text()
+
+
+def metric_total(text: str, name: str, labels: str = "") -> float:
+    """The sum of a metric's samples whose label set matches the regex ``labels``."""
+    pattern = re.compile(rf"^{name}\{{[^}}]*{labels}[^}}]*\}} (\S+)$", re.M)
+    return sum(float(v) for v in pattern.findall(text))
+
+
+# --- ops tools ----------------------------------------------------------------------------------
+
+def ops_settings(stack: Stack) -> Settings:
+    """Settings as the stack's own processes read them, for calling the ops tools in-process."""
+    with mock.patch.dict(os.environ, stack.env):
+        return Settings.from_env()
+
+
+async def rebuild_and_compare(stack: Stack, out: Path) -> dict[str, Any]:
+    """Rebuilds the gateway's store from the stack's topics into ``out`` and compares it with the
+    live store, table by table. The one place the tests read the gateway's database file."""
+    rebuilt = await rebuild(ops_settings(stack), out)
+    return compare(stack.data_dir / "gateway.sqlite3", rebuilt)

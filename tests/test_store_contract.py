@@ -1,0 +1,335 @@
+"""The store's contract (gateway/store/interfaces.py), exercised through the interfaces only, so
+that every implementation runs the same tests: add one to ``STORES`` and it must pass them."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Callable, Iterator
+
+import pytest
+
+from gateway.store.factory import open_snapshot, open_store
+from gateway.store.interfaces import Store
+from gateway.store.records import AccessEntry, NewBatch, NewInquiry, NewOrder
+from schemas.debtor import Debtor
+from schemas.directory import Institution
+from schemas.identifiers import resident_id_check_digit
+from schemas.messages import LegBatchResult, LegResult, leg_id
+from schemas.orders import OrderResult
+
+STORES: dict[str, Callable[[Path], Store]] = {
+    "sqlite": lambda tmp: open_store(tmp / "gateway.sqlite3"),
+}
+
+
+@pytest.fixture(params=sorted(STORES))
+def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
+    opened = STORES[request.param](tmp_path)
+    yield opened
+    opened.close()
+
+
+CASE = "(2025)冀0108执4502号"
+COURT = "石家庄市裕华区人民法院"
+BANK = Institution("bank-01", "bank", "银行一")
+LAND = Institution("land-01", "land", "不动产登记中心")
+T0 = 1_750_000_000_000  # epoch ms
+
+
+def debtor(n: int) -> Debtor:
+    first17 = f"13010519800101{n:03d}"
+    return Debtor(kind="person", id_number=first17 + resident_id_check_digit(first17), name=f"债务人{n}")
+
+
+def new_inquiry(inquiry_id: str, debtors: int = 2, deadline: int = T0 + 60_000, created_at: int = T0,
+                batch_id: str | None = None, amount_due_fen: int = 1_000_000) -> NewInquiry:
+    return NewInquiry(
+        id=inquiry_id, batch_id=batch_id, case_number=CASE, court=COURT, amount_due_fen=amount_due_fen, costs_fen=5_000,
+        notice_number=f"{CASE}-查", officer_credentials=["CRED-1", "CRED-2"], created_at=created_at, deadline=deadline,
+        debtors=[debtor(n) for n in range(debtors)], institutions=[BANK, LAND],
+    )
+
+
+def deposit(account_no: str, value_fen: int) -> dict[str, Any]:
+    return {"kind": "deposit", "institution_id": BANK.id, "value_fen": value_fen, "account_no": account_no,
+            "account_type": "savings"}
+
+
+def results(inquiry_id: str, *answers: tuple[str, str, list[dict[str, Any]]]) -> LegBatchResult:
+    """(leg id, status, assets) answers as one result message."""
+    return LegBatchResult.model_validate({
+        "inquiry_id": inquiry_id, "answered_at": datetime.now(timezone.utc),
+        "results": [{"leg_id": leg, "institution_id": leg.rsplit(".", 1)[1], "status": status, "assets": assets,
+                     "attempts": 1, "latency_ms": 7} for leg, status, assets in answers],
+    })
+
+
+def answered(leg: str) -> LegResult:
+    return LegResult(leg_id=leg, institution_id=leg.rsplit(".", 1)[1], status="not_found")
+
+
+# -- inquiries ------------------------------------------------------------------------------------
+
+def test_an_added_inquiry_reads_back_with_its_debtors_and_one_pending_leg_per_debtor_and_institution(store: Store) -> None:
+    assert store.inquiries.add([new_inquiry("q1")]) == 4
+    q = store.inquiries.get("q1")
+    assert q is not None
+    assert (q.case_number, q.court, q.amount_due_fen, q.costs_fen) == (CASE, COURT, 1_000_000, 5_000)
+    assert q.officer_credentials == ("CRED-1", "CRED-2")
+    assert (q.created_at, q.deadline, q.legs_total, q.legs_done, q.completed_at) == (T0, T0 + 60_000, 4, 0, None)
+    assert [(d.seq, d.name) for d in store.inquiries.debtors("q1")] == [(0, "债务人0"), (1, "债务人1")]
+    legs = store.inquiries.legs("q1")
+    assert [(leg.debtor_seq, leg.institution_id, leg.status) for leg in legs] == [
+        (0, "bank-01", "pending"), (0, "land-01", "pending"), (1, "bank-01", "pending"), (1, "land-01", "pending")]
+    assert legs[0].id == leg_id("q1", 0, "bank-01") and legs[0].assets == () and legs[0].late_assets == ()
+    assert store.inquiries.get("nope") is None
+
+
+def test_a_batch_is_stored_with_its_inquiries_and_reports_progress(store: Store) -> None:
+    inquiries = [new_inquiry("q1", batch_id="b1"), new_inquiry("q2", debtors=1, batch_id="b1")]
+    assert store.inquiries.add(inquiries, NewBatch("b1", T0, "csv", 3)) == 6
+    batch = store.inquiries.batch("b1")
+    assert batch is not None and (batch.format, batch.rows, batch.inquiries, batch.legs, batch.created_at) == ("csv", 3, 2, 6, T0)
+    assert store.inquiries.batch_inquiry_ids("b1") == ["q1", "q2"]
+    progress = store.inquiries.batch_progress("b1")
+    assert (progress.inquiries, progress.completed, progress.legs_total, progress.legs_done, progress.last_completed_at) == (2, 0, 6, 0, None)
+    assert store.inquiries.batch("nope") is None
+
+
+def test_adding_is_all_or_nothing(store: Store) -> None:
+    store.inquiries.add([new_inquiry("q1")])
+    with pytest.raises(Exception):
+        store.inquiries.add([new_inquiry("q2"), new_inquiry("q1")])  # q1 again: refused, and q2 with it
+    assert store.inquiries.get("q2") is None
+
+
+# -- legs -----------------------------------------------------------------------------------------
+
+def test_pending_legs_carry_their_inquiry_and_debtor_until_marked_sent(store: Store) -> None:
+    store.inquiries.add([new_inquiry("q1")])
+    pending = store.legs.claim_pending(100)
+    assert sorted(p.id for p in pending) == sorted(leg.id for leg in store.inquiries.legs("q1"))
+    first = next(p for p in pending if p.id == leg_id("q1", 1, "land-01"))
+    assert (first.institution_kind, first.debtor_kind, first.debtor_name) == ("land", "person", "债务人1")
+    assert first.debtor_id_number == debtor(1).id_number
+    assert first.inquiry.id == "q1" and first.inquiry.officer_credentials == ("CRED-1", "CRED-2")
+    assert first.inquiry.deadline == T0 + 60_000
+    assert len(store.legs.claim_pending(3)) == 3
+
+    store.legs.mark_sent([p.id for p in pending[:3]], T0 + 10)
+    assert [p.id for p in store.legs.claim_pending(100)] == [pending[3].id]
+    assert {leg.id: leg.sent_at for leg in store.inquiries.legs("q1") if leg.status == "sent"} == {p.id: T0 + 10 for p in pending[:3]}
+    backlog = store.legs.backlog()
+    assert sum(b.pending for b in backlog) == 3 and all(b.oldest_sent_at == T0 + 10 for b in backlog)
+
+
+def test_the_first_result_of_a_leg_wins_and_completes_the_inquiry(store: Store) -> None:
+    store.inquiries.add([new_inquiry("q1", debtors=1)])
+    bank, land = leg_id("q1", 0, "bank-01"), leg_id("q1", 0, "land-01")
+    store.legs.mark_sent([bank, land], T0)
+    found = [deposit("6222000000000001", 300_000)]
+    assert store.legs.apply_results([results("q1", (bank, "found", found))], T0 + 100) == 1
+    # A repeat (redelivery, replay) or a different later answer changes nothing.
+    assert store.legs.apply_results([results("q1", (bank, "failed", []))], T0 + 200) == 0
+    leg = store.inquiries.legs("q1")[0]
+    assert (leg.status, leg.finished_at, leg.attempts, leg.latency_ms) == ("found", T0 + 100, 1, 7)
+    assert [a["account_no"] for a in leg.assets] == ["6222000000000001"] and leg.late_status is None
+    assert store.inquiries.get("q1").completed_at is None  # type: ignore[union-attr]
+
+    assert store.legs.apply_results([results("q1", (land, "not_found", []))], T0 + 300) == 1
+    q = store.inquiries.get("q1")
+    assert q is not None and (q.legs_done, q.completed_at) == (2, T0 + 300)
+    assert store.legs.backlog() == []
+
+
+def test_overdue_inquiries_time_out_their_open_legs_and_keep_a_late_result_beside_the_timeout(store: Store) -> None:
+    store.inquiries.add([new_inquiry("q1", debtors=1, deadline=T0 + 1_000), new_inquiry("q2", debtors=1, deadline=T0 + 5_000)])
+    bank, land = leg_id("q1", 0, "bank-01"), leg_id("q1", 0, "land-01")
+    store.legs.mark_sent([bank, land], T0)
+    store.legs.apply_results([results("q1", (bank, "not_found", []))], T0 + 10)
+    assert store.legs.next_open_deadline() == T0 + 1_000
+    assert store.legs.expire_overdue(T0 + 999) == []
+    assert store.legs.expire_overdue(T0 + 1_000) == ["q1"]
+    assert store.legs.next_open_deadline() == T0 + 5_000
+    q = store.inquiries.get("q1")
+    assert q is not None and (q.legs_done, q.completed_at) == (2, T0 + 1_000)
+    by_id = {leg.id: leg for leg in store.inquiries.legs("q1")}
+    assert by_id[bank].status == "not_found" and by_id[land].status == "timed_out"
+
+    late = [{"kind": "real_estate", "institution_id": "land-01", "value_fen": 90_000_000, "unit_no": "U1",
+             "certificate_no": "C1", "address": "石家庄", "floor_area_dm2": 9_000}]
+    assert store.legs.apply_results([results("q1", (land, "found", late))], T0 + 2_000) == 0
+    assert store.legs.apply_results([results("q1", (land, "failed", []))], T0 + 3_000) == 0  # only the first late one
+    leg = {leg.id: leg for leg in store.inquiries.legs("q1")}[land]
+    assert (leg.status, leg.assets) == ("timed_out", ())
+    assert (leg.late_status, leg.late_at, [a["unit_no"] for a in leg.late_assets]) == ("found", T0 + 2_000, ["U1"])
+
+
+def test_unanswered_legs_of_open_inquiries_go_back_to_the_outbox(store: Store) -> None:
+    store.inquiries.add([new_inquiry("q1", debtors=1), new_inquiry("q2", debtors=1)])
+    q1 = [leg.id for leg in store.inquiries.legs("q1")]
+    q2 = [leg.id for leg in store.inquiries.legs("q2")]
+    store.legs.mark_sent(q1, T0)
+    store.legs.mark_sent(q2[:1], T0 + 5_000)
+    assert store.legs.requeue_unanswered(now=T0 + 6_000, older_than_ms=2_000) == 2  # q1's, not q2's younger one
+    assert sorted(p.id for p in store.legs.claim_pending(100)) == sorted(q1 + q2[1:])
+    store.legs.apply_results([results("q2", *((leg, "not_found", []) for leg in q2))], T0 + 6_000)
+    store.legs.mark_sent(q1, T0 + 6_000)
+    assert store.legs.requeue_unanswered(now=T0 + 60_000, older_than_ms=2_000) == 2  # q2 is complete: nothing of it
+
+
+def test_the_case_is_its_latest_inquiry_and_its_assets_are_listed_once(store: Store) -> None:
+    store.inquiries.add([new_inquiry("q1", debtors=1, created_at=T0), new_inquiry("q2", debtors=1, created_at=T0 + 1, amount_due_fen=2_000_000)])
+    for q in ("q1", "q2"):
+        bank = leg_id(q, 0, "bank-01")
+        store.legs.mark_sent([bank], T0)
+        store.legs.apply_results([results(q, (bank, "found", [deposit("6222000000000001", 300_000)]))], T0 + 10)
+    case = store.inquiries.case(CASE)
+    assert case is not None and (case.court, case.amount_due_fen, case.costs_fen) == (COURT, 2_000_000, 5_000)
+    found = store.inquiries.case_assets(CASE)
+    assert [(f.debtor_id_number, f.asset["account_no"]) for f in found] == [(debtor(0).id_number, "6222000000000001")]
+    assert store.inquiries.case("(2025)冀0108执1号") is None and store.inquiries.case_assets("(2025)冀0108执1号") == []
+
+
+# -- orders ---------------------------------------------------------------------------------------
+
+def new_order(order_id: str, type_: str = "freeze", original: str | None = None, amount_fen: int | None = 100_000,
+              created_at: int = T0) -> NewOrder:
+    return NewOrder(
+        id=order_id, idempotency_key=f"key-{order_id}", request_digest="d" * 64, type=type_, case_number=CASE,
+        court=COURT, institution_id=BANK.id, institution_kind="bank", asset_kind="deposit", asset_id="6222000000000001",
+        debtor_id_number=debtor(0).id_number, amount_fen=amount_fen, term_days=365 if type_ == "freeze" else None,
+        ruling_number=f"{CASE}之一", notice_number=f"{CASE}-冻", officer_credentials=["CRED-1"], operator="OFFICER-A",
+        original_order_id=original, enforcement_account="13050161540800000001" if type_ == "deduct" else None,
+        created_at=created_at, deadline=created_at + 60_000,
+    )
+
+
+def answer(order_id: str, status: str, **fields: Any) -> OrderResult:
+    return OrderResult(order_id=order_id, institution_id=BANK.id, status=status, answered_at=datetime.now(timezone.utc), **fields)
+
+
+def test_an_order_placed_in_a_unit_of_work_reads_back_with_its_first_event(store: Store) -> None:
+    with store.unit_of_work() as uow:
+        assert uow.orders.by_key("key-o1") is None
+        uow.orders.place(new_order("o1"), actor="OFFICER-A")
+        assert uow.orders.get("o1") is not None  # a unit of work reads its own writes
+    order = store.orders.get("o1")
+    assert order is not None
+    assert (order.status, order.type, order.amount_fen, order.officer_credentials) == ("requested", "freeze", 100_000, ("CRED-1",))
+    assert (order.created_at, order.updated_at, order.sent_at, order.checker) == (T0, T0, None, None)
+    assert store.orders.by_key("key-o1") == order
+    assert store.orders.with_key_prefix("key-") == [order]
+    assert [f.id for f in store.orders.live_freezes_of_case(CASE)] == ["o1"]
+    [event] = store.orders.events("o1")
+    assert (event.actor, event.event, event.status, event.at) == ("OFFICER-A", "requested", "requested", T0)
+    assert event.detail["asset"] == {"kind": "deposit", "id": "6222000000000001"} and event.detail["officer_credentials"] == ["CRED-1"]
+
+
+def test_a_unit_of_work_that_raises_leaves_nothing_behind(store: Store) -> None:
+    store.inquiries.add([new_inquiry("q1", debtors=1)])
+    with pytest.raises(RuntimeError), store.unit_of_work() as uow:
+        uow.orders.place(new_order("o1"), actor="OFFICER-A")
+        uow.orders.place(new_order("o2"), actor="OFFICER-A")
+        raise RuntimeError("a check failed after the writes")
+    assert store.orders.get("o1") is None and store.orders.get("o2") is None and store.orders.events("o1") == []
+    with store.unit_of_work() as uow:  # the store is usable afterwards
+        uow.orders.place(new_order("o1"), actor="OFFICER-A")
+    assert store.orders.get("o1") is not None
+
+
+def test_an_order_goes_out_once_and_its_first_answer_decides_it(store: Store) -> None:
+    store.orders.place(new_order("o1"), actor="OFFICER-A")
+    assert [o.id for o in store.orders.claim_sendable(10)] == ["o1"]
+    store.orders.mark_sent(["o1"], T0 + 10)
+    store.orders.mark_sent(["o1"], T0 + 20)  # already sent: no second event
+    assert store.orders.claim_sendable(10) == []
+    assert store.orders.apply_results([answer("o1", "applied", held_fen=100_000, start_date="2025-06-15")], T0 + 30) == 1
+    assert store.orders.apply_results([answer("o1", "refused", reason="too late")], T0 + 40) == 0
+    order = store.orders.get("o1")
+    assert order is not None
+    assert (order.status, order.held_fen, order.start_date, order.sent_at, order.updated_at) == ("applied", 100_000, "2025-06-15", T0 + 10, T0 + 30)
+    assert [(e.event, e.status) for e in store.orders.events("o1")] == [("requested", "requested"), ("sent", "sent"), ("answered", "applied")]
+
+
+def test_a_deduction_waits_for_approval_and_then_reduces_what_its_freeze_holds(store: Store) -> None:
+    store.orders.place(new_order("f1"), actor="OFFICER-A")
+    store.orders.mark_sent(["f1"], T0)
+    store.orders.apply_results([answer("f1", "applied", held_fen=100_000)], T0 + 1)
+    store.orders.place(new_order("d1", "deduct", original="f1", amount_fen=40_000), actor="OFFICER-A")
+    assert store.orders.claim_sendable(10) == []  # not before a second officer approved it
+    store.orders.note("d1", T0 + 2, "OFFICER-A", "approval_refused", {"reason": "two-person rule"})
+    store.orders.approve("d1", "OFFICER-B", T0 + 3)
+    approved = store.orders.get("d1")
+    assert approved is not None and (approved.checker, approved.approved_at, approved.status) == ("OFFICER-B", T0 + 3, "requested")
+    assert [o.id for o in store.orders.claim_sendable(10)] == ["d1"]
+    store.orders.mark_sent(["d1"], T0 + 4)
+    store.orders.apply_results([answer("d1", "applied", deducted_fen=40_000)], T0 + 5)
+    freeze = store.orders.get("f1")
+    assert freeze is not None and (freeze.status, freeze.held_fen) == ("applied", 60_000)
+    assert [e.event for e in store.orders.events("d1")] == ["requested", "approval_refused", "approved", "sent", "answered"]
+    assert [e.event for e in store.orders.events("f1")][-1] == "deducted"
+
+
+def test_an_unfreeze_releases_its_freeze_and_an_answer_may_overtake_the_record_of_sending(store: Store) -> None:
+    store.orders.place(new_order("f1"), actor="OFFICER-A")
+    store.orders.mark_sent(["f1"], T0)
+    store.orders.apply_results([answer("f1", "applied", held_fen=100_000)], T0 + 1)
+    store.orders.place(new_order("u1", "unfreeze", original="f1", amount_fen=None), actor="OFFICER-A")
+    # Answered before the relay marked it sent: it was sent, so the trail says so first.
+    store.orders.apply_results([answer("u1", "released")], T0 + 2)
+    assert [(e.event, e.status) for e in store.orders.events("u1")] == [("requested", "requested"), ("sent", "sent"), ("answered", "applied")]
+    assert store.orders.get("f1").status == "released"  # type: ignore[union-attr]
+    assert store.orders.live_freezes_of_case(CASE) == []
+
+
+def test_sent_orders_unanswered_for_long_go_out_again(store: Store) -> None:
+    store.orders.place(new_order("o1"), actor="OFFICER-A")
+    store.orders.mark_sent(["o1"], T0)
+    assert store.orders.requeue_unanswered(now=T0 + 1_000, older_than_ms=5_000) == 0
+    assert store.orders.requeue_unanswered(now=T0 + 10_000, older_than_ms=5_000) == 1
+    assert [o.id for o in store.orders.claim_sendable(10)] == ["o1"]
+    assert [e.event for e in store.orders.events("o1")] == ["requested", "sent", "resend"]
+
+
+def test_audit_trails_only_grow(store: Store) -> None:
+    store.orders.place(new_order("f1"), actor="OFFICER-A")
+    trail = store.orders.events("f1")
+    for step in (lambda: store.orders.mark_sent(["f1"], T0 + 1),
+                 lambda: store.orders.apply_results([answer("f1", "applied", held_fen=1)], T0 + 2),
+                 lambda: store.orders.apply_results([answer("f1", "refused")], T0 + 3),
+                 lambda: store.orders.note("f1", T0 + 4, "OFFICER-B", "looked", {})):
+        step()
+        longer = store.orders.events("f1")
+        assert longer[:len(trail)] == trail and len(longer) >= len(trail)
+        trail = longer
+    assert [e.seq for e in trail] == sorted(e.seq for e in trail)
+
+    first = AccessEntry(T0, "OFFICER-A", COURT, "GET", "/v1/ops/pending-legs", 403, "the ops role is needed")
+    second = AccessEntry(T0 + 1, None, None, "GET", "/v1/inquiries/x", 401, "no token")
+    store.access.record(first)
+    store.access.record(second)
+    assert store.access.recent() == [second, first]
+    assert store.access.recent(limit=1) == [second]
+
+
+# -- snapshot -------------------------------------------------------------------------------------
+
+def test_a_snapshot_shows_what_left_the_gateway(tmp_path: Path) -> None:
+    """SQLite-only for now: a snapshot is opened by location, like the store it reads."""
+    store = open_store(tmp_path / "gateway.sqlite3")
+    store.inquiries.add([new_inquiry("q1", debtors=1)])
+    bank = leg_id("q1", 0, "bank-01")
+    store.legs.mark_sent([bank], T0)
+    store.orders.place(new_order("o1"), actor="OFFICER-A")
+    store.orders.place(new_order("o2"), actor="OFFICER-A")
+    store.orders.mark_sent(["o2"], T0)
+    snapshot = open_snapshot(tmp_path / "gateway.sqlite3")
+    try:
+        assert [q.id for q in snapshot.inquiries()] == ["q1"]
+        assert [leg.id for leg in snapshot.published_legs()] == [bank]
+        assert [o.id for o in snapshot.published_orders()] == ["o2"]
+    finally:
+        snapshot.close()
+        store.close()

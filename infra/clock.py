@@ -17,6 +17,11 @@ def ms_to_dt(ms: int) -> datetime:
     return datetime.fromtimestamp(ms / 1000, tz=timezone.utc)
 
 
+def shown_date(at: datetime) -> str:
+    """The calendar day of an instant in Asia/Shanghai, e.g. a freeze's end date as officers read it."""
+    return at.astimezone(SHANGHAI).date().isoformat()
+
+
 def shown(ms: int | None) -> str | None:
     """An instant as people here read it: ISO 8601 in Asia/Shanghai (+08:00)."""
     return None if ms is None else ms_to_dt(ms).astimezone(SHANGHAI).isoformat(timespec="milliseconds")

@@ -88,6 +88,9 @@ class _Environment(BaseSettings):
     ASSETGW_RESULT_LINGER_MS: Annotated[float, Field(ge=0, allow_inf_nan=False)] = 50.0
     ASSETGW_RATE_LIMIT: PerSecond = 200.0
     ASSETGW_RATE_BURST: PerSecond = 400.0
+    # What a natural person keeps free of his deposits (the local minimum-living standard, 低保
+    # 标准, per month; Shijiazhuang's is about 900 yuan): integer fen, 0 turns the rule off.
+    ASSETGW_LIVING_ALLOWANCE_FEN: Annotated[int, Field(ge=0, le=10**9)] = 90_000
 
 
 def _describe(error: ErrorDetails) -> str:
@@ -127,6 +130,7 @@ class Settings:
     result_linger_s: float
     rate_limit_per_s: float
     rate_limit_burst: float
+    living_allowance_fen: int
     directory: Directory = field(compare=False)
 
     @classmethod
@@ -165,6 +169,7 @@ class Settings:
             result_linger_s=env.ASSETGW_RESULT_LINGER_MS / 1000,
             rate_limit_per_s=env.ASSETGW_RATE_LIMIT,
             rate_limit_burst=env.ASSETGW_RATE_BURST,
+            living_allowance_fen=env.ASSETGW_LIVING_ALLOWANCE_FEN,
             directory=directory,
         )
 

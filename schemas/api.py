@@ -35,6 +35,7 @@ class CaseFields(BaseModel):
     officer_credentials: list[Credential] = Field(
         min_length=1, max_length=4, description="工作证/执行公务证 numbers registered with the institutions"
     )
+    applicant: str | None = Field(None, min_length=1, max_length=100, description="申请执行人, recorded when the case is opened")
 
     @field_validator("case_number")
     @classmethod
@@ -63,6 +64,18 @@ class InquiryCreate(CaseFields):
                 raise ValueError(f"debtor {index} repeats an id_number already listed")
             seen.add(d.id_number)
         return debtors
+
+
+class CaseAmendmentRequest(BaseModel):
+    """Changing what a case may take: explicit, under a ruling, audited."""
+
+    model_config = ConfigDict(extra="forbid")
+    court: str = Field(min_length=2, max_length=64, description="the court that holds the case")
+    amount_due_fen: Fen = Field(description="the new 执行标的 in fen")
+    costs_fen: FenOrZero | None = Field(None, description="the new enforcement costs in fen; omitted keeps them")
+    ruling_number: str = Field(min_length=1, max_length=64, description="the ruling (裁定书) that changes the amount")
+    reason: str | None = Field(None, max_length=500)
+    operator: str | None = Field(None, min_length=1, max_length=32, description="from the token")
 
 
 class BatchRow(CaseFields):

@@ -20,7 +20,7 @@ import pytest
 
 from assetgw.stack.supervisor import Stack
 from simulators.population import Population
-from tests.helpers import ALL_ROLES, CASE, Simulators, officer_session
+from tests.helpers import ALL_ROLES, CASE, LIVING_ALLOWANCE_FEN, Simulators, officer_session
 
 ENGINE = os.environ.get("ASSETGW_TEST_ENGINE", "noida")
 SEED = 20251122
@@ -57,6 +57,8 @@ def _new_stack(data_dir: Path, topic_prefix: str) -> Stack:
             # Bulk tests post orders as fast as they can; the rate limit itself has its own test.
             "ASSETGW_RATE_LIMIT": "5000",
             "ASSETGW_RATE_BURST": "10000",
+            # Small, so tests may freeze modest balances; the rule itself has its own tests.
+            "ASSETGW_LIVING_ALLOWANCE_FEN": str(LIVING_ALLOWANCE_FEN),
         },
         simulator_args=["--seed", str(SEED), "--persons", str(PERSONS), "--companies", str(COMPANIES), "--latency", "1:10"],
     )

@@ -161,6 +161,8 @@ async def assert_matches_truth(report: dict[str, Any], simulators: "Simulators")
 
 # --- control orders -----------------------------------------------------------------------------
 
+LIVING_ALLOWANCE_FEN = 1_000  # what the test stacks keep free of a natural person's deposits
+
 _case_numbers = itertools.count(8000)
 _used: set[str] = set()  # one set for the session: tests on the shared stack share its ledgers
 

@@ -20,7 +20,8 @@ from gateway.orders.desk import OrderDesk
 from gateway.store.factory import open_store
 from schemas.courts import Courts
 from schemas.directory import Directory
-from tests.helpers import CASE, case_body, debtor_json, get_json, officer_session, wait_inquiry
+from tests.helpers import (ACCOUNT_A, CASE, COURT_A, COURT_B, LIVING_ALLOWANCE_FEN, case_body, debtor_json, get_json, has_account,
+                           officer_session, open_case, order_body, pick, place, post_json, settled, wait_inquiry)
 
 COURTS = Courts.built_in()
 ROLE_SETS = {"no role": (), "officer": ("officer",), "deduct": ("deduct",), "ops": ("ops",)}
@@ -34,7 +35,7 @@ def test_every_route_of_the_app_is_in_the_role_table(tmp_path) -> None:
     store = open_store(tmp_path / "g.sqlite3")
     directory, courts = Directory.from_counts(), Courts.built_in()
     desk = OrderDesk(store, directory, courts, 60, lambda: None)
-    app = create_app(store, Intake(store.inquiries, directory, 60, lambda: None), desk, directory, courts,
+    app = create_app(store, Intake(store.inquiries, store.cases, directory, 60, lambda: None), desk, directory, courts,
                      TokenAuthority(b"x" * 32), RateLimiter(rate=1, burst=1))
     routes = {(r.method, r.resource.canonical) for r in app.router.routes() if r.method != "HEAD"}
     assert routes == set(ROUTE_ROLES) | PUBLIC
@@ -185,3 +186,129 @@ def test_property_beyond_what_remains_is_the_least_excess() -> None:
     # When no single unit covers what remains, the most valuable goes first, then the least excess.
     plan = plan_freezes(found, set(), 230_000_000)
     assert [o["asset"]["id"] for o in plan.orders] == ["6222", "BIG", "SMALL"]
+
+
+# --- what a case may take ----------------------------------------------------------------------
+
+def _money(assets: list[dict], kind: str = "deposit") -> list[dict]:
+    return sorted((a for a in assets if a["kind"] == kind and not a.get("protected")), key=lambda a: -a["value_fen"])
+
+
+async def test_a_new_inquiry_cannot_raise_what_a_case_may_take(api, population, credential) -> None:
+    """Re-inquiring a 200,000-fen case with 50,000,000 due once allowed a 10,000,000-fen freeze."""
+    debtor = pick(population, has_account(400_000))
+    case, assets = await open_case(api, debtor, credential, due_fen=200_000)
+    again = {"case_number": case, "court": COURT_A, "amount_due_fen": 50_000_000, "costs_fen": 0,
+             "notice_number": f"{case}-查2", "officer_credentials": [credential], "debtors": [debtor_json(debtor)]}
+    status, answer = await post_json(api, "/v1/inquiries", again)
+    assert status == 409 and answer["errors"][0]["field"] == "amount_due_fen", answer
+    account = _money(assets)[0]
+    status, answer = await post_json(api, "/v1/orders", order_body("freeze", case, COURT_A, account, credential,
+                                                                   amount_fen=200_001, term_days=30))
+    assert status == 422 and answer["errors"][0]["field"] == "amount_fen", answer
+    case_view = await get_json(api, f"/v1/cases/{case}")
+    assert (case_view["amount_due_fen"], case_view["totals"]["frozen_fen"]) == (200_000, 0)
+    assert [e["event"] for e in case_view["history"]] == ["opened"]
+
+
+async def test_an_amendment_changes_what_a_case_may_take_and_is_audited(api, population, credential) -> None:
+    debtor = pick(population, has_account(400_000))
+    case, assets = await open_case(api, debtor, credential, due_fen=200_000)
+    amendment = {"court": COURT_A, "amount_due_fen": 300_000, "ruling_number": f"{case}之二", "reason": "interest added"}
+    status, amended = await post_json(api, f"/v1/cases/{case}/amendments", amendment)
+    assert status == 200 and amended["amount_due_fen"] == 300_000, amended
+    assert amended["history"][-1]["event"] == "amended" and amended["history"][-1]["actor"] == "OFFICER-A1"
+    assert amended["history"][-1]["detail"]["amount_due_fen"] == {"from": 200_000, "to": 300_000}
+    order = await place(api, order_body("freeze", case, COURT_A, _money(assets)[0], credential, amount_fen=300_000, term_days=30))
+    assert order["status"] in ("applied", "partially_applied"), order
+
+
+async def test_collected_money_counts_against_over_freezing(api, officers, simulators, population, credential) -> None:
+    """Freeze 200,000, deduct it, unfreeze: a new 200,000 freeze was accepted, and the plan planned
+    the whole amount again."""
+    debtor = pick(population, lambda assets: sum(1 for a in assets if a.kind == "deposit" and not a.protected
+                                                 and a.value_fen >= 250_000) >= 2)
+    case, assets = await open_case(api, debtor, credential, due_fen=200_000)
+    first, second = _money(assets)[:2]
+    approver = officers("OFFICER-A2", COURT_A)
+    freeze = await place(api, order_body("freeze", case, COURT_A, first, credential, amount_fen=200_000, term_days=30))
+    assert freeze["status"] == "applied", freeze
+    status, deduct = await post_json(api, "/v1/orders", order_body(
+        "deduct", case, COURT_A, first, credential, amount_fen=200_000, original_order_id=freeze["id"], enforcement_account=ACCOUNT_A))
+    assert status == 202, deduct
+    status, _ = await post_json(approver, f"/v1/orders/{deduct['id']}/approve", {})
+    assert status == 200
+    assert (await settled(api, deduct["id"]))["status"] == "applied"
+    unfreeze = await place(api, order_body("unfreeze", case, COURT_A, first, credential, original_order_id=freeze["id"]))
+    assert unfreeze["status"] == "applied", unfreeze
+    status, answer = await post_json(api, "/v1/orders", order_body("freeze", case, COURT_A, second, credential,
+                                                                   amount_fen=200_000, term_days=30))
+    assert status == 422 and answer["errors"][0]["field"] == "amount_fen", answer
+    plan = {"court": COURT_A, "ruling_number": f"{case}之二", "notice_number": f"{case}-协执2", "officer_credentials": [credential]}
+    status, planned = await post_json(api, f"/v1/cases/{case}/freeze-plan", plan)
+    assert status == 200 and planned["collected_fen"] == 200_000 and planned["orders"] == [], planned
+    ledger = await simulators.ledger(second["institution_id"], second["account_no"])
+    assert [f for f in ledger["freezes"] if f["state"] == "active"] == []  # nothing reached the second account
+    totals = (await get_json(api, f"/v1/cases/{case}"))["totals"]
+    assert (totals["collected_fen"], totals["frozen_fen"], totals["remaining_fen"]) == (200_000, 0, 0)
+
+
+async def test_continuations_cannot_be_stacked_beyond_one_term(api, simulators, population, credential) -> None:
+    """Three 730-day continuations of a 30-day vehicle freeze, all on day 0, once ran it into 2032."""
+    debtor = pick(population, lambda assets: any(a.kind == "vehicle" for a in assets))
+    case, assets = await open_case(api, debtor, credential)
+    vehicle = next(a for a in assets if a["kind"] == "vehicle")
+    freeze = await place(api, order_body("freeze", case, COURT_A, vehicle, credential, term_days=30))
+    assert freeze["status"] == "applied", freeze
+    status, answer = await post_json(api, "/v1/orders", order_body("continue", case, COURT_A, vehicle, credential,
+                                                                   term_days=730, original_order_id=freeze["id"]))
+    assert status == 422 and answer["errors"][0]["field"] == "term_days", answer
+    ok = await place(api, order_body("continue", case, COURT_A, vehicle, credential, term_days=690, original_order_id=freeze["id"]))
+    assert ok["status"] == "applied", ok
+    status, answer = await post_json(api, "/v1/orders", order_body("continue", case, COURT_A, vehicle, credential,
+                                                                   term_days=30, original_order_id=freeze["id"]))
+    assert status == 422 and answer["errors"][0]["field"] == "term_days", answer
+
+
+async def test_idempotency_keys_belong_to_one_court(api, officers, population, credential) -> None:
+    """One court's freeze-plan key once returned another court's order ids."""
+    key = uuid.uuid4().hex
+    debtor_a = pick(population, has_account(100_000))
+    case_a, _ = await open_case(api, debtor_a, credential, due_fen=50_000)
+    plan = {"ruling_number": "r", "notice_number": "n", "officer_credentials": [credential], "execute": True, "idempotency_key": key}
+    status, placed_a = await post_json(api, f"/v1/cases/{case_a}/freeze-plan", {**plan, "court": COURT_A})
+    assert status == 202 and placed_a["order_ids"], placed_a
+    court_b = officers("OFFICER-B1", COURT_B)
+    debtor_b = pick(population, has_account(100_000))
+    case_b, _ = await open_case(court_b, debtor_b, credential, court=COURT_B, due_fen=50_000)
+    status, placed_b = await post_json(court_b, f"/v1/cases/{case_b}/freeze-plan", {**plan, "court": COURT_B})
+    assert status == 202 and placed_b["order_ids"] and not set(placed_b["order_ids"]) & set(placed_a["order_ids"]), placed_b
+
+
+async def test_a_persons_living_allowance_stays_free(api, population, credential) -> None:
+    """A natural person's whole balance was once frozen and deducted."""
+    debtor = pick(population, lambda assets: [a.kind for a in assets if a.kind == "deposit" and not a.protected] == ["deposit"]
+                  and any(a.kind == "deposit" and not a.protected and a.value_fen >= 50_000 for a in assets)
+                  and not any(a.kind == "wallet" for a in assets))
+    case, assets = await open_case(api, debtor, credential)
+    (account,) = _money(assets)
+    status, answer = await post_json(api, "/v1/orders", order_body("freeze", case, COURT_A, account, credential,
+                                                                   amount_fen=account["value_fen"], term_days=30))
+    assert status == 422 and answer["errors"][0]["field"] == "amount_fen" and "living allowance" in answer["message"], answer
+    plan = {"court": COURT_A, "ruling_number": "r", "notice_number": "n", "officer_credentials": [credential]}
+    status, planned = await post_json(api, f"/v1/cases/{case}/freeze-plan", plan)
+    deposits = [o for o in planned["orders"] if o["asset"]["kind"] == "deposit"]
+    assert status == 200 and [o["amount_fen"] for o in deposits] == [account["value_fen"] - LIVING_ALLOWANCE_FEN], planned
+    assert planned["kept_for_living"][0]["kept_fen"] == LIVING_ALLOWANCE_FEN
+
+
+async def test_social_insurance_and_provident_fund_accounts_are_skipped_by_the_plan(api, population, credential) -> None:
+    debtor = pick(population, lambda assets: any(a.kind == "deposit" and a.account_type in ("social_insurance", "housing_provident_fund")
+                                                 for a in assets))
+    case, assets = await open_case(api, debtor, credential)
+    plan = {"court": COURT_A, "ruling_number": "r", "notice_number": "n", "officer_credentials": [credential]}
+    status, planned = await post_json(api, f"/v1/cases/{case}/freeze-plan", plan)
+    benefits = {a["account_no"]: a["protected_reason"] for a in assets if a.get("account_type") in ("social_insurance", "housing_provident_fund")}
+    skipped = {s["asset"]["id"]: s["reason"] for s in planned["skipped_protected"]}
+    assert status == 200 and benefits and benefits.items() <= skipped.items(), planned
+    assert not {o["asset"]["id"] for o in planned["orders"]} & set(benefits)

@@ -85,7 +85,7 @@ async def test_per_officer_rate_limit_answers_429_with_retry_after(tmp_path) -> 
     authority = TokenAuthority(b"x" * 32)
     courts = Courts.built_in()
     desk = OrderDesk(store, directory, courts, 60, lambda: None)
-    app = create_app(store, Intake(store.inquiries, directory, 60, lambda: None), desk, directory, courts, authority,
+    app = create_app(store, Intake(store.inquiries, store.cases, directory, 60, lambda: None), desk, directory, courts, authority,
                      RateLimiter(rate=1, burst=2))
     async with TestClient(TestServer(app)) as client:
         one = {"Authorization": "Bearer " + authority.issue("OFFICER-R", CASE["court"], "冀0108", ["officer"])}

@@ -11,7 +11,7 @@ import pytest
 
 from gateway.store.factory import open_snapshot, open_store
 from gateway.store.interfaces import Store
-from gateway.store.records import AccessEntry, NewBatch, NewInquiry, NewOrder
+from gateway.store.records import AccessEntry, CaseAmendment, NewBatch, NewInquiry, NewOrder
 from schemas.debtor import Debtor
 from schemas.directory import Institution
 from schemas.identifiers import resident_id_check_digit
@@ -179,17 +179,29 @@ def test_unanswered_legs_of_open_inquiries_go_back_to_the_outbox(store: Store) -
     assert store.legs.requeue_unanswered(now=T0 + 60_000, older_than_ms=2_000) == 2  # q2 is complete: nothing of it
 
 
-def test_the_case_is_its_latest_inquiry_and_its_assets_are_listed_once(store: Store) -> None:
-    store.inquiries.add([new_inquiry("q1", debtors=1, created_at=T0), new_inquiry("q2", debtors=1, created_at=T0 + 1, amount_due_fen=2_000_000)])
+def test_the_first_inquiry_opens_the_case_and_its_assets_are_listed_once(store: Store) -> None:
+    store.inquiries.add([new_inquiry("q1", debtors=1, created_at=T0)], opened_by="OFFICER-A1")
+    store.inquiries.add([new_inquiry("q2", debtors=1, created_at=T0 + 1, amount_due_fen=2_000_000)], opened_by="OFFICER-A2")
     for q in ("q1", "q2"):
         bank = leg_id(q, 0, "bank-01")
         store.legs.mark_sent([bank], T0)
         store.legs.apply_results([results(q, (bank, "found", [deposit("6222000000000001", 300_000)]))], T0 + 10)
-    case = store.inquiries.case(CASE)
-    assert case is not None and (case.court, case.amount_due_fen, case.costs_fen) == (COURT, 2_000_000, 5_000)
+    case = store.cases.get(CASE)  # a later inquiry's amount does not change the case record
+    assert case is not None and (case.court, case.amount_due_fen, case.costs_fen, case.created_by) == (COURT, 1_000_000, 5_000, "OFFICER-A1")
     found = store.inquiries.case_assets(CASE)
     assert [(f.debtor_id_number, f.asset["account_no"]) for f in found] == [(debtor(0).id_number, "6222000000000001")]
-    assert store.inquiries.case("(2025)冀0108执1号") is None and store.inquiries.case_assets("(2025)冀0108执1号") == []
+    assert store.cases.get("(2025)冀0108执1号") is None and store.inquiries.case_assets("(2025)冀0108执1号") == []
+    assert store.inquiries.case_persons(CASE) == {debtor(0).id_number}
+
+
+def test_a_case_changes_only_by_an_audited_amendment(store: Store) -> None:
+    store.inquiries.add([new_inquiry("q1", debtors=1, created_at=T0)], opened_by="OFFICER-A1")
+    amended = store.cases.amend(CaseAmendment(CASE, 2_000_000, 6_000, "(2025)冀0108执恢1号", "judgment corrected", "OFFICER-A1", T0 + 5))
+    assert (amended.amount_due_fen, amended.costs_fen) == (2_000_000, 6_000)
+    events = store.cases.events(CASE)
+    assert [e.event for e in events] == ["opened", "amended"]
+    assert events[1].detail["amount_due_fen"] == {"from": 1_000_000, "to": 2_000_000}
+    assert events[1].detail["ruling_number"] == "(2025)冀0108执恢1号" and events[1].actor == "OFFICER-A1"
 
 
 # -- orders ---------------------------------------------------------------------------------------
@@ -270,6 +282,8 @@ def test_a_deduction_waits_for_approval_and_then_reduces_what_its_freeze_holds(s
     assert freeze is not None and (freeze.status, freeze.held_fen) == ("applied", 60_000)
     assert [e.event for e in store.orders.events("d1")] == ["requested", "approval_refused", "approved", "sent", "answered"]
     assert [e.event for e in store.orders.events("f1")][-1] == "deducted"
+    money = store.orders.case_money(CASE)  # the freeze covers what deductions left of it
+    assert (money.held_fen, money.deducted_fen, money.released_fen, money.open_by_freeze) == (60_000, 40_000, 0, {"f1": 60_000})
 
 
 def test_an_unfreeze_releases_its_freeze_and_an_answer_may_overtake_the_record_of_sending(store: Store) -> None:
@@ -282,6 +296,8 @@ def test_an_unfreeze_releases_its_freeze_and_an_answer_may_overtake_the_record_o
     assert [(e.event, e.status) for e in store.orders.events("u1")] == [("requested", "requested"), ("sent", "sent"), ("answered", "applied")]
     assert store.orders.get("f1").status == "released"  # type: ignore[union-attr]
     assert store.orders.live_freezes_of_case(CASE) == []
+    money = store.orders.case_money(CASE)
+    assert (money.held_fen, money.deducted_fen, money.released_fen, money.open_by_freeze) == (0, 0, 100_000, {})
 
 
 def test_sent_orders_unanswered_for_long_go_out_again(store: Store) -> None:

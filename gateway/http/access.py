@@ -34,6 +34,8 @@ ROUTE_ROLES: dict[tuple[str, str], str] = {
     ("GET", "/v1/orders/{order_id}"): "officer",
     ("POST", "/v1/orders/{order_id}/approve"): "deduct",
     ("POST", "/v1/cases/{case_number}/freeze-plan"): "officer",
+    ("GET", "/v1/cases/{case_number}"): "officer",
+    ("POST", "/v1/cases/{case_number}/amendments"): "officer",
     ("GET", "/v1/ops/pending-legs"): "ops",
     ("GET", "/v1/ops/access-audit"): "ops",
     ("GET", "/metrics"): "ops",

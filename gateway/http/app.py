@@ -10,9 +10,10 @@ from aiohttp import web
 from gateway.http.access import AUDIT, AUTHORITY, COURTS, LIMITER, RateLimiter, authenticate
 from gateway.http.auth import TokenAuthority
 from gateway.http.errors import ApiError
-from gateway.http.keys import COMPLETIONS, DESK, DIRECTORY, INTAKE, STORE
-from gateway.http.routes import inquiries, meta, ops, orders
+from gateway.http.keys import CASES, COMPLETIONS, DESK, DIRECTORY, INTAKE, STORE
+from gateway.http.routes import cases, inquiries, meta, ops, orders
 from gateway.http.routes.inquiries import MAX_BATCH_BYTES
+from gateway.cases.desk import CaseDesk
 from gateway.inquiries.completions import Completions
 from gateway.inquiries.intake import Intake
 from gateway.orders.desk import OrderDesk
@@ -55,6 +56,7 @@ def create_app(store: Store, intake: Intake, desk: OrderDesk, directory: Directo
     app[STORE], app[INTAKE], app[DIRECTORY], app[DESK] = store, intake, directory, desk
     app[AUTHORITY], app[LIMITER], app[AUDIT], app[COURTS] = authority, limiter, store.access, courts
     app[COMPLETIONS] = completions or Completions()
-    for routes in (orders, inquiries, ops, meta):
+    app[CASES] = CaseDesk(store)
+    for routes in (orders, cases, inquiries, ops, meta):
         routes.setup(app)
     return app

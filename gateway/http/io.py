@@ -10,6 +10,7 @@ from aiohttp import web
 from pydantic import BaseModel, ValidationError
 
 from gateway.http.errors import ApiError, invalid
+from schemas.identifiers import check_case_number
 from schemas.validation import field_errors
 
 MAX_INQUIRY_BYTES = 1 << 20
@@ -61,3 +62,12 @@ def wait_seconds(request: web.Request) -> float:
         raise ApiError(400, "bad_parameter", f"wait must be seconds from 0 to {MAX_WAIT_S:g}",
                        [{"field": "wait", "message": f"not a number of seconds from 0 to {MAX_WAIT_S:g}: {raw!r}"}])
     return value
+
+
+def case_number_param(request: web.Request) -> str:
+    """The case number in the URL, normalised like any other (full-width brackets and digits)."""
+    raw = request.match_info["case_number"]
+    try:
+        return check_case_number(raw)
+    except ValueError as exc:
+        raise invalid([{"field": "case_number", "message": str(exc)}]) from None

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
+from gateway.cases.desk import CaseDesk
 from gateway.inquiries.completions import Completions
 from gateway.inquiries.intake import Intake
 from gateway.orders.desk import OrderDesk
@@ -16,3 +17,4 @@ INTAKE = web.AppKey("intake", Intake)
 DIRECTORY = web.AppKey("directory", Directory)
 COMPLETIONS = web.AppKey("completions", Completions)
 DESK = web.AppKey("desk", OrderDesk)
+CASES = web.AppKey("cases", CaseDesk)

@@ -8,10 +8,10 @@ from typing import Any
 
 from pydantic.json_schema import models_json_schema
 
-from schemas.api import InquiryCreate
+from schemas.api import CaseAmendmentRequest, InquiryCreate
 from schemas.orders import Approval, FreezePlanRequest, OrderCreate
 
-_MODELS = (InquiryCreate, OrderCreate, Approval, FreezePlanRequest)
+_MODELS = (InquiryCreate, OrderCreate, Approval, FreezePlanRequest, CaseAmendmentRequest)
 _ERROR = {
     "type": "object", "required": ["error", "message", "errors"],
     "properties": {
@@ -83,6 +83,13 @@ def openapi_document() -> dict[str, Any]:
             "summary": "Plan (and optionally place) the freezes that cover a case", "parameters": _path_param("case_number"),
             "requestBody": _json_body("FreezePlanRequest"),
             "responses": {**_ok(200, "the plan"), **_ok(202, "placed"), **_errors(400, 409, 413, 422, *AUTH)}}},
+        "/v1/cases/{case_number}": {"get": {
+            "summary": "A case: amounts, money collected, frozen and released, and its history", "parameters": _path_param("case_number"),
+            "responses": {**_ok(200, "the case"), **_errors(404, 422, *AUTH)}}},
+        "/v1/cases/{case_number}/amendments": {"post": {
+            "summary": "Amend what a case may take, under a ruling (audited)", "parameters": _path_param("case_number"),
+            "requestBody": _json_body("CaseAmendmentRequest"),
+            "responses": {**_ok(200, "the amended case"), **_errors(400, 404, 413, 422, *AUTH)}}},
         "/v1/institutions": {"get": {"summary": "The institution directory", "responses": {**_ok(200, "institutions", "array"), **_errors(*AUTH)}}},
         "/v1/ops/pending-legs": {"get": {"summary": "Unanswered legs per institution (ops)", "responses": {**_ok(200, "pending", "array"), **_errors(*AUTH)}}},
         "/v1/ops/access-audit": {"get": {"summary": "Refused requests (ops)", "responses": {**_ok(200, "audit", "array"), **_errors(*AUTH)}}},

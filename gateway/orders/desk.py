@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Any, Callable
 
 import orjson
 
-from infra.clock import now_ms, shown
-from gateway.orders.freeze_plan import plan_freezes
+from infra.clock import ms_to_dt, now_ms, shown, shown_date
+from gateway.orders.freeze_plan import free_deposits, plan_freezes
 from gateway.orders.states import HOLDING_FREEZE, LIVE_FREEZE
 from gateway.store.interfaces import Store, UnitOfWork
 from gateway.store.records import CaseRecord, FoundAsset, NewOrder, OrderEvent, OrderRecord
@@ -24,7 +25,8 @@ from schemas.courts import Courts
 from schemas.directory import Directory
 from schemas.identifiers import court_code
 from schemas.messages import new_id
-from schemas.orders import MONEY_KINDS, Approval, AssetRef, FreezePlanRequest, OrderCreate
+from schemas.money import yuan
+from schemas.orders import MAX_TERM_DAYS, MONEY_KINDS, Approval, AssetRef, FreezePlanRequest, OrderCreate
 
 INSTITUTION_KIND_OF = {"deposit": "bank", "wallet": "payment", "real_estate": "land", "vehicle": "vehicle"}
 
@@ -38,10 +40,12 @@ class OrderRejected(Exception):
 
 class OrderDesk:
     def __init__(self, store: Store, directory: Directory, courts: Courts, deadline_s: float,
-                 on_ready: Callable[[], None]) -> None:
+                 on_ready: Callable[[], None], living_allowance_fen: int = 0) -> None:
         self.store = store
         self.directory = directory
         self.courts = courts
+        # What a natural person keeps free of his deposits (the local minimum-living standard).
+        self.living_allowance_fen = living_allowance_fen
         self.deadline_s = deadline_s
         self.on_ready = on_ready  # wakes the relay
 
@@ -52,7 +56,7 @@ class OrderDesk:
         first order; with a different request it is refused, so a key never names two orders."""
         digest = _digest(body.model_dump(mode="json"))
         with self.store.unit_of_work() as uow:
-            existing = uow.orders.by_key(body.idempotency_key)
+            existing = uow.orders.by_key(scoped_key(body.case_number, body.idempotency_key))
             if existing is not None:
                 if existing.request_digest != digest:
                     raise OrderRejected(409, "idempotency_key", "this key already names a different order")
@@ -62,7 +66,10 @@ class OrderDesk:
         self.on_ready()
         return self.get(order.id), False
 
-    def _prepare(self, uow: UnitOfWork, body: OrderCreate, digest: str, planned_fen: int = 0) -> NewOrder:
+    def _prepare(self, uow: UnitOfWork, body: OrderCreate, digest: str, planned_fen: int = 0,
+                 planned_deposits: dict[str, int] | None = None) -> NewOrder:
+        """Checks an order against the case and the law; ``planned_fen`` (all kinds) and
+        ``planned_deposits`` (per debtor) are what a plan being executed placed before it."""
         institution = self.directory.by_id.get(body.institution_id)
         if institution is None:
             raise OrderRejected(422, "institution_id", f"unknown institution {body.institution_id!r}")
@@ -76,9 +83,15 @@ class OrderDesk:
         original = self._check_original(uow, body) if body.original_order_id else None
         if body.type == "freeze":
             self._check_not_over_freezing(uow, case, found, body.asset.kind, body.amount_fen, planned_fen)
+            if body.asset.kind == "deposit":
+                self._check_living_allowance(uow, case, found, debtor, body.amount_fen,  # type: ignore[arg-type]
+                                             (planned_deposits or {}).get(debtor, 0))
+        if body.type == "continue":
+            self._check_continuation(original, body.term_days)  # type: ignore[arg-type]
         now = now_ms()
         return NewOrder(
-            id=new_id(), idempotency_key=body.idempotency_key, request_digest=digest, type=body.type,
+            id=new_id(), idempotency_key=scoped_key(body.case_number, body.idempotency_key), request_digest=digest,
+            type=body.type,
             case_number=body.case_number, court=body.court, institution_id=institution.id,
             institution_kind=institution.kind, asset_kind=body.asset.kind, asset_id=body.asset.id,
             debtor_id_number=debtor, amount_fen=body.amount_fen, term_days=body.term_days,
@@ -96,7 +109,7 @@ class OrderDesk:
             raise OrderRejected(422, "enforcement_account", f"must be the court's enforcement-fund account (执行款专户) {expected}")
 
     def _case(self, uow: UnitOfWork, case_number: str, court: str) -> CaseRecord:
-        case = uow.inquiries.case(case_number)
+        case = uow.cases.get(case_number)
         if case is None:
             raise OrderRejected(422, "case_number", "no inquiry for this case; orders act on what an inquiry found")
         if case.court != court:
@@ -127,21 +140,51 @@ class OrderDesk:
 
     def _check_not_over_freezing(self, uow: UnitOfWork, case: CaseRecord, found: list[FoundAsset], kind: str,
                                  amount: int | None, planned_fen: int) -> None:
-        due = case.amount_due_fen + case.costs_fen
+        """Judged against what remains: due plus costs, less what was collected and what the case's
+        live freezes still cover."""
+        collected = uow.orders.case_money(case.case_number).deducted_fen
         covered = self._covered_fen(uow, case.case_number, found) + planned_fen
+        remaining = case.due_fen - collected - covered
         if kind in MONEY_KINDS:
-            if covered + amount > due:  # type: ignore[operator]
-                raise OrderRejected(422, "amount_fen", f"over-freezing: the case's freezes would reach {covered + amount} fen; "  # type: ignore[operator]
-                                                       f"amount due plus costs is {due} fen")
-        elif covered >= due:
-            raise OrderRejected(422, "asset.id", f"over-freezing: the case's freezes already cover {covered} of {due} fen")
+            if amount > remaining:  # type: ignore[operator]
+                raise OrderRejected(422, "amount_fen", f"over-freezing: {yuan(amount)} exceeds what remains to secure, "  # type: ignore[arg-type]
+                                                       f"{yuan(max(remaining, 0))} (due {yuan(case.due_fen)}, collected "
+                                                       f"{yuan(collected)}, frozen {yuan(covered)})")
+        elif remaining <= 0:
+            raise OrderRejected(422, "asset.id", f"over-freezing: nothing remains to secure (due {yuan(case.due_fen)}, "
+                                                 f"collected {yuan(collected)}, frozen {yuan(covered)})")
+
+    def _check_living_allowance(self, uow: UnitOfWork, case: CaseRecord, found: list[FoundAsset], debtor: str,
+                                amount: int, planned_fen: int) -> None:
+        """A natural person keeps his living allowance free across his open deposit accounts."""
+        if not self.living_allowance_fen or debtor not in uow.inquiries.case_persons(case.case_number):
+            return
+        frozen = {(f.institution_id, f.asset_id) for f in uow.orders.live_freezes_of_case(case.case_number)}
+        free = free_deposits(found, debtor, skip=frozen) - planned_fen
+        if amount > free - self.living_allowance_fen:
+            raise OrderRejected(422, "amount_fen", f"the debtor's living allowance of {yuan(self.living_allowance_fen)} stays free: "
+                                                   f"at most {yuan(max(free - self.living_allowance_fen, 0))} of his open deposits may be frozen")
+
+    @staticmethod
+    def _check_continuation(original: OrderRecord, term_days: int) -> None:
+        """A continuation extends the live freeze from its end date, and never to more than one term
+        of its kind beyond the day it is served: renewals cannot be stacked in advance."""
+        if original.end_date is None:
+            return  # the institution has not said when it ends: its own ledger applies the same rule
+        limit = MAX_TERM_DAYS[original.asset_kind]
+        end = datetime.fromisoformat(original.end_date) + timedelta(days=term_days)
+        if end > ms_to_dt(now_ms()) + timedelta(days=limit):
+            raise OrderRejected(422, "term_days", f"the freeze would end on {shown_date(end)}, more than {limit} days "
+                                                  f"(one {original.asset_kind} term) after this continuation is served")
 
     def _covered_fen(self, uow: UnitOfWork, case_number: str, found: list[FoundAsset]) -> int:
-        """What the case's live freezes cover: money by amount, property by the debtor's share of its value."""
+        """What the case's live freezes still cover: money by amount less what was deducted from it,
+        property by the debtor's share of its value."""
         values = {(a["institution_id"], asset_id(a)): attributable_fen(a) for _, a in found}
+        open_money = uow.orders.case_money(case_number).open_by_freeze
         total = 0
         for f in uow.orders.live_freezes_of_case(case_number):
-            total += f.amount_fen if f.asset_kind in MONEY_KINDS else values.get((f.institution_id, f.asset_id), 0)  # type: ignore[operator]
+            total += open_money.get(f.id, 0) if f.asset_kind in MONEY_KINDS else values.get((f.institution_id, f.asset_id), 0)
         return total
 
     # -- approving ----------------------------------------------------------------------------------
@@ -179,20 +222,23 @@ class OrderDesk:
         first, protected accounts skipped), then vehicles, then real estate, each whole."""
         with self.store.unit_of_work() as uow:  # the whole plan or nothing
             if req.execute:
-                placed = uow.orders.with_key_prefix(f"{req.idempotency_key}:")
+                placed = uow.orders.with_key_prefix(scoped_key(case_number, f"{req.idempotency_key}:"))
                 if placed:
                     return self._plan_view(case_number, placed, replayed=True)
             case = self._case(uow, case_number, req.court)
-            due = case.amount_due_fen + case.costs_fen
             found = uow.inquiries.case_assets(case_number)
+            collected = uow.orders.case_money(case_number).deducted_fen
             covered = self._covered_fen(uow, case_number, found)
             live = {(f.institution_id, f.asset_id) for f in uow.orders.live_freezes_of_case(case_number)}
-            plan = plan_freezes(found, live, due - covered)
-            planned, skipped, remaining = plan.orders, plan.skipped_protected, plan.remaining_fen
+            allowance = ({p: self.living_allowance_fen for p in uow.inquiries.case_persons(case_number)}
+                         if self.living_allowance_fen else {})
+            plan = plan_freezes(found, live, case.due_fen - collected - covered, allowance)
+            planned, remaining = plan.orders, plan.remaining_fen
             result = {
-                "case_number": case_number, "due_fen": due, "covered_fen": covered,
+                "case_number": case_number, "due_fen": case.due_fen, "collected_fen": collected, "covered_fen": covered,
                 "planned_fen": sum(p["amount_fen"] if p["amount_fen"] is not None else p["value_fen"] for p in planned),
-                "shortfall_fen": max(remaining, 0), "orders": planned, "skipped_protected": skipped, "executed": False,
+                "shortfall_fen": max(remaining, 0), "orders": planned, "skipped_protected": plan.skipped_protected,
+                "kept_for_living": plan.kept_for_living, "executed": False,
             }
             if req.execute and planned:
                 result["order_ids"] = self._execute(uow, case_number, req, planned)
@@ -202,7 +248,7 @@ class OrderDesk:
         return result
 
     def _execute(self, uow: UnitOfWork, case_number: str, req: FreezePlanRequest, planned: list[dict[str, Any]]) -> list[str]:
-        orders, running = [], 0
+        orders, running, deposits = [], 0, {}  # type: ignore[var-annotated]
         for p in planned:
             body = OrderCreate(
                 type="freeze", case_number=case_number, court=req.court, institution_id=p["institution_id"],
@@ -211,8 +257,10 @@ class OrderDesk:
                 officer_credentials=req.officer_credentials, operator=req.operator,
                 idempotency_key=f"{req.idempotency_key}:{p['institution_id']}:{p['asset']['id']}",
             )
-            orders.append(self._prepare(uow, body, _digest(body.model_dump(mode="json")), planned_fen=running))
+            orders.append(self._prepare(uow, body, _digest(body.model_dump(mode="json")), running, deposits))
             running += p["amount_fen"] if p["amount_fen"] is not None else p["value_fen"]
+            if p["asset"]["kind"] == "deposit":
+                deposits[p["debtor_id_number"]] = deposits.get(p["debtor_id_number"], 0) + p["amount_fen"]
         for order in orders:
             uow.orders.place(order, actor=req.operator)
         return [order.id for order in orders]
@@ -232,7 +280,7 @@ def order_view(order: OrderRecord, events: list[OrderEvent]) -> dict[str, Any]:
         "operator": order.operator, "checker": order.checker, "approved_at": shown(order.approved_at),
         "awaiting_approval": order.type == "deduct" and order.approved_at is None and order.status == "requested",
         "original_order_id": order.original_order_id, "enforcement_account": order.enforcement_account,
-        "idempotency_key": order.idempotency_key, "created_at": shown(order.created_at),
+        "idempotency_key": unscoped_key(order.idempotency_key), "created_at": shown(order.created_at),
         "sent_at": shown(order.sent_at), "updated_at": shown(order.updated_at),
         "result": {"held_fen": order.held_fen, "deducted_fen": order.deducted_fen, "queue_position": order.queue_position,
                    "start_date": order.start_date, "end_date": order.end_date, "reason": order.reason},
@@ -241,6 +289,15 @@ def order_view(order: OrderRecord, events: list[OrderEvent]) -> dict[str, Any]:
             for e in events
         ],
     }
+
+
+def scoped_key(case_number: str, key: str) -> str:
+    """Idempotency keys belong to a court: one court's key never names another court's orders."""
+    return f"{court_code(case_number)}/{key}"
+
+
+def unscoped_key(stored: str) -> str:
+    return stored.partition("/")[2] or stored
 
 
 def _existing(order: OrderRecord | None, order_id: str) -> OrderRecord:

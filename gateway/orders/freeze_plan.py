@@ -2,7 +2,7 @@
 properties): cover what is due without over-freezing.
 
 Money comes first, largest first, each account frozen for exactly what remains (protected accounts
-skipped). Property is indivisible, so freezing it may exceed what remains; the law (超标的) allows
+skipped; a natural person keeps his living allowance free across his open deposit accounts). Property is indivisible, so freezing it may exceed what remains; the law (超标的) allows
 that only when nothing smaller covers it: while something remains, the property that covers the
 remainder with the least excess is chosen, and when no single one covers it, the most valuable
 (it helps most, so fewer assets are frozen), and the next round looks again. Every planned order
@@ -27,16 +27,20 @@ Found = tuple[str, dict[str, Any]]  # (debtor id number, asset as reported)
 class Plan:
     orders: list[dict[str, Any]] = field(default_factory=list)
     skipped_protected: list[dict[str, Any]] = field(default_factory=list)
+    kept_for_living: list[dict[str, Any]] = field(default_factory=list)
     remaining_fen: int = 0
 
 
-def plan_freezes(found: Iterable[Found], already_frozen: set[tuple[str, str]], needed_fen: int) -> Plan:
+def plan_freezes(found: Iterable[Found], already_frozen: set[tuple[str, str]], needed_fen: int,
+                 living_allowance: dict[str, int] | None = None) -> Plan:
     """``found``: (debtor id, asset) from the case's reports; ``already_frozen``: (institution,
-    asset id) the case has live freezes on; ``needed_fen``: due plus costs minus what is covered."""
+    asset id) the case has live freezes on; ``needed_fen``: due plus costs minus what is collected
+    and covered; ``living_allowance``: per natural person, the fen that stay free."""
     plan = Plan(remaining_fen=needed_fen)
     open_ = [(d, a) for d, a in found if (a["institution_id"], asset_id(a)) not in already_frozen and attributable_fen(a) > 0]
     money = sorted((da for da in open_ if da[1]["kind"] in MONEY_KINDS),
                    key=lambda da: (MONEY_ORDER.index(da[1]["kind"]), -attributable_fen(da[1]), da[1]["institution_id"], asset_id(da[1])))
+    freezable = _freezable_deposits(open_, living_allowance or {})
     for debtor, asset in money:
         if plan.remaining_fen <= 0:
             break
@@ -45,13 +49,33 @@ def plan_freezes(found: Iterable[Found], already_frozen: set[tuple[str, str]], n
                                            "reason": asset.get("protected_reason")})
             continue
         amount = min(attributable_fen(asset), plan.remaining_fen)
+        if asset["kind"] == "deposit" and debtor in freezable:
+            amount = min(amount, freezable[debtor])
+            freezable[debtor] -= amount
+            if amount == 0:
+                continue
         _add(plan, debtor, asset, amount, f"资金优先：冻结 {yuan(amount)}（余额与尚需金额 {yuan(plan.remaining_fen)} 中的较小者）")
+    for debtor, kept in (living_allowance or {}).items():
+        if any(d == debtor and a["kind"] == "deposit" and not a.get("protected") for d, a in open_):
+            plan.kept_for_living.append({"debtor_id_number": debtor, "kept_fen": kept,
+                                         "reason": f"被执行人及其所扶养家属的生活必需费用：存款中保留 {yuan(kept)}"})
     property_ = [da for da in open_ if da[1]["kind"] in PROPERTY_KINDS]
     while plan.remaining_fen > 0 and property_:
         debtor, asset, why = _next_property(property_, plan.remaining_fen)
         property_.remove((debtor, asset))
         _add(plan, debtor, asset, None, why)
     return plan
+
+
+def free_deposits(found: Iterable[Found], debtor: str, skip: set[tuple[str, str]] = frozenset()) -> int:  # type: ignore[assignment]
+    """The debtor's unprotected deposit balances, less the accounts in ``skip``."""
+    return sum(attributable_fen(a) for d, a in found if d == debtor and a["kind"] == "deposit" and not a.get("protected")
+               and (a["institution_id"], asset_id(a)) not in skip)
+
+
+def _freezable_deposits(open_: list[Found], living_allowance: dict[str, int]) -> dict[str, int]:
+    """Per natural person: what may be frozen of his open deposits, his allowance kept free."""
+    return {debtor: max(free_deposits(open_, debtor) - kept, 0) for debtor, kept in living_allowance.items()}
 
 
 def _next_property(candidates: list[Found], remaining: int) -> tuple[str, dict[str, Any], str]:

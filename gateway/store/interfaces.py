@@ -16,7 +16,7 @@ from types import TracebackType
 from typing import Any, Iterable, Iterator, Protocol, Sequence
 
 from gateway.store.records import (
-    AccessEntry, BatchProgress, BatchRecord, CaseRecord, DebtorRecord, FoundAsset, InquiryRecord, InstitutionBacklog,
+    AccessEntry, BatchProgress, BatchRecord, CaseAmendment, CaseEvent, CaseMoney, CaseRecord, DebtorRecord, FoundAsset, InquiryRecord, InstitutionBacklog,
     LegRecord, NewBatch, NewInquiry, NewOrder, OrderEvent, OrderRecord, PendingLeg,
 )
 from schemas.messages import LegBatchResult
@@ -26,9 +26,10 @@ from schemas.orders import OrderResult
 class InquiryRepository(Protocol):
     """Inquiries as officers submit and read them."""
 
-    def add(self, inquiries: Iterable[NewInquiry], batch: NewBatch | None = None) -> int:
+    def add(self, inquiries: Iterable[NewInquiry], batch: NewBatch | None = None, opened_by: str | None = None) -> int:
         """Stores the inquiries, their debtors and their legs (``pending``, so in the outbox) and
-        the batch they came in, all or nothing; returns the number of legs."""
+        the batch they came in, all or nothing; returns the number of legs. The first inquiry of
+        a case opens its case record (``CaseRepository``) with its amounts and applicant."""
         ...
 
     def get(self, inquiry_id: str) -> InquiryRecord | None: ...
@@ -49,12 +50,27 @@ class InquiryRepository(Protocol):
         """In the order they were stored."""
         ...
 
-    def case(self, case_number: str) -> CaseRecord | None:
-        """The case as its latest inquiry gave it."""
-        ...
-
     def case_assets(self, case_number: str) -> list[FoundAsset]:
         """Every asset any inquiry of the case found, once each."""
+        ...
+
+    def case_persons(self, case_number: str) -> set[str]:
+        """Id numbers of the case's debtors who are natural persons."""
+        ...
+
+
+class CaseRepository(Protocol):
+    """Cases: opened by their first inquiry; what a case may take changes only by an explicit,
+    audited amendment, never as a side effect of a later inquiry."""
+
+    def get(self, case_number: str) -> CaseRecord | None: ...
+
+    def amend(self, amendment: CaseAmendment) -> CaseRecord:
+        """New amount due and costs, with the amendment appended to the case's history."""
+        ...
+
+    def events(self, case_number: str) -> list[CaseEvent]:
+        """Oldest first: ``opened``, then each ``amended``."""
         ...
 
 
@@ -118,6 +134,10 @@ class OrderRepository(Protocol):
 
     def live_freezes_of_case(self, case_number: str) -> list[OrderRecord]: ...
 
+    def case_money(self, case_number: str) -> CaseMoney:
+        """Held, deducted and released money of the case's orders."""
+        ...
+
     def claim_sendable(self, limit: int) -> list[OrderRecord]:
         """Requested orders ready to publish (a deduction once approved); claimed as legs are."""
         ...
@@ -152,6 +172,9 @@ class UnitOfWork(Protocol):
     @property
     def orders(self) -> OrderRepository: ...
 
+    @property
+    def cases(self) -> CaseRepository: ...
+
     def __enter__(self) -> UnitOfWork: ...
 
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
@@ -166,6 +189,9 @@ class Store(Protocol):
 
     @property
     def legs(self) -> LegQueue: ...
+
+    @property
+    def cases(self) -> CaseRepository: ...
 
     @property
     def orders(self) -> OrderRepository: ...

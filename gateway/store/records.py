@@ -31,6 +31,7 @@ class NewInquiry:
     deadline: int
     debtors: Sequence[Debtor]
     institutions: Sequence[Institution]
+    applicant: str | None = None  # 申请执行人, recorded on the case its first inquiry opens
 
     def legs(self) -> Iterator[tuple[str, int, Institution]]:
         """(leg id, debtor seq, institution): every debtor asked of every institution."""
@@ -142,12 +143,52 @@ class BatchProgress:
 
 @dataclass(frozen=True, slots=True)
 class CaseRecord:
-    """A case as last inquired."""
+    """A case as its first inquiry opened it, and as amendments since changed it."""
 
     case_number: str
     court: str
     amount_due_fen: int
     costs_fen: int
+    applicant: str | None = None
+    created_at: int = 0
+    created_by: str | None = None
+
+    @property
+    def due_fen(self) -> int:
+        return self.amount_due_fen + self.costs_fen
+
+
+@dataclass(frozen=True, slots=True)
+class CaseAmendment:
+    """An explicit, audited change of what a case may take, under a ruling."""
+
+    case_number: str
+    amount_due_fen: int
+    costs_fen: int
+    ruling_number: str
+    reason: str | None
+    actor: str
+    at: int
+
+
+@dataclass(frozen=True, slots=True)
+class CaseEvent:
+    at: int
+    actor: str
+    event: str
+    detail: dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class CaseMoney:
+    """The case's money as its orders stand: held by live money freezes, deducted, and released
+    by unfreezes; ``open_by_freeze`` is what each live money freeze still covers (its amount less
+    what was deducted from it)."""
+
+    held_fen: int
+    deducted_fen: int
+    released_fen: int
+    open_by_freeze: dict[str, int]
 
 
 class FoundAsset(NamedTuple):

@@ -31,7 +31,7 @@ async def create_inquiry(request: web.Request) -> web.Response:
     try:
         accepted = request.app[INTAKE].submit(body)
     except ScopeError as exc:
-        raise invalid([{"field": exc.field, "message": str(exc)}]) from None
+        raise _refused(exc) from None
     location = f"/v1/inquiries/{accepted.id}"
     metrics.ACCEPTED.labels("inquiry").inc()
     # The logger masks identifiers; the first debtor lets ops find an inquiry without exposing anyone.
@@ -78,7 +78,7 @@ async def create_batch(request: web.Request) -> web.Response:
     except BulkError as exc:
         raise invalid(exc.errors, str(exc)) from None
     except ScopeError as exc:
-        raise invalid([{"line": exc.line, "field": exc.field, "message": str(exc)}]) from None
+        raise _refused(exc) from None
     location = f"/v1/inquiry-batches/{accepted.id}"
     metrics.ACCEPTED.labels("batch").inc()
     log.info("batch accepted", batch_id=accepted.id, inquiries=accepted.inquiries, legs=accepted.legs)
@@ -86,6 +86,13 @@ async def create_batch(request: web.Request) -> web.Response:
         {"id": accepted.id, "inquiries": accepted.inquiries, "debtors": accepted.debtors, "legs": accepted.legs, "location": location},
         status=202, headers={"Location": location},
     )
+
+
+def _refused(exc: ScopeError) -> ApiError:
+    error = {"field": exc.field, "message": str(exc), **({"line": exc.line} if exc.line is not None else {})}
+    if exc.status == 409:
+        return ApiError(409, "conflict", f"{exc.field}: {exc}", [error])
+    return invalid([error])
 
 
 def _batch_or_404(request: web.Request, batch_id: str) -> BatchRecord:

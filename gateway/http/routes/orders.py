@@ -7,11 +7,10 @@ from aiohttp import web
 
 from infra import metrics
 from gateway.http.access import require_case, require_role, require_self
-from gateway.http.io import json_response, read_model
+from gateway.http.io import case_number_param, json_response, read_model
 from gateway.http.keys import DESK
-from gateway.http.errors import ApiError, invalid
+from gateway.http.errors import ApiError
 from gateway.orders.desk import OrderDesk, OrderRejected, order_view
-from schemas.identifiers import check_case_number
 from schemas.orders import Approval, FreezePlanRequest, OrderCreate
 
 log = structlog.get_logger("orders")
@@ -84,15 +83,6 @@ async def freeze_plan(request: web.Request) -> web.Response:
     except OrderRejected as exc:
         raise _rejected(exc) from None
     return json_response(plan, status=202 if plan.get("executed") and not plan.get("replayed") else 200)
-
-
-def case_number_param(request: web.Request) -> str:
-    """The case number in the URL, normalised like any other (full-width brackets and digits)."""
-    raw = request.match_info["case_number"]
-    try:
-        return check_case_number(raw)
-    except ValueError as exc:
-        raise invalid([{"field": "case_number", "message": str(exc)}]) from None
 
 
 def setup(app: web.Application) -> None:

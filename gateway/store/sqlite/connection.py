@@ -9,7 +9,7 @@ import sqlite3
 from pathlib import Path
 from types import TracebackType
 
-from gateway.store.sqlite.schema import INQUIRY_SCHEMA, ORDER_SCHEMA
+from gateway.store.sqlite.schema import CASE_BACKFILL, CASE_SCHEMA, INQUIRY_SCHEMA, ORDER_SCHEMA
 
 
 def connect(path: Path) -> sqlite3.Connection:
@@ -21,6 +21,8 @@ def connect(path: Path) -> sqlite3.Connection:
     db.execute("PRAGMA synchronous=NORMAL")
     db.executescript(INQUIRY_SCHEMA)
     db.executescript(ORDER_SCHEMA)
+    db.executescript(CASE_SCHEMA)
+    db.executescript(CASE_BACKFILL)
     return db
 
 

@@ -8,9 +8,10 @@ from typing import Iterable
 import orjson
 
 from gateway.store.records import (
-    BatchProgress, BatchRecord, CaseRecord, DebtorRecord, FoundAsset, InquiryRecord, LegRecord, NewBatch, NewInquiry,
+    BatchProgress, BatchRecord, DebtorRecord, FoundAsset, InquiryRecord, LegRecord, NewBatch, NewInquiry,
 )
 from gateway.store.sqlite import rows
+from gateway.store.sqlite.cases import record_case_event
 from gateway.store.sqlite.connection import Transaction
 from schemas.assets import asset_id
 
@@ -19,10 +20,19 @@ class SqliteInquiries:
     def __init__(self, db: sqlite3.Connection) -> None:
         self.db = db
 
-    def add(self, inquiries: Iterable[NewInquiry], batch: NewBatch | None = None) -> int:
+    def add(self, inquiries: Iterable[NewInquiry], batch: NewBatch | None = None, opened_by: str | None = None) -> int:
         legs = 0
         with Transaction(self.db) as db:
             for q in inquiries:
+                opened = db.execute(
+                    "INSERT OR IGNORE INTO cases (case_number, court, amount_due_fen, costs_fen, applicant, created_at,"
+                    " created_by) VALUES (?,?,?,?,?,?,?)",
+                    (q.case_number, q.court, q.amount_due_fen, q.costs_fen, q.applicant, q.created_at, opened_by),
+                ).rowcount
+                if opened:
+                    record_case_event(db, q.case_number, q.created_at, opened_by or "gateway", "opened", {
+                        "amount_due_fen": q.amount_due_fen, "costs_fen": q.costs_fen, "applicant": q.applicant,
+                        "inquiry_id": q.id})
                 db.execute(
                     "INSERT INTO inquiries (id, batch_id, case_number, court, amount_due_fen, costs_fen, notice_number,"
                     " officer_credentials, created_at, deadline, legs_total) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
@@ -80,14 +90,6 @@ class SqliteInquiries:
             "SELECT id FROM inquiries WHERE batch_id = ? ORDER BY rowid", (batch_id,)
         )]
 
-    def case(self, case_number: str) -> CaseRecord | None:
-        row = self.db.execute(
-            "SELECT case_number, court, amount_due_fen, costs_fen FROM inquiries WHERE case_number = ?"
-            " ORDER BY created_at DESC LIMIT 1",
-            (case_number,),
-        ).fetchone()
-        return CaseRecord(*row) if row else None
-
     def case_assets(self, case_number: str) -> list[FoundAsset]:
         seen: dict[tuple[str, str, str], FoundAsset] = {}
         for id_number, assets in self.db.execute(
@@ -99,3 +101,8 @@ class SqliteInquiries:
             for asset in orjson.loads(assets):
                 seen[(id_number, asset["institution_id"], asset_id(asset))] = FoundAsset(id_number, asset)
         return list(seen.values())
+
+    def case_persons(self, case_number: str) -> set[str]:
+        return {id_number for (id_number,) in self.db.execute(
+            "SELECT DISTINCT d.id_number FROM debtors d JOIN inquiries q ON q.id = d.inquiry_id"
+            " WHERE q.case_number = ? AND d.kind = 'person'", (case_number,))}

@@ -11,7 +11,7 @@ import sqlite3
 from typing import Any, Iterable, Sequence
 
 from gateway.orders.states import AWAITING_ANSWER, LIVE_FREEZE, next_status
-from gateway.store.records import NewOrder, OrderEvent, OrderRecord
+from gateway.store.records import CaseMoney, NewOrder, OrderEvent, OrderRecord
 from gateway.store.sqlite import rows
 from gateway.store.sqlite.connection import Transaction
 from schemas.orders import OrderResult
@@ -133,6 +133,27 @@ class SqliteOrders:
         return [rows.event(r) for r in self.db.execute(
             f"SELECT {rows.EVENT_COLUMNS} FROM order_events WHERE order_id = ? ORDER BY seq", (order_id,)
         )]
+
+    def case_money(self, case_number: str) -> CaseMoney:
+        deducted_from: dict[str, int] = {}
+        for original, deducted_fen in self.db.execute(
+            "SELECT original_order_id, deducted_fen FROM orders WHERE case_number = ? AND type = 'deduct'"
+            " AND status = 'applied'", (case_number,),
+        ):
+            deducted_from[original] = deducted_from.get(original, 0) + (deducted_fen or 0)
+        held = released = 0
+        open_by_freeze: dict[str, int] = {}
+        for order_id, status, amount, held_fen in self.db.execute(
+            "SELECT id, status, amount_fen, held_fen FROM orders WHERE case_number = ? AND type = 'freeze'"
+            " AND asset_kind IN ('deposit', 'wallet')", (case_number,),
+        ):
+            left = max((amount or 0) - deducted_from.get(order_id, 0), 0)  # what deductions did not take
+            if status in LIVE_FREEZE:
+                held += held_fen or 0
+                open_by_freeze[order_id] = left
+            elif status == "released":
+                released += left
+        return CaseMoney(held, sum(deducted_from.values()), released, open_by_freeze)
 
     def live_freezes_of_case(self, case_number: str) -> list[OrderRecord]:
         return [rows.order(r) for r in self.db.execute(

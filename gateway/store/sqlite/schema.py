@@ -46,6 +46,30 @@ CREATE TRIGGER IF NOT EXISTS access_audit_append_only_d BEFORE DELETE ON access_
     BEGIN SELECT RAISE(ABORT, 'the audit trail is append-only'); END;
 """
 
+# A case is opened by its first inquiry; its amounts change only by an amendment, recorded in
+# its append-only history. Databases from before the case record get their cases from their
+# first inquiries (CASE_BACKFILL, run on open; it only inserts what is missing).
+CASE_SCHEMA = """
+CREATE TABLE IF NOT EXISTS cases (
+    case_number TEXT PRIMARY KEY, court TEXT NOT NULL, amount_due_fen INTEGER NOT NULL,
+    costs_fen INTEGER NOT NULL, applicant TEXT, created_at INTEGER NOT NULL, created_by TEXT);
+CREATE TABLE IF NOT EXISTS case_events (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT, case_number TEXT NOT NULL, at INTEGER NOT NULL,
+    actor TEXT NOT NULL, event TEXT NOT NULL, detail TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS case_events_by_case ON case_events(case_number, seq);
+CREATE TRIGGER IF NOT EXISTS case_events_append_only_u BEFORE UPDATE ON case_events
+    BEGIN SELECT RAISE(ABORT, 'the audit trail is append-only'); END;
+CREATE TRIGGER IF NOT EXISTS case_events_append_only_d BEFORE DELETE ON case_events
+    BEGIN SELECT RAISE(ABORT, 'the audit trail is append-only'); END;
+CREATE TRIGGER IF NOT EXISTS cases_kept BEFORE DELETE ON cases
+    BEGIN SELECT RAISE(ABORT, 'a case record is never deleted'); END;
+"""
+CASE_BACKFILL = """
+INSERT OR IGNORE INTO cases (case_number, court, amount_due_fen, costs_fen, created_at)
+    SELECT case_number, court, amount_due_fen, costs_fen, min(created_at) FROM inquiries
+    WHERE case_number NOT IN (SELECT case_number FROM cases) GROUP BY case_number;
+"""
+
 # Like legs, an order row is its own outbox entry: ``requested`` (and, for a deduction, approved)
 # orders are published by the relay and become ``sent``.
 ORDER_SCHEMA = """

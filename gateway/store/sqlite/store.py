@@ -10,6 +10,7 @@ from typing import Iterator
 from gateway.store.records import InquiryRecord, LegRecord, OrderRecord
 from gateway.store.sqlite import rows
 from gateway.store.sqlite.access import SqliteAccessAudit
+from gateway.store.sqlite.cases import SqliteCases
 from gateway.store.sqlite.connection import Transaction, connect, connect_read_only
 from gateway.store.sqlite.inquiries import SqliteInquiries
 from gateway.store.sqlite.legs import SqliteLegQueue
@@ -22,6 +23,7 @@ class SqliteStore:
         self.inquiries = SqliteInquiries(self.connection)
         self.legs = SqliteLegQueue(self.connection)
         self.orders = SqliteOrders(self.connection)
+        self.cases = SqliteCases(self.connection)
         self.access = SqliteAccessAudit(self.connection)
 
     def unit_of_work(self) -> SqliteUnitOfWork:
@@ -38,6 +40,7 @@ class SqliteUnitOfWork:
     def __init__(self, store: SqliteStore) -> None:
         self.inquiries = store.inquiries
         self.orders = store.orders
+        self.cases = store.cases
         self._transaction = Transaction(store.connection)
 
     def __enter__(self) -> SqliteUnitOfWork:

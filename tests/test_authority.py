@@ -312,3 +312,13 @@ async def test_social_insurance_and_provident_fund_accounts_are_skipped_by_the_p
     skipped = {s["asset"]["id"]: s["reason"] for s in planned["skipped_protected"]}
     assert status == 200 and benefits and benefits.items() <= skipped.items(), planned
     assert not {o["asset"]["id"] for o in planned["orders"]} & set(benefits)
+
+
+async def test_every_refusal_of_an_officer_is_audited(api, population, credential) -> None:
+    debtor = pick(population, has_account(100_000))
+    case, assets = await open_case(api, debtor, credential, due_fen=100_000)
+    body = order_body("freeze", case, COURT_A, _money(assets)[0], credential, amount_fen=100_001, term_days=30)
+    status, answer = await post_json(api, "/v1/orders", body)
+    assert status == 422
+    entry = next(a for a in await get_json(api, "/v1/ops/access-audit") if a["path"] == "/v1/orders" and a["status"] == 422)
+    assert entry["officer"] == "OFFICER-A1" and "over-freezing" in entry["reason"]

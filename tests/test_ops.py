@@ -93,7 +93,7 @@ async def test_rebuild_from_topics_equals_the_live_store(stack, api, officers, s
     debtor = pick(population, has_account(10_000))
     case, assets = await open_case(api, debtor, credential)
     account = max((a for a in assets if a["kind"] == "deposit"), key=lambda a: a["value_fen"])
-    freeze = await place(api, order_body("freeze", case, COURT_A, account, credential, amount_fen=6_000, term_days=365))
+    freeze = await place(api, order_body("freeze", case, COURT_A, account, credential, amount_fen=6_000, term_days=300))
     await place(api, order_body("continue", case, COURT_A, account, credential, original_order_id=freeze["id"], term_days=30))
     status, deduct = await post_json(api, "/v1/orders", order_body("deduct", case, COURT_A, account, credential, amount_fen=1_000,
                                                                   original_order_id=freeze["id"], enforcement_account=ACCOUNT_A))

@@ -102,7 +102,7 @@ async def test_deduction_moves_only_own_frozen_funds_after_a_second_officer_appr
     case_a, assets = await open_case(api, debtor, credential, COURT_A)
     case_b, _ = await open_case(api_b, debtor, credential, COURT_B)
     account = max((a for a in assets if a["kind"] == "deposit"), key=lambda a: a["value_fen"])
-    freeze = await place(api, order_body("freeze", case_a, COURT_A, account, credential, amount_fen=10_000, term_days=365))
+    freeze = await place(api, order_body("freeze", case_a, COURT_A, account, credential, amount_fen=10_000, term_days=300))
     assert freeze["status"] == "applied"
     deduct = order_body("deduct", case_a, COURT_A, account, credential, amount_fen=4_000, original_order_id=freeze["id"],
                         enforcement_account=ACCOUNT_A)
@@ -171,14 +171,14 @@ async def test_over_freezing_is_refused_by_the_gateway(api, simulators, populati
     debtor = pick(population, lambda assets: has_account(20_000)(assets) and any(a.kind == "vehicle" for a in assets))
     case, assets = await open_case(api, debtor, credential, due_fen=15_000)
     account = max((a for a in assets if a["kind"] == "deposit"), key=lambda a: a["value_fen"])
-    first_freeze = await place(api, order_body("freeze", case, COURT_A, account, credential, amount_fen=10_000, term_days=365))
+    first_freeze = await place(api, order_body("freeze", case, COURT_A, account, credential, amount_fen=10_000, term_days=300))
     assert first_freeze["status"] == "applied"
     status, err = await post_json(api, "/v1/orders", order_body("freeze", case, COURT_A, account, credential, amount_fen=5_001, term_days=365))
     assert status == 422 and err["errors"][0]["field"] == "amount_fen" and "over-freezing" in err["message"]
     ok = await place(api, order_body("freeze", case, COURT_A, account, credential, amount_fen=5_000, term_days=365))
     assert ok["status"] == "applied"
     status, err = await post_json(api, "/v1/orders", order_body("freeze", case, COURT_A, first(assets, "vehicle"), credential, term_days=730))
-    assert status == 422 and "already cover" in err["message"]
+    assert status == 422 and "nothing remains to secure" in err["message"]
     ledger = await simulators.ledger(account["institution_id"], account["account_no"])
     assert sum(f["held_fen"] for f in freezes_of(ledger)) == 15_000
 
@@ -215,7 +215,8 @@ async def test_freeze_plan_covers_the_due_money_first_without_over_freezing(api,
     kinds = [o["asset"]["kind"] for o in plan["orders"]]
     assert kinds == sorted(kinds, key=["deposit", "wallet", "vehicle", "real_estate"].index)  # money first
     assert "real_estate" not in kinds and kinds.count("vehicle") == 1
-    assert sum(o["amount_fen"] for o in plan["orders"] if o["amount_fen"]) == money
+    kept = sum(k["kept_fen"] for k in plan["kept_for_living"])  # a person keeps his living allowance
+    assert sum(o["amount_fen"] for o in plan["orders"] if o["amount_fen"]) == money - kept
     assert plan["shortfall_fen"] == 0
     key = uuid.uuid4().hex
     status, executed = await post_json(api, f"/v1/cases/{case}/freeze-plan", {**request, "execute": True, "idempotency_key": key})

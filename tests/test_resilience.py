@@ -10,6 +10,7 @@ import orjson
 import pytest
 
 from schemas.identifiers import mask
+from schemas.courts import Courts
 from tests.helpers import (ACCOUNT_A, CASE, COURT_A, assert_matches_truth, bulk_debtors, case_body, debtor_json, deposit_holders,
                            deposit_of, get_json, order_body, post_batch, rich_debtor, settled, wait_batch, wait_for, wait_inquiry)
 
@@ -129,6 +130,7 @@ async def test_connector_killed_with_1000_orders_in_flight_applies_each_exactly_
     """500 freezes, then 500 deductions; the bank connector is killed -9 in the middle of each wave.
     The bank ledgers must show every order applied exactly once, to the fen."""
     court, case = "石家庄市新华区人民法院", "(2025)冀0105执9001号"
+    court_account = Courts.built_in().by_code["冀0105"].enforcement_account  # its 执行款专户
     api, checker = officers("OFFICER-X1", court), officers("OFFICER-X2", court)
     debtors = deposit_holders(population, 4)[-500:]
     assert len(debtors) == 500
@@ -160,7 +162,7 @@ async def test_connector_killed_with_1000_orders_in_flight_applies_each_exactly_
                           for a in accounts], False)
     assert {o["status"] for o in freezes} == {"applied"}, [o["result"] for o in freezes if o["status"] != "applied"][:3]
     deducts = await wave([order_body("deduct", case, court, a, credential, amount_fen=f["amount_fen"] // 2, original_order_id=f["id"],
-                                     enforcement_account=ACCOUNT_A, idempotency_key=uuid.uuid4().hex, operator=None)
+                                     enforcement_account=court_account, idempotency_key=uuid.uuid4().hex, operator=None)
                           for a, f in zip(accounts, freezes)], True)
     assert {o["status"] for o in deducts} == {"applied"}, [o["result"] for o in deducts if o["status"] != "applied"][:3]
 

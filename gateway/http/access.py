@@ -73,7 +73,20 @@ def refuse(request: web.Request, status: int, reason: str, field_name: str = "au
     request.app[AUDIT].record(AccessEntry(now_ms(), officer.id if officer else None, officer.court if officer else None,
                                           request.method, request.path, status, reason))
     code = {401: "unauthenticated", 403: "forbidden", 422: "validation_failed", 429: "rate_limited"}[status]
-    return ApiError(status, code, reason, [{"field": field_name, "message": reason}])
+    error = ApiError(status, code, reason, [{"field": field_name, "message": reason}])
+    error.audited = True
+    return error
+
+
+def audit_refusal(request: web.Request, error: ApiError) -> None:
+    """A refusal a handler answered (a 4xx naming the field) joins the access audit under the
+    officer's name, so every refused act of an officer is on record; unknown paths are not acts."""
+    officer: Officer | None = request.get(OFFICER)
+    if officer is None or error.audited or error.status in (404, 405) or not 400 <= error.status < 500:
+        return
+    request.app[AUDIT].record(AccessEntry(now_ms(), officer.id, officer.court, request.method, request.path,
+                                          error.status, error.message[:500]))
+    error.audited = True
 
 
 def route_of(request: web.Request) -> tuple[str, str] | None:

@@ -7,7 +7,7 @@ from __future__ import annotations
 import structlog
 from aiohttp import web
 
-from gateway.http.access import AUDIT, AUTHORITY, COURTS, LIMITER, RateLimiter, authenticate
+from gateway.http.access import AUDIT, AUTHORITY, COURTS, LIMITER, RateLimiter, audit_refusal, authenticate
 from gateway.http.auth import TokenAuthority
 from gateway.http.errors import ApiError
 from gateway.http.keys import CASES, COMPLETIONS, DESK, DIRECTORY, INTAKE, STORE
@@ -36,6 +36,7 @@ async def json_errors(request: web.Request, handler):  # type: ignore[no-untyped
         return response
     except ApiError as exc:
         status = exc.status
+        audit_refusal(request, exc)
         raise
     except web.HTTPException as exc:
         if exc.status < 400:

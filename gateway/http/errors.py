@@ -13,6 +13,8 @@ class ApiError(web.HTTPException):
 
     def __init__(self, status: int, code: str, message: str, errors: list[dict[str, Any]] | None = None) -> None:
         self.status_code = status
+        self.message = message
+        self.audited = False  # written to the access audit already (gateway.http.access.refuse)
         super().__init__(
             text=orjson.dumps({"error": code, "message": message, "errors": errors or []}).decode(),
             content_type="application/json",

@@ -16,7 +16,7 @@ from typing import Any, Callable
 import orjson
 
 from infra.clock import ms_to_dt, now_ms, shown, shown_date
-from gateway.orders.freeze_plan import free_deposits, plan_freezes
+from gateway.orders.freeze_plan import deposit_cap, plan_freezes
 from gateway.orders.states import HOLDING_FREEZE, LIVE_FREEZE
 from gateway.store.interfaces import Store, UnitOfWork
 from gateway.store.records import CaseRecord, FoundAsset, NewOrder, OrderEvent, OrderRecord
@@ -156,14 +156,23 @@ class OrderDesk:
 
     def _check_living_allowance(self, uow: UnitOfWork, case: CaseRecord, found: list[FoundAsset], debtor: str,
                                 amount: int, planned_fen: int) -> None:
-        """A natural person keeps his living allowance free across his open deposit accounts."""
-        if not self.living_allowance_fen or debtor not in uow.inquiries.case_persons(case.case_number):
-            return
-        frozen = {(f.institution_id, f.asset_id) for f in uow.orders.live_freezes_of_case(case.case_number)}
-        free = free_deposits(found, debtor, skip=frozen) - planned_fen
-        if amount > free - self.living_allowance_fen:
+        """A natural person keeps his living allowance free across his deposit accounts."""
+        caps = self._deposit_caps(uow, case.case_number, found)
+        if debtor in caps and amount > caps[debtor] - planned_fen:
             raise OrderRejected(422, "amount_fen", f"the debtor's living allowance of {yuan(self.living_allowance_fen)} stays free: "
-                                                   f"at most {yuan(max(free - self.living_allowance_fen, 0))} of his open deposits may be frozen")
+                                                   f"at most {yuan(max(caps[debtor] - planned_fen, 0))} more of his deposits may be frozen")
+
+    def _deposit_caps(self, uow: UnitOfWork, case_number: str, found: list[FoundAsset]) -> dict[str, int]:
+        """Per natural person of the case: the most of his deposits that may still be frozen."""
+        if not self.living_allowance_fen:
+            return {}
+        held = uow.orders.case_money(case_number).open_by_freeze
+        frozen: dict[str, int] = {}
+        for f in uow.orders.live_freezes_of_case(case_number):
+            if f.asset_kind == "deposit":
+                frozen[f.debtor_id_number] = frozen.get(f.debtor_id_number, 0) + held.get(f.id, 0)
+        return {person: deposit_cap(found, person, frozen.get(person, 0), self.living_allowance_fen)
+                for person in uow.inquiries.case_persons(case_number)}
 
     @staticmethod
     def _check_continuation(original: OrderRecord, term_days: int) -> None:
@@ -230,9 +239,8 @@ class OrderDesk:
             collected = uow.orders.case_money(case_number).deducted_fen
             covered = self._covered_fen(uow, case_number, found)
             live = {(f.institution_id, f.asset_id) for f in uow.orders.live_freezes_of_case(case_number)}
-            allowance = ({p: self.living_allowance_fen for p in uow.inquiries.case_persons(case_number)}
-                         if self.living_allowance_fen else {})
-            plan = plan_freezes(found, live, case.due_fen - collected - covered, allowance)
+            plan = plan_freezes(found, live, case.due_fen - collected - covered, self._deposit_caps(uow, case_number, found),
+                                self.living_allowance_fen)
             planned, remaining = plan.orders, plan.remaining_fen
             result = {
                 "case_number": case_number, "due_fen": case.due_fen, "collected_fen": collected, "covered_fen": covered,

@@ -32,15 +32,16 @@ class Plan:
 
 
 def plan_freezes(found: Iterable[Found], already_frozen: set[tuple[str, str]], needed_fen: int,
-                 living_allowance: dict[str, int] | None = None) -> Plan:
+                 deposit_caps: dict[str, int] | None = None, living_allowance_fen: int = 0) -> Plan:
     """``found``: (debtor id, asset) from the case's reports; ``already_frozen``: (institution,
     asset id) the case has live freezes on; ``needed_fen``: due plus costs minus what is collected
-    and covered; ``living_allowance``: per natural person, the fen that stay free."""
+    and covered; ``deposit_caps``: per natural person, the most of his deposits that may still be
+    frozen with ``living_allowance_fen`` left free (``deposit_cap`` computes it)."""
     plan = Plan(remaining_fen=needed_fen)
     open_ = [(d, a) for d, a in found if (a["institution_id"], asset_id(a)) not in already_frozen and attributable_fen(a) > 0]
     money = sorted((da for da in open_ if da[1]["kind"] in MONEY_KINDS),
                    key=lambda da: (MONEY_ORDER.index(da[1]["kind"]), -attributable_fen(da[1]), da[1]["institution_id"], asset_id(da[1])))
-    freezable = _freezable_deposits(open_, living_allowance or {})
+    freezable = dict(deposit_caps or {})
     for debtor, asset in money:
         if plan.remaining_fen <= 0:
             break
@@ -55,10 +56,10 @@ def plan_freezes(found: Iterable[Found], already_frozen: set[tuple[str, str]], n
             if amount == 0:
                 continue
         _add(plan, debtor, asset, amount, f"资金优先：冻结 {yuan(amount)}（余额与尚需金额 {yuan(plan.remaining_fen)} 中的较小者）")
-    for debtor, kept in (living_allowance or {}).items():
+    for debtor in freezable:
         if any(d == debtor and a["kind"] == "deposit" and not a.get("protected") for d, a in open_):
-            plan.kept_for_living.append({"debtor_id_number": debtor, "kept_fen": kept,
-                                         "reason": f"被执行人及其所扶养家属的生活必需费用：存款中保留 {yuan(kept)}"})
+            plan.kept_for_living.append({"debtor_id_number": debtor, "kept_fen": living_allowance_fen,
+                                         "reason": f"被执行人及其所扶养家属的生活必需费用：存款中保留 {yuan(living_allowance_fen)}"})
     property_ = [da for da in open_ if da[1]["kind"] in PROPERTY_KINDS]
     while plan.remaining_fen > 0 and property_:
         debtor, asset, why = _next_property(property_, plan.remaining_fen)
@@ -67,15 +68,11 @@ def plan_freezes(found: Iterable[Found], already_frozen: set[tuple[str, str]], n
     return plan
 
 
-def free_deposits(found: Iterable[Found], debtor: str, skip: set[tuple[str, str]] = frozenset()) -> int:  # type: ignore[assignment]
-    """The debtor's unprotected deposit balances, less the accounts in ``skip``."""
-    return sum(attributable_fen(a) for d, a in found if d == debtor and a["kind"] == "deposit" and not a.get("protected")
-               and (a["institution_id"], asset_id(a)) not in skip)
-
-
-def _freezable_deposits(open_: list[Found], living_allowance: dict[str, int]) -> dict[str, int]:
-    """Per natural person: what may be frozen of his open deposits, his allowance kept free."""
-    return {debtor: max(free_deposits(open_, debtor) - kept, 0) for debtor, kept in living_allowance.items()}
+def deposit_cap(found: Iterable[Found], debtor: str, frozen_fen: int, living_allowance_fen: int) -> int:
+    """The most of a natural person's deposits that may still be frozen: his unprotected balances,
+    less what live freezes already hold of them, less the living allowance that stays free."""
+    balances = sum(attributable_fen(a) for d, a in found if d == debtor and a["kind"] == "deposit" and not a.get("protected"))
+    return max(balances - frozen_fen - living_allowance_fen, 0)
 
 
 def _next_property(candidates: list[Found], remaining: int) -> tuple[str, dict[str, Any], str]:

@@ -133,7 +133,8 @@ def cmd_token(args: argparse.Namespace) -> None:
             os.environ["ASSETGW_TOKEN_SECRET_FILE"] = str(default)
     try:
         authority = TokenAuthority(load_token_secret())
-        print(authority.issue(args.officer, args.court, args.court_code, args.role, args.ttl_hours * 3600))
+        print(authority.issue(args.officer, args.court, args.court_code, args.role, args.ttl_hours * 3600,
+                              args.credential))
     except (MissingSecret, ValueError) as exc:
         sys.exit(f"assetgw token: {exc}")
 
@@ -197,6 +198,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--court", required=True, help="the court's name, as cases name it")
     p.add_argument("--court-code", required=True, help="the court's code in case numbers, e.g. 冀0108")
     p.add_argument("--role", action="append", choices=("officer", "deduct", "ops"), required=True, help="repeatable")
+    p.add_argument("--credential", action="append", default=[],
+                   help="a 执行公务证 number registered to the officer, the only ones he may present; repeatable")
     p.add_argument("--ttl-hours", type=float, default=8, help="validity (default 8 hours)")
     p.set_defaults(func=cmd_token)
 

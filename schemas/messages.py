@@ -62,6 +62,7 @@ class LegBatch(_Payload):
     notice_number: str = Field(description="协助查询通知书 number")
     officer_credentials: list[str] = Field(min_length=1)
     # Not sent to institutions; carried so the gateway's store can be rebuilt from the topics.
+    officer_id: str | None = Field(None, description="the authenticated officer who asked")
     amount_due_fen: int | None = None
     costs_fen: int | None = None
     institution_kind: str

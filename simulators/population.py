@@ -121,7 +121,7 @@ class Population:
         with _gc_paused():
             debtors = _debtors(random.Random(f"{seed}:identities"), persons, companies)
             holdings = _Distributor(random.Random(f"{seed}:assets"), directory, random.Random(f"{seed}:benefits")).run(debtors)
-            officers = _officers(random.Random(f"{seed}:officers"))
+            officers = registered_credentials(seed)
             return cls(seed=seed, directory=directory, debtors=debtors, holdings=holdings, officer_credentials=officers)
 
 
@@ -158,7 +158,10 @@ def _debtors(rng: random.Random, persons: int, companies: int) -> list[DebtorRec
     return out
 
 
-def _officers(rng: random.Random) -> list[str]:
+def registered_credentials(seed: int = DEFAULT_SEED) -> list[str]:
+    """The credential numbers registered with the institutions of the population of ``seed``, without
+    generating the rest of it: demos and tests issue officers' tokens carrying them."""
+    rng = random.Random(f"{seed}:officers")
     out: dict[str, None] = {}  # ordered set
     while len(out) < N_OFFICERS:
         out[f"ZF{rng.randrange(10**8):08d}"] = None

@@ -20,10 +20,9 @@ import pytest
 
 from assetgw.stack.supervisor import Stack
 from simulators.population import Population
-from tests.helpers import ALL_ROLES, CASE, LIVING_ALLOWANCE_FEN, Simulators, officer_session
+from tests.helpers import ALL_ROLES, CASE, LIVING_ALLOWANCE_FEN, SEED, Simulators, officer_session
 
 ENGINE = os.environ.get("ASSETGW_TEST_ENGINE", "noida")
-SEED = 20251122
 # Small population keeps each process's start-up quick; the rules and skew are the same.
 PERSONS, COMPANIES = 3000, 300
 INQUIRY_DEADLINE_S = 120  # tests of deadlines set their own; bulk tests must not race a loaded machine

@@ -20,6 +20,7 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from assetgw.ops.rebuild import compare, rebuild
 from assetgw.stack.supervisor import Stack
 from schemas.assets import asset_id
+from simulators.population import registered_credentials
 from schemas.courts import Courts
 from infra.settings import Settings
 from schemas.assets import ASSET_KINDS
@@ -38,6 +39,13 @@ COURT_CODES = {COURT_A: "冀0108", COURT_B: "冀0102", "石家庄市新华区人
 ACCOUNT_A = Courts.built_in().by_code[COURT_CODES[COURT_A]].enforcement_account
 ACCOUNT_B = Courts.built_in().by_code[COURT_CODES[COURT_B]].enforcement_account
 ALL_ROLES = ("officer", "deduct", "ops")
+SEED = 20251122  # the simulated population's
+# A credential the institutions never registered: the identity system may know one they do not yet.
+UNREGISTERED = "UNREGISTERED-001"
+# What the tests' officers present, so their tokens carry it: the population's first registered
+# credentials (the ``credential`` fixture is the first) and the unregistered one. A test about
+# someone else's credential presents one outside this list.
+OFFICER_CREDENTIALS = (*registered_credentials(SEED)[:3], UNREGISTERED)
 LONG_POLL_S = 30  # per request of GET /v1/inquiries/{id}?wait= (the API allows up to 60)
 
 
@@ -167,6 +175,11 @@ _case_numbers = itertools.count(8000)
 _used: set[str] = set()  # one set for the session: tests on the shared stack share its ledgers
 
 
+def new_case_number(court: str = COURT_A) -> str:
+    """A case of ``court`` no other test of the session uses."""
+    return f"(2025){COURT_CODES[court]}执{next(_case_numbers)}号"
+
+
 def pick(population: Any, predicate: Callable[[list], bool]) -> Any:
     """A debtor no other test has used, whose assets satisfy ``predicate``."""
     for d in population.debtors:
@@ -183,7 +196,7 @@ def has_account(min_fen: int, protected: bool = False) -> Callable[[list], bool]
 async def open_case(api: aiohttp.ClientSession, debtor: Any, credential: str, court: str = COURT_A,
                     due_fen: int = 10_000_000_00) -> tuple[str, list[dict]]:
     """An inquiry for the debtor under a new case; returns the case number and what was found."""
-    case = f"(2025){COURT_CODES[court]}执{next(_case_numbers)}号"
+    case = new_case_number(court)
     body = {"case_number": case, "court": court, "amount_due_fen": due_fen, "costs_fen": 0,
             "notice_number": f"{case}-查", "officer_credentials": [credential], "debtors": [debtor_json(debtor)]}
     status, accepted = await post_json(api, "/v1/inquiries", body)
@@ -219,12 +232,15 @@ async def settled(api: aiohttp.ClientSession, order_id: str, timeout: float = 30
 
 # --- officers and the simulators' admin API -----------------------------------------------------
 
-def officer_token(stack: Stack, officer: str = "OFFICER-A1", court: str = CASE["court"], roles: tuple[str, ...] = ALL_ROLES) -> str:
-    return stack.token(officer, court, COURT_CODES[court], list(roles))
+def officer_token(stack: Stack, officer: str = "OFFICER-A1", court: str = CASE["court"], roles: tuple[str, ...] = ALL_ROLES,
+                  credentials: tuple[str, ...] = OFFICER_CREDENTIALS) -> str:
+    return stack.token(officer, court, COURT_CODES[court], list(roles), credentials=credentials)
 
 
-def officer_session(stack: Stack, officer: str, court: str, roles: tuple[str, ...] = ALL_ROLES) -> aiohttp.ClientSession:
-    return aiohttp.ClientSession(stack.api_url, headers={"Authorization": f"Bearer {officer_token(stack, officer, court, roles)}"})
+def officer_session(stack: Stack, officer: str, court: str, roles: tuple[str, ...] = ALL_ROLES,
+                    credentials: tuple[str, ...] = OFFICER_CREDENTIALS) -> aiohttp.ClientSession:
+    token = officer_token(stack, officer, court, roles, credentials)
+    return aiohttp.ClientSession(stack.api_url, headers={"Authorization": f"Bearer {token}"})
 
 
 class Simulators:

@@ -15,8 +15,8 @@ import pytest
 
 from gateway.inquiries.bulk import to_csv
 from schemas.assets import ASSET_KINDS
-from tests.helpers import (CASE, assert_matches_truth, bulk_debtors, case_body, debtor_json, get_json, officer_token, post_batch,
-                           rich_debtor, wait_batch, wait_inquiry)
+from tests.helpers import (CASE, UNREGISTERED, assert_matches_truth, bulk_debtors, case_body, debtor_json, get_json, officer_token,
+                           post_batch, rich_debtor, wait_batch, wait_inquiry)
 
 pytestmark = pytest.mark.e2e
 
@@ -72,7 +72,8 @@ async def test_get_with_wait_answers_once_the_inquiry_completes(api, population,
 
 async def test_unregistered_credential_is_refused_by_institutions(api, population) -> None:
     debtor = rich_debtor(population)
-    body = case_body([debtor_json(debtor)], "UNREGISTERED-001", institutions=["bank-01", "land-01", "vehicle-01", "payment-01"])
+    # Registered to the officer with the court, not with the institutions: the gateway lets it through.
+    body = case_body([debtor_json(debtor)], UNREGISTERED, institutions=["bank-01", "land-01", "vehicle-01", "payment-01"])
     async with api.post("/v1/inquiries", json=body) as r:
         accepted = await r.json()
     inquiry = await wait_inquiry(api, accepted["location"])

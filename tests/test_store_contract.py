@@ -46,7 +46,8 @@ def new_inquiry(inquiry_id: str, debtors: int = 2, deadline: int = T0 + 60_000, 
                 batch_id: str | None = None, amount_due_fen: int = 1_000_000) -> NewInquiry:
     return NewInquiry(
         id=inquiry_id, batch_id=batch_id, case_number=CASE, court=COURT, amount_due_fen=amount_due_fen, costs_fen=5_000,
-        notice_number=f"{CASE}-查", officer_credentials=["CRED-1", "CRED-2"], created_at=created_at, deadline=deadline,
+        notice_number=f"{CASE}-查", officer_credentials=["CRED-1", "CRED-2"], officer_id="OFFICER-A1",
+        created_at=created_at, deadline=deadline,
         debtors=[debtor(n) for n in range(debtors)], institutions=[BANK, LAND],
     )
 
@@ -76,7 +77,7 @@ def test_an_added_inquiry_reads_back_with_its_debtors_and_one_pending_leg_per_de
     q = store.inquiries.get("q1")
     assert q is not None
     assert (q.case_number, q.court, q.amount_due_fen, q.costs_fen) == (CASE, COURT, 1_000_000, 5_000)
-    assert q.officer_credentials == ("CRED-1", "CRED-2")
+    assert (q.officer_credentials, q.officer_id) == (("CRED-1", "CRED-2"), "OFFICER-A1")
     assert (q.created_at, q.deadline, q.legs_total, q.legs_done, q.completed_at) == (T0, T0 + 60_000, 4, 0, None)
     assert [(d.seq, d.name) for d in store.inquiries.debtors("q1")] == [(0, "债务人0"), (1, "债务人1")]
     legs = store.inquiries.legs("q1")

@@ -86,12 +86,13 @@ async def run_bench(opts: Options) -> int:
         with console.status("starting the stack (broker, simulators, 4 connector workers, gateway) …"):
             await stack.start(timeout=180)
         console.print(f"stack up in {time.monotonic() - t:.1f}s: API {stack.api_url}, Kafka {stack.kafka_bootstrap}")
-        token = stack.token(OFFICER, COURT, COURT_CODE, ["officer", "deduct", "ops"])
+        credential = population.officer_credentials[0]  # what every bench body presents
+        token = stack.token(OFFICER, COURT, COURT_CODE, ["officer", "deduct", "ops"], credentials=[credential])
         timeout = aiohttp.ClientTimeout(total=600)
         connector = aiohttp.TCPConnector(limit=64)
         async with aiohttp.ClientSession(stack.api_url, headers={"Authorization": f"Bearer {token}"}, timeout=timeout, connector=connector) as http, \
                 aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=30)) as plain:
-            ctx = Ctx(opts, stack, http, plain, population, population.officer_credentials[0], institutions, prefix, results, errors)
+            ctx = Ctx(opts, stack, http, plain, population, credential, institutions, prefix, results, errors)
             await _phases(ctx)
         ok = not errors
     except asyncio.CancelledError:

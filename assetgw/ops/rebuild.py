@@ -102,7 +102,7 @@ def _insert_inquiries(store: Store, legs: list[tuple[LegBatch, LegItem]]) -> Non
         inquiries.append(NewInquiry(
             id=inquiry_id, batch_id=first.batch_id, case_number=first.case_number, court=first.court,
             amount_due_fen=first.amount_due_fen or 0, costs_fen=first.costs_fen or 0, notice_number=first.notice_number,
-            officer_credentials=first.officer_credentials, created_at=deadline, deadline=deadline,
+            officer_credentials=first.officer_credentials, officer_id=first.officer_id, created_at=deadline, deadline=deadline,
             debtors=[debtors[seq] for seq in sorted(debtors)], institutions=sorted(institutions.values(), key=lambda i: i.id),
         ))
     store.inquiries.add(inquiries)
@@ -127,8 +127,8 @@ def _insert_orders(store: Store, requests: dict[str, OrderRequest]) -> None:
 
 # What a rebuild can derive of each record; the rest (e.g. when a leg was sent) differs run to run.
 def _inquiry_fields(q: InquiryRecord) -> tuple:  # type: ignore[type-arg]
-    return (q.batch_id, q.case_number, q.court, q.amount_due_fen, q.costs_fen, q.notice_number, q.legs_total,
-            q.legs_done, q.completed_at is not None)
+    return (q.batch_id, q.case_number, q.court, q.amount_due_fen, q.costs_fen, q.notice_number, q.officer_id,
+            q.legs_total, q.legs_done, q.completed_at is not None)
 
 
 def _leg_fields(leg: LegRecord) -> tuple:  # type: ignore[type-arg]

@@ -17,6 +17,7 @@ import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Iterable
 
 import aiohttp
 
@@ -106,11 +107,14 @@ class Stack:
         return Service(f"connector-{kind}", ["connector", "--kind", kind], [f"http://127.0.0.1:{port}/healthz"],
                        env={"ASSETGW_METRICS_PORT": str(port)})
 
-    def token(self, officer: str, court: str, court_code: str, roles: list[str], ttl_s: float = 8 * 3600) -> str:
-        """A bearer token for this stack's gateway (demo and tests)."""
+    def token(self, officer: str, court: str, court_code: str, roles: list[str], ttl_s: float = 8 * 3600,
+              credentials: Iterable[str] = ()) -> str:
+        """A bearer token for this stack's gateway (demo and tests); ``credentials`` are the 执行公务证
+        numbers registered to the officer, the only ones he may present."""
         from gateway.http.auth import TokenAuthority
 
-        return TokenAuthority(self.env["ASSETGW_TOKEN_SECRET"].encode()).issue(officer, court, court_code, roles, ttl_s)
+        return TokenAuthority(self.env["ASSETGW_TOKEN_SECRET"].encode()).issue(officer, court, court_code, roles, ttl_s,
+                                                                                credentials)
 
     @property
     def api_url(self) -> str:

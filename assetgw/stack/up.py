@@ -29,7 +29,7 @@ async def run_up(args: argparse.Namespace, stop: asyncio.Event) -> None:
         console.print(f"[green]up in {time.monotonic() - started:.1f}s[/green]: API {stack.api_url}  "
                       f"(logs in {stack.logs}; Ctrl-C stops everything)")
         console.print(f"  try: export ASSETGW_API={stack.api_url} ASSETGW_TOKEN=$(assetgw token --officer A1 "
-                      "--court 石家庄市裕华区人民法院 --court-code 冀0108 --role officer)", markup=False)
+                      "--court 石家庄市裕华区人民法院 --court-code 冀0108 --role officer --credential ZF20886323)", markup=False)
         console.print('       curl -H "Authorization: Bearer $ASSETGW_TOKEN" $ASSETGW_API/v1/institutions', markup=False)
         if args.demo:
             await demo_inquiry(stack)
@@ -65,7 +65,7 @@ async def demo_inquiry(stack: Stack) -> None:
         "debtors": [debtor],
     }
     console.print(f"demo inquiry: case {body['case_number']}, debtor {debtor['name']}, all institutions …")
-    token = stack.token("DEMO-OFFICER", body["court"], "冀0108", ["officer", "deduct"])
+    token = stack.token("DEMO-OFFICER", body["court"], "冀0108", ["officer", "deduct"], credentials=[credential])
     started = time.monotonic()
     async with aiohttp.ClientSession(stack.api_url, headers={"Authorization": f"Bearer {token}"}) as http:
         async with http.post("/v1/inquiries", json=body) as r:

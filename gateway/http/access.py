@@ -3,12 +3,14 @@ rate limits, and the court checks the handlers call. Every refusal is written to
 before it is answered.
 
 Courts are known by code: a token's court code must be in the court directory under the name the
-token gives, and a case belongs to the court whose code is in its case number."""
+token gives, and a case belongs to the court whose code is in its case number. An officer presents
+only the 执行公务证 numbers his token says are registered to him."""
 
 from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
+from typing import Iterable
 
 from aiohttp import web
 
@@ -141,6 +143,15 @@ def require_case(request: web.Request, case_number: str, court: str | None = Non
         raise refuse(request, 403, f"the case belongs to another court than {officer.court}", case_field)
     if court is not None and court != owner.name:
         raise refuse(request, 422, f"the case's court is {owner.name}, not {court}", court_field)
+
+
+def require_credentials(request: web.Request, credentials: Iterable[str], field_name: str = "officer_credentials") -> None:
+    """Institutions act on the credential numbers a request presents, so an officer may present only
+    his own: one presenting a colleague's would borrow the colleague's authority."""
+    officer = officer_of(request)
+    foreign = [c for c in credentials if not officer.holds(c)]
+    if foreign:
+        raise refuse(request, 403, f"not registered to {officer.id}: {', '.join(foreign)}", field_name)
 
 
 def require_role(request: web.Request, role: str) -> None:

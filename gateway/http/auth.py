@@ -1,5 +1,9 @@
 """Officers' bearer tokens: signed (HS256), expiring, carrying the officer id, the court and its
-code, and roles. The secret comes from the environment or a file, never from the code.
+code, roles, and the 执行公务证 numbers registered to the officer. The secret comes from the
+environment or a file, never from the code.
+
+Credentials: the court's identity system knows which credential numbers are registered to whom, and
+the token carries them, so the gateway can refuse a request that presents someone else's.
 
 Roles: ``officer`` inquires and places freezes, continuations and unfreezes; ``deduct`` may also
 place and approve deductions; ``ops`` may use the operations endpoints and metrics."""
@@ -10,6 +14,7 @@ import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Iterable
 
 import jwt
 
@@ -33,9 +38,13 @@ class Officer:
     court: str
     court_code: str
     roles: frozenset[str]
+    credentials: frozenset[str] = frozenset()  # the 执行公务证 numbers registered to him
 
     def may(self, role: str) -> bool:
         return role in self.roles
+
+    def holds(self, credential: str) -> bool:
+        return credential in self.credentials
 
 
 def load_token_secret() -> bytes:
@@ -52,13 +61,14 @@ class TokenAuthority:
     def __init__(self, secret: bytes) -> None:
         self.secret = secret
 
-    def issue(self, officer_id: str, court: str, court_code: str, roles: list[str], ttl_s: float = 8 * 3600) -> str:
+    def issue(self, officer_id: str, court: str, court_code: str, roles: list[str], ttl_s: float = 8 * 3600,
+              credentials: Iterable[str] = ()) -> str:
         unknown = set(roles) - set(ROLES)
         if unknown:
             raise ValueError(f"unknown role(s) {sorted(unknown)}; roles are {', '.join(ROLES)}")
         now = int(time.time())
         claims = {"iss": ISSUER, "sub": officer_id, "court": court, "court_code": court_code, "roles": sorted(roles),
-                  "iat": now, "exp": now + int(ttl_s)}
+                  "credentials": sorted(set(credentials)), "iat": now, "exp": now + int(ttl_s)}
         return jwt.encode(claims, self.secret, algorithm="HS256")
 
     def verify(self, header: str | None) -> Officer:
@@ -71,4 +81,5 @@ class TokenAuthority:
             raise AuthError(401, "token expired") from None
         except jwt.InvalidTokenError as exc:
             raise AuthError(401, f"invalid token: {exc}") from None
-        return Officer(claims["sub"], claims.get("court", ""), claims.get("court_code", ""), frozenset(claims.get("roles", ())))
+        return Officer(claims["sub"], claims.get("court", ""), claims.get("court_code", ""),
+                       frozenset(claims.get("roles", ())), frozenset(claims.get("credentials", ())))

@@ -47,18 +47,19 @@ class Intake:
         self.default_deadline_s = default_deadline_s
         self.on_accepted = on_accepted  # wakes the outbox relay
 
-    def submit(self, body: InquiryCreate) -> Accepted:
+    def submit(self, body: InquiryCreate, officer_id: str) -> Accepted:
+        """Stores the inquiry as asked by ``officer_id``, the authenticated officer."""
         try:
             institutions = self.directory.resolve_scope(body.institutions)
         except UnknownInstitution as exc:
             raise ScopeError(f"institutions[{exc.index}]", str(exc)) from None
         self._check_case(body)
-        inquiry = self._inquiry(body, body.debtors, institutions, None, body.deadline_seconds)
+        inquiry = self._inquiry(body, body.debtors, institutions, None, body.deadline_seconds, officer_id)
         legs = self.inquiries.add([inquiry])
         self.on_accepted()
         return Accepted(inquiry.id, 1, len(body.debtors), legs)
 
-    def submit_batch(self, rows: Sequence[BatchRow], fmt: str, lines: Sequence[int]) -> Accepted:
+    def submit_batch(self, rows: Sequence[BatchRow], fmt: str, lines: Sequence[int], officer_id: str) -> Accepted:
         """Rows sharing a case and legal basis become one inquiry; all are stored in one transaction."""
         batch_id = new_id()
         groups: dict[tuple, list[BatchRow]] = defaultdict(list)
@@ -76,7 +77,7 @@ class Intake:
         for members in groups.values():
             debtors = list({r.debtor.id_number: r.debtor for r in members}.values())  # a debtor once per case
             institutions = self.directory.resolve_scope(members[0].institutions)
-            inquiries.append(self._inquiry(members[0], debtors, institutions, batch_id, members[0].deadline_seconds))
+            inquiries.append(self._inquiry(members[0], debtors, institutions, batch_id, members[0].deadline_seconds, officer_id))
         legs = self.inquiries.add(inquiries, NewBatch(batch_id, now_ms(), fmt, len(rows)))
         self.on_accepted()
         return Accepted(batch_id, len(inquiries), sum(len(q.debtors) for q in inquiries), legs)
@@ -92,7 +93,8 @@ class Intake:
         if record is None and first is not None and given != (first.amount_due_fen, first.costs_fen):
             raise CaseConflict("amount_due_fen", f"rows of case {case.case_number} give different amounts due or costs", line)
 
-    def _inquiry(self, case: CaseFields, debtors: Sequence[Debtor], institutions, batch_id, deadline_s) -> NewInquiry:  # type: ignore[no-untyped-def]
+    def _inquiry(self, case: CaseFields, debtors: Sequence[Debtor], institutions, batch_id, deadline_s,  # type: ignore[no-untyped-def]
+                 officer_id: str) -> NewInquiry:
         created = now_ms()
         return NewInquiry(
             id=new_id(),
@@ -103,6 +105,7 @@ class Intake:
             costs_fen=case.costs_fen,
             notice_number=case.notice_number,
             officer_credentials=list(case.officer_credentials),
+            officer_id=officer_id,
             created_at=created,
             deadline=created + int(1000 * (deadline_s or self.default_deadline_s)),
             debtors=debtors,

@@ -84,6 +84,7 @@ def inquiry_view(inquiry: InquiryRecord, debtors: list[DebtorRecord], legs: list
             "notice_number": inquiry.notice_number,
             "officer_credentials": list(inquiry.officer_credentials),
         },
+        "officer": inquiry.officer_id,
         "created_at": shown(inquiry.created_at),
         "deadline": shown(inquiry.deadline),
         "completed_at": shown(inquiry.completed_at),

@@ -105,7 +105,7 @@ class LegOutbox:
         payload = {
             "inquiry_id": inquiry.id, "batch_id": inquiry.batch_id, "case_number": inquiry.case_number,
             "court": inquiry.court, "notice_number": inquiry.notice_number,
-            "officer_credentials": inquiry.officer_credentials,
+            "officer_credentials": inquiry.officer_credentials, "officer_id": inquiry.officer_id,
             "amount_due_fen": inquiry.amount_due_fen, "costs_fen": inquiry.costs_fen,
             "institution_kind": first.institution_kind, "deadline": ms_to_dt(inquiry.deadline).isoformat(),
             "legs": [{"leg_id": leg.id, "institution_id": leg.institution_id,

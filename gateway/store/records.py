@@ -27,6 +27,8 @@ class NewInquiry:
     costs_fen: int
     notice_number: str
     officer_credentials: Sequence[str]
+    # The authenticated officer who asked; None only when rebuilt from messages older than that.
+    officer_id: str | None
     created_at: int
     deadline: int
     debtors: Sequence[Debtor]
@@ -62,6 +64,7 @@ class InquiryRecord:
     costs_fen: int
     notice_number: str
     officer_credentials: tuple[str, ...]
+    officer_id: str | None  # who asked; None for inquiries stored before it was recorded
     created_at: int
     deadline: int
     legs_total: int

@@ -6,7 +6,7 @@ import orjson
 import structlog
 from aiohttp import web
 
-from gateway.http.access import require_case
+from gateway.http.access import officer_of, require_case, require_credentials
 from gateway.http.errors import ApiError, invalid
 from gateway.http.io import json_response, read_limited, read_model, wait_seconds
 from gateway.http.keys import COMPLETIONS, DIRECTORY, INTAKE, STORE
@@ -28,8 +28,9 @@ MAX_BATCH_ROWS = 100_000
 async def create_inquiry(request: web.Request) -> web.Response:
     body = await read_model(request, InquiryCreate)
     require_case(request, body.case_number, court=body.court)
+    require_credentials(request, body.officer_credentials)
     try:
-        accepted = request.app[INTAKE].submit(body)
+        accepted = request.app[INTAKE].submit(body, officer_of(request).id)
     except ScopeError as exc:
         raise _refused(exc) from None
     location = f"/v1/inquiries/{accepted.id}"
@@ -74,7 +75,8 @@ async def create_batch(request: web.Request) -> web.Response:
         for row, line in zip(rows, lines):
             require_case(request, row.case_number, court=row.court, case_field=f"line {line}: case_number",
                          court_field=f"line {line}: court")
-        accepted = request.app[INTAKE].submit_batch(rows, fmt, lines)
+            require_credentials(request, row.officer_credentials, f"line {line}: officer_credentials")
+        accepted = request.app[INTAKE].submit_batch(rows, fmt, lines, officer_of(request).id)
     except BulkError as exc:
         raise invalid(exc.errors, str(exc)) from None
     except ScopeError as exc:

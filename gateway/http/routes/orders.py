@@ -6,7 +6,7 @@ import structlog
 from aiohttp import web
 
 from infra import metrics
-from gateway.http.access import require_case, require_role, require_self
+from gateway.http.access import require_case, require_credentials, require_role, require_self
 from gateway.http.io import case_number_param, json_response, read_model
 from gateway.http.keys import DESK
 from gateway.http.errors import ApiError
@@ -28,6 +28,7 @@ async def create_order(request: web.Request) -> web.Response:
     desk = request.app[DESK]
     body = await read_model(request, OrderCreate)
     require_case(request, body.case_number, court=body.court)
+    require_credentials(request, body.officer_credentials)
     if body.type == "deduct":
         require_role(request, "deduct")
     body = body.model_copy(update={"operator": require_self(request, body.operator, "operator")})
@@ -77,6 +78,7 @@ async def freeze_plan(request: web.Request) -> web.Response:
     body = await read_model(request, FreezePlanRequest)
     case_number = case_number_param(request)
     require_case(request, case_number, court=body.court)
+    require_credentials(request, body.officer_credentials)
     body = body.model_copy(update={"operator": require_self(request, body.operator, "operator")})
     try:
         plan = desk.plan(case_number, body)

@@ -9,7 +9,7 @@ import sqlite3
 from pathlib import Path
 from types import TracebackType
 
-from gateway.store.sqlite.schema import CASE_BACKFILL, CASE_SCHEMA, INQUIRY_SCHEMA, ORDER_SCHEMA
+from gateway.store.sqlite.schema import ADDED_COLUMNS, CASE_BACKFILL, CASE_SCHEMA, INQUIRY_SCHEMA, INQUIRY_TRIGGERS, ORDER_SCHEMA
 
 
 def connect(path: Path) -> sqlite3.Connection:
@@ -21,9 +21,20 @@ def connect(path: Path) -> sqlite3.Connection:
     db.execute("PRAGMA synchronous=NORMAL")
     db.executescript(INQUIRY_SCHEMA)
     db.executescript(ORDER_SCHEMA)
+    add_missing_columns(db)
+    db.executescript(INQUIRY_TRIGGERS)
     db.executescript(CASE_SCHEMA)
     db.executescript(CASE_BACKFILL)
     return db
+
+
+def add_missing_columns(db: sqlite3.Connection) -> None:
+    """Brings a database made by an older version up to the current tables; idempotent. Under the
+    write lock, so two processes opening one old database do not both add a column."""
+    with Transaction(db):
+        for table, column, declaration in ADDED_COLUMNS:
+            if column not in {row[1] for row in db.execute(f"PRAGMA table_info({table})")}:
+                db.execute(f"ALTER TABLE {table} ADD COLUMN {column} {declaration}")
 
 
 def connect_read_only(path: Path) -> sqlite3.Connection:

@@ -35,9 +35,9 @@ class SqliteInquiries:
                         "inquiry_id": q.id})
                 db.execute(
                     "INSERT INTO inquiries (id, batch_id, case_number, court, amount_due_fen, costs_fen, notice_number,"
-                    " officer_credentials, created_at, deadline, legs_total) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+                    " officer_credentials, officer_id, created_at, deadline, legs_total) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
                     (q.id, q.batch_id, q.case_number, q.court, q.amount_due_fen, q.costs_fen, q.notice_number,
-                     rows.dump(list(q.officer_credentials)), q.created_at, q.deadline, q.legs_total),
+                     rows.dump(list(q.officer_credentials)), q.officer_id, q.created_at, q.deadline, q.legs_total),
                 )
                 db.executemany(
                     "INSERT INTO debtors (inquiry_id, seq, kind, id_number, name) VALUES (?,?,?,?,?)",

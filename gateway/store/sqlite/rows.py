@@ -12,7 +12,7 @@ from gateway.store.records import (
 )
 
 INQUIRY_COLUMNS = ("id, batch_id, case_number, court, amount_due_fen, costs_fen, notice_number, officer_credentials,"
-                   " created_at, deadline, legs_total, legs_done, completed_at")
+                   " officer_id, created_at, deadline, legs_total, legs_done, completed_at")
 DEBTOR_COLUMNS = "inquiry_id, seq, kind, id_number, name"
 LEG_COLUMNS = ("id, inquiry_id, debtor_seq, institution_id, institution_kind, status, sent_at, finished_at, reason,"
                " attempts, latency_ms, assets, late_status, late_reason, late_assets, late_at")
@@ -39,7 +39,7 @@ def assets(text: str | None) -> tuple[Asset, ...]:
 
 
 def inquiry(row: tuple) -> InquiryRecord:  # type: ignore[type-arg]
-    return InquiryRecord(*row[:7], tuple(orjson.loads(row[7])), *row[8:13])
+    return InquiryRecord(*row[:7], tuple(orjson.loads(row[7])), *row[8:14])
 
 
 def debtor(row: tuple) -> DebtorRecord:  # type: ignore[type-arg]

@@ -1,5 +1,6 @@
 """The SQLite schema: tables, the partial indexes on open work, and the triggers that keep the
-audit trails append-only. Created on open when missing."""
+audit trails and the record of inquiries append-only. Created on open when missing; columns added
+since a database was first made are added on open too (``ADDED_COLUMNS``)."""
 
 from __future__ import annotations
 
@@ -21,7 +22,8 @@ CREATE TABLE IF NOT EXISTS inquiries (
     id TEXT PRIMARY KEY, batch_id TEXT, case_number TEXT NOT NULL, court TEXT NOT NULL,
     amount_due_fen INTEGER NOT NULL, costs_fen INTEGER NOT NULL, notice_number TEXT NOT NULL,
     officer_credentials TEXT NOT NULL, created_at INTEGER NOT NULL, deadline INTEGER NOT NULL,
-    legs_total INTEGER NOT NULL, legs_done INTEGER NOT NULL DEFAULT 0, completed_at INTEGER);
+    legs_total INTEGER NOT NULL, legs_done INTEGER NOT NULL DEFAULT 0, completed_at INTEGER,
+    officer_id TEXT);
 CREATE INDEX IF NOT EXISTS inquiries_open ON inquiries(deadline) WHERE completed_at IS NULL;
 CREATE INDEX IF NOT EXISTS inquiries_batch ON inquiries(batch_id);
 CREATE INDEX IF NOT EXISTS inquiries_case ON inquiries(case_number);
@@ -44,6 +46,33 @@ CREATE TRIGGER IF NOT EXISTS access_audit_append_only_u BEFORE UPDATE ON access_
     BEGIN SELECT RAISE(ABORT, 'the audit trail is append-only'); END;
 CREATE TRIGGER IF NOT EXISTS access_audit_append_only_d BEFORE DELETE ON access_audit
     BEGIN SELECT RAISE(ABORT, 'the audit trail is append-only'); END;
+"""
+
+# Columns added to a table after databases were made with it, in the order they came: (table,
+# column, declaration). SQLite adds a column only at the end and nullable (or with a default), so
+# a fresh table declares them last as well; rows from before a column came hold NULL in it.
+ADDED_COLUMNS: tuple[tuple[str, str, str], ...] = (
+    ("inquiries", "officer_id", "TEXT"),  # the authenticated officer who asked; NULL before it was recorded
+)
+
+# Who asked what, of whom, on what authority stays as written: inquiries, their debtors and legs
+# are never deleted, and only their progress columns (status, results, legs_done, completed_at …)
+# change. Created after ADDED_COLUMNS are in place, since they name them.
+INQUIRY_TRIGGERS = """
+CREATE TRIGGER IF NOT EXISTS inquiries_append_only_d BEFORE DELETE ON inquiries
+    BEGIN SELECT RAISE(ABORT, 'inquiries are append-only'); END;
+CREATE TRIGGER IF NOT EXISTS inquiries_identity_u BEFORE UPDATE OF id, batch_id, case_number, court, amount_due_fen,
+    costs_fen, notice_number, officer_credentials, officer_id, created_at, deadline, legs_total ON inquiries
+    BEGIN SELECT RAISE(ABORT, 'an inquiry''s case, basis and officer are fixed once recorded'); END;
+CREATE TRIGGER IF NOT EXISTS debtors_append_only_u BEFORE UPDATE ON debtors
+    BEGIN SELECT RAISE(ABORT, 'debtors of an inquiry are append-only'); END;
+CREATE TRIGGER IF NOT EXISTS debtors_append_only_d BEFORE DELETE ON debtors
+    BEGIN SELECT RAISE(ABORT, 'debtors of an inquiry are append-only'); END;
+CREATE TRIGGER IF NOT EXISTS legs_append_only_d BEFORE DELETE ON legs
+    BEGIN SELECT RAISE(ABORT, 'legs are append-only'); END;
+CREATE TRIGGER IF NOT EXISTS legs_identity_u BEFORE UPDATE OF id, inquiry_id, debtor_seq, institution_id,
+    institution_kind ON legs
+    BEGIN SELECT RAISE(ABORT, 'a leg''s inquiry, debtor and institution are fixed once recorded'); END;
 """
 
 # A case is opened by its first inquiry; its amounts change only by an amendment, recorded in

@@ -219,6 +219,7 @@ async def test_an_amendment_changes_what_a_case_may_take_and_is_audited(api, pop
     assert status == 200 and amended["amount_due_fen"] == 300_000, amended
     assert amended["history"][-1]["event"] == "amended" and amended["history"][-1]["actor"] == "OFFICER-A1"
     assert amended["history"][-1]["detail"]["amount_due_fen"] == {"from": 200_000, "to": 300_000}
+    assert (amended["opened_by"], amended["history"][0]["event"]) == ("OFFICER-A1", "opened")
     order = await place(api, order_body("freeze", case, COURT_A, _money(assets)[0], credential, amount_fen=300_000, term_days=30))
     assert order["status"] in ("applied", "partially_applied"), order
 

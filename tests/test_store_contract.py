@@ -43,10 +43,10 @@ def debtor(n: int) -> Debtor:
 
 
 def new_inquiry(inquiry_id: str, debtors: int = 2, deadline: int = T0 + 60_000, created_at: int = T0,
-                batch_id: str | None = None, amount_due_fen: int = 1_000_000) -> NewInquiry:
+                batch_id: str | None = None, amount_due_fen: int = 1_000_000, officer_id: str = "OFFICER-A1") -> NewInquiry:
     return NewInquiry(
         id=inquiry_id, batch_id=batch_id, case_number=CASE, court=COURT, amount_due_fen=amount_due_fen, costs_fen=5_000,
-        notice_number=f"{CASE}-查", officer_credentials=["CRED-1", "CRED-2"], officer_id="OFFICER-A1",
+        notice_number=f"{CASE}-查", officer_credentials=["CRED-1", "CRED-2"], officer_id=officer_id,
         created_at=created_at, deadline=deadline,
         debtors=[debtor(n) for n in range(debtors)], institutions=[BANK, LAND],
     )
@@ -181,8 +181,8 @@ def test_unanswered_legs_of_open_inquiries_go_back_to_the_outbox(store: Store) -
 
 
 def test_the_first_inquiry_opens_the_case_and_its_assets_are_listed_once(store: Store) -> None:
-    store.inquiries.add([new_inquiry("q1", debtors=1, created_at=T0)], opened_by="OFFICER-A1")
-    store.inquiries.add([new_inquiry("q2", debtors=1, created_at=T0 + 1, amount_due_fen=2_000_000)], opened_by="OFFICER-A2")
+    store.inquiries.add([new_inquiry("q1", debtors=1, created_at=T0)])
+    store.inquiries.add([new_inquiry("q2", debtors=1, created_at=T0 + 1, amount_due_fen=2_000_000, officer_id="OFFICER-A2")])
     for q in ("q1", "q2"):
         bank = leg_id(q, 0, "bank-01")
         store.legs.mark_sent([bank], T0)
@@ -196,7 +196,7 @@ def test_the_first_inquiry_opens_the_case_and_its_assets_are_listed_once(store: 
 
 
 def test_a_case_changes_only_by_an_audited_amendment(store: Store) -> None:
-    store.inquiries.add([new_inquiry("q1", debtors=1, created_at=T0)], opened_by="OFFICER-A1")
+    store.inquiries.add([new_inquiry("q1", debtors=1, created_at=T0)])
     amended = store.cases.amend(CaseAmendment(CASE, 2_000_000, 6_000, "(2025)冀0108执恢1号", "judgment corrected", "OFFICER-A1", T0 + 5))
     assert (amended.amount_due_fen, amended.costs_fen) == (2_000_000, 6_000)
     events = store.cases.events(CASE)

@@ -84,8 +84,9 @@ class OrderDesk:
         if body.type == "freeze":
             self._check_not_over_freezing(uow, case, found, body.asset.kind, body.amount_fen, planned_fen)
             if body.asset.kind == "deposit":
-                self._check_living_allowance(uow, case, found, debtor, body.amount_fen,  # type: ignore[arg-type]
-                                             (planned_deposits or {}).get(debtor, 0))
+                # What the freeze holds at once: beyond the balance it only captures later funds.
+                holds_now = min(body.amount_fen, attributable_fen(asset))  # type: ignore[type-var]
+                self._check_living_allowance(uow, case, found, debtor, holds_now, (planned_deposits or {}).get(debtor, 0))
         if body.type == "continue":
             self._check_continuation(original, body.term_days)  # type: ignore[arg-type]
         now = now_ms()

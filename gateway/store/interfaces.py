@@ -26,10 +26,10 @@ from schemas.orders import OrderResult
 class InquiryRepository(Protocol):
     """Inquiries as officers submit and read them."""
 
-    def add(self, inquiries: Iterable[NewInquiry], batch: NewBatch | None = None, opened_by: str | None = None) -> int:
+    def add(self, inquiries: Iterable[NewInquiry], batch: NewBatch | None = None) -> int:
         """Stores the inquiries, their debtors and their legs (``pending``, so in the outbox) and
         the batch they came in, all or nothing; returns the number of legs. The first inquiry of
-        a case opens its case record (``CaseRepository``) with its amounts and applicant."""
+        a case opens its case record (``CaseRepository``) with its amounts, applicant and officer."""
         ...
 
     def get(self, inquiry_id: str) -> InquiryRecord | None: ...

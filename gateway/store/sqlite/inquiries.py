@@ -20,17 +20,17 @@ class SqliteInquiries:
     def __init__(self, db: sqlite3.Connection) -> None:
         self.db = db
 
-    def add(self, inquiries: Iterable[NewInquiry], batch: NewBatch | None = None, opened_by: str | None = None) -> int:
+    def add(self, inquiries: Iterable[NewInquiry], batch: NewBatch | None = None) -> int:
         legs = 0
         with Transaction(self.db) as db:
             for q in inquiries:
                 opened = db.execute(
                     "INSERT OR IGNORE INTO cases (case_number, court, amount_due_fen, costs_fen, applicant, created_at,"
                     " created_by) VALUES (?,?,?,?,?,?,?)",
-                    (q.case_number, q.court, q.amount_due_fen, q.costs_fen, q.applicant, q.created_at, opened_by),
+                    (q.case_number, q.court, q.amount_due_fen, q.costs_fen, q.applicant, q.created_at, q.officer_id),
                 ).rowcount
                 if opened:
-                    record_case_event(db, q.case_number, q.created_at, opened_by or "gateway", "opened", {
+                    record_case_event(db, q.case_number, q.created_at, q.officer_id or "gateway", "opened", {
                         "amount_due_fen": q.amount_due_fen, "costs_fen": q.costs_fen, "applicant": q.applicant,
                         "inquiry_id": q.id})
                 db.execute(

@@ -7,12 +7,11 @@ import asyncio
 import os
 import signal
 import sys
+from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Awaitable, Callable
 
 from schemas import ports
 from schemas.directory import KINDS
-
 
 SHUTDOWN_LIMIT_S = 60.0
 
@@ -65,8 +64,8 @@ def cmd_broker(args: argparse.Namespace) -> None:
 
 
 def cmd_simulator(args: argparse.Namespace) -> None:
-    from infra.logs import configure_logging
     from infra import heap
+    from infra.logs import configure_logging
     from simulators.cli import run_simulators
 
     configure_logging("simulator")
@@ -76,9 +75,8 @@ def cmd_simulator(args: argparse.Namespace) -> None:
 
 def cmd_connector(args: argparse.Namespace) -> None:
     from connectors.runtime.run import run_connectors
-    from infra.settings import Settings
     from infra.logs import configure_logging
-
+    from infra.settings import Settings
     from schemas.signing import MissingPartnerKeys
 
     kinds = list(KINDS) if args.kind == "all" else [args.kind]
@@ -90,11 +88,10 @@ def cmd_connector(args: argparse.Namespace) -> None:
 
 
 def cmd_gateway(args: argparse.Namespace) -> None:
-    from gateway.service import run_gateway
-    from infra.settings import Settings
-    from infra.logs import configure_logging
-
     from gateway.http.auth import MissingSecret
+    from gateway.service import run_gateway
+    from infra.logs import configure_logging
+    from infra.settings import Settings
 
     configure_logging("gateway")
     try:
@@ -156,7 +153,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--demo", action="store_true", help="submit a demo inquiry once the stack is up and print its report")
     p.add_argument("--latency", default="30:300", help="simulated institution latency MEDIAN_MS:P99_MS (default 30:300)")
     p.add_argument("--ports", choices=("default", "free"), default="default",
-                   help=f"default: API {ports.API}, broker {ports.BROKER}, simulators {min(ports.SIMULATORS.values())}-{max(ports.SIMULATORS.values())}; free: any free ports")
+                   help=f"default: API {ports.API}, broker {ports.BROKER}, simulators "
+                        f"{min(ports.SIMULATORS.values())}-{max(ports.SIMULATORS.values())}; free: any free ports")
     p.set_defaults(func=cmd_up)
 
     p = sub.add_parser("broker", help="run the embedded Kafka-protocol broker in the foreground")
@@ -219,7 +217,6 @@ def build_parser() -> argparse.ArgumentParser:
     from assetgw.ops.commands import add_ops_commands
     from assetgw.ops.lag_cli import add_lag_command
     from assetgw.ops.rebuild_cli import add_rebuild_command
-
     from assetgw.ops.simulator_fault import add_fault_command
 
     add_ops_commands(sub)
@@ -231,9 +228,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> None:
+    from assetgw.stack.supervisor import StackError
     from infra.kafka.broker import BrokerError
     from infra.settings import SettingsError
-    from assetgw.stack.supervisor import StackError
 
     args = build_parser().parse_args(argv)
     try:

@@ -66,12 +66,11 @@ async def inquire(api: str, token: str | None, source: Path, fmt: str, out: Path
 
 
 async def report(api: str, token: str | None, inquiry_id: str, as_json: bool) -> int:
-    async with _session(api, token) as http:
-        async with http.get(f"/v1/inquiries/{inquiry_id}") as r:
-            body = await r.json(content_type=None)
-            if r.status != 200:
-                Console(stderr=True).print(f"[red]{body.get('message', r.status)}")
-                return 1
+    async with _session(api, token) as http, http.get(f"/v1/inquiries/{inquiry_id}") as r:
+        body = await r.json(content_type=None)
+        if r.status != 200:
+            Console(stderr=True).print(f"[red]{body.get('message', r.status)}")
+            return 1
     if as_json:
         print(orjson.dumps(body, option=orjson.OPT_INDENT_2).decode())
     else:

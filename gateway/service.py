@@ -8,20 +8,20 @@ import asyncio
 import structlog
 from aiohttp import web
 
-from infra import heap
 from gateway.http.access import RateLimiter
 from gateway.http.app import create_app
 from gateway.http.auth import TokenAuthority, load_token_secret
+from gateway.inquiries.completions import Completions
+from gateway.inquiries.intake import Intake
+from gateway.messaging.housekeeping import housekeeping
+from gateway.messaging.outbox import LegOutbox, OrderOutbox, Relay
+from gateway.messaging.results import ResultConsumer
+from gateway.orders.desk import OrderDesk
+from gateway.store.factory import open_store, store_path
+from infra import heap
 from infra.kafka.clients import make_consumer, make_producer, start_with_retry
 from infra.kafka.topics import ensure_topics
 from infra.settings import Settings
-from gateway.inquiries.intake import Intake
-from gateway.orders.desk import OrderDesk
-from gateway.inquiries.completions import Completions
-from gateway.messaging.outbox import LegOutbox, OrderOutbox, Relay
-from gateway.messaging.housekeeping import housekeeping
-from gateway.messaging.results import ResultConsumer
-from gateway.store.factory import open_store, store_path
 from schemas.courts import Courts
 
 log = structlog.get_logger("gateway")
@@ -34,7 +34,8 @@ async def run_gateway(settings: Settings, stop: asyncio.Event) -> None:
     group_id = f"{settings.topic_prefix}.gateway"
     consumer = make_consumer(settings, group_id=group_id, client_id="gateway")  # started and stopped by its subscriber
     await start_with_retry(producer)
-    relay = Relay(producer, [LegOutbox(store.legs, settings.topic_prefix, settings.legs_per_message), OrderOutbox(store.orders, settings.topic_prefix)])
+    relay = Relay(producer, [LegOutbox(store.legs, settings.topic_prefix, settings.legs_per_message),
+                             OrderOutbox(store.orders, settings.topic_prefix)])
     completions = Completions()
     results = ResultConsumer(store.legs, store.orders, consumer, producer, settings.topic_prefix, group_id, completions.touched)
     intake = Intake(store.inquiries, store.cases, settings.directory, settings.inquiry_deadline_s, relay.wake)
@@ -62,7 +63,7 @@ async def run_gateway(settings: Settings, stop: asyncio.Event) -> None:
         stop.set()
         try:  # the result loop ends between batches: what it fetched is applied and committed, then it leaves the group
             await asyncio.wait_for(consuming, timeout=15)
-        except (asyncio.TimeoutError, Exception):  # noqa: BLE001 - already failed, or stuck: hand back
+        except (TimeoutError, Exception):  # noqa: BLE001 - already failed, or stuck: hand back
             consuming.cancel()
         for task in [stopper, *loops]:
             task.cancel()

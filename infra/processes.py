@@ -11,5 +11,5 @@ def die_with_parent() -> None:
         import ctypes
 
         ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
-    except Exception:  # non-Linux: best effort
+    except Exception:  # noqa: BLE001 - non-Linux: best effort
         pass

@@ -134,7 +134,7 @@ class Settings:
     directory: Directory = field(compare=False)
 
     @classmethod
-    def from_env(cls) -> "Settings":
+    def from_env(cls) -> Settings:
         """``SettingsError`` names every variable whose value does not fit, on one line."""
         try:
             env = _Environment()

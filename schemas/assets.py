@@ -4,7 +4,8 @@ so totals are one rule for every kind: ``value_fen * share_percent // 100``."""
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal, Mapping, Union
+from collections.abc import Mapping
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -73,7 +74,7 @@ class PaymentWallet(_Asset):
     wallet_id: str
 
 
-Asset = Annotated[Union[DepositAccount, RealEstate, Vehicle, PaymentWallet], Field(discriminator="kind")]
+Asset = Annotated[DepositAccount | RealEstate | Vehicle | PaymentWallet, Field(discriminator="kind")]
 ASSET_KINDS = ("deposit", "real_estate", "vehicle", "wallet")
 
 

@@ -9,9 +9,9 @@ A case belongs to the court whose code is in its case number: ``(2025)冀0108执
 from __future__ import annotations
 
 import os
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable
 
 import orjson
 

@@ -7,8 +7,8 @@ process that reads the same counts agrees on the same directory without a regist
 from __future__ import annotations
 
 import os
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Iterable
 
 KINDS = ("bank", "land", "vehicle", "payment")
 DEFAULT_COUNTS = {"bank": 22, "land": 3, "vehicle": 1, "payment": 2}
@@ -46,7 +46,7 @@ class Directory:
         self.by_id = {i.id: i for i in self.institutions}
 
     @classmethod
-    def from_counts(cls, counts: dict[str, int] | None = None) -> "Directory":
+    def from_counts(cls, counts: dict[str, int] | None = None) -> Directory:
         counts = {**DEFAULT_COUNTS, **(counts or {})}
         out = []
         for kind in KINDS:
@@ -58,7 +58,7 @@ class Directory:
         return cls(out)
 
     @classmethod
-    def from_env(cls) -> "Directory":
+    def from_env(cls) -> Directory:
         """Counts from ``ASSETGW_INSTITUTIONS``, e.g. ``bank=22,land=3,vehicle=1,payment=2``."""
         return cls.from_counts(parse_counts(os.environ.get("ASSETGW_INSTITUTIONS", "")))
 

@@ -7,7 +7,7 @@ to the dead-letter topic with that reason and carry on.
 from __future__ import annotations
 
 import uuid
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any, Literal
 
 import orjson
@@ -24,7 +24,7 @@ def new_id() -> str:
 
 
 def utcnow() -> datetime:
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 class _Payload(BaseModel):
@@ -69,7 +69,7 @@ class LegBatch(_Payload):
     deadline: AwareDatetime = Field(description="after this the answers are no longer awaited")
     legs: list[LegItem] = Field(min_length=1)
 
-    def part(self, legs: list[LegItem]) -> "LegBatch":
+    def part(self, legs: list[LegItem]) -> LegBatch:
         """The same batch narrowed to some of its legs (for chunking and for retrying the rest)."""
         return self.model_copy(update={"legs": legs})
 

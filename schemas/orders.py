@@ -59,7 +59,7 @@ class OrderCreate(Documents):
         return check_case_number(value)
 
     @model_validator(mode="after")
-    def _fields_for_type(self) -> "OrderCreate":
+    def _fields_for_type(self) -> OrderCreate:
         money = self.asset.kind in MONEY_KINDS
         need: list[str] = []
         if self.type == "freeze":
@@ -95,7 +95,7 @@ class FreezePlanRequest(Documents):
     idempotency_key: str | None = Field(None, min_length=8, max_length=128, description="required with execute")
 
     @model_validator(mode="after")
-    def _key_with_execute(self) -> "FreezePlanRequest":
+    def _key_with_execute(self) -> FreezePlanRequest:
         if self.execute and not self.idempotency_key:
             raise ValueError("idempotency_key: required when execute is true")
         return self

@@ -4,7 +4,8 @@ a client wrote it (``debtors[1].id_number``)."""
 from __future__ import annotations
 
 import re
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 from pydantic import ValidationError
 

@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import math
 import random
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
-from datetime import datetime, timezone
-from typing import Any, Callable, Literal
+from datetime import UTC, datetime
+from typing import Any, Literal
 
 from simulators.latency import NO_LATENCY, Latency
 from simulators.outages import Outage, parse_windows
@@ -33,7 +34,7 @@ RATE_FIELDS = tuple(name for name, _ in RATED)
 
 
 def _utcnow() -> datetime:
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,7 +64,7 @@ class Behaviour:
         if self.outage_mode not in OUTAGE_MODES:
             raise ValueError(f"outage_mode must be one of {', '.join(OUTAGE_MODES)}")
 
-    def patched(self, patch: dict[str, Any], now: datetime | None = None) -> "Behaviour":
+    def patched(self, patch: dict[str, Any], now: datetime | None = None) -> Behaviour:
         """A copy with the fields named in ``patch`` (admin JSON) changed; unknown, mistyped or
         out-of-range fields raise ``ValueError`` naming the field. ``outages`` replaces the list;
         relative windows start from ``now``."""

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
-from typing import Callable
+from collections.abc import Callable
 
 import structlog
 

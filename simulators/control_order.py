@@ -7,13 +7,12 @@ funds) is the ledger's business and answers with a refusal, not a 400.
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
-from typing import Annotated, Literal
+from datetime import UTC, datetime
+from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from schemas.orders import AssetKind, OrderType  # the contract's vocabulary; the checks are the institution's own
-
 
 # Strict: money and days are integers on the wire; 100.0 or "100" or true is a client bug.
 StrictInt = Annotated[int, Field(strict=True)]
@@ -51,5 +50,5 @@ class ControlOrder(_Wire):
         # Queues are ordered by service time, so every instant is made comparable: a naive
         # timestamp is read as UTC (lenient to clients), an offset one converted to UTC.
         if value.tzinfo is None:
-            return value.replace(tzinfo=timezone.utc)
-        return value.astimezone(timezone.utc)
+            return value.replace(tzinfo=UTC)
+        return value.astimezone(UTC)

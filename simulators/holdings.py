@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import math
 import random
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date
-from typing import Callable
 
 from schemas.assets import DepositAccount, PaymentWallet, RealEstate, Vehicle
 from schemas.directory import Institution

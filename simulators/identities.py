@@ -84,7 +84,7 @@ def resident_id(rng: random.Random, region: Region) -> tuple[str, bool]:
 def org_code(rng: random.Random) -> str:
     """A 9-character organisation code (GB 11714): 8 characters and their check character."""
     body = "".join(rng.choices(_USCC_CHARS, k=8))
-    total = sum(_gb11714_value(c) * w for c, w in zip(body, (3, 7, 9, 10, 5, 8, 4, 2)))
+    total = sum(_gb11714_value(c) * w for c, w in zip(body, (3, 7, 9, 10, 5, 8, 4, 2), strict=False))
     check = 11 - total % 11
     return body + ("X" if check == 10 else "0" if check == 11 else str(check))
 
@@ -129,7 +129,7 @@ def _luhn_check_digit(partial: str) -> str:
 
 
 _VIN_CHARS = "0123456789ABCDEFGHJKLMNPRSTUVWXYZ"  # no I, O, Q
-_VIN_VALUES = {c: v for c, v in zip("ABCDEFGHJKLMNPRSTUVWXYZ", (1, 2, 3, 4, 5, 6, 7, 8, 1, 2, 3, 4, 5, 7, 9, 2, 3, 4, 5, 6, 7, 8, 9))}
+_VIN_VALUES = dict(zip("ABCDEFGHJKLMNPRSTUVWXYZ", (1, 2, 3, 4, 5, 6, 7, 8, 1, 2, 3, 4, 5, 7, 9, 2, 3, 4, 5, 6, 7, 8, 9), strict=False))
 _VIN_WEIGHTS = (8, 7, 6, 5, 4, 3, 2, 10, 0, 9, 8, 7, 6, 5, 4, 3, 2)
 _VIN_YEARS = "ABCDEFGHJKLMNPRSTVWXY123456789"  # model-year code cycle starting 1980 (A) / 2010 (A)
 
@@ -139,7 +139,7 @@ def vin(rng: random.Random, wmi: str, year: int) -> str:
     vds = "".join(rng.choices(_VIN_CHARS, k=5))
     vis = _VIN_YEARS[(year - 1980) % 30] + rng.choice(_VIN_CHARS) + f"{rng.randrange(1_000_000):06d}"
     draft = wmi + vds + "0" + vis
-    total = sum((int(c) if c.isdigit() else _VIN_VALUES[c]) * w for c, w in zip(draft, _VIN_WEIGHTS))
+    total = sum((int(c) if c.isdigit() else _VIN_VALUES[c]) * w for c, w in zip(draft, _VIN_WEIGHTS, strict=False))
     check = total % 11
     return draft[:8] + ("X" if check == 10 else str(check)) + draft[9:]
 

@@ -44,7 +44,7 @@ class Latency:
         return self.sample_ms(rng) / 1000.0
 
     @classmethod
-    def parse(cls, text: str) -> "Latency":
+    def parse(cls, text: str) -> Latency:
         """``"20:200"`` (median:p99 in ms), ``"20"`` (fixed), ``"0"`` (none)."""
         median, sep, p99 = text.strip().partition(":")
         try:

@@ -9,13 +9,14 @@ keeps every answer, refusals included, for replay and audit.
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Iterable
 from datetime import datetime
-from typing import Any, Iterable
+from typing import Any
 
 from schemas.assets import Asset, DepositAccount
 from simulators.clock import SimClock
-from simulators.ledger import AssetLedger, Freeze, Refused, iso
 from simulators.control_order import ControlOrder
+from simulators.ledger import AssetLedger, Freeze, Refused, iso
 from simulators.population import REFUSAL_UNREGISTERED, Population
 
 NO_SUCH_ASSET = "no such asset"
@@ -160,15 +161,9 @@ def _record(
     """The control record. ``freeze_id`` names the freeze concerned: the new one for a freeze
     order (none when refused), else the one the order named."""
     money = ledger.money if ledger is not None else order.asset.kind in ("deposit", "wallet")
-    if order.type == "freeze":
-        freeze_id = freeze.freeze_id if freeze is not None else None
-    else:
-        freeze_id = order.original_freeze_id
+    freeze_id = (freeze.freeze_id if freeze is not None else None) if order.type == "freeze" else order.original_freeze_id
     # What was asked: the order's own amount for a freeze or deduction, else the freeze's target.
-    if order.type in ("freeze", "deduct"):
-        requested = order.amount_fen if money else None
-    else:
-        requested = freeze.requested_fen if freeze is not None else None
+    requested = (order.amount_fen if money else None) if order.type in ("freeze", "deduct") else freeze.requested_fen if freeze is not None else None
     return {
         "order_id": order.order_id,
         "status": status,

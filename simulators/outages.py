@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 MAX_WINDOWS = 100  # a schedule, not a log: more is a client bug
@@ -38,7 +38,7 @@ def _instant(value: Any, where: str) -> datetime:
     except ValueError:
         raise ValueError(f"{where}: {value!r} is not an ISO 8601 date-time") from None
     # A naive time is read as UTC, like the simulators' other instants.
-    return parsed.replace(tzinfo=timezone.utc) if parsed.tzinfo is None else parsed.astimezone(timezone.utc)
+    return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
 
 
 def _seconds(value: Any, where: str, *, positive: bool) -> float:

@@ -13,9 +13,10 @@ from __future__ import annotations
 import gc
 import random
 from collections import defaultdict
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Iterable, Iterator, Literal, Sequence
+from typing import Literal
 
 from schemas.assets import Asset, RealEstate, asset_sort_key
 from schemas.debtor import Debtor
@@ -116,7 +117,7 @@ class Population:
         persons: int = 10_000,
         companies: int = 1_000,
         directory: Directory | None = None,
-    ) -> "Population":
+    ) -> Population:
         directory = directory or Directory.from_counts()
         with _gc_paused():
             debtors = _debtors(random.Random(f"{seed}:identities"), persons, companies)

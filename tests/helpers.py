@@ -9,8 +9,9 @@ import os
 import re
 import time
 import uuid
+from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Any, Awaitable, Callable
+from typing import Any
 from unittest import mock
 
 import aiohttp
@@ -19,11 +20,10 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from assetgw.ops.rebuild import compare, rebuild
 from assetgw.stack.supervisor import Stack
-from schemas.assets import asset_id
-from simulators.population import registered_credentials
-from schemas.courts import Courts
 from infra.settings import Settings
-from schemas.assets import ASSET_KINDS
+from schemas.assets import ASSET_KINDS, asset_id
+from schemas.courts import Courts
+from simulators.population import registered_credentials
 
 CASE = {
     "case_number": "(2025)冀0108执4502号",
@@ -159,7 +159,7 @@ def expected_from_truth(truth: list[dict[str, Any]]) -> tuple[dict[str, list], d
     return by_kind, totals
 
 
-async def assert_matches_truth(report: dict[str, Any], simulators: "Simulators") -> None:
+async def assert_matches_truth(report: dict[str, Any], simulators: Simulators) -> None:
     truth = await simulators.truth(report["debtor"]["id_number"])
     assets, totals = expected_from_truth(truth)
     assert report["assets"] == assets, f"assets differ for {report['debtor']['name']}"
@@ -315,10 +315,9 @@ async def read_all(bootstrap: str, topic: str) -> list:
 
 async def connector_metrics(stack: Stack, kind: str) -> str:
     """The /metrics text of the connector worker for ``kind``."""
-    async with aiohttp.ClientSession() as session:
-        async with session.get(f"http://127.0.0.1:{stack.metrics_ports[kind]}/metrics") as r:
-            assert r.status == 200
-            return await r.text()
+    async with aiohttp.ClientSession() as session, session.get(f"http://127.0.0.1:{stack.metrics_ports[kind]}/metrics") as r:
+        assert r.status == 200
+        return await r.text()
 
 
 def metric_total(text: str, name: str, labels: str = "") -> float:

@@ -7,6 +7,7 @@ every partition of its topics; commits are kept per group. It lives with the tes
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 import zlib
 from collections import defaultdict
@@ -43,10 +44,8 @@ class MemoryBus:
 
     async def wait_for_append(self, timeout_s: float) -> None:
         self._appended.clear()
-        try:
+        with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self._appended.wait(), timeout_s)
-        except asyncio.TimeoutError:
-            pass
 
 
 class MemoryConsumer:
@@ -122,7 +121,7 @@ class MemoryProducer:
         pass
 
     async def send(self, topic: str, value: bytes, key: bytes | None = None,
-                   headers: Headers | None = None) -> "asyncio.Future[Any]":
+                   headers: Headers | None = None) -> asyncio.Future[Any]:
         ack: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
         ack.set_result(await self.send_and_wait(topic, value, key=key, headers=headers))
         return ack

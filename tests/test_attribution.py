@@ -8,8 +8,9 @@ import os
 import sqlite3
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import aiohttp
 import orjson
@@ -23,8 +24,7 @@ from gateway.store.sqlite.store import SqliteStore
 from schemas.debtor import Debtor
 from schemas.directory import Institution
 from schemas.identifiers import resident_id_check_digit
-from tests.helpers import (CASE, COURT_A, case_body, debtor_json, get_json, has_account, new_case_number, officer_session,
-                           open_case, order_body, pick)
+from tests.helpers import CASE, COURT_A, case_body, debtor_json, get_json, has_account, new_case_number, officer_session, open_case, order_body, pick
 
 # -- tokens ----------------------------------------------------------------------------------------
 
@@ -110,12 +110,12 @@ async def test_a_batch_row_with_another_officers_credential_refuses_the_batch_na
     people = [d for d in population.debtors if d.kind == "person"][:3]
     cases = [new_case_number() for _ in people]
     rows = [{**CASE, "case_number": case, "officer_credentials": [credential], "debtor": debtor_json(d)}
-            for case, d in zip(cases, people)]
+            for case, d in zip(cases, people, strict=False)]
     rows[1]["officer_credentials"] = [foreign]
-    async with officer_session(stack, "OFFICER-AT4", COURT_A, credentials=(credential,)) as mine:
-        async with mine.post("/v1/inquiry-batches", data=b"\n".join(map(orjson.dumps, rows)),
-                             headers={"Content-Type": "application/x-ndjson"}) as r:
-            refused = await r.json()
+    async with (officer_session(stack, "OFFICER-AT4", COURT_A, credentials=(credential,)) as mine,
+                mine.post("/v1/inquiry-batches", data=b"\n".join(map(orjson.dumps, rows)),
+                          headers={"Content-Type": "application/x-ndjson"}) as r):
+        refused = await r.json()
     assert r.status == 403 and [e["field"] for e in refused["errors"]] == ["line 2: officer_credentials"]
     [entry] = await refusals_of(api, "OFFICER-AT4", "/v1/inquiry-batches")
     assert entry["status"] == 403 and foreign in entry["reason"]
@@ -193,7 +193,7 @@ def as_stored(store: SqliteStore) -> tuple:  # type: ignore[type-arg]
 @pytest.mark.parametrize("statement", REFUSED)
 def test_sqlite_refuses_deleting_or_rewriting_what_was_asked(sqlite_store: SqliteStore, statement: str) -> None:
     before = as_stored(sqlite_store)
-    with pytest.raises(sqlite3.IntegrityError, match="append-only|fixed once recorded"):
+    with pytest.raises(sqlite3.IntegrityError, match=r"append-only|fixed once recorded"):
         sqlite_store.connection.execute(statement)
     assert as_stored(sqlite_store) == before
 

@@ -11,17 +11,33 @@ import aiohttp
 import orjson
 import pytest
 
-from gateway.http.access import PUBLIC, ROUTE_ROLES
+from gateway.http.access import PUBLIC, ROUTE_ROLES, RateLimiter
 from gateway.http.app import create_app
 from gateway.http.auth import TokenAuthority
-from gateway.http.access import RateLimiter
 from gateway.inquiries.intake import Intake
 from gateway.orders.desk import OrderDesk
 from gateway.store.factory import open_store
 from schemas.courts import Courts
 from schemas.directory import Directory
-from tests.helpers import (ACCOUNT_A, CASE, COURT_A, COURT_B, LIVING_ALLOWANCE_FEN, case_body, debtor_json, get_json, has_account,
-                           officer_session, open_case, order_body, pick, place, post_json, settled, wait_inquiry)
+from tests.helpers import (
+    ACCOUNT_A,
+    CASE,
+    COURT_A,
+    COURT_B,
+    LIVING_ALLOWANCE_FEN,
+    case_body,
+    debtor_json,
+    get_json,
+    has_account,
+    officer_session,
+    open_case,
+    order_body,
+    pick,
+    place,
+    post_json,
+    settled,
+    wait_inquiry,
+)
 
 COURTS = Courts.built_in()
 ROLE_SETS = {"no role": (), "officer": ("officer",), "deduct": ("deduct",), "ops": ("ops",)}
@@ -52,7 +68,7 @@ async def test_every_documented_route_with_every_role_and_none(stack) -> None:
         try:
             for template, operations in document["paths"].items():
                 path = re.sub(r"\{[^}]+\}", "x", template)
-                for method, operation in operations.items():
+                for method, _operation in operations.items():
                     route = (method.upper(), template)
                     async with anonymous.request(method, path, json={}) as r:
                         if route in PUBLIC:
@@ -75,18 +91,17 @@ async def test_every_documented_route_with_every_role_and_none(stack) -> None:
 
 async def test_an_ops_token_may_neither_inquire_nor_freeze(stack, api, population, credential) -> None:
     debtor = next(d for d in population.debtors if d.kind == "person")
-    async with officer_session(stack, "OFFICER-OPS1", CASE["court"], ("ops",)) as ops:
-        async with ops.post("/v1/inquiries", json=case_body([debtor_json(debtor)], credential)) as r:
-            assert r.status == 403 and (await r.json())["errors"][0]["field"] == "authorization"
+    async with (officer_session(stack, "OFFICER-OPS1", CASE["court"], ("ops",)) as ops,
+                ops.post("/v1/inquiries", json=case_body([debtor_json(debtor)], credential)) as r):
+        assert r.status == 403 and (await r.json())["errors"][0]["field"] == "authorization"
     assert any(a["officer"] == "OFFICER-OPS1" and a["status"] == 403 for a in await audit(api))
 
 
 async def test_a_token_whose_court_name_and_code_disagree_is_refused(stack, api) -> None:
     # 长安区's name with 裕华区's code: once this read 裕华区's cases.
     token = stack.token("OFFICER-MIX", "石家庄市长安区人民法院", "冀0108", ["officer", "deduct", "ops"])
-    async with aiohttp.ClientSession(stack.api_url, headers={"Authorization": f"Bearer {token}"}) as mixed:
-        async with mixed.get("/v1/institutions") as r:
-            assert r.status == 401 and "court directory" in (await r.json())["message"]
+    async with aiohttp.ClientSession(stack.api_url, headers={"Authorization": f"Bearer {token}"}) as mixed, mixed.get("/v1/institutions") as r:
+        assert r.status == 401 and "court directory" in (await r.json())["message"]
     assert any(a["officer"] == "OFFICER-MIX" and a["status"] == 401 for a in await audit(api))
 
 
@@ -167,7 +182,7 @@ def test_the_readme_states_the_role_table_of_the_code() -> None:
         if match:
             for method, route in re.findall(r"`(GET|POST) (\S+)`", match.group(3)):
                 stated[(method, route)] = match.group(2) or "public"
-    assert stated == {**ROUTE_ROLES, **{route: "public" for route in PUBLIC}}
+    assert stated == {**ROUTE_ROLES, **dict.fromkeys(PUBLIC, "public")}
 
 
 def test_property_beyond_what_remains_is_the_least_excess() -> None:
@@ -319,7 +334,7 @@ async def test_every_refusal_of_an_officer_is_audited(api, population, credentia
     debtor = pick(population, has_account(100_000))
     case, assets = await open_case(api, debtor, credential, due_fen=100_000)
     body = order_body("freeze", case, COURT_A, _money(assets)[0], credential, amount_fen=100_001, term_days=30)
-    status, answer = await post_json(api, "/v1/orders", body)
+    status, _answer = await post_json(api, "/v1/orders", body)
     assert status == 422
     entry = next(a for a in await get_json(api, "/v1/ops/access-audit") if a["path"] == "/v1/orders" and a["status"] == 422)
     assert entry["officer"] == "OFFICER-A1" and "over-freezing" in entry["reason"]

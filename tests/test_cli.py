@@ -14,8 +14,8 @@ from pathlib import Path
 import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
-from infra.kafka.broker import EmbeddedBroker
 from assetgw.stack.supervisor import free_port
+from infra.kafka.broker import EmbeddedBroker
 from tests.helpers import case_body, debtor_json, officer_token, rich_debtor, wait_inquiry
 
 COMMANDS = ["up", "broker", "simulator", "connector", "gateway", "inquire", "report", "debtors", "replay", "dlq", "lag", "rebuild",

@@ -13,14 +13,16 @@ import asyncio
 import secrets
 import time
 import uuid
+from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
-from typing import Any, AsyncIterator, Mapping
+from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import aiohttp
 import orjson
 import pytest
 
+from assetgw.ops.simulator_fault import FaultError, add_fault_command, apply_fault, run
 from schemas.assets import DepositAccount, PaymentWallet, RealEstate
 from schemas.signing import (
     HEADER_KEY_ID,
@@ -38,11 +40,10 @@ from schemas.signing import (
     verify,
 )
 from simulators.behaviour import Behaviours
+from simulators.cli import partner_keys_or_exit
 from simulators.latency import Latency
 from simulators.population import Population
 from simulators.server import DEFAULT_PORTS, serve
-from simulators.cli import partner_keys_or_exit
-from assetgw.ops.simulator_fault import FaultError, add_fault_command, apply_fault, run
 from tests.helpers import wait_for
 
 COURT = "石家庄市裕华区人民法院"
@@ -83,7 +84,7 @@ def test_keys_are_per_institution_and_loaded_from_env(tmp_path: Any) -> None:
     assert keys.key_for("bank-01") == listed
     with pytest.raises(KeyError):
         keys.key_for("bank-02")
-    with pytest.raises(MissingPartnerKeys, match="ASSETGW_PARTNER_KEYS_FILE.*ASSETGW_PARTNER_MASTER_KEY"):
+    with pytest.raises(MissingPartnerKeys, match=r"ASSETGW_PARTNER_KEYS_FILE.*ASSETGW_PARTNER_MASTER_KEY"):
         load_partner_keys({})
     for bad in ({"ASSETGW_PARTNER_MASTER_KEY": "zz"}, {"ASSETGW_PARTNER_MASTER_KEY": "abcd"},
                 {"ASSETGW_PARTNER_KEYS_FILE": str(tmp_path / "missing.json")}):
@@ -124,7 +125,7 @@ def test_verify_reasons_skew_and_nonce_window() -> None:
 def test_simulator_refuses_to_start_without_keys_unless_told(monkeypatch: pytest.MonkeyPatch) -> None:
     for name in ("ASSETGW_PARTNER_KEYS_FILE", "ASSETGW_PARTNER_MASTER_KEY", "ASSETGW_INSECURE_PARTNER_LINK"):
         monkeypatch.delenv(name, raising=False)
-    with pytest.raises(SystemExit, match="ASSETGW_PARTNER_MASTER_KEY.*ASSETGW_INSECURE_PARTNER_LINK=1"):
+    with pytest.raises(SystemExit, match=r"ASSETGW_PARTNER_MASTER_KEY.*ASSETGW_INSECURE_PARTNER_LINK=1"):
         partner_keys_or_exit()
     monkeypatch.setenv("ASSETGW_INSECURE_PARTNER_LINK", "1")
     assert partner_keys_or_exit() is None
@@ -197,7 +198,7 @@ def population() -> Population:
 
 @pytest.fixture(scope="module")
 async def sim(population: Population) -> AsyncIterator[Sim]:
-    ports = {kind: 0 for kind in DEFAULT_PORTS}
+    ports = dict.fromkeys(DEFAULT_PORTS, 0)
     ready = asyncio.Event()
     keys = PartnerKeys(master=secrets.token_bytes(32))  # made per run: no secret in the code
     task = asyncio.create_task(serve(list(ports), "127.0.0.1", ports, population,
@@ -418,7 +419,7 @@ async def test_outage_window_active_then_over(sim: Sim) -> None:
     async def status() -> int:
         return (await sim.send("bank", "POST", path, inquiry(sim.population, inst, sim.credential))).status
 
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     past = {"start": (now - timedelta(hours=2)).isoformat(), "end": (now - timedelta(hours=1)).isoformat()}
     later = {"start": (now + timedelta(hours=1)).isoformat(), "end": (now + timedelta(hours=2)).isoformat()}
     try:

@@ -15,8 +15,20 @@ import pytest
 
 from gateway.inquiries.bulk import to_csv
 from schemas.assets import ASSET_KINDS
-from tests.helpers import (CASE, UNREGISTERED, assert_matches_truth, bulk_debtors, case_body, debtor_json, get_json, officer_token,
-                           post_batch, rich_debtor, wait_batch, wait_inquiry)
+from tests.helpers import (
+    CASE,
+    UNREGISTERED,
+    assert_matches_truth,
+    bulk_debtors,
+    case_body,
+    debtor_json,
+    get_json,
+    officer_token,
+    post_batch,
+    rich_debtor,
+    wait_batch,
+    wait_inquiry,
+)
 
 pytestmark = pytest.mark.e2e
 
@@ -105,7 +117,8 @@ async def test_bulk_500_debtors_via_cli_equal_ground_truth(stack, api, simulator
     elapsed = time.monotonic() - started
     assert proc.returncode == 0, output.decode()
     reports = [orjson.loads(line) for line in out.read_bytes().splitlines()]
-    print(f"\n500-debtor bulk: {500 * 28} legs in {elapsed:.1f}s = {500 * 28 / elapsed:.0f} legs/s ({os.environ.get('ASSETGW_TEST_ENGINE', 'noida')})")
+    engine = os.environ.get("ASSETGW_TEST_ENGINE", "noida")
+    print(f"\n500-debtor bulk: {500 * 28} legs in {elapsed:.1f}s = {500 * 28 / elapsed:.0f} legs/s ({engine})")
     assert len(reports) == 500
     assert {r["debtor"]["id_number"] for r in reports} == {d.id_number for d in debtors}
     assert {r["case_number"] for r in reports} == {f"(2025)冀0108执{n}号" for n in range(4600, 4605)}

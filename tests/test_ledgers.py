@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from datetime import datetime, timedelta, timezone
-from typing import Any, AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable
+from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import aiohttp
 import pytest
@@ -18,16 +19,15 @@ import pytest
 from schemas.assets import DepositAccount, PaymentWallet, RealEstate, Vehicle
 from simulators.behaviour import Behaviours
 from simulators.clock import SimClock
-from simulators.latency import Latency
-from simulators.holdings import BENEFIT_ACCOUNTS
-from simulators.ledger_book import LedgerBook
-from simulators.population import Population
-from simulators.server import DEFAULT_PORTS, serve
-from simulators.ledger import AssetLedger, Refused
 from simulators.control_order import ControlOrder
-from simulators.population import REFUSAL_UNREGISTERED
+from simulators.holdings import BENEFIT_ACCOUNTS
+from simulators.latency import Latency
+from simulators.ledger import AssetLedger, Refused
+from simulators.ledger_book import LedgerBook
+from simulators.population import REFUSAL_UNREGISTERED, Population
+from simulators.server import DEFAULT_PORTS, serve
 
-T0 = datetime(2025, 1, 1, tzinfo=timezone.utc)
+T0 = datetime(2025, 1, 1, tzinfo=UTC)
 COURT_A = "石家庄市裕华区人民法院"
 COURT_B = "保定市竞秀区人民法院"
 ACCOUNT_A = "13001626108050012345"  # court A's 执行款专户
@@ -400,7 +400,7 @@ class Sim:
 
 @pytest.fixture(scope="module")
 async def sim(population: Population) -> AsyncIterator[Sim]:
-    ports = {kind: 0 for kind in DEFAULT_PORTS}
+    ports = dict.fromkeys(DEFAULT_PORTS, 0)
     ready = asyncio.Event()
     task = asyncio.create_task(serve(list(ports), "127.0.0.1", ports, population,
                                      Behaviours(default_latency=Latency(0, 0)), ready))

@@ -17,9 +17,31 @@ from assetgw.ops.lag import consumer_lag, pending_legs
 from infra.kafka.topics import legs_topic, results_topic
 from schemas.debtor import Debtor
 from schemas.messages import LegBatch, LegItem, encode, new_id, utcnow
-from tests.helpers import (ACCOUNT_A, CASE, COURT_A, bulk_debtors, case_body, connector_metrics, debtor_json, has_account,
-                           metric_total, officer_token, open_case, ops_settings, order_body, pick, place, post_batch,
-                           post_json, read_all, rebuild_and_compare, settled, wait_batch, wait_for, wait_inquiry)
+from tests.helpers import (
+    ACCOUNT_A,
+    CASE,
+    COURT_A,
+    bulk_debtors,
+    case_body,
+    connector_metrics,
+    debtor_json,
+    has_account,
+    metric_total,
+    officer_token,
+    open_case,
+    ops_settings,
+    order_body,
+    pick,
+    place,
+    post_batch,
+    post_json,
+    read_all,
+    rebuild_and_compare,
+    settled,
+    wait_batch,
+    wait_for,
+    wait_inquiry,
+)
 
 BANK_DEAD_LETTERS = r'source_topic="[^"]+\.inquiry\.legs\.bank"'
 
@@ -95,7 +117,7 @@ async def test_rebuild_from_topics_equals_the_live_store(stack, api, officers, s
     account = max((a for a in assets if a["kind"] == "deposit"), key=lambda a: a["value_fen"])
     freeze = await place(api, order_body("freeze", case, COURT_A, account, credential, amount_fen=6_000, term_days=300))
     await place(api, order_body("continue", case, COURT_A, account, credential, original_order_id=freeze["id"], term_days=30))
-    status, deduct = await post_json(api, "/v1/orders", order_body("deduct", case, COURT_A, account, credential, amount_fen=1_000,
+    _status, deduct = await post_json(api, "/v1/orders", order_body("deduct", case, COURT_A, account, credential, amount_fen=1_000,
                                                                   original_order_id=freeze["id"], enforcement_account=ACCOUNT_A))
     await post_json(officers("OFFICER-A2", COURT_A), f"/v1/orders/{deduct['id']}/approve", {})
     await settled(api, deduct["id"])

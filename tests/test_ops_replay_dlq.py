@@ -7,7 +7,7 @@ import asyncio
 import sys
 import time
 import uuid
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import orjson
@@ -17,11 +17,11 @@ from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.partitioner import DefaultPartitioner
 from aiokafka.structs import ConsumerRecord
 
-from infra.kafka.topics import deadletter_topic, legs_topic, order_results_topic, orders_topic, results_topic
-from infra.clock import SHANGHAI
-from infra.settings import Settings
 from assetgw.ops.dlq import REDRIVEN_FROM, list_dead_letters, redrive, render_value, show_dead_letter
 from assetgw.ops.replay import REPLAY_SOURCE, OpsError, replay
+from infra.clock import SHANGHAI
+from infra.kafka.topics import deadletter_topic, legs_topic, order_results_topic, orders_topic, results_topic
+from infra.settings import Settings
 from tests.helpers import COURT_A, get_json, has_account, open_case, ops_settings, order_body, pick, place, wait_for
 
 T_ORDER, T_LEG = "control.order.requested", "inquiry.legs.requested"
@@ -114,11 +114,11 @@ async def test_replay_by_time_window_publishes_exactly_the_inside_messages(stack
          "timestamp_ms": base + minutes * minute, "headers": [("origin", b"test")]}
         for p in (0, 1) for tag, minutes in plan
     ]
-    positions = dict(zip((orjson.loads(m["value"])["payload"]["tag"] for m in messages), await produce(stack, src, messages)))
+    positions = dict(zip((orjson.loads(m["value"])["payload"]["tag"] for m in messages), await produce(stack, src, messages), strict=False))
     inside = {t for t in positions if t.startswith("in-")}
     # The window's start is naive (Asia/Shanghai); read as UTC it would miss every message.
     since = datetime.fromtimestamp((base - 5 * minute) / 1000, SHANGHAI).replace(tzinfo=None)
-    until = datetime.fromtimestamp((base + 5 * minute) / 1000, timezone.utc)
+    until = datetime.fromtimestamp((base + 5 * minute) / 1000, UTC)
 
     dry = await replay(settings, src, target_topic=dst, since=since, until=until, progress=False)
     assert (dry.scanned, dry.matched, dry.published, dict(dry.by_type)) == (6, 6, 0, {T_LEG: 6})
@@ -179,7 +179,7 @@ async def _committed(stack, group: str, topic: str, partition: int) -> int:  # t
 async def test_replaying_legs_and_orders_changes_nothing(stack, settings, api, simulators, population, credential) -> None:
     prefix = prefix_of(stack)
     partitions = int(stack.env["ASSETGW_PARTITIONS"])
-    legs_mark, started = await end_offsets(stack, legs_topic(prefix, "bank"), partitions), datetime.now(timezone.utc)
+    legs_mark, started = await end_offsets(stack, legs_topic(prefix, "bank"), partitions), datetime.now(UTC)
     debtor = pick(population, has_account(10_000))
     case, assets = await open_case(api, debtor, credential)
     account = max((a for a in assets if a["kind"] == "deposit"), key=lambda a: a["value_fen"])

@@ -8,8 +8,7 @@ from typing import Any
 
 import pytest
 
-from tests.helpers import (ACCOUNT_A, ACCOUNT_B, COURT_A, COURT_B, get_json, has_account, open_case, order_body, pick, place, post_json,
-                           settled)
+from tests.helpers import ACCOUNT_A, ACCOUNT_B, COURT_A, COURT_B, get_json, has_account, open_case, order_body, pick, place, post_json, settled
 
 
 def first(assets: list[dict], kind: str, **match: Any) -> dict:
@@ -207,7 +206,7 @@ async def test_freeze_plan_covers_the_due_money_first_without_over_freezing(api,
     money = sum(a.value_fen for a in truth if a.kind in ("deposit", "wallet") and not getattr(a, "protected", False))
     vehicles = sorted((a.value_fen for a in truth if a.kind == "vehicle"), reverse=True)
     due = money + vehicles[0] // 2  # needs all the money and one vehicle, and no real estate
-    case, assets = await open_case(api, debtor, credential, due_fen=due)
+    case, _assets = await open_case(api, debtor, credential, due_fen=due)
     request = {"court": COURT_A, "operator": "OFFICER-A1", "ruling_number": f"{case}之二", "notice_number": f"{case}-协执",
                "officer_credentials": [credential]}
     status, plan = await post_json(api, f"/v1/cases/{case}/freeze-plan", request)

@@ -9,10 +9,26 @@ from datetime import datetime
 import orjson
 import pytest
 
-from schemas.identifiers import mask
 from schemas.courts import Courts
-from tests.helpers import (ACCOUNT_A, CASE, COURT_A, assert_matches_truth, bulk_debtors, case_body, debtor_json, deposit_holders,
-                           deposit_of, get_json, order_body, post_batch, rich_debtor, settled, wait_batch, wait_for, wait_inquiry)
+from schemas.identifiers import mask
+from tests.helpers import (
+    CASE,
+    COURT_A,
+    assert_matches_truth,
+    bulk_debtors,
+    case_body,
+    debtor_json,
+    deposit_holders,
+    deposit_of,
+    get_json,
+    order_body,
+    post_batch,
+    rich_debtor,
+    settled,
+    wait_batch,
+    wait_for,
+    wait_inquiry,
+)
 
 
 def _t(text: str) -> datetime:
@@ -98,7 +114,7 @@ async def test_gateway_killed_mid_batch_loses_nothing(stack, api, simulators, po
         await assert_matches_truth(report, simulators)
     orders = [await settled(api, i, timeout=120) for i in order_ids]
     assert {o["status"] for o in orders} == {"applied"}
-    for account, order in zip(accounts, orders):  # each applied exactly once
+    for account, order in zip(accounts, orders, strict=False):  # each applied exactly once
         ledger = await simulators.ledger(account["institution_id"], account["account_no"])
         assert [f["held_fen"] for f in ledger["freezes"] if f["freeze_id"] == order["id"]] == [order["amount_fen"]]
 
@@ -163,7 +179,7 @@ async def test_connector_killed_with_1000_orders_in_flight_applies_each_exactly_
     assert {o["status"] for o in freezes} == {"applied"}, [o["result"] for o in freezes if o["status"] != "applied"][:3]
     deducts = await wave([order_body("deduct", case, court, a, credential, amount_fen=f["amount_fen"] // 2, original_order_id=f["id"],
                                      enforcement_account=court_account, idempotency_key=uuid.uuid4().hex, operator=None)
-                          for a, f in zip(accounts, freezes)], True)
+                          for a, f in zip(accounts, freezes, strict=False)], True)
     assert {o["status"] for o in deducts} == {"applied"}, [o["result"] for o in deducts if o["status"] != "applied"][:3]
 
     frozen = sum(f["amount_fen"] for f in freezes)
@@ -171,7 +187,7 @@ async def test_connector_killed_with_1000_orders_in_flight_applies_each_exactly_
     summary = (await simulators.summary("bank"))["by_court"][court]
     assert summary["deducted_fen"] == deducted
     assert summary["held_fen"] == frozen - deducted
-    for account, freeze, deduct in zip(accounts, freezes, deducts):
+    for account, freeze, deduct in zip(accounts, freezes, deducts, strict=False):
         ledger = await simulators.ledger(account["institution_id"], account["account_no"])
         mine = [f for f in ledger["freezes"] if f["court"] == court]
         assert len(mine) == 1 and mine[0]["held_fen"] == freeze["amount_fen"] - deduct["amount_fen"]
@@ -257,7 +273,8 @@ async def test_intermittent_faults_are_retried_and_nothing_is_lost(api, simulato
 
 
 @pytest.mark.isolated
-async def test_broker_killed_mid_batch_with_orders_loses_nothing_and_applies_nothing_twice(stack, api, officers, simulators, population, credential) -> None:
+async def test_broker_killed_mid_batch_with_orders_loses_nothing_and_applies_nothing_twice(stack, api, officers, simulators, population,
+                                                                                          credential) -> None:
     """kill -9 of the broker in the middle of a bulk batch and a wave of freezes; restart it on the
     same data; every component reconnects, the batch completes and each freeze is applied once."""
     if stack.broker is None:
@@ -297,7 +314,7 @@ async def test_broker_killed_mid_batch_with_orders_loses_nothing_and_applies_not
     assert sum(1 for rep in reports for leg in rep["legs"] if leg["status"] == "timed_out") == 0, "legs were lost to the crash"
     orders = [await settled(api, i, timeout=120) for i in order_ids]
     assert {o["status"] for o in orders} == {"applied"}
-    for account, order in zip(accounts, orders):
+    for account, order in zip(accounts, orders, strict=False):
         ledger = await simulators.ledger(account["institution_id"], account["account_no"])
         mine = [f for f in ledger["freezes"] if f["freeze_id"] == order["id"]]
         assert len(mine) == 1 and mine[0]["held_fen"] == order["amount_fen"]

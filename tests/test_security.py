@@ -37,9 +37,8 @@ async def test_expired_and_tampered_tokens_are_refused_and_audited(stack, api) -
     header, payload, signature = stack.token("OFFICER-T", CASE["court"], "冀0108", ["officer"]).split(".")
     tampered = ".".join((header, payload[:-2] + ("AA" if payload[-2:] != "AA" else "BB"), signature))
     for token, reason in ((expired, "token expired"), (tampered, "invalid token")):
-        async with aiohttp.ClientSession(stack.api_url, headers={"Authorization": f"Bearer {token}"}) as s:
-            async with s.get("/v1/institutions") as r:
-                assert r.status == 401 and (await r.json())["message"].startswith(reason)
+        async with aiohttp.ClientSession(stack.api_url, headers={"Authorization": f"Bearer {token}"}) as s, s.get("/v1/institutions") as r:
+            assert r.status == 401 and (await r.json())["message"].startswith(reason)
     reasons = [a["reason"] for a in await audit(api) if a["status"] == 401]
     assert any(r == "token expired" for r in reasons) and any(r.startswith("invalid token") for r in reasons)
 

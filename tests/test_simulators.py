@@ -9,30 +9,30 @@ import statistics
 import time
 import uuid
 from collections import Counter
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any, AsyncIterator
+from typing import Any
 
 import aiohttp
 import pytest
 
-from connectors.kinds.bank import BankConnector
 from connectors.contract.base import Found, NotFound, Refused
+from connectors.contract.transport import HttpTransport
+from connectors.kinds.bank import BankConnector
 from connectors.kinds.land import LandRegistryConnector
 from connectors.kinds.payment import PaymentAppConnector
-from connectors.contract.transport import HttpTransport
 from connectors.kinds.vehicle import VehicleOfficeConnector
 from schemas.assets import DepositAccount, PaymentWallet, RealEstate, Vehicle
 from schemas.debtor import Debtor
 from schemas.directory import Directory
 from schemas.identifiers import check_bank_card, check_resident_id, check_uscc
 from schemas.messages import LegBatch, LegItem
-from simulators.holdings import BENEFIT_ACCOUNTS
 from simulators.behaviour import Behaviour, Behaviours
+from simulators.holdings import BENEFIT_ACCOUNTS
 from simulators.latency import Latency
-from simulators.population import Population
+from simulators.population import DebtorRecord, Population
 from simulators.server import DEFAULT_PORTS, serve
-from simulators.population import DebtorRecord
 from tests.helpers import wait_for
 
 CASE = "(2025)冀0108执4502号"
@@ -78,7 +78,7 @@ class Sim:
 
 @pytest.fixture(scope="session")
 async def sim(population: Population) -> AsyncIterator[Sim]:
-    ports = {kind: 0 for kind in DEFAULT_PORTS}
+    ports = dict.fromkeys(DEFAULT_PORTS, 0)
     ready = asyncio.Event()
     behaviours = Behaviours(default_latency=Latency(0, 0))
     task = asyncio.create_task(serve(list(ports), "127.0.0.1", ports, population, behaviours, ready))
@@ -414,7 +414,7 @@ async def test_unregistered_credentials_are_refused_everywhere(sim: Sim) -> None
     d = sim.holders("land-01")[0]
     state = await _land_result(sim, "land-01", inquiry(d, UNREGISTERED))
     assert state["state"] == "refused" and state["reason"]
-    debtors = sim.holders("vehicle-01") + [sim.non_holder("vehicle-01")]
+    debtors = [*sim.holders("vehicle-01"), sim.non_holder("vehicle-01")]
     batch = {
         "batch_id": "b2", "court": COURT, "notice_number": NOTICE, "officer_credentials": [UNREGISTERED],
         "items": [{"item_id": d.id_number, "case_number": CASE, "id_number": d.id_number, "name": d.name} for d in debtors],
@@ -712,7 +712,7 @@ async def test_connectors_read_the_batch_answers(sim: Sim, inst: str) -> None:
         assert all(isinstance(a, Refused) and a.reason for a in refused.values())
 
         # A chunk of max_batch legs is within the institution's limit.
-        full = [d for d in sim.population.debtors[: connector.max_batch]]
+        full = list(sim.population.debtors[: connector.max_batch])
         assert len(await connector.query(institution, leg_batch(inst, full, sim.credential))) == connector.max_batch
     finally:
         await connector.aclose()

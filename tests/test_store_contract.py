@@ -3,9 +3,10 @@ that every implementation runs the same tests: add one to ``STORES`` and it must
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any
 
 import pytest
 
@@ -60,7 +61,7 @@ def deposit(account_no: str, value_fen: int) -> dict[str, Any]:
 def results(inquiry_id: str, *answers: tuple[str, str, list[dict[str, Any]]]) -> LegBatchResult:
     """(leg id, status, assets) answers as one result message."""
     return LegBatchResult.model_validate({
-        "inquiry_id": inquiry_id, "answered_at": datetime.now(timezone.utc),
+        "inquiry_id": inquiry_id, "answered_at": datetime.now(UTC),
         "results": [{"leg_id": leg, "institution_id": leg.rsplit(".", 1)[1], "status": status, "assets": assets,
                      "attempts": 1, "latency_ms": 7} for leg, status, assets in answers],
     })
@@ -100,7 +101,7 @@ def test_a_batch_is_stored_with_its_inquiries_and_reports_progress(store: Store)
 
 def test_adding_is_all_or_nothing(store: Store) -> None:
     store.inquiries.add([new_inquiry("q1")])
-    with pytest.raises(Exception):
+    with pytest.raises(Exception):  # noqa: B017 - each store raises its own driver's error
         store.inquiries.add([new_inquiry("q2"), new_inquiry("q1")])  # q1 again: refused, and q2 with it
     assert store.inquiries.get("q2") is None
 
@@ -220,7 +221,7 @@ def new_order(order_id: str, type_: str = "freeze", original: str | None = None,
 
 
 def answer(order_id: str, status: str, **fields: Any) -> OrderResult:
-    return OrderResult(order_id=order_id, institution_id=BANK.id, status=status, answered_at=datetime.now(timezone.utc), **fields)
+    return OrderResult(order_id=order_id, institution_id=BANK.id, status=status, answered_at=datetime.now(UTC), **fields)
 
 
 def test_an_order_placed_in_a_unit_of_work_reads_back_with_its_first_event(store: Store) -> None:

@@ -5,7 +5,7 @@ commits what was fetched, and a rebalance that drains the partitions it takes aw
 from __future__ import annotations
 
 import asyncio
-from typing import Callable
+from collections.abc import Callable
 
 from aiokafka import TopicPartition
 from pydantic import BaseModel
@@ -73,7 +73,7 @@ def subscriber(bus: MemoryBus, handler: Batches | OneByOne) -> tuple[Subscriber[
 
 async def until(condition: Callable[[], bool], timeout_s: float = 5.0) -> None:
     async with asyncio.timeout(timeout_s):
-        while not condition():
+        while not condition():  # noqa: ASYNC110 - the condition is the double's state, with no event to wait on
             await asyncio.sleep(0.01)
 
 

@@ -7,8 +7,10 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import itertools
+from collections.abc import Callable, Mapping
 from datetime import timedelta
-from typing import Any, Callable, ClassVar, Mapping
+from typing import Any, ClassVar
 
 import pytest
 
@@ -197,7 +199,7 @@ async def test_every_retry_waits_at_least_the_institutions_retry_after(settings)
 
     result = await ask(settings, ScriptedBank(answers), batch_of(2))
     assert len(called_at) == settings.call_attempts == 3
-    assert all(later - earlier >= 0.195 for earlier, later in zip(called_at, called_at[1:])), called_at
+    assert all(later - earlier >= 0.195 for earlier, later in itertools.pairwise(called_at)), called_at
     assert {(r.status, r.attempts) for r in result.results} == {("not_found", 3)}
 
 

@@ -52,7 +52,7 @@ async def scrape_legs(ctx: Ctx) -> dict[str, dict[str, float]]:
         try:
             async with ctx.plain.get(url) as r:
                 text = await r.text()
-        except (aiohttp.ClientError, asyncio.TimeoutError):
+        except (TimeoutError, aiohttp.ClientError):
             continue
         for line in text.splitlines():
             if line.startswith("assetgw_legs_total{"):
@@ -118,7 +118,7 @@ async def run_bulk(ctx: Ctx, label: str, debtors: list[Any], first_case: int, in
     legs_after = await scrape_legs(ctx)
     outcomes, per_process = _delta(legs_after, legs_before)
     result: dict[str, Any] = {
-        "debtors": len(debtors), "institutions": "all" if not institutions else institutions, "legs": total,
+        "debtors": len(debtors), "institutions": institutions if institutions else "all", "legs": total,
         "batches": len(accepted), "batch_ids": [a["id"] for a in accepted], "inquiries": sum(a["inquiries"] for a in accepted),
         "seconds": round(seconds, 3), "seconds_observed_by_polling": round(observed, 3), "post_accepted_after_s": round(accepted_after, 3),
         "legs_per_s": round(total / seconds, 1), "leg_outcomes": outcomes, "legs_by_worker_process": per_process,

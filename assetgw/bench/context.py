@@ -34,7 +34,7 @@ class Options:
     companies: int = 1_000
 
     @classmethod
-    def from_args(cls, args: argparse.Namespace) -> "Options":
+    def from_args(cls, args: argparse.Namespace) -> Options:
         skip = {s.strip().replace("-", "") for item in args.skip for s in item.split(",") if s.strip()}
         unknown = skip - set(SECTIONS)
         if unknown:

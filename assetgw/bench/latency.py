@@ -120,7 +120,7 @@ async def latency_run(ctx: Ctx, label: str, latency: str, debtors: list[Any], ca
 async def phase_latency(ctx: Ctx) -> None:
     n = ctx.opts.latency_samples
     # Different debtors (some holding much, some nothing), the same ones for both settings.
-    pool = [d for d in ctx.population.debtors]
+    pool = list(ctx.population.debtors)
     step = max(1, len(pool) // (n + 1))
     debtors = [pool[(i * step + 7) % len(pool)] for i in range(n)]
     # Warm-up (connections, first-request costs), not counted.

@@ -121,7 +121,8 @@ async def phase_orders(ctx: Ctx) -> None:
         raise RuntimeError("no freeze order was answered")
     seconds = max(last_answer - wall0, 0.001)
     ctx.results["orders"] = {
-        "orders": len(bodies), "answered": n, "unanswered": stuck or 0, "type": "freeze", "accounts_from": "a bank-only bulk inquiry of the same cases",
+        "orders": len(bodies), "answered": n, "unanswered": stuck or 0, "type": "freeze",
+        "accounts_from": "a bank-only bulk inquiry of the same cases",
         "seconds": round(seconds, 3), "orders_per_s": round(n / seconds, 1), "placed_after_s": round(placed_after, 3),
         "seconds_observed_by_polling": round(observed, 3), "post_concurrency": 16,
         "latency_ms": dist(latencies), "statuses": statuses, **sampler.report(),

@@ -106,9 +106,9 @@ async def phase_raw_ceiling(ctx: Ctx) -> None:
     # into aiokafka in this process too; the ceiling is measured with aiokafka's own fetcher.
     pacing = sys.modules.get("infra.kafka.pacing")
     original = getattr(pacing, "_original", None)
-    installed = Fetcher._proc_fetch_request
+    installed = Fetcher._proc_fetch_request  # noqa: SLF001 - the pacing hook (infra/kafka/pacing.py)
     if original is not None:
-        Fetcher._proc_fetch_request = original  # type: ignore[method-assign]
+        Fetcher._proc_fetch_request = original  # type: ignore[method-assign]  # noqa: SLF001 - the pacing hook
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=15000)
     await admin.start()
     trials = []
@@ -127,7 +127,7 @@ async def phase_raw_ceiling(ctx: Ctx) -> None:
                           f"(all acked after {trial['all_acked_after_s']:.2f}s)")
     finally:
         await admin.close()
-        Fetcher._proc_fetch_request = installed  # type: ignore[method-assign]
+        Fetcher._proc_fetch_request = installed  # type: ignore[method-assign]  # noqa: SLF001 - the pacing hook
     best = max(trials, key=lambda t: t["msgs_per_s"])
     rate = best["msgs_per_s"]
     ctx.results["raw_ceiling"] = {

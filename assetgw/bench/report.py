@@ -56,7 +56,8 @@ def results_document(opts: Options, results: dict[str, Any], errors: dict[str, s
             "host": socket.gethostname(), "cpus": os.cpu_count(),
             "load_average_before": [round(x, 2) for x in load_before],
             "load_average_after": [round(x, 2) for x in os.getloadavg()],
-            "python": platform.python_version(), "platform": platform.platform(), "broker": ({"external": bootstrap} if bootstrap else {"embedded": opts.engine}),
+            "python": platform.python_version(), "platform": platform.platform(),
+            "broker": ({"external": bootstrap} if bootstrap else {"embedded": opts.engine}),
             "partitions": opts.partitions, "institutions": institutions, "topic_prefix": prefix,
             "population": {"seed": SEED, "persons": opts.persons, "companies": opts.companies},
             "sizes": {"debtors": opts.debtors, "latency_samples": opts.latency_samples, "orders": opts.orders,
@@ -113,7 +114,8 @@ def print_results(doc: dict[str, Any]) -> None:
         lost = orders["unanswered"]["count"] if orders.get("unanswered") else 0
         row(f"freeze orders ({orders['orders']:,}) end to end" + (f" — [red]{lost} never answered[/red]" if lost else ""),
             _fmt(orders["orders_per_s"], " orders/s"))
-        row("  order created→answered p50 / p99" + (" (answered ones)" if lost else ""), f"{_fmt(orders['latency_ms']['p50'])} / {_fmt(orders['latency_ms']['p99'])} ms")
+        row("  order created→answered p50 / p99" + (" (answered ones)" if lost else ""),
+            f"{_fmt(orders['latency_ms']['p50'])} / {_fmt(orders['latency_ms']['p99'])} ms")
     mem = doc.get("memory")
     if mem:
         for r in mem["runs"]:

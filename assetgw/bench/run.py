@@ -11,9 +11,10 @@ import signal
 import tempfile
 import time
 import uuid
-from datetime import datetime, timezone
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Awaitable, Callable
+from typing import Any
 
 import aiohttp
 
@@ -37,7 +38,7 @@ async def run_bench(opts: Options) -> int:
     from schemas.directory import Directory
     from simulators.population import Population
 
-    started_at = datetime.now(timezone.utc)
+    started_at = datetime.now(UTC)
     wall0 = time.monotonic()
     load_before = os.getloadavg()
     bootstrap = os.environ.get("KAFKA_BOOTSTRAP") or None

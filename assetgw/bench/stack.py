@@ -94,7 +94,7 @@ class Sampler:
             self._sample()
             await asyncio.sleep(self.interval_s)
 
-    def __enter__(self) -> "Sampler":
+    def __enter__(self) -> Sampler:
         self._task = asyncio.get_running_loop().create_task(self._loop())
         return self
 

@@ -33,7 +33,7 @@ def extrapolate(points: list[tuple[int, float]], baseline: float | None) -> tupl
             f"straight line through the two largest measured bulk runs ({l1:,} legs: peak {p1:.0f} MB; {l2:,} legs: "
             f"peak {p2:.0f} MB) = {slope * 1e5:.2f} MB per 100k legs, extended to {TARGET_LEGS:,} legs; the runs went smallest "
             f"first on the same gateway process after an untimed warm-up batch"
-            + (" — an extrapolation far beyond the measured sizes" if TARGET_LEGS > 4 * l2 else ""))
+            + (" — an extrapolation far beyond the measured sizes" if 4 * l2 < TARGET_LEGS else ""))
     if points and baseline is not None:
         l1, p1 = points[0]
         slope = max((p1 - baseline) / l1, 0.0)

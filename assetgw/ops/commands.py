@@ -10,15 +10,16 @@ from __future__ import annotations
 import argparse
 import asyncio
 import sys
+from collections.abc import Awaitable, Callable
 from datetime import datetime
-from typing import Any, Awaitable, Callable
+from typing import Any
 
 import orjson
 from aiokafka.errors import KafkaError
 from rich.console import Console
 
-from infra.settings import Settings
 from assetgw.ops import dlq, replay
+from infra.settings import Settings
 
 EPILOG_REPLAY = """\
 examples:

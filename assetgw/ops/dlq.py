@@ -19,12 +19,12 @@ from aiokafka.structs import ConsumerRecord
 from rich.console import Console
 from rich.table import Table
 
-from infra.kafka.clients import make_producer
-from infra.kafka.topics import deadletter_topic
-from infra.clock import SHANGHAI
-from infra.settings import Settings
 from assetgw.ops.reading import OpsError, partitions_of, reader, scan
 from assetgw.ops.replay import progress_bar, shown_key, start_producer
+from infra.clock import SHANGHAI
+from infra.kafka.clients import make_producer
+from infra.kafka.topics import deadletter_topic
+from infra.settings import Settings
 
 REDRIVEN_FROM = "dlq.redriven-from"
 Position = tuple[int, int]  # (partition, offset) in the dead-letter topic
@@ -42,7 +42,7 @@ class DeadLetter:
     headers: tuple[tuple[str, bytes], ...]
 
     @classmethod
-    def of(cls, record: ConsumerRecord) -> "DeadLetter":
+    def of(cls, record: ConsumerRecord) -> DeadLetter:
         return cls(record.topic, record.partition, record.offset, record.timestamp, record.key, record.value, tuple(record.headers))
 
     def header(self, name: str) -> str | None:

@@ -10,8 +10,8 @@ import orjson
 from rich.console import Console
 from rich.table import Table
 
-from infra.settings import Settings
 from assetgw.ops.lag import consumer_lag, pending_legs
+from infra.settings import Settings
 
 
 async def show_lag(args: argparse.Namespace) -> int:

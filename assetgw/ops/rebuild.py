@@ -10,21 +10,23 @@ for its second officer).
 
 from __future__ import annotations
 
+import contextlib
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from aiokafka import TopicPartition
 from pydantic import BaseModel
 
-from infra.kafka.topics import legs_topic, order_results_topic, orders_topic, results_topic
-from infra.clock import now_ms
-from infra.settings import Settings
 from assetgw.ops.reading import partitions_of, reader, scan
 from gateway.store.factory import open_snapshot, open_store
 from gateway.store.interfaces import Store
 from gateway.store.records import InquiryRecord, LegRecord, NewInquiry, NewOrder, OrderRecord
+from infra.clock import now_ms
+from infra.kafka.topics import legs_topic, order_results_topic, orders_topic, results_topic
+from infra.settings import Settings
 from schemas.directory import KINDS, Institution
 from schemas.messages import LegBatch, LegBatchResult, LegItem, UndecodableMessage, debtor_seq_of, decode
 from schemas.orders import OrderRequest, OrderResult
@@ -40,10 +42,8 @@ async def read_topics(settings: Settings, topics: list[str], progress: Progress 
         starts, ends = await consumer.beginning_offsets(tps), await consumer.end_offsets(tps)
         async for record in scan(consumer, {tp: (starts[tp], ends[tp]) for tp in tps},
                                  on_record=(lambda: progress(1)) if progress else None):
-            try:
+            with contextlib.suppress(UndecodableMessage):  # dead-lettered when it was consumed; not part of the state
                 out.append(decode(record.value)[1])
-            except UndecodableMessage:
-                pass  # dead-lettered when it was consumed; not part of the state
     return out
 
 

@@ -11,10 +11,10 @@ import orjson
 from rich.console import Console
 from rich.progress import Progress, SpinnerColumn, TextColumn
 
-from infra.settings import Settings
 from assetgw.ops.reading import OpsError
 from assetgw.ops.rebuild import compare, rebuild
 from gateway.store.factory import store_path
+from infra.settings import Settings
 
 
 async def run_rebuild(args: argparse.Namespace) -> int:

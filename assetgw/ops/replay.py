@@ -23,10 +23,10 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from infra.kafka.clients import make_producer  # also installs fetch pacing for the reader
-from infra.clock import SHANGHAI
-from infra.settings import Settings
 from assetgw.ops.reading import OpsError, partitions_of, reader, scan
+from infra.clock import SHANGHAI
+from infra.kafka.clients import make_producer  # also installs fetch pacing for the reader
+from infra.settings import Settings
 
 REPLAY_SOURCE = "replay.source"
 UNDECODABLE = "(undecodable)"

@@ -104,7 +104,7 @@ async def apply_fault(args: argparse.Namespace) -> dict[str, Any]:
             return behaviour
     except aiohttp.ClientError as exc:
         raise FaultError(f"cannot reach the {kind} simulator at {base} (ASSETGW_SIM_URL_{kind.upper()}): {exc}") from None
-    except asyncio.TimeoutError:
+    except TimeoutError:
         raise FaultError(f"the {kind} simulator at {base} did not answer within {TIMEOUT_S:g} s") from None
 
 

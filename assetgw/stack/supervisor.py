@@ -15,15 +15,15 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterable
 
 import aiohttp
 
 from infra.kafka.broker import EmbeddedBroker
-from infra.processes import die_with_parent
 from infra.kafka.topics import ensure_topics
+from infra.processes import die_with_parent
 from schemas import ports as default_ports
 from schemas.directory import KINDS
 
@@ -133,7 +133,7 @@ class Stack:
 
     def spawn(self, name: str) -> None:
         service = self.services[name]
-        log = open(self.logs / f"{name}.log", "ab")
+        log = open(self.logs / f"{name}.log", "ab")  # noqa: SIM115 - the child writes to it; closed once handed over
         service.process = subprocess.Popen(
             [sys.executable, "-m", "assetgw.cli", *service.argv],
             env={**self.env, **service.env}, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
@@ -153,7 +153,7 @@ class Stack:
                         async with session.get(url, timeout=aiohttp.ClientTimeout(total=1)) as r:
                             if r.status == 200:
                                 break
-                    except (aiohttp.ClientError, asyncio.TimeoutError):
+                    except (TimeoutError, aiohttp.ClientError):
                         pass
                     if time.monotonic() > deadline:
                         raise StackError(f"{name} not healthy at {url} within {timeout:.0f}s; see {self.logs / (name + '.log')}")

@@ -36,7 +36,7 @@ async def run_up(args: argparse.Namespace, stop: asyncio.Event) -> None:
         while not stop.is_set():
             try:
                 await asyncio.wait_for(stop.wait(), timeout=1.0)
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 await _restart_crashed(stack)
     finally:
         console.print("stopping …")

@@ -1,15 +1,17 @@
 """The plug-in seam: one small Protocol per institution kind.
 
 A connector turns a batch of legs into one ``Answer`` per leg, and one control order into the
-institution's control record, by talking to one institution through a ``Transport``. It raises ``Retryable`` for answers worth trying again (busy, 5xx, resets) and
+institution's control record, by talking to one institution through a ``Transport``. It raises
+``Retryable`` for answers worth trying again (busy, 5xx, resets) and
 ``Permanent`` for answers that will not improve; the worker owns retries, timeouts, deadlines
 and the in-flight cap, so connectors stay small.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, ClassVar, Mapping, Protocol, Sequence, runtime_checkable
+from typing import Any, ClassVar, Protocol, runtime_checkable
 
 from connectors.contract.transport import Transport
 from schemas.assets import Asset

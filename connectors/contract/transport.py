@@ -3,8 +3,9 @@ send a JSON request, get a status, headers and a decoded JSON body back."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Mapping, Protocol
+from typing import Any, Protocol
 
 import aiohttp
 import orjson

@@ -5,12 +5,11 @@ from __future__ import annotations
 
 from typing import ClassVar
 
-
 from connectors.contract.base import Answer, Found, NotFound
+from connectors.contract.transport import Transport
 from connectors.kinds.common import answers_by_leg, legal_basis, refuse_all, subject
 from connectors.kinds.control import post_control
 from connectors.kinds.http_errors import check_status, refusal_reason, require_dict
-from connectors.contract.transport import Transport
 from schemas.assets import DepositAccount
 from schemas.directory import Institution
 from schemas.messages import LegBatch, new_id

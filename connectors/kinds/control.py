@@ -9,8 +9,8 @@ from __future__ import annotations
 from typing import Any, get_args
 
 from connectors.contract.base import Permanent, Retryable
-from connectors.kinds.http_errors import check_status, require_dict
 from connectors.contract.transport import Transport
+from connectors.kinds.http_errors import check_status, require_dict
 from schemas.directory import Institution
 from schemas.orders import ControlAnswer, OrderRequest
 

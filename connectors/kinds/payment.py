@@ -5,12 +5,11 @@ from __future__ import annotations
 
 from typing import ClassVar
 
-
 from connectors.contract.base import Answer, Found, NotFound, Permanent, Refused, Retryable
-from connectors.kinds.common import answers_by_leg, legal_basis, refuse_all
-from connectors.kinds.http_errors import check_status, require_dict
-from connectors.kinds.control import control_record, control_request
 from connectors.contract.transport import Transport
+from connectors.kinds.common import answers_by_leg, legal_basis, refuse_all
+from connectors.kinds.control import control_record, control_request
+from connectors.kinds.http_errors import check_status, require_dict
 from schemas.assets import PaymentWallet
 from schemas.directory import Institution
 from schemas.messages import LegBatch, new_id, utcnow

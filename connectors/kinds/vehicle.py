@@ -6,12 +6,11 @@ from __future__ import annotations
 
 from typing import ClassVar
 
-
 from connectors.contract.base import Answer, Found, NotFound, Permanent, Refused
+from connectors.contract.transport import Transport
 from connectors.kinds.common import answers_by_leg, refuse_all
 from connectors.kinds.control import post_control
 from connectors.kinds.http_errors import check_status, refusal_reason, require_dict
-from connectors.contract.transport import Transport
 from schemas.assets import Vehicle
 from schemas.directory import Institution
 from schemas.messages import LegBatch, new_id

@@ -10,8 +10,8 @@ caps, are never held up.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable
 
 from connectors.contract.base import Retryable
 

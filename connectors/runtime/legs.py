@@ -7,7 +7,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections import defaultdict
-from typing import AsyncIterator
+from collections.abc import AsyncIterator
 
 import structlog
 
@@ -82,7 +82,7 @@ class LegAnswers:
             failure = ("failed", str(exc))
         except Retryable as exc:
             failure = ("failed", f"gave up after {attempts.count} attempts: {exc}")
-        except Exception as exc:  # noqa: BLE001 - a connector bug must still end the legs
+        except Exception as exc:  # a connector bug must still end the legs
             log.exception("connector error", institution=institution.id)
             failure = ("failed", f"connector error: {exc!r}"[:500])
         observe(institution.id, "query", started, attempts.count)

@@ -42,7 +42,7 @@ class OrderSender:
             return _order_failed(order, f"no answer from {institution.id} before the order deadline", attempts.count)
         except (Permanent, Retryable) as exc:
             return _order_failed(order, f"after {attempts.count} attempts: {exc}", attempts.count)
-        except Exception as exc:  # noqa: BLE001 - a connector bug must still end the order
+        except Exception as exc:  # a connector bug must still end the order
             log.exception("connector error", institution=institution.id)
             return _order_failed(order, f"connector error: {exc!r}"[:500], attempts.count)
         return OrderResult(order_id=order.order_id, institution_id=institution.id, status=record["status"],

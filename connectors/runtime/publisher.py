@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from typing import AsyncGenerator
+from collections.abc import AsyncGenerator
 
 from aiokafka.errors import KafkaError
 

@@ -13,8 +13,8 @@ from connectors.runtime.worker import ConnectorWorker, connector_group
 from infra import heap
 from infra.kafka.clients import make_consumer, make_producer, start_with_retry
 from infra.kafka.topics import ensure_topics
-from infra.settings import Settings
 from infra.metrics import serve_metrics
+from infra.settings import Settings
 from schemas import ports
 from schemas.signing import MissingPartnerKeys, PartnerKeys, load_partner_keys
 

@@ -9,16 +9,16 @@ only the 执行公务证 numbers his token says are registered to him."""
 from __future__ import annotations
 
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Iterable
 
 from aiohttp import web
 
 from gateway.http.auth import AuthError, Officer, TokenAuthority
-from infra.clock import now_ms
 from gateway.http.errors import ApiError
 from gateway.store.interfaces import AccessAudit
 from gateway.store.records import AccessEntry
+from infra.clock import now_ms
 from schemas.courts import Courts
 from schemas.identifiers import court_code
 

@@ -7,13 +7,13 @@ from __future__ import annotations
 import structlog
 from aiohttp import web
 
+from gateway.cases.desk import CaseDesk
 from gateway.http.access import AUDIT, AUTHORITY, COURTS, LIMITER, RateLimiter, audit_refusal, authenticate
 from gateway.http.auth import TokenAuthority
 from gateway.http.errors import ApiError
 from gateway.http.keys import CASES, COMPLETIONS, DESK, DIRECTORY, INTAKE, STORE
 from gateway.http.routes import cases, inquiries, meta, ops, orders
 from gateway.http.routes.inquiries import MAX_BATCH_BYTES
-from gateway.cases.desk import CaseDesk
 from gateway.inquiries.completions import Completions
 from gateway.inquiries.intake import Intake
 from gateway.orders.desk import OrderDesk

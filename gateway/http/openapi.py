@@ -90,8 +90,10 @@ def openapi_document() -> dict[str, Any]:
             "summary": "Amend what a case may take, under a ruling (audited)", "parameters": _path_param("case_number"),
             "requestBody": _json_body("CaseAmendmentRequest"),
             "responses": {**_ok(200, "the amended case"), **_errors(400, 404, 413, 422, *AUTH)}}},
-        "/v1/institutions": {"get": {"summary": "The institution directory", "responses": {**_ok(200, "institutions", "array"), **_errors(*AUTH)}}},
-        "/v1/ops/pending-legs": {"get": {"summary": "Unanswered legs per institution (ops)", "responses": {**_ok(200, "pending", "array"), **_errors(*AUTH)}}},
+        "/v1/institutions": {"get": {"summary": "The institution directory",
+                                     "responses": {**_ok(200, "institutions", "array"), **_errors(*AUTH)}}},
+        "/v1/ops/pending-legs": {"get": {"summary": "Unanswered legs per institution (ops)",
+                                         "responses": {**_ok(200, "pending", "array"), **_errors(*AUTH)}}},
         "/v1/ops/access-audit": {"get": {"summary": "Refused requests (ops)", "responses": {**_ok(200, "audit", "array"), **_errors(*AUTH)}}},
         "/healthz": {"get": {"summary": "Liveness", "security": [], "responses": _ok(200, "alive")}},
     }

@@ -11,8 +11,8 @@ from typing import Any
 import orjson
 from pydantic import ValidationError
 
-from schemas.validation import field_errors
 from schemas.api import BatchRow
+from schemas.validation import field_errors
 
 CSV_COLUMNS = ("case_number", "court", "amount_due_fen", "costs_fen", "notice_number", "officer_credentials",
                "debtor_kind", "id_number", "name", "institutions", "deadline_seconds")

@@ -8,7 +8,7 @@ waited-on inquiry, so polling clients cost nothing while they wait and learn of 
 from __future__ import annotations
 
 import asyncio
-from typing import Callable, Iterable
+from collections.abc import Callable, Iterable
 
 
 class Completions:
@@ -36,7 +36,7 @@ class Completions:
                 event.clear()
                 try:
                     await asyncio.wait_for(event.wait(), remaining)
-                except asyncio.TimeoutError:
+                except TimeoutError:
                     return is_complete()
             return True
         finally:

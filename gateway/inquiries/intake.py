@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Callable, Sequence
 
-from infra.clock import now_ms
 from gateway.store.interfaces import CaseRepository, InquiryRepository
 from gateway.store.records import NewBatch, NewInquiry
+from infra.clock import now_ms
 from schemas.api import BatchRow, CaseFields, InquiryCreate
 from schemas.debtor import Debtor
 from schemas.directory import Directory, UnknownInstitution

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any, Iterable, Mapping
+from collections.abc import Iterable, Mapping
+from typing import Any
 
 from gateway.inquiries.states import OPEN_LEG
 from gateway.store.records import DebtorRecord, InquiryRecord, LegRecord
@@ -10,12 +11,13 @@ from infra.clock import shown
 from schemas.assets import ASSET_KINDS, asset_id, attributable_fen
 from schemas.directory import Directory
 
+
 def merge_assets(assets: Iterable[Mapping[str, Any]]) -> dict[str, Any]:
     """Group assets by kind (sorted for stable output) and total each kind in fen."""
     by_kind: dict[str, list[Mapping[str, Any]]] = {kind: [] for kind in ASSET_KINDS}
     for asset in assets:
         by_kind[asset["kind"]].append(asset)
-    for kind, items in by_kind.items():
+    for items in by_kind.values():
         items.sort(key=lambda a: (a["institution_id"], asset_id(a)))
     totals = {kind: sum(attributable_fen(a) for a in items) for kind, items in by_kind.items()}
     totals["all"] = sum(totals.values())

@@ -10,17 +10,18 @@ from __future__ import annotations
 
 import asyncio
 from collections import defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Protocol, Sequence
+from typing import Protocol
 
 import structlog
 from aiokafka.errors import KafkaError
 
-from infra.kafka.clients import Publisher
-from infra.kafka.topics import legs_topic, orders_topic
-from infra.clock import ms_to_dt, now_ms
 from gateway.store.interfaces import LegQueue, OrderRepository
 from gateway.store.records import PendingLeg
+from infra.clock import ms_to_dt, now_ms
+from infra.kafka.clients import Publisher
+from infra.kafka.topics import legs_topic, orders_topic
 from schemas.messages import TYPE_OF, LegBatch, encode, encode_payload
 from schemas.orders import AssetRef, OrderRequest
 

@@ -9,16 +9,16 @@ from __future__ import annotations
 
 import asyncio
 from collections import Counter
-from typing import Callable, Iterable
+from collections.abc import Callable, Iterable
 
 from pydantic import BaseModel
 
+from gateway.store.interfaces import LegQueue, OrderRepository
 from infra import metrics
 from infra.clock import now_ms
 from infra.kafka.protocols import Consumer, Producer
 from infra.kafka.subscriber import Delivery, Subscriber
 from infra.kafka.topics import deadletter_topic, order_results_topic, results_topic
-from gateway.store.interfaces import LegQueue, OrderRepository
 from schemas.messages import LegBatchResult, UndecodableMessage
 from schemas.orders import OrderResult
 

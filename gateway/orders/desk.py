@@ -9,17 +9,18 @@ Each check and the write it allows are one unit of work, so no other order can s
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, Callable
+from typing import Any
 
 import orjson
 
-from infra.clock import ms_to_dt, now_ms, shown, shown_date
 from gateway.orders.freeze_plan import deposit_cap, plan_freezes
 from gateway.orders.states import HOLDING_FREEZE, LIVE_FREEZE
 from gateway.store.interfaces import Store, UnitOfWork
 from gateway.store.records import CaseRecord, FoundAsset, NewOrder, OrderEvent, OrderRecord
+from infra.clock import ms_to_dt, now_ms, shown, shown_date
 from schemas.assets import asset_id, attributable_fen
 from schemas.courts import Courts
 from schemas.directory import Directory

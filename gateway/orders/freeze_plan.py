@@ -2,16 +2,18 @@
 properties): cover what is due without over-freezing.
 
 Money comes first, largest first, each account frozen for exactly what remains (protected accounts
-skipped; a natural person keeps his living allowance free across his open deposit accounts). Property is indivisible, so freezing it may exceed what remains; the law (超标的) allows
-that only when nothing smaller covers it: while something remains, the property that covers the
+skipped; a natural person keeps his living allowance free across his deposit accounts). Property
+is indivisible, so freezing it may exceed what remains; the law (超标的) allows that only when
+nothing smaller covers it: while something remains, the property that covers the
 remainder with the least excess is chosen, and when no single one covers it, the most valuable
 (it helps most, so fewer assets are frozen), and the next round looks again. Every planned order
 says why it was chosen, in words for the officer."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any, Iterable
+from typing import Any
 
 from schemas.assets import asset_id, attributable_fen
 from schemas.money import yuan

@@ -12,12 +12,29 @@ the check and the write. Calls are short and synchronous; do not await inside a 
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Iterator, Sequence
 from types import TracebackType
-from typing import Any, Iterable, Iterator, Protocol, Sequence
+from typing import Any, Protocol
 
 from gateway.store.records import (
-    AccessEntry, BatchProgress, BatchRecord, CaseAmendment, CaseEvent, CaseMoney, CaseRecord, DebtorRecord, FoundAsset, InquiryRecord, InstitutionBacklog,
-    LegRecord, NewBatch, NewInquiry, NewOrder, OrderEvent, OrderRecord, PendingLeg,
+    AccessEntry,
+    BatchProgress,
+    BatchRecord,
+    CaseAmendment,
+    CaseEvent,
+    CaseMoney,
+    CaseRecord,
+    DebtorRecord,
+    FoundAsset,
+    InquiryRecord,
+    InstitutionBacklog,
+    LegRecord,
+    NewBatch,
+    NewInquiry,
+    NewOrder,
+    OrderEvent,
+    OrderRecord,
+    PendingLeg,
 )
 from schemas.messages import LegBatchResult
 from schemas.orders import OrderResult

@@ -5,8 +5,9 @@ assets, event details) comes back decoded; treat the dicts inside as read-only."
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from typing import Any, Iterator, NamedTuple, Sequence
+from typing import Any, NamedTuple
 
 from schemas.debtor import Debtor
 from schemas.directory import Institution

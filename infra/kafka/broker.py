@@ -8,6 +8,7 @@ with SIGTERM so noida-db saves its data.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import signal
 import socket
@@ -68,7 +69,7 @@ class EmbeddedBroker:
         if port_open(self.host, self.port):
             raise BrokerError(f"port {self.port} is already in use; is another broker running? (set --port)")
         self.data_dir.mkdir(parents=True, exist_ok=True)
-        log = open(self.data_dir / f"{self.engine}.log", "ab")
+        log = open(self.data_dir / f"{self.engine}.log", "ab")  # noqa: SIM115 - the broker writes to it; closed once handed over
         self.process = subprocess.Popen(
             broker_command(self.engine, self.host, self.port, self.data_dir),
             stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
@@ -108,7 +109,5 @@ class EmbeddedBroker:
 
 
 def _signal_group(pid: int, sig: int) -> None:
-    try:
+    with contextlib.suppress(ProcessLookupError):
         os.killpg(pid, sig)
-    except ProcessLookupError:
-        pass

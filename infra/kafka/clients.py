@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import asyncio
-from typing import Any, Awaitable, Callable
+import contextlib
+from collections.abc import Awaitable, Callable
+from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
-
 from aiokafka.errors import KafkaConnectionError, KafkaError
 
 from infra.kafka import pacing
@@ -16,7 +17,7 @@ from infra.settings import Settings
 pacing.install()
 
 
-def make_producer(settings: Settings, client_id: str) -> "Publisher":
+def make_producer(settings: Settings, client_id: str) -> Publisher:
     return Publisher(lambda: _producer(settings, client_id))
 
 
@@ -35,9 +36,10 @@ def _producer(settings: Settings, client_id: str) -> AIOKafkaProducer:
 
 
 def make_consumer(settings: Settings, *, group_id: str, client_id: str) -> AIOKafkaConsumer:
-    """A group consumer (its subscriber subscribes it to the topics, with a rebalance listener) with static membership (KIP-345): a process restarted after a crash takes
-    its old place at once instead of waiting for the dead member to expire (noida-db was seen to
-    hold a dynamic rejoin for minutes). Offsets are committed by hand, only after the work a
+    """A group consumer (its subscriber subscribes it to the topics, with a rebalance listener) with
+    static membership (KIP-345): a process restarted after a crash takes its old place at once
+    instead of waiting for the dead member to expire (noida-db was seen to hold a dynamic rejoin for
+    minutes). Offsets are committed by hand, only after the work a
     message caused is durable elsewhere."""
     return AIOKafkaConsumer(
         bootstrap_servers=settings.kafka_bootstrap,
@@ -76,7 +78,7 @@ class Publisher:
     async def stop(self) -> None:
         await self._producer.stop()
 
-    async def send(self, *args: Any, **kwargs: Any) -> "asyncio.Future[Any]":
+    async def send(self, *args: Any, **kwargs: Any) -> asyncio.Future[Any]:
         producer = self._producer
         return await self._guard(producer, producer.send(*args, **kwargs))
 
@@ -94,10 +96,8 @@ class Publisher:
                 return True  # another send already replaced it
             old, self._producer = self._producer, self._factory()
             await start_with_retry(self._producer)
-        try:
+        with contextlib.suppress(Exception):  # it is broken; we only want it gone
             await old.stop()
-        except Exception:  # noqa: BLE001 - it is broken; we only want it gone
-            pass
         return True
 
     async def _guard(self, producer: AIOKafkaProducer, call: Awaitable[Any]) -> Any:
@@ -108,7 +108,7 @@ class Publisher:
             raise
 
 
-async def start_with_retry(client: "AIOKafkaProducer | Consumer | Producer", attempts: int = 30) -> None:
+async def start_with_retry(client: AIOKafkaProducer | Consumer | Producer, attempts: int = 30) -> None:
     """The broker may still be starting (or restarting) when a component comes up."""
     for attempt in range(attempts):
         try:

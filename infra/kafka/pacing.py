@@ -46,5 +46,5 @@ def install() -> bool:
     """Idempotent; returns False if this aiokafka has no such hook (pacing is then skipped)."""
     if _original is None:
         return False
-    Fetcher._proc_fetch_request = _paced_fetch  # type: ignore[method-assign]
+    Fetcher._proc_fetch_request = _paced_fetch  # type: ignore[method-assign]  # noqa: SLF001 - no public hook
     return True

@@ -40,7 +40,7 @@ class Producer(Protocol):
     async def stop(self) -> None: ...
 
     async def send(self, topic: str, value: bytes, key: bytes | None = None,
-                   headers: Headers | None = None) -> "asyncio.Future[Any]":
+                   headers: Headers | None = None) -> asyncio.Future[Any]:
         """Queues the record; the returned future resolves once the broker acknowledged it."""
         ...
 

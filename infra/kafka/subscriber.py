@@ -22,9 +22,11 @@ leave the group. Partitions taken away by a rebalance are drained and committed 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
+from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass, field
-from typing import Any, Awaitable, Callable, Coroutine, Generic, Protocol, TypeVar, runtime_checkable
+from typing import Any, Generic, Protocol, TypeVar, runtime_checkable
 
 import structlog
 from aiokafka import ConsumerRebalanceListener, TopicPartition
@@ -58,7 +60,7 @@ class Delivery(Generic[M]):
 
     record: ConsumerRecord
     message: M
-    _subscriber: "Subscriber[M]" = field(repr=False)
+    _subscriber: Subscriber[M] = field(repr=False)
 
     @property
     def partition(self) -> TopicPartition:
@@ -66,7 +68,7 @@ class Delivery(Generic[M]):
 
     def finish(self) -> None:
         """The message's outcome is durable: its offset may be committed."""
-        self._subscriber._finished(self)
+        self._subscriber._finished(self)  # noqa: SLF001 - a delivery is its subscriber's own part
 
     async def settle(self, publish: Callable[[], Awaitable[Any]]) -> bool:
         """Publish the message's outcome with ``publish`` (retried through broker errors, the
@@ -74,7 +76,7 @@ class Delivery(Generic[M]):
         at shutdown: an outcome that reached the broker must have its offset finished, or a restart
         would handle the message again. Once the subscriber stops waiting, a failing publish gives
         up instead (False): the offset stays uncommitted and the message is redelivered."""
-        return await self._subscriber._settle(self, publish)
+        return await self._subscriber._settle(self, publish)  # noqa: SLF001 - as above
 
 
 class Handler(Protocol[M]):
@@ -212,10 +214,8 @@ class Subscriber(Generic[M]):
 
     async def _wait_for_progress(self, timeout_s: float) -> None:
         self._progress.clear()
-        try:
+        with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self._progress.wait(), timeout=timeout_s)
-        except asyncio.TimeoutError:
-            pass
 
     async def commit(self) -> None:
         """Commit what is finished on the partitions still assigned to us."""
@@ -254,7 +254,7 @@ class Subscriber(Generic[M]):
         for step in (self.commit(), self.consumer.stop()):
             try:
                 await asyncio.wait_for(step, timeout=CLOSE_STEP_TIMEOUT_S)
-            except (asyncio.TimeoutError, KafkaError) as exc:
+            except (TimeoutError, KafkaError) as exc:
                 log.warning("shutdown step gave up", group=self.group_id, error=repr(exc))
         log.info("unsubscribed", group=self.group_id)
 

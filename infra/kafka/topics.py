@@ -3,6 +3,8 @@ connector workers scale on their own; results come back on one topic keyed by in
 
 from __future__ import annotations
 
+import contextlib
+
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import TopicAlreadyExistsError
 
@@ -45,10 +47,8 @@ async def ensure_topics(bootstrap: str, prefix: str, partitions: int) -> list[st
         existing = set(await admin.list_topics())
         missing = [t for t in all_topics(prefix) if t not in existing]
         if missing:
-            try:
+            with contextlib.suppress(TopicAlreadyExistsError):  # another component won the race
                 await admin.create_topics([NewTopic(t, partitions, 1) for t in missing])
-            except TopicAlreadyExistsError:
-                pass  # another component won the race
         return missing
     finally:
         await admin.close()

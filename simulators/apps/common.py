@@ -18,8 +18,8 @@ from schemas.assets import Asset
 from schemas.directory import Institution
 from simulators.behaviour import Behaviours
 from simulators.ledger_book import LedgerBook
-from simulators.population import Population
 from simulators.population import REFUSAL_UNREGISTERED as REFUSAL_UNREGISTERED  # re-export for the apps
+from simulators.population import Population
 
 M = TypeVar("M", bound=BaseModel)
 

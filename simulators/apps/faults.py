@@ -12,7 +12,8 @@ from __future__ import annotations
 import asyncio
 import socket
 import struct
-from typing import Callable, NoReturn
+from collections.abc import Callable
+from typing import NoReturn
 
 import orjson
 from aiohttp import web

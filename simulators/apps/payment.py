@@ -16,7 +16,8 @@ the platform answered, the answer is no).
 
 from __future__ import annotations
 
-from typing import Any, Awaitable, Callable, Literal
+from collections.abc import Awaitable, Callable
+from typing import Any, Literal
 
 from aiohttp import web
 from pydantic import Field

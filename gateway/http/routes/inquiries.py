@@ -72,7 +72,7 @@ async def create_batch(request: web.Request) -> web.Response:
     fmt = detect_format(request.content_type, text)
     try:
         rows, lines = parse_rows(text, fmt, MAX_BATCH_ROWS)
-        for row, line in zip(rows, lines):
+        for row, line in zip(rows, lines, strict=False):
             require_case(request, row.case_number, court=row.court, case_field=f"line {line}: case_number",
                          court_field=f"line {line}: court")
             require_credentials(request, row.officer_credentials, f"line {line}: officer_credentials")

@@ -5,12 +5,12 @@ from __future__ import annotations
 import structlog
 from aiohttp import web
 
-from infra import metrics
 from gateway.http.access import require_case, require_credentials, require_role, require_self
+from gateway.http.errors import ApiError
 from gateway.http.io import case_number_param, json_response, read_model
 from gateway.http.keys import DESK
-from gateway.http.errors import ApiError
 from gateway.orders.desk import OrderDesk, OrderRejected, order_view
+from infra import metrics
 from schemas.orders import Approval, FreezePlanRequest, OrderCreate
 
 log = structlog.get_logger("orders")

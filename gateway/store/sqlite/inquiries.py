@@ -3,12 +3,19 @@
 from __future__ import annotations
 
 import sqlite3
-from typing import Iterable
+from collections.abc import Iterable
 
 import orjson
 
 from gateway.store.records import (
-    BatchProgress, BatchRecord, DebtorRecord, FoundAsset, InquiryRecord, LegRecord, NewBatch, NewInquiry,
+    BatchProgress,
+    BatchRecord,
+    DebtorRecord,
+    FoundAsset,
+    InquiryRecord,
+    LegRecord,
+    NewBatch,
+    NewInquiry,
 )
 from gateway.store.sqlite import rows
 from gateway.store.sqlite.cases import record_case_event

@@ -5,7 +5,7 @@ Times are epoch milliseconds (UTC)."""
 from __future__ import annotations
 
 import sqlite3
-from typing import Sequence
+from collections.abc import Sequence
 
 import orjson
 

@@ -8,7 +8,8 @@ deleted (triggers refuse it).
 from __future__ import annotations
 
 import sqlite3
-from typing import Any, Iterable, Sequence
+from collections.abc import Iterable, Sequence
+from typing import Any
 
 from gateway.orders.states import AWAITING_ANSWER, LIVE_FREEZE, next_status
 from gateway.store.records import CaseMoney, NewOrder, OrderEvent, OrderRecord

@@ -8,7 +8,13 @@ from typing import Any
 import orjson
 
 from gateway.store.records import (
-    AccessEntry, Asset, DebtorRecord, InquiryRecord, LegRecord, OrderEvent, OrderRecord,
+    AccessEntry,
+    Asset,
+    DebtorRecord,
+    InquiryRecord,
+    LegRecord,
+    OrderEvent,
+    OrderRecord,
 )
 
 INQUIRY_COLUMNS = ("id, batch_id, case_number, court, amount_due_fen, costs_fen, notice_number, officer_credentials,"

@@ -3,9 +3,9 @@ and read-only snapshots for comparing two databases."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 from types import TracebackType
-from typing import Iterator
 
 from gateway.store.records import InquiryRecord, LegRecord, OrderRecord
 from gateway.store.sqlite import rows

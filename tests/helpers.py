@@ -180,10 +180,10 @@ def new_case_number(court: str = COURT_A) -> str:
     return f"(2025){COURT_CODES[court]}执{next(_case_numbers)}号"
 
 
-def pick(population: Any, predicate: Callable[[list], bool]) -> Any:
-    """A debtor no other test has used, whose assets satisfy ``predicate``."""
+def pick(population: Any, predicate: Callable[[list], bool], kind: str | None = None) -> Any:
+    """A debtor no other test has used, of ``kind`` if given, whose assets satisfy ``predicate``."""
     for d in population.debtors:
-        if d.id_number not in _used and predicate(population.assets_of(d.id_number)):
+        if d.id_number not in _used and kind in (None, d.kind) and predicate(population.assets_of(d.id_number)):
             _used.add(d.id_number)
             return d
     raise AssertionError("no debtor fits")

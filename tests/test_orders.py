@@ -46,7 +46,8 @@ async def test_exact_amount_freeze_leaves_the_rest_usable(api, simulators, popul
 
 
 async def test_short_balance_freezes_what_is_there_and_captures_later_funds(api, simulators, population, credential) -> None:
-    debtor = pick(population, has_account(1_000))
+    # A company: a person's living allowance would keep part of a short balance free.
+    debtor = pick(population, has_account(1_000), kind="organisation")
     case, assets = await open_case(api, debtor, credential)
     account = first(assets, "deposit", protected=False)
     balance = account["value_fen"]

@@ -16,6 +16,7 @@ from assetgw.bench.context import Ctx
 from assetgw.bench.stack import Sampler
 from assetgw.bench.stats import dist, percentile
 from gateway.orders.states import AWAITING_ANSWER
+from infra.settings import Settings
 
 
 def _eligible(asset: dict[str, Any]) -> bool:
@@ -25,9 +26,15 @@ def _eligible(asset: dict[str, Any]) -> bool:
 async def phase_orders(ctx: Ctx) -> None:
     m = ctx.opts.orders
     # Debtors whose accounts can take a freeze, enough for M orders; found by a bank-only inquiry.
+    # Each account is frozen for half its balance, so a natural person must hold at least twice
+    # the living allowance the gateway keeps free of his deposits.
+    allowance = Settings.from_env().living_allowance_fen
     chosen, count = [], 0
     for d in ctx.population.debtors:
-        k = sum(1 for a in ctx.population.assets_of(d.id_number) if _eligible(a.model_dump(mode="json")))
+        eligible = [a for a in ctx.population.assets_of(d.id_number) if _eligible(a.model_dump(mode="json"))]
+        if d.kind == "person" and sum(a.value_fen for a in eligible) < 2 * allowance:
+            continue
+        k = len(eligible)
         if k:
             chosen.append(d)
             count += k

@@ -338,3 +338,29 @@ async def test_every_refusal_of_an_officer_is_audited(api, population, credentia
     assert status == 422
     entry = next(a for a in await get_json(api, "/v1/ops/access-audit") if a["path"] == "/v1/orders" and a["status"] == 422)
     assert entry["officer"] == "OFFICER-A1" and "over-freezing" in entry["reason"]
+
+
+async def test_the_plan_freezes_the_property_with_the_least_excess(api, population, credential) -> None:
+    """With money short, the plan once took the most valuable property although a smaller one
+    covered what remained (10,000 yuan left; units of 388,390.59 and 2,001,551.99 yuan)."""
+    def values(assets: list, kinds: tuple[str, ...] = ("vehicle", "real_estate")) -> list[int]:
+        return sorted(a.attributable_fen for a in assets if a.kind in kinds)
+
+    def old_pick(assets: list) -> int:  # vehicles before real estate, the most valuable first
+        return (values(assets, ("vehicle",)) or values(assets, ("real_estate",)))[-1]
+
+    # A debtor for whom the old order would have frozen something bigger than needed.
+    debtor = pick(population, lambda assets: len(set(values(assets))) >= 2 and values(assets)[0] > 200_000
+                  and old_pick(assets) != values(assets)[0])
+    truth = population.assets_of(debtor.id_number)
+    money = sum(a.attributable_fen for a in truth if a.kind in ("deposit", "wallet") and not getattr(a, "protected", False))
+    smallest, largest = values(truth)[0], values(truth)[-1]
+    case, _ = await open_case(api, debtor, credential, due_fen=money + smallest // 2)
+    plan = {"court": COURT_A, "ruling_number": "r", "notice_number": "n", "officer_credentials": [credential]}
+    status, planned = await post_json(api, f"/v1/cases/{case}/freeze-plan", plan)
+    assert status == 200, planned
+    property_orders = [o for o in planned["orders"] if o["amount_fen"] is None]
+    remaining = planned["due_fen"] - planned["covered_fen"] - sum(o["amount_fen"] for o in planned["orders"] if o["amount_fen"])
+    assert remaining <= smallest < largest  # the smallest covers what remains, so it is the one
+    assert [o["value_fen"] for o in property_orders] == [smallest], planned
+    assert "超标的最少" in property_orders[0]["reason"]

@@ -19,7 +19,7 @@ import orjson
 from gateway.orders.freeze_plan import deposit_cap, plan_freezes
 from gateway.orders.states import HOLDING_FREEZE, LIVE_FREEZE
 from gateway.store.interfaces import Store, UnitOfWork
-from gateway.store.records import CaseRecord, FoundAsset, NewOrder, OrderEvent, OrderRecord
+from gateway.store.records import CaseMoney, CaseRecord, FoundAsset, LiveFreeze, NewOrder, OrderEvent, OrderRecord
 from infra.clock import ms_to_dt, now_ms, shown, shown_date
 from schemas.assets import asset_id, attributable_fen
 from schemas.courts import Courts
@@ -30,6 +30,21 @@ from schemas.money import yuan
 from schemas.orders import MAX_TERM_DAYS, MONEY_KINDS, Approval, AssetRef, FreezePlanRequest, OrderCreate
 
 INSTITUTION_KIND_OF = {"deposit": "bank", "wallet": "payment", "real_estate": "land", "vehicle": "vehicle"}
+
+
+@dataclass(frozen=True)
+class CaseState:
+    """What the checks of one order read about its case, read once: the assets its inquiries found,
+    its money (collected, held) and its live freezes."""
+
+    found: list[FoundAsset]
+    money: CaseMoney
+    live: list[LiveFreeze]
+
+    @classmethod
+    def read(cls, uow: UnitOfWork, case_number: str) -> CaseState:
+        return cls(uow.inquiries.case_assets(case_number), uow.orders.case_money(case_number),
+                   uow.orders.live_freezes_of_case(case_number))
 
 
 @dataclass
@@ -79,15 +94,15 @@ class OrderDesk:
         if body.type == "deduct":
             self._check_enforcement_account(body)
         case = self._case(uow, body.case_number, body.court)
-        found = uow.inquiries.case_assets(body.case_number)  # decoded once: every check below reads it
-        debtor, asset = self._found_asset(found, body.institution_id, body.asset)
+        state = CaseState.read(uow, body.case_number)  # read once: every check below uses it
+        debtor, asset = self._found_asset(state.found, body.institution_id, body.asset)
         original = self._check_original(uow, body) if body.original_order_id else None
         if body.type == "freeze":
-            self._check_not_over_freezing(uow, case, found, body.asset.kind, body.amount_fen, planned_fen)
+            self._check_not_over_freezing(case, state, body.asset.kind, body.amount_fen, planned_fen)
             if body.asset.kind == "deposit":
                 # What the freeze holds at once: beyond the balance it only captures later funds.
                 holds_now = min(body.amount_fen, attributable_fen(asset))  # type: ignore[type-var]
-                self._check_living_allowance(uow, case, found, debtor, holds_now, (planned_deposits or {}).get(debtor, 0))
+                self._check_living_allowance(uow, case, state, debtor, holds_now, (planned_deposits or {}).get(debtor, 0))
         if body.type == "continue":
             self._check_continuation(original, body.term_days)  # type: ignore[arg-type]
         now = now_ms()
@@ -140,12 +155,11 @@ class OrderDesk:
             raise OrderRejected(422, "amount_fen", f"the freeze holds {original.held_fen or 0} fen; a deduction moves frozen funds only")
         return original
 
-    def _check_not_over_freezing(self, uow: UnitOfWork, case: CaseRecord, found: list[FoundAsset], kind: str,
-                                 amount: int | None, planned_fen: int) -> None:
+    def _check_not_over_freezing(self, case: CaseRecord, state: CaseState, kind: str, amount: int | None, planned_fen: int) -> None:
         """Judged against what remains: due plus costs, less what was collected and what the case's
         live freezes still cover."""
-        collected = uow.orders.case_money(case.case_number).deducted_fen
-        covered = self._covered_fen(uow, case.case_number, found) + planned_fen
+        collected = state.money.deducted_fen
+        covered = _covered_fen(state) + planned_fen
         remaining = case.due_fen - collected - covered
         if kind in MONEY_KINDS:
             if amount > remaining:  # type: ignore[operator]
@@ -156,25 +170,30 @@ class OrderDesk:
             raise OrderRejected(422, "asset.id", f"over-freezing: nothing remains to secure (due {yuan(case.due_fen)}, "
                                                  f"collected {yuan(collected)}, frozen {yuan(covered)})")
 
-    def _check_living_allowance(self, uow: UnitOfWork, case: CaseRecord, found: list[FoundAsset], debtor: str,
+    def _check_living_allowance(self, uow: UnitOfWork, case: CaseRecord, state: CaseState, debtor: str,
                                 amount: int, planned_fen: int) -> None:
         """A natural person keeps his living allowance free across his deposit accounts."""
-        caps = self._deposit_caps(uow, case.case_number, found)
+        caps = self._deposit_caps(uow, case.case_number, state, only=debtor)
         if debtor in caps and amount > caps[debtor] - planned_fen:
             raise OrderRejected(422, "amount_fen", f"the debtor's living allowance of {yuan(self.living_allowance_fen)} stays free: "
                                                    f"at most {yuan(max(caps[debtor] - planned_fen, 0))} more of his deposits may be frozen")
 
-    def _deposit_caps(self, uow: UnitOfWork, case_number: str, found: list[FoundAsset]) -> dict[str, int]:
-        """Per natural person of the case: the most of his deposits that may still be frozen."""
+    def _deposit_caps(self, uow: UnitOfWork, case_number: str, state: CaseState, only: str | None = None) -> dict[str, int]:
+        """Per natural person of the case (or just ``only``): the most of his deposits that may
+        still be frozen."""
         if not self.living_allowance_fen:
             return {}
-        held = uow.orders.case_money(case_number).open_by_freeze
+        persons = uow.inquiries.case_persons(case_number)
+        found = state.found
+        if only is not None:
+            if only not in persons:
+                return {}
+            persons, found = {only}, [f for f in found if f.debtor_id_number == only]
         frozen: dict[str, int] = {}
-        for f in uow.orders.live_freezes_of_case(case_number):
+        for f in state.live:
             if f.asset_kind == "deposit":
-                frozen[f.debtor_id_number] = frozen.get(f.debtor_id_number, 0) + held.get(f.id, 0)
-        return {person: deposit_cap(found, person, frozen.get(person, 0), self.living_allowance_fen)
-                for person in uow.inquiries.case_persons(case_number)}
+                frozen[f.debtor_id_number] = frozen.get(f.debtor_id_number, 0) + state.money.open_by_freeze.get(f.id, 0)
+        return {person: deposit_cap(found, person, frozen.get(person, 0), self.living_allowance_fen) for person in persons}
 
     @staticmethod
     def _check_continuation(original: OrderRecord, term_days: int) -> None:
@@ -187,16 +206,6 @@ class OrderDesk:
         if end > ms_to_dt(now_ms()) + timedelta(days=limit):
             raise OrderRejected(422, "term_days", f"the freeze would end on {shown_date(end)}, more than {limit} days "
                                                   f"(one {original.asset_kind} term) after this continuation is served")
-
-    def _covered_fen(self, uow: UnitOfWork, case_number: str, found: list[FoundAsset]) -> int:
-        """What the case's live freezes still cover: money by amount less what was deducted from it,
-        property by the debtor's share of its value."""
-        values = {(a["institution_id"], asset_id(a)): attributable_fen(a) for _, a in found}
-        open_money = uow.orders.case_money(case_number).open_by_freeze
-        total = 0
-        for f in uow.orders.live_freezes_of_case(case_number):
-            total += open_money.get(f.id, 0) if f.asset_kind in MONEY_KINDS else values.get((f.institution_id, f.asset_id), 0)
-        return total
 
     # -- approving ----------------------------------------------------------------------------------
 
@@ -237,11 +246,10 @@ class OrderDesk:
                 if placed:
                     return self._plan_view(case_number, placed, replayed=True)
             case = self._case(uow, case_number, req.court)
-            found = uow.inquiries.case_assets(case_number)
-            collected = uow.orders.case_money(case_number).deducted_fen
-            covered = self._covered_fen(uow, case_number, found)
-            live = {(f.institution_id, f.asset_id) for f in uow.orders.live_freezes_of_case(case_number)}
-            plan = plan_freezes(found, live, case.due_fen - collected - covered, self._deposit_caps(uow, case_number, found),
+            state = CaseState.read(uow, case_number)
+            collected, covered = state.money.deducted_fen, _covered_fen(state)
+            live = {(f.institution_id, f.asset_id) for f in state.live}
+            plan = plan_freezes(state.found, live, case.due_fen - collected - covered, self._deposit_caps(uow, case_number, state),
                                 self.living_allowance_fen)
             planned, remaining = plan.orders, plan.remaining_fen
             result = {
@@ -299,6 +307,14 @@ def order_view(order: OrderRecord, events: list[OrderEvent]) -> dict[str, Any]:
             for e in events
         ],
     }
+
+
+def _covered_fen(state: CaseState) -> int:
+    """What the case's live freezes still cover: money by amount less what was deducted from it,
+    property by the debtor's share of its value."""
+    values = {(a["institution_id"], asset_id(a)): attributable_fen(a) for _, a in state.found}
+    return sum(state.money.open_by_freeze.get(f.id, 0) if f.asset_kind in MONEY_KINDS else values.get((f.institution_id, f.asset_id), 0)
+               for f in state.live)
 
 
 def scoped_key(case_number: str, key: str) -> str:

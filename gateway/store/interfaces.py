@@ -29,6 +29,7 @@ from gateway.store.records import (
     InquiryRecord,
     InstitutionBacklog,
     LegRecord,
+    LiveFreeze,
     NewBatch,
     NewInquiry,
     NewOrder,
@@ -149,7 +150,9 @@ class OrderRepository(Protocol):
         """Oldest first."""
         ...
 
-    def live_freezes_of_case(self, case_number: str) -> list[OrderRecord]: ...
+    def live_freezes_of_case(self, case_number: str) -> list[LiveFreeze]:
+        """Freezes that hold, or may yet hold, their asset (requested, sent, applied, queued)."""
+        ...
 
     def case_money(self, case_number: str) -> CaseMoney:
         """Held, deducted and released money of the case's orders."""

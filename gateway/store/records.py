@@ -184,6 +184,18 @@ class CaseEvent:
 
 
 @dataclass(frozen=True, slots=True)
+class LiveFreeze:
+    """A freeze of the case that holds, or may yet hold, its asset: just what the rules read."""
+
+    id: str
+    institution_id: str
+    asset_kind: str
+    asset_id: str
+    debtor_id_number: str
+    amount_fen: int | None
+
+
+@dataclass(frozen=True, slots=True)
 class CaseMoney:
     """The case's money as its orders stand: held by live money freezes, deducted, and released
     by unfreezes; ``open_by_freeze`` is what each live money freeze still covers (its amount less

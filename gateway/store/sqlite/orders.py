@@ -12,7 +12,7 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 from gateway.orders.states import AWAITING_ANSWER, LIVE_FREEZE, next_status
-from gateway.store.records import CaseMoney, NewOrder, OrderEvent, OrderRecord
+from gateway.store.records import CaseMoney, LiveFreeze, NewOrder, OrderEvent, OrderRecord
 from gateway.store.sqlite import rows
 from gateway.store.sqlite.connection import Transaction
 from schemas.orders import OrderResult
@@ -156,9 +156,10 @@ class SqliteOrders:
                 released += left
         return CaseMoney(held, sum(deducted_from.values()), released, open_by_freeze)
 
-    def live_freezes_of_case(self, case_number: str) -> list[OrderRecord]:
-        return [rows.order(r) for r in self.db.execute(
-            f"{_SELECT} WHERE case_number = ? AND type = 'freeze' AND status IN ({', '.join('?' * len(LIVE_FREEZE))})",
+    def live_freezes_of_case(self, case_number: str) -> list[LiveFreeze]:
+        return [LiveFreeze(*row) for row in self.db.execute(
+            "SELECT id, institution_id, asset_kind, asset_id, debtor_id_number, amount_fen FROM orders"
+            f" WHERE case_number = ? AND type = 'freeze' AND status IN ({', '.join('?' * len(LIVE_FREEZE))})",
             (case_number, *LIVE_FREEZE),
         )]
 

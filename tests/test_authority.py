@@ -364,3 +364,18 @@ async def test_the_plan_freezes_the_property_with_the_least_excess(api, populati
     assert remaining <= smallest < largest  # the smallest covers what remains, so it is the one
     assert [o["value_fen"] for o in property_orders] == [smallest], planned
     assert "超标的最少" in property_orders[0]["reason"]
+
+
+def test_the_plan_names_only_the_persons_whose_allowance_held_a_freeze_back() -> None:
+    from gateway.orders.freeze_plan import deposit_cap, plan_freezes
+
+    def account(no: str, fen: int) -> dict:
+        return {"kind": "deposit", "institution_id": "bank-01", "account_no": no, "value_fen": fen}
+
+    found = [("RICH", account("1", 1_000_000)), ("POOR", account("2", 50_000))]
+    caps = {d: deposit_cap(found, d, 0, 90_000) for d in ("RICH", "POOR")}
+    covered_by_rich = plan_freezes(found, set(), 500_000, caps, 90_000)
+    assert [o["amount_fen"] for o in covered_by_rich.orders] == [500_000] and covered_by_rich.kept_for_living == []
+    needs_both = plan_freezes(found, set(), 2_000_000, caps, 90_000)
+    assert [o["amount_fen"] for o in needs_both.orders] == [910_000]  # RICH keeps 900 yuan; POOR holds less than that
+    assert {k["debtor_id_number"] for k in needs_both.kept_for_living} == {"RICH", "POOR"}

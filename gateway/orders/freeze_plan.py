@@ -44,6 +44,7 @@ def plan_freezes(found: Iterable[Found], already_frozen: set[tuple[str, str]], n
     money = sorted((da for da in open_ if da[1]["kind"] in MONEY_KINDS),
                    key=lambda da: (MONEY_ORDER.index(da[1]["kind"]), -attributable_fen(da[1]), da[1]["institution_id"], asset_id(da[1])))
     freezable = dict(deposit_caps or {})
+    limited: list[str] = []  # persons whose allowance held a planned freeze back
     for debtor, asset in money:
         if plan.remaining_fen <= 0:
             break
@@ -53,15 +54,16 @@ def plan_freezes(found: Iterable[Found], already_frozen: set[tuple[str, str]], n
             continue
         amount = min(attributable_fen(asset), plan.remaining_fen)
         if asset["kind"] == "deposit" and debtor in freezable:
+            if freezable[debtor] < amount and debtor not in limited:
+                limited.append(debtor)
             amount = min(amount, freezable[debtor])
             freezable[debtor] -= amount
             if amount == 0:
                 continue
         _add(plan, debtor, asset, amount, f"资金优先：冻结 {yuan(amount)}（余额与尚需金额 {yuan(plan.remaining_fen)} 中的较小者）")
-    for debtor in freezable:
-        if any(d == debtor and a["kind"] == "deposit" and not a.get("protected") for d, a in open_):
-            plan.kept_for_living.append({"debtor_id_number": debtor, "kept_fen": living_allowance_fen,
-                                         "reason": f"被执行人及其所扶养家属的生活必需费用：存款中保留 {yuan(living_allowance_fen)}"})
+    for debtor in limited:
+        plan.kept_for_living.append({"debtor_id_number": debtor, "kept_fen": living_allowance_fen,
+                                     "reason": f"被执行人及其所扶养家属的生活必需费用：存款中保留 {yuan(living_allowance_fen)}"})
     property_ = [da for da in open_ if da[1]["kind"] in PROPERTY_KINDS]
     while plan.remaining_fen > 0 and property_:
         debtor, asset, why = _next_property(property_, plan.remaining_fen)

@@ -12,6 +12,7 @@ above the held amounts stay usable. A short freeze keeps capturing later funds. 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Literal
@@ -85,6 +86,7 @@ class AssetLedger:
         kind: str,
         balance_fen: int = 0,
         protected_reason: str | None = None,
+        emit: Callable[[str, datetime, dict[str, Any]], None] | None = None,
     ) -> None:
         if kind not in MAX_TERM_DAYS:
             raise ValueError(f"unknown asset kind {kind!r}")
@@ -97,6 +99,8 @@ class AssetLedger:
         self.freezes: dict[str, Freeze] = {}  # insertion order = arrival order
         self.deductions: list[Deduction] = []
         self._seq = 0
+        # Tells the institution's event feed what changed: (event type, when, detail).
+        self._emit = emit or (lambda type_, at, detail: None)
 
     # --- reading -----------------------------------------------------------------------------------
     def active(self) -> list[Freeze]:
@@ -134,6 +138,7 @@ class AssetLedger:
                 return
             first = min(due, key=lambda f: (f.end, f.seq))
             first.state, first.held_fen = "lapsed", 0
+            self._emit("freeze_lapsed", first.end, {"freeze_id": first.freeze_id, "court": first.court})  # type: ignore[arg-type]
             self._settle(first.end)  # type: ignore[arg-type]
 
     # --- orders ------------------------------------------------------------------------------------
@@ -193,6 +198,7 @@ class AssetLedger:
             raise Refused(_not_active(freeze, "released"))
         was_active = freeze.active
         freeze.state, freeze.held_fen = "released", 0
+        self._emit("freeze_released", now, {"freeze_id": freeze.freeze_id, "court": court})
         if was_active:
             self._settle(now)
         return freeze
@@ -228,6 +234,8 @@ class AssetLedger:
         freeze.requested_fen = (freeze.requested_fen or 0) - amount_fen
         deduction = Deduction(order_id, freeze.freeze_id, court, amount_fen, enforcement_account, now)
         self.deductions.append(deduction)
+        self._emit("deduction_executed", now, {"freeze_id": freeze.freeze_id, "court": court, "amount_fen": amount_fen,
+                                               "held_fen": freeze.held_fen, "balance_fen": self.balance_fen})
         return deduction
 
     def credit(self, amount_fen: int, now: datetime) -> None:
@@ -238,6 +246,7 @@ class AssetLedger:
             raise Refused("a credit must be a positive amount")
         self.sweep(now)
         self.balance_fen += amount_fen
+        self._emit("funds_credited", now, {"amount_fen": amount_fen, "balance_fen": self.balance_fen})
         self._settle(now)
 
     # --- internals ---------------------------------------------------------------------------------
@@ -270,19 +279,28 @@ class AssetLedger:
         if not self.money:
             queue = self.queue()
             if queue and not self.active():
-                self._activate(queue[0], at)
+                self._promote(queue[0], at)
             return
         free = self.available_fen
         for freeze in sorted((f for f in self.active() if f.short_fen > 0), key=Freeze.order_key):
             take = min(freeze.short_fen, free)
-            freeze.held_fen += take
-            free -= take
+            if take > 0:
+                freeze.held_fen += take
+                free -= take
+                self._emit("freeze_captured", at, {"freeze_id": freeze.freeze_id, "court": freeze.court, "captured_fen": take,
+                                                   "held_fen": freeze.held_fen})
         for freeze in self.queue():
             if free <= 0 and self.active():
                 break
             take = min(freeze.requested_fen or 0, free)
-            self._activate(freeze, at, take)
+            self._promote(freeze, at, take)
             free -= take
+
+    def _promote(self, freeze: Freeze, at: datetime, take_fen: int = 0) -> None:
+        """A queued freeze takes effect (its own term starts now)."""
+        self._activate(freeze, at, take_fen)
+        self._emit("freeze_promoted", at, {"freeze_id": freeze.freeze_id, "court": freeze.court, "held_fen": freeze.held_fen,
+                                           "end_date": iso(freeze.end)})
 
     # --- views -------------------------------------------------------------------------------------
     def view(self) -> dict[str, Any]:

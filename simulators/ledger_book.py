@@ -16,6 +16,7 @@ from typing import Any
 from schemas.assets import Asset, DepositAccount
 from simulators.clock import SimClock
 from simulators.control_order import ControlOrder
+from simulators.events import EventLog
 from simulators.ledger import AssetLedger, Freeze, Refused, iso
 from simulators.population import REFUSAL_UNREGISTERED, Population
 
@@ -32,6 +33,7 @@ class LedgerBook:
         self._responses: dict[Key, dict[str, Any]] = {}
         self._changed: set[Key] = set()  # orders that changed a ledger
         self._assets: dict[Key, Asset] | None = None
+        self.events = EventLog()
 
     # --- assets ------------------------------------------------------------------------------------
     def asset(self, institution_id: str, asset_id: str) -> Asset | None:
@@ -56,13 +58,24 @@ class LedgerBook:
             protected = None
             if isinstance(asset, DepositAccount) and asset.protected:
                 protected = asset.protected_reason or "protected account"
-            ledger = self._ledgers[key] = AssetLedger(institution_id, asset_id, asset.kind, asset.value_fen, protected)
+            ledger = self._ledgers[key] = AssetLedger(institution_id, asset_id, asset.kind, asset.value_fen, protected,
+                                                      emit=self._emitter(institution_id, asset_id))
         ledger.sweep(self.clock.now())
         return ledger
 
+    def _emitter(self, institution_id: str, asset_id: str):  # type: ignore[no-untyped-def]
+        def emit(type_: str, at: datetime, detail: dict[str, Any]) -> None:
+            self.events.append(institution_id, type_, asset_id, at, detail)
+        return emit
+
     # --- time and funds ----------------------------------------------------------------------------
     def advance(self, days: float) -> datetime:
-        now = self.clock.advance(days)
+        self.clock.advance(days)
+        return self.sweep_all()
+
+    def sweep_all(self) -> datetime:
+        """Every ledger settled up to now (lapses and the promotions they bring)."""
+        now = self.clock.now()
         for ledger in self._ledgers.values():
             ledger.sweep(now)
         return now

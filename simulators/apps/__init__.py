@@ -8,7 +8,7 @@ from aiohttp import web
 
 from schemas.signing import PartnerKeys
 from simulators import admin, admin_ledgers, partner_link
-from simulators.apps import bank, controls, land, payment, vehicle
+from simulators.apps import bank, controls, event_feed, land, payment, vehicle
 from simulators.apps.common import CONTEXT, SimContext
 from simulators.behaviour import Behaviours
 from simulators.ledger_book import LedgerBook
@@ -38,6 +38,7 @@ def build_app(
     admin.add_routes(app)
     admin_ledgers.add_routes(app)
     APIS[kind].add_routes(app)
+    event_feed.add_routes(app)
     if kind in CONTROLS_ROUTE:
         controls.add_routes(app)
     return app

@@ -90,11 +90,16 @@ async def test_every_documented_route_with_every_role_and_none(stack) -> None:
 
 
 async def test_an_ops_token_may_neither_inquire_nor_freeze(stack, api, population, credential) -> None:
-    debtor = next(d for d in population.debtors if d.kind == "person")
-    async with (officer_session(stack, "OFFICER-OPS1", CASE["court"], ("ops",)) as ops,
-                ops.post("/v1/inquiries", json=case_body([debtor_json(debtor)], credential)) as r):
-        assert r.status == 403 and (await r.json())["errors"][0]["field"] == "authorization"
-    assert any(a["officer"] == "OFFICER-OPS1" and a["status"] == 403 for a in await audit(api))
+    """Once an ops-only token placed freezes the banks applied."""
+    debtor = pick(population, has_account(10_000))
+    case, assets = await open_case(api, debtor, credential)
+    freeze = order_body("freeze", case, COURT_A, _money(assets)[0], credential, amount_fen=1_000, term_days=30, operator=None)
+    async with officer_session(stack, "OFFICER-OPS1", CASE["court"], ("ops",)) as ops:
+        for path, body in (("/v1/inquiries", case_body([debtor_json(debtor)], credential)), ("/v1/orders", freeze)):
+            async with ops.post(path, json=body) as r:
+                assert r.status == 403 and (await r.json())["message"] == "the officer role is needed", path
+    assert sum(1 for a in await audit(api) if a["officer"] == "OFFICER-OPS1" and a["status"] == 403) == 2
+    assert (await get_json(api, f"/v1/cases/{case}"))["totals"]["frozen_fen"] == 0
 
 
 async def test_a_token_whose_court_name_and_code_disagree_is_refused(stack, api) -> None:

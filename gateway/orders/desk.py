@@ -83,9 +83,10 @@ class OrderDesk:
         return self.get(order.id), False
 
     def _prepare(self, uow: UnitOfWork, body: OrderCreate, digest: str, planned_fen: int = 0,
-                 planned_deposits: dict[str, int] | None = None) -> NewOrder:
+                 planned_deposits: dict[str, int] | None = None, state: CaseState | None = None) -> NewOrder:
         """Checks an order against the case and the law; ``planned_fen`` (all kinds) and
-        ``planned_deposits`` (per debtor) are what a plan being executed placed before it."""
+        ``planned_deposits`` (per debtor) are what a plan being executed placed before it, and
+        ``state`` the case as that plan read it (its orders are stored only once all are checked)."""
         institution = self.directory.by_id.get(body.institution_id)
         if institution is None:
             raise OrderRejected(422, "institution_id", f"unknown institution {body.institution_id!r}")
@@ -94,7 +95,7 @@ class OrderDesk:
         if body.type == "deduct":
             self._check_enforcement_account(body)
         case = self._case(uow, body.case_number, body.court)
-        state = CaseState.read(uow, body.case_number)  # read once: every check below uses it
+        state = state or CaseState.read(uow, body.case_number)  # read once: every check below uses it
         debtor, asset = self._found_asset(state.found, body.institution_id, body.asset)
         original = self._check_original(uow, body) if body.original_order_id else None
         if body.type == "freeze":
@@ -259,13 +260,14 @@ class OrderDesk:
                 "kept_for_living": plan.kept_for_living, "executed": False,
             }
             if req.execute and planned:
-                result["order_ids"] = self._execute(uow, case_number, req, planned)
+                result["order_ids"] = self._execute(uow, case_number, req, planned, state)
                 result["executed"] = True
         if result["executed"]:
             self.on_ready()
         return result
 
-    def _execute(self, uow: UnitOfWork, case_number: str, req: FreezePlanRequest, planned: list[dict[str, Any]]) -> list[str]:
+    def _execute(self, uow: UnitOfWork, case_number: str, req: FreezePlanRequest, planned: list[dict[str, Any]],
+                 state: CaseState) -> list[str]:
         orders, running, deposits = [], 0, {}  # type: ignore[var-annotated]
         for p in planned:
             body = OrderCreate(
@@ -275,7 +277,7 @@ class OrderDesk:
                 officer_credentials=req.officer_credentials, operator=req.operator,
                 idempotency_key=f"{req.idempotency_key}:{p['institution_id']}:{p['asset']['id']}",
             )
-            orders.append(self._prepare(uow, body, _digest(body.model_dump(mode="json")), running, deposits))
+            orders.append(self._prepare(uow, body, _digest(body.model_dump(mode="json")), running, deposits, state))
             running += p["amount_fen"] if p["amount_fen"] is not None else p["value_fen"]
             if p["asset"]["kind"] == "deposit":
                 deposits[p["debtor_id_number"]] = deposits.get(p["debtor_id_number"], 0) + p["amount_fen"]

@@ -153,9 +153,9 @@ class CaseRecord:
     court: str
     amount_due_fen: int
     costs_fen: int
-    applicant: str | None = None
-    created_at: int = 0
-    created_by: str | None = None
+    applicant: str | None
+    created_at: int
+    created_by: str | None  # the officer whose inquiry opened it; None for cases from before that was kept
 
     @property
     def due_fen(self) -> int:

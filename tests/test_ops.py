@@ -146,8 +146,12 @@ async def test_sigterm_mid_batch_loses_nothing_and_leaves_no_processed_message_u
     batch = await post_batch(api, [{**CASE, "case_number": "(2025)冀0108执9200号", "officer_credentials": [credential],
                                     "debtor": debtor_json(d)} for d in bulk_debtors(population, 200)])
 
-    async def ten_messages_answered() -> bool:  # of the batch's 200 bank messages
-        return await _legs_answered(stack) >= 10 * 22
+    # A message holds up to ASSETGW_LEGS_PER_MESSAGE legs, answered in parts, and the worker holds
+    # two at a time: twelve messages' worth of legs answered means at least ten whole messages.
+    legs_per_message = int(stack.env["ASSETGW_LEGS_PER_MESSAGE"])
+
+    async def ten_messages_answered() -> bool:
+        return await _legs_answered(stack) >= 12 * legs_per_message
 
     await wait_for(ten_messages_answered, 60, interval=0.02, what="the bank worker to answer ten messages")
     for name in ("connector-bank", "gateway"):

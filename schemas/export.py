@@ -12,6 +12,7 @@ from pydantic import BaseModel, TypeAdapter
 
 from schemas.api import BatchRow, InquiryCreate
 from schemas.assets import Asset
+from schemas.events import ControlStatusQuery, ControlStatusReport, InstitutionEvent
 from schemas.messages import SCHEMA_VERSION, Envelope, LegBatch, LegBatchResult
 from schemas.orders import Approval, FreezePlanRequest, OrderCreate, OrderRequest, OrderResult
 
@@ -27,6 +28,9 @@ def documents() -> dict[str, dict]:
         "api.batch-row": BatchRow,
         "control.order.requested": OrderRequest,
         "control.order.result": OrderResult,
+        "control.status.query": ControlStatusQuery,
+        "control.status.report": ControlStatusReport,
+        "institution.event": InstitutionEvent,
         "api.order-create": OrderCreate,
         "api.order-approval": Approval,
         "api.freeze-plan": FreezePlanRequest,

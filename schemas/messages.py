@@ -98,6 +98,7 @@ class LegBatchResult(_Payload):
     answered_at: AwareDatetime
 
 
+from schemas.events import ControlStatusQuery, ControlStatusReport, InstitutionEvent  # noqa: E402
 from schemas.orders import OrderRequest, OrderResult  # noqa: E402 - after _Payload, which they do not need
 
 PAYLOADS: dict[str, type[BaseModel]] = {
@@ -105,6 +106,9 @@ PAYLOADS: dict[str, type[BaseModel]] = {
     "inquiry.legs.result": LegBatchResult,
     "control.order.requested": OrderRequest,
     "control.order.result": OrderResult,
+    "control.status.query": ControlStatusQuery,
+    "control.status.report": ControlStatusReport,
+    "institution.event": InstitutionEvent,
 }
 TYPE_OF = {model: name for name, model in PAYLOADS.items()}
 

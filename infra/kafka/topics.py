@@ -27,6 +27,11 @@ def order_results_topic(prefix: str) -> str:
     return f"{prefix}.control.results"
 
 
+def institution_events_topic(prefix: str) -> str:
+    """What institutions say on their own, keyed by asset (schemas/events.py)."""
+    return f"{prefix}.institution.events"
+
+
 def deadletter_topic(prefix: str) -> str:
     return f"{prefix}.deadletter"
 
@@ -35,7 +40,7 @@ def all_topics(prefix: str) -> list[str]:
     return [
         *(legs_topic(prefix, k) for k in KINDS), results_topic(prefix),
         *(orders_topic(prefix, k) for k in KINDS), order_results_topic(prefix),
-        deadletter_topic(prefix),
+        institution_events_topic(prefix), deadletter_topic(prefix),
     ]
 
 

@@ -32,6 +32,7 @@ EventType = Literal[
     "funds_debited",       # the debtor spent or moved free money out
     "freeze_captured",     # a short freeze took some of the money that arrived
     "freeze_promoted",     # a queued (轮候) freeze took effect when the one before it ended
+    "queue_advanced",      # a queued freeze moved up the 轮候 queue (one ahead of it ended or took effect)
     "freeze_lapsed",       # a freeze ran out at its end date
     "freeze_released",     # an unfreeze was applied
     "deduction_executed",  # frozen funds moved to a court's enforcement-fund account
@@ -40,7 +41,7 @@ EventType = Literal[
 ]
 EVENT_TYPES: tuple[str, ...] = EventType.__args__  # type: ignore[attr-defined]
 FUNDS_EVENTS = ("funds_credited", "funds_debited")
-FREEZE_EVENTS = ("freeze_captured", "freeze_promoted", "freeze_lapsed", "freeze_released", "deduction_executed")
+FREEZE_EVENTS = ("freeze_captured", "freeze_promoted", "queue_advanced", "freeze_lapsed", "freeze_released", "deduction_executed")
 # Events about a person rather than an asset: no asset_kind/asset_id, keyed by the person.
 PERSON_EVENTS = ("guest_checked_in",)
 

@@ -3,6 +3,7 @@ that every implementation runs the same tests: add one to ``STORES`` and it must
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -12,7 +13,7 @@ import pytest
 
 from gateway.store.factory import open_snapshot, open_store
 from gateway.store.interfaces import Store
-from gateway.store.records import AccessEntry, CaseAmendment, NewBatch, NewInquiry, NewOrder
+from gateway.store.records import AccessEntry, CaseAmendment, NewAlert, NewBatch, NewInquiry, NewOrder, NewWatch
 from schemas.debtor import Debtor
 from schemas.directory import Institution
 from schemas.identifiers import resident_id_check_digit
@@ -330,6 +331,95 @@ def test_audit_trails_only_grow(store: Store) -> None:
     store.access.record(second)
     assert store.access.recent() == [second, first]
     assert store.access.recent(limit=1) == [second]
+
+
+# -- watches and alerts ---------------------------------------------------------------------------
+
+def new_watch(watch_id: str, kinds: tuple[str, ...] = ("funds",), until: int = T0 + 86_400_000, court: str = COURT,
+              case_number: str = CASE, debtor_id_number: str | None = None, created_at: int = T0) -> NewWatch:
+    return NewWatch(
+        id=watch_id, idempotency_key=f"key-{watch_id}", request_digest="w" * 64, case_number=case_number, court=court,
+        debtor_id_number=debtor_id_number or debtor(0).id_number, kinds=kinds, until=until,
+        auto_freeze={"ruling_number": "R-1", "notice_number": "N-1", "officer_credentials": ["CRED-1"], "term_days": 365}
+        if "funds" in kinds else None, officer_id="OFFICER-A", created_at=created_at,
+    )
+
+
+def new_alert(watch_id: str, event_id: str, court: str = COURT, case_number: str = CASE, at: int = T0 + 5) -> NewAlert:
+    return NewAlert(
+        watch_id=watch_id, event_id=event_id, case_number=case_number, court=court, debtor_id_number=debtor(0).id_number,
+        kind="funds", event_type="funds_credited", institution_id=BANK.id, at=at, summary="账户到账 ¥12,345.00",
+        detail={"amount_fen": 1_234_500, "auto_freeze": {"order_id": "o1"}}, created_at=at + 1,
+    )
+
+
+def test_a_watch_reads_back_and_is_found_while_active_for_its_kinds(store: Store) -> None:
+    with store.unit_of_work() as uow:
+        uow.watches.add(new_watch("w1", kinds=("funds", "lodging")))
+        assert uow.watches.get("w1") is not None  # a unit of work reads its own writes
+    watch = store.watches.get("w1")
+    assert watch is not None
+    assert (watch.kinds, watch.until, watch.officer_id) == (("funds", "lodging"), T0 + 86_400_000, "OFFICER-A")
+    assert (watch.ended_at, watch.ended_by) == (None, None)
+    assert watch.auto_freeze == {"ruling_number": "R-1", "notice_number": "N-1", "officer_credentials": ["CRED-1"], "term_days": 365}
+    assert store.watches.by_key("key-w1") == watch and store.watches.by_key("key-w2") is None
+    assert store.watches.get("w2") is None
+    holder = debtor(0).id_number
+    assert store.watches.active_on(holder, "funds", T0 + 10) == [watch]
+    assert store.watches.active_on(holder, "lodging", T0 + 10) == [watch]
+    assert store.watches.active_on(holder, "vehicle", T0 + 10) == []
+    assert store.watches.active_on(debtor(1).id_number, "funds", T0 + 10) == []
+    assert store.watches.active_on(holder, "funds", T0 + 86_400_000) == []  # until is the first instant not watched
+
+
+def test_a_watch_is_listed_by_court_and_case_and_ends_once(store: Store) -> None:
+    other_case = "(2025)冀0108执1号"
+    store.watches.add(new_watch("w1", created_at=T0))
+    store.watches.add(new_watch("w2", case_number=other_case, created_at=T0 + 1))
+    store.watches.add(new_watch("w3", court="石家庄市长安区人民法院", case_number="(2025)冀0102执1号", created_at=T0 + 2))
+    assert [w.id for w in store.watches.of_court(COURT)] == ["w1", "w2"]
+    assert [w.id for w in store.watches.of_court(COURT, case_number=other_case)] == ["w2"]
+    assert store.watches.end("w1", "OFFICER-B", T0 + 100) is True
+    assert store.watches.end("w1", "OFFICER-C", T0 + 200) is False  # the first ending stands
+    ended = store.watches.get("w1")
+    assert ended is not None and (ended.ended_at, ended.ended_by) == (T0 + 100, "OFFICER-B")
+    assert not ended.active_at(T0 + 10)
+    assert [w.id for w in store.watches.active_on(debtor(0).id_number, "funds", T0 + 10)] == ["w2", "w3"]
+    assert [w.id for w in store.watches.of_court(COURT)] == ["w1", "w2"]  # never deleted
+
+
+def test_an_alert_is_stored_once_per_watch_and_event_and_read_by_cursor(store: Store) -> None:
+    first = store.alerts.add(new_alert("w1", "bank-01:1"))
+    assert first is not None and first.seq > 0 and first.detail == {"amount_fen": 1_234_500, "auto_freeze": {"order_id": "o1"}}
+    assert store.alerts.add(new_alert("w1", "bank-01:1")) is None  # the same event again: no second alert
+    assert store.alerts.exists("w1", "bank-01:1") and not store.alerts.exists("w1", "bank-01:2")
+    second = store.alerts.add(new_alert("w2", "bank-01:1"))  # another watch on the same event has its own
+    third = store.alerts.add(new_alert("w3", "bank-01:2", court="石家庄市长安区人民法院", case_number="(2025)冀0102执1号"))
+    fourth = store.alerts.add(new_alert("w1", "bank-01:3", case_number="(2025)冀0108执1号"))
+    assert second is not None and third is not None and fourth is not None
+    assert first.seq < second.seq < third.seq < fourth.seq
+    assert store.alerts.after(COURT, 0, 10) == [first, second, fourth]
+    assert store.alerts.after(COURT, first.seq, 10) == [second, fourth]
+    assert store.alerts.after(COURT, 0, 1) == [first]
+    assert store.alerts.after(COURT, 0, 10, case_number=CASE) == [first, second]
+    assert [a.watch_id for a in store.alerts.after("石家庄市长安区人民法院", 0, 10)] == ["w3"]
+
+
+def test_watches_and_alerts_keep_their_history_in_sqlite(tmp_path: Path) -> None:
+    """SQLite-only: the triggers refuse deleting a watch, changing what it is, ending it twice, and
+    changing or deleting an alert."""
+    from gateway.store.sqlite.store import SqliteStore
+
+    store = SqliteStore(tmp_path / "gateway.sqlite3")
+    store.watches.add(new_watch("w1"))
+    store.alerts.add(new_alert("w1", "bank-01:1"))
+    store.watches.end("w1", "OFFICER-B", T0 + 1)
+    db = store.connection
+    for statement in ("DELETE FROM watches", "UPDATE watches SET until = 0", "UPDATE watches SET ended_by = 'X'",
+                      "UPDATE alerts SET summary = ''", "DELETE FROM alerts"):
+        with pytest.raises(sqlite3.IntegrityError):
+            db.execute(statement)
+    store.close()
 
 
 # -- snapshot -------------------------------------------------------------------------------------

@@ -18,6 +18,7 @@ from typing import Any, Protocol
 
 from gateway.store.records import (
     AccessEntry,
+    AlertRecord,
     BatchProgress,
     BatchRecord,
     CaseAmendment,
@@ -30,12 +31,15 @@ from gateway.store.records import (
     InstitutionBacklog,
     LegRecord,
     LiveFreeze,
+    NewAlert,
     NewBatch,
     NewInquiry,
     NewOrder,
+    NewWatch,
     OrderEvent,
     OrderRecord,
     PendingLeg,
+    WatchRecord,
 )
 from schemas.messages import LegBatchResult
 from schemas.orders import OrderResult
@@ -74,6 +78,10 @@ class InquiryRepository(Protocol):
 
     def case_persons(self, case_number: str) -> set[str]:
         """Id numbers of the case's debtors who are natural persons."""
+        ...
+
+    def case_debtors(self, case_number: str) -> set[str]:
+        """Id numbers of every debtor any inquiry of the case asked about."""
         ...
 
 
@@ -172,6 +180,44 @@ class OrderRepository(Protocol):
         ...
 
 
+class WatchRepository(Protocol):
+    """Watches officers placed on debtors. Never deleted: ending one records who and when."""
+
+    def add(self, watch: NewWatch) -> None: ...
+
+    def get(self, watch_id: str) -> WatchRecord | None: ...
+
+    def by_key(self, idempotency_key: str) -> WatchRecord | None: ...
+
+    def of_court(self, court: str, case_number: str | None = None) -> list[WatchRecord]:
+        """The court's watches (of one case, if given), oldest first."""
+        ...
+
+    def active_on(self, debtor_id_number: str, kind: str, at: int) -> list[WatchRecord]:
+        """Watches of ``kind`` on the debtor that are not ended and whose ``until`` is after ``at``,
+        oldest first."""
+        ...
+
+    def end(self, watch_id: str, by: str, at: int) -> bool:
+        """Ends a watch; False (and nothing changed) if it was ended already."""
+        ...
+
+
+class AlertRepository(Protocol):
+    """Alerts, append-only; at most one per watch and event."""
+
+    def add(self, alert: NewAlert) -> AlertRecord | None:
+        """Stores the alert with the next ``seq``; None, storing nothing, when the watch already has
+        an alert for that event."""
+        ...
+
+    def exists(self, watch_id: str, event_id: str) -> bool: ...
+
+    def after(self, court: str, after_seq: int, limit: int, case_number: str | None = None) -> list[AlertRecord]:
+        """The court's alerts (of one case, if given) with ``seq`` above ``after_seq``, oldest first."""
+        ...
+
+
 class AccessAudit(Protocol):
     """Refused requests, append-only."""
 
@@ -194,6 +240,12 @@ class UnitOfWork(Protocol):
 
     @property
     def cases(self) -> CaseRepository: ...
+
+    @property
+    def watches(self) -> WatchRepository: ...
+
+    @property
+    def alerts(self) -> AlertRepository: ...
 
     def __enter__(self) -> UnitOfWork: ...
 
@@ -218,6 +270,12 @@ class Store(Protocol):
 
     @property
     def access(self) -> AccessAudit: ...
+
+    @property
+    def watches(self) -> WatchRepository: ...
+
+    @property
+    def alerts(self) -> AlertRepository: ...
 
     def unit_of_work(self) -> UnitOfWork: ...
 

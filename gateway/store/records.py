@@ -305,3 +305,76 @@ class AccessEntry:
     path: str
     status: int
     reason: str
+
+
+# -- watches and alerts ---------------------------------------------------------------------------
+
+@dataclass(frozen=True, slots=True)
+class NewWatch:
+    id: str
+    idempotency_key: str  # scoped to the court, like an order's
+    request_digest: str
+    case_number: str
+    court: str
+    debtor_id_number: str
+    kinds: Sequence[str]  # funds, vehicle, lodging
+    until: int  # the first instant no longer watched: the end of the last day, Asia/Shanghai
+    auto_freeze: dict[str, Any] | None  # the documents and term of a freeze of arriving money
+    officer_id: str
+    created_at: int
+
+
+@dataclass(frozen=True, slots=True)
+class WatchRecord:
+    id: str
+    idempotency_key: str
+    request_digest: str
+    case_number: str
+    court: str
+    debtor_id_number: str
+    kinds: tuple[str, ...]
+    until: int
+    auto_freeze: dict[str, Any] | None
+    officer_id: str
+    created_at: int
+    # Watches are never deleted: ending one records who ended it and when.
+    ended_at: int | None
+    ended_by: str | None
+
+    def active_at(self, at: int) -> bool:
+        return self.ended_at is None and at < self.until
+
+
+@dataclass(frozen=True, slots=True)
+class NewAlert:
+    """What a watch saw: one per watch and institution event."""
+
+    watch_id: str
+    event_id: str
+    case_number: str
+    court: str
+    debtor_id_number: str
+    kind: str  # the watch kind that matched
+    event_type: str
+    institution_id: str
+    at: int  # when it happened, on the institution's clock
+    summary: str  # in Chinese, for officers
+    detail: dict[str, Any]  # machine fields: amount, asset, place, the automatic freeze or why none
+    created_at: int
+
+
+@dataclass(frozen=True, slots=True)
+class AlertRecord:
+    seq: int  # the alerts' cursor: later alerts have higher numbers
+    watch_id: str
+    event_id: str
+    case_number: str
+    court: str
+    debtor_id_number: str
+    kind: str
+    event_type: str
+    institution_id: str
+    at: int
+    summary: str
+    detail: dict[str, Any]
+    created_at: int

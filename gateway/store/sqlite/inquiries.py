@@ -113,3 +113,8 @@ class SqliteInquiries:
         return {id_number for (id_number,) in self.db.execute(
             "SELECT DISTINCT d.id_number FROM debtors d JOIN inquiries q ON q.id = d.inquiry_id"
             " WHERE q.case_number = ? AND d.kind = 'person'", (case_number,))}
+
+    def case_debtors(self, case_number: str) -> set[str]:
+        return {id_number for (id_number,) in self.db.execute(
+            "SELECT DISTINCT d.id_number FROM debtors d JOIN inquiries q ON q.id = d.inquiry_id"
+            " WHERE q.case_number = ?", (case_number,))}

@@ -124,3 +124,34 @@ CREATE TRIGGER IF NOT EXISTS order_events_append_only_u BEFORE UPDATE ON order_e
 CREATE TRIGGER IF NOT EXISTS order_events_append_only_d BEFORE DELETE ON order_events
     BEGIN SELECT RAISE(ABORT, 'the audit trail is append-only'); END;
 """
+
+# Watches are never deleted, and what a watch is (its case, debtor, kinds, term, action, officer)
+# is fixed once placed: only ending it changes it, once. Alerts are append-only, one per watch and
+# institution event (a repeated event makes no second alert); ``seq`` is the officers' cursor.
+WATCH_SCHEMA = """
+CREATE TABLE IF NOT EXISTS watches (
+    id TEXT PRIMARY KEY, idempotency_key TEXT NOT NULL UNIQUE, request_digest TEXT NOT NULL,
+    case_number TEXT NOT NULL, court TEXT NOT NULL, debtor_id_number TEXT NOT NULL, kinds TEXT NOT NULL,
+    until INTEGER NOT NULL, auto_freeze TEXT, officer_id TEXT NOT NULL, created_at INTEGER NOT NULL,
+    ended_at INTEGER, ended_by TEXT);
+CREATE INDEX IF NOT EXISTS watches_active ON watches(debtor_id_number, until) WHERE ended_at IS NULL;
+CREATE INDEX IF NOT EXISTS watches_court ON watches(court, case_number);
+CREATE TRIGGER IF NOT EXISTS watches_kept BEFORE DELETE ON watches
+    BEGIN SELECT RAISE(ABORT, 'a watch is never deleted; end it'); END;
+CREATE TRIGGER IF NOT EXISTS watches_identity_u BEFORE UPDATE OF id, idempotency_key, request_digest, case_number,
+    court, debtor_id_number, kinds, until, auto_freeze, officer_id, created_at ON watches
+    BEGIN SELECT RAISE(ABORT, 'a watch is fixed once placed; end it and place another'); END;
+CREATE TRIGGER IF NOT EXISTS watches_ended_once BEFORE UPDATE OF ended_at, ended_by ON watches
+    WHEN OLD.ended_at IS NOT NULL
+    BEGIN SELECT RAISE(ABORT, 'a watch is ended once'); END;
+CREATE TABLE IF NOT EXISTS alerts (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT, watch_id TEXT NOT NULL, event_id TEXT NOT NULL,
+    case_number TEXT NOT NULL, court TEXT NOT NULL, debtor_id_number TEXT NOT NULL, kind TEXT NOT NULL,
+    event_type TEXT NOT NULL, institution_id TEXT NOT NULL, at INTEGER NOT NULL, summary TEXT NOT NULL,
+    detail TEXT NOT NULL, created_at INTEGER NOT NULL, UNIQUE (watch_id, event_id));
+CREATE INDEX IF NOT EXISTS alerts_court ON alerts(court, seq);
+CREATE TRIGGER IF NOT EXISTS alerts_append_only_u BEFORE UPDATE ON alerts
+    BEGIN SELECT RAISE(ABORT, 'alerts are append-only'); END;
+CREATE TRIGGER IF NOT EXISTS alerts_append_only_d BEFORE DELETE ON alerts
+    BEGIN SELECT RAISE(ABORT, 'alerts are append-only'); END;
+"""

@@ -15,6 +15,7 @@ from gateway.store.sqlite.connection import Transaction, connect, connect_read_o
 from gateway.store.sqlite.inquiries import SqliteInquiries
 from gateway.store.sqlite.legs import SqliteLegQueue
 from gateway.store.sqlite.orders import SqliteOrders
+from gateway.store.sqlite.watches import SqliteAlerts, SqliteWatches
 
 
 class SqliteStore:
@@ -25,6 +26,8 @@ class SqliteStore:
         self.orders = SqliteOrders(self.connection)
         self.cases = SqliteCases(self.connection)
         self.access = SqliteAccessAudit(self.connection)
+        self.watches = SqliteWatches(self.connection)
+        self.alerts = SqliteAlerts(self.connection)
 
     def unit_of_work(self) -> SqliteUnitOfWork:
         return SqliteUnitOfWork(self)
@@ -41,6 +44,8 @@ class SqliteUnitOfWork:
         self.inquiries = store.inquiries
         self.orders = store.orders
         self.cases = store.cases
+        self.watches = store.watches
+        self.alerts = store.alerts
         self._transaction = Transaction(store.connection)
 
     def __enter__(self) -> SqliteUnitOfWork:

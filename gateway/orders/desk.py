@@ -46,6 +46,16 @@ class CaseState:
         return cls(uow.inquiries.case_assets(case_number), uow.orders.case_money(case_number),
                    uow.orders.live_freezes_of_case(case_number))
 
+    def with_balance(self, institution_id: str, ref: AssetRef, balance_fen: int) -> CaseState:
+        """The same case with one money asset's balance as its institution has just reported it
+        (the report that found it may be weeks old)."""
+        def fresh(item: FoundAsset) -> FoundAsset:
+            a = item.asset
+            if a["institution_id"] == institution_id and a["kind"] == ref.kind and asset_id(a) == ref.id:
+                return FoundAsset(item.debtor_id_number, {**a, "value_fen": balance_fen})
+            return item
+        return CaseState([fresh(item) for item in self.found], self.money, self.live)
+
 
 @dataclass
 class OrderRejected(Exception):
@@ -81,6 +91,47 @@ class OrderDesk:
             uow.orders.place(order, actor=body.operator)
         self.on_ready()
         return self.get(order.id), False
+
+    def freeze_arrival(self, body: OrderCreate, credited_fen: int, balance_fen: int | None = None) -> tuple[OrderRecord, bool]:
+        """Freezes money that has just arrived in a money asset (a watch's automatic action): as much
+        of ``credited_fen`` as the case may still freeze under the same rules as any freeze —
+        over-freezing and the living allowance, judged with the asset's balance as its institution
+        reported it with the arrival. ``body.amount_fen`` is replaced by that amount. Returns
+        (order, replayed): the key names one arrival, so a repeat returns the first order whatever
+        the case's room is by then. Raises ``OrderRejected`` when nothing may be frozen, saying why."""
+        with self.store.unit_of_work() as uow:
+            existing = uow.orders.by_key(scoped_key(body.case_number, body.idempotency_key))
+            if existing is not None:
+                return existing, True
+            case = self._case(uow, body.case_number, body.court)
+            state = CaseState.read(uow, body.case_number)
+            if balance_fen is not None:
+                state = state.with_balance(body.institution_id, body.asset, balance_fen)
+            debtor, asset = self._found_asset(state.found, body.institution_id, body.asset)
+            if asset.get("protected"):  # the institution would refuse: say so now, as the freeze plan skips it
+                raise OrderRejected(422, "asset.id", f"a protected account ({asset.get('protected_reason') or 'protected funds'}) cannot be frozen")
+            amount = min(credited_fen, self._freezable_fen(uow, case, state, debtor, body.asset.kind))
+            body = body.model_copy(update={"amount_fen": amount})
+            order = self._prepare(uow, body, _digest(body.model_dump(mode="json")), state=state)
+            uow.orders.place(order, actor=body.operator)  # type: ignore[arg-type]
+        self.on_ready()
+        return self.get(order.id), False
+
+    def _freezable_fen(self, uow: UnitOfWork, case: CaseRecord, state: CaseState, debtor: str, kind: str) -> int:
+        """The most a new freeze of the debtor's money asset of ``kind`` may hold now: what remains
+        to secure, and for a natural person's deposits what his living allowance leaves. Raises
+        ``OrderRejected`` naming the rule when that is nothing."""
+        remaining = self._remaining_fen(case, state)
+        if remaining <= 0:
+            raise OrderRejected(422, "amount_fen", f"over-freezing: nothing remains to secure (due {yuan(case.due_fen)}, "
+                                                   f"collected {yuan(state.money.deducted_fen)}, frozen {yuan(_covered_fen(state))})")
+        if kind != "deposit":
+            return remaining
+        cap = self._deposit_caps(uow, case.case_number, state, only=debtor).get(debtor)
+        if cap is not None and cap <= 0:
+            raise OrderRejected(422, "amount_fen", f"the debtor's living allowance of {yuan(self.living_allowance_fen)} stays free: "
+                                                   "none of his deposits may be frozen beyond it")
+        return remaining if cap is None else min(remaining, cap)
 
     def _prepare(self, uow: UnitOfWork, body: OrderCreate, digest: str, planned_fen: int = 0,
                  planned_deposits: dict[str, int] | None = None, state: CaseState | None = None) -> NewOrder:
@@ -161,7 +212,7 @@ class OrderDesk:
         live freezes still cover."""
         collected = state.money.deducted_fen
         covered = _covered_fen(state) + planned_fen
-        remaining = case.due_fen - collected - covered
+        remaining = self._remaining_fen(case, state, planned_fen)
         if kind in MONEY_KINDS:
             if amount > remaining:  # type: ignore[operator]
                 raise OrderRejected(422, "amount_fen", f"over-freezing: {yuan(amount)} exceeds what remains to secure, "  # type: ignore[arg-type]
@@ -170,6 +221,12 @@ class OrderDesk:
         elif remaining <= 0:
             raise OrderRejected(422, "asset.id", f"over-freezing: nothing remains to secure (due {yuan(case.due_fen)}, "
                                                  f"collected {yuan(collected)}, frozen {yuan(covered)})")
+
+    @staticmethod
+    def _remaining_fen(case: CaseRecord, state: CaseState, planned_fen: int = 0) -> int:
+        """What remains to secure: due plus costs, less what was collected and what the case's live
+        freezes (and ``planned_fen`` of a plan being placed) still cover."""
+        return case.due_fen - state.money.deducted_fen - _covered_fen(state) - planned_fen
 
     def _check_living_allowance(self, uow: UnitOfWork, case: CaseRecord, state: CaseState, debtor: str,
                                 amount: int, planned_fen: int) -> None:
@@ -250,7 +307,7 @@ class OrderDesk:
             state = CaseState.read(uow, case_number)
             collected, covered = state.money.deducted_fen, _covered_fen(state)
             live = {(f.institution_id, f.asset_id) for f in state.live}
-            plan = plan_freezes(state.found, live, case.due_fen - collected - covered, self._deposit_caps(uow, case_number, state),
+            plan = plan_freezes(state.found, live, self._remaining_fen(case, state), self._deposit_caps(uow, case_number, state),
                                 self.living_allowance_fen)
             planned, remaining = plan.orders, plan.remaining_fen
             result = {

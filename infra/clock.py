@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import time
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, timedelta
+from datetime import time as day_time
 from zoneinfo import ZoneInfo
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 def now_ms() -> int:
@@ -25,3 +27,14 @@ def shown_date(at: datetime) -> str:
 def shown(ms: int | None) -> str | None:
     """An instant as people here read it: ISO 8601 in Asia/Shanghai (+08:00)."""
     return None if ms is None else ms_to_dt(ms).astimezone(SHANGHAI).isoformat(timespec="milliseconds")
+
+
+def dt_to_ms(at: datetime) -> int:
+    """An aware instant as epoch milliseconds, in integers (a float timestamp can be off by one)."""
+    return (at - _EPOCH) // timedelta(milliseconds=1)
+
+
+def day_end_ms(day: date) -> int:
+    """The first instant after ``day`` in Asia/Shanghai: a measure that runs "until" a day runs
+    through the whole of it, as people here count days."""
+    return dt_to_ms(datetime.combine(day + timedelta(days=1), day_time(0), tzinfo=SHANGHAI))

@@ -18,6 +18,7 @@ from gateway.messaging.outbox import LegOutbox, OrderOutbox, Relay
 from gateway.messaging.results import ResultConsumer
 from gateway.orders.desk import OrderDesk
 from gateway.store.factory import open_store, store_path
+from gateway.watches.wiring import Watches
 from infra import heap
 from infra.kafka.clients import make_consumer, make_producer, start_with_retry
 from infra.kafka.topics import ensure_topics
@@ -41,9 +42,11 @@ async def run_gateway(settings: Settings, stop: asyncio.Event) -> None:
     intake = Intake(store.inquiries, store.cases, settings.directory, settings.inquiry_deadline_s, relay.wake)
     courts = Courts.from_env()
     desk = OrderDesk(store, settings.directory, courts, settings.order_deadline_s, relay.wake, settings.living_allowance_fen)
+    # Watches and alerts; ``watches.listener`` is the EventListener the institution-event consumer calls.
+    watches = Watches(store, desk, settings.directory)
     authority = TokenAuthority(load_token_secret())
     limiter = RateLimiter(settings.rate_limit_per_s, settings.rate_limit_burst)
-    runner = web.AppRunner(create_app(store, intake, desk, settings.directory, courts, authority, limiter, completions), access_log=None)
+    runner = web.AppRunner(create_app(store, intake, desk, settings.directory, courts, authority, limiter, completions, watches), access_log=None)
     await runner.setup()
     await web.TCPSite(runner, settings.api_host, settings.api_port).start()
     log.info("gateway listening", url=settings.api_url, kafka=settings.kafka_bootstrap)

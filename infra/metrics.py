@@ -21,7 +21,7 @@ DEAD_LETTERS = Counter("assetgw_dead_letters_total", "Messages sent to the dead-
 LAG = Gauge("assetgw_consumer_lag", "Messages behind the partition's end (end offset minus committed)", ["group", "topic", "partition"])
 # Gateway
 RESULTS = Counter("assetgw_results_received_total", "Leg and order results the gateway received", ["kind", "status"])
-ACCEPTED = Counter("assetgw_accepted_total", "Inquiries, batches and orders accepted by the API", ["what"])
+ACCEPTED = Counter("assetgw_accepted_total", "Inquiries, batches, orders and watches accepted by the API", ["what"])
 HTTP = Counter("assetgw_http_requests_total", "API requests by route and status", ["method", "route", "status"])
 
 

@@ -15,6 +15,7 @@ from schemas.assets import Asset
 from schemas.events import ControlStatusQuery, ControlStatusReport, InstitutionEvent
 from schemas.messages import SCHEMA_VERSION, Envelope, LegBatch, LegBatchResult
 from schemas.orders import Approval, FreezePlanRequest, OrderCreate, OrderRequest, OrderResult
+from schemas.watches import WatchCreate
 
 OUT = Path(__file__).parent / "json"
 
@@ -34,6 +35,7 @@ def documents() -> dict[str, dict]:
         "api.order-create": OrderCreate,
         "api.order-approval": Approval,
         "api.freeze-plan": FreezePlanRequest,
+        "api.watch-create": WatchCreate,
     }
     docs = {name: model.model_json_schema() for name, model in models.items()}
     docs["asset"] = TypeAdapter(Asset).json_schema()

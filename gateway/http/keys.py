@@ -10,6 +10,7 @@ from gateway.inquiries.completions import Completions
 from gateway.inquiries.intake import Intake
 from gateway.orders.desk import OrderDesk
 from gateway.store.interfaces import Store
+from gateway.watches.wiring import Watches
 from schemas.directory import Directory
 
 STORE = web.AppKey("store", Store)
@@ -18,3 +19,4 @@ DIRECTORY = web.AppKey("directory", Directory)
 COMPLETIONS = web.AppKey("completions", Completions)
 DESK = web.AppKey("desk", OrderDesk)
 CASES = web.AppKey("cases", CaseDesk)
+WATCHES = web.AppKey("watches", Watches)

@@ -25,3 +25,10 @@ def shown_date(at: datetime) -> str:
 def shown(ms: int | None) -> str | None:
     """An instant as people here read it: ISO 8601 in Asia/Shanghai (+08:00)."""
     return None if ms is None else ms_to_dt(ms).astimezone(SHANGHAI).isoformat(timespec="milliseconds")
+
+
+def shown_iso(text: str | None) -> str | None:
+    """An ISO 8601 instant from elsewhere (an institution's clock, in UTC) as people here read it."""
+    if text is None:
+        return None
+    return datetime.fromisoformat(text).astimezone(SHANGHAI).isoformat(timespec="seconds")

@@ -8,10 +8,11 @@ import structlog
 from aiohttp import web
 
 from gateway.cases.desk import CaseDesk
+from gateway.events.reconcile import Reconciler
 from gateway.http.access import AUDIT, AUTHORITY, COURTS, LIMITER, RateLimiter, audit_refusal, authenticate
 from gateway.http.auth import TokenAuthority
 from gateway.http.errors import ApiError
-from gateway.http.keys import CASES, COMPLETIONS, DESK, DIRECTORY, INTAKE, STORE
+from gateway.http.keys import CASES, COMPLETIONS, DESK, DIRECTORY, INTAKE, RECONCILER, STORE
 from gateway.http.routes import cases, inquiries, meta, ops, orders
 from gateway.http.routes.inquiries import MAX_BATCH_BYTES
 from gateway.inquiries.completions import Completions
@@ -51,13 +52,16 @@ async def json_errors(request: web.Request, handler):  # type: ignore[no-untyped
 
 
 def create_app(store: Store, intake: Intake, desk: OrderDesk, directory: Directory, courts: Courts,
-               authority: TokenAuthority, limiter: RateLimiter, completions: Completions | None = None) -> web.Application:
+               authority: TokenAuthority, limiter: RateLimiter, completions: Completions | None = None,
+               reconciler: Reconciler | None = None) -> web.Application:
     # aiohttp's own body limit is set above ours so that read_limited answers with JSON.
     app = web.Application(middlewares=[json_errors, authenticate], client_max_size=MAX_BATCH_BYTES + 1)
     app[STORE], app[INTAKE], app[DIRECTORY], app[DESK] = store, intake, directory, desk
     app[AUTHORITY], app[LIMITER], app[AUDIT], app[COURTS] = authority, limiter, store.access, courts
     app[COMPLETIONS] = completions or Completions()
     app[CASES] = CaseDesk(store)
+    if reconciler is not None:
+        app[RECONCILER] = reconciler
     for routes in (orders, cases, inquiries, ops, meta):
         routes.setup(app)
     return app

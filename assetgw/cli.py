@@ -217,12 +217,14 @@ def build_parser() -> argparse.ArgumentParser:
     from assetgw.ops.commands import add_ops_commands
     from assetgw.ops.lag_cli import add_lag_command
     from assetgw.ops.rebuild_cli import add_rebuild_command
+    from assetgw.ops.reconcile import add_reconcile_command
     from assetgw.ops.simulator_fault import add_fault_command
 
     add_ops_commands(sub)
     add_fault_command(sub)
     add_bench_command(sub)
     add_lag_command(sub, api_default)
+    add_reconcile_command(sub, api_default)
     add_rebuild_command(sub)
     return parser
 

@@ -8,6 +8,8 @@ import asyncio
 import structlog
 from aiohttp import web
 
+from gateway.events.consumer import EventConsumer
+from gateway.events.reconcile import Reconciler
 from gateway.http.access import RateLimiter
 from gateway.http.app import create_app
 from gateway.http.auth import TokenAuthority, load_token_secret
@@ -38,39 +40,46 @@ async def run_gateway(settings: Settings, stop: asyncio.Event) -> None:
     relay = Relay(producer, [LegOutbox(store.legs, settings.topic_prefix, settings.legs_per_message),
                              OrderOutbox(store.orders, settings.topic_prefix)])
     completions = Completions()
-    results = ResultConsumer(store.legs, store.orders, consumer, producer, settings.topic_prefix, group_id, completions.touched)
+    reconciler = Reconciler(store.events, store.reconciliations, settings.directory, producer, settings.topic_prefix)
+    results = ResultConsumer(store.legs, store.orders, consumer, producer, settings.topic_prefix, group_id, completions.touched,
+                             reconciler.on_reports)
     intake = Intake(store.inquiries, store.cases, settings.directory, settings.inquiry_deadline_s, relay.wake)
     courts = Courts.from_env()
     desk = OrderDesk(store, settings.directory, courts, settings.order_deadline_s, relay.wake, settings.living_allowance_fen)
-    # Watches and alerts; ``watches.listener`` is the EventListener the institution-event consumer calls.
+    # Watches and alerts: ``watches.listener`` turns the new institution events into alerts.
     watches = Watches(store, desk, settings.directory)
+    # Institutions' events in a group of their own: a flood of them never holds back results.
+    events = EventConsumer(store.events, settings.directory,
+                           make_consumer(settings, group_id=f"{group_id}.events", client_id="gateway-events"),
+                           producer, settings.topic_prefix, f"{group_id}.events", listeners=[watches.listener])
     authority = TokenAuthority(load_token_secret())
     limiter = RateLimiter(settings.rate_limit_per_s, settings.rate_limit_burst)
-    runner = web.AppRunner(create_app(store, intake, desk, settings.directory, courts, authority, limiter, completions, watches), access_log=None)
+    runner = web.AppRunner(create_app(store, intake, desk, settings.directory, courts, authority, limiter, completions, reconciler,
+                                      watches), access_log=None)
     await runner.setup()
     await web.TCPSite(runner, settings.api_host, settings.api_port).start()
     log.info("gateway listening", url=settings.api_url, kafka=settings.kafka_bootstrap)
     heap.settle()
-    consuming = asyncio.create_task(results.run(stop), name="results")
+    consuming = [asyncio.create_task(results.run(stop), name="results"), asyncio.create_task(events.run(stop), name="events")]
     loops = [asyncio.create_task(c, name=n) for n, c in (
         ("relay", relay.run()), ("housekeeping", housekeeping(store.legs, store.orders, settings.resend_after_s, relay.wake, completions.touched)),
     )]
+    if settings.reconcile_every_s:
+        loops.append(asyncio.create_task(reconciler.every(settings.reconcile_every_s, stop), name="reconcile"))
     stopper = asyncio.create_task(stop.wait())
     try:
-        done, _ = await asyncio.wait([stopper, consuming, *loops], return_when=asyncio.FIRST_COMPLETED)
+        done, _ = await asyncio.wait([stopper, *consuming, *loops], return_when=asyncio.FIRST_COMPLETED)
         for task in done:
             if task is not stopper and task.exception():
                 raise task.exception()  # type: ignore[misc]
     finally:
         await runner.cleanup()  # no new requests
         stop.set()
-        try:  # the result loop ends between batches: what it fetched is applied and committed, then it leaves the group
-            await asyncio.wait_for(consuming, timeout=15)
-        except (TimeoutError, Exception):  # noqa: BLE001 - already failed, or stuck: hand back
-            consuming.cancel()
-        for task in [stopper, *loops]:
+        # The consuming loops end between batches: what they fetched is applied and committed, then they leave their groups.
+        _, stuck = await asyncio.wait(consuming, timeout=15)
+        for task in [stopper, *stuck, *loops]:
             task.cancel()
-        await asyncio.gather(stopper, consuming, *loops, return_exceptions=True)
+        await asyncio.gather(stopper, *consuming, *loops, return_exceptions=True)
         try:  # bounded: the broker may be gone
             await asyncio.wait_for(producer.stop(), timeout=10)
         except Exception as exc:  # noqa: BLE001 - leaving anyway

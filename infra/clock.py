@@ -29,6 +29,13 @@ def shown(ms: int | None) -> str | None:
     return None if ms is None else ms_to_dt(ms).astimezone(SHANGHAI).isoformat(timespec="milliseconds")
 
 
+def shown_iso(text: str | None) -> str | None:
+    """An ISO 8601 instant from elsewhere (an institution's clock, in UTC) as people here read it."""
+    if text is None:
+        return None
+    return datetime.fromisoformat(text).astimezone(SHANGHAI).isoformat(timespec="seconds")
+
+
 def dt_to_ms(at: datetime) -> int:
     """An aware instant as epoch milliseconds, in integers (a float timestamp can be off by one)."""
     return (at - _EPOCH) // timedelta(milliseconds=1)

@@ -20,6 +20,8 @@ INFLIGHT = Gauge("assetgw_inflight_requests", "Calls to institutions in flight",
 DEAD_LETTERS = Counter("assetgw_dead_letters_total", "Messages sent to the dead-letter topic", ["consumer", "source_topic"])
 LAG = Gauge("assetgw_consumer_lag", "Messages behind the partition's end (end offset minus committed)", ["group", "topic", "partition"])
 # Gateway
+EVENTS_APPLIED = Counter("assetgw_institution_events_total", "Institution events the gateway received, by type and outcome"
+                         " (applied, repeat)", ["type", "outcome"])
 RESULTS = Counter("assetgw_results_received_total", "Leg and order results the gateway received", ["kind", "status"])
 ACCEPTED = Counter("assetgw_accepted_total", "Inquiries, batches, orders and watches accepted by the API", ["what"])
 HTTP = Counter("assetgw_http_requests_total", "API requests by route and status", ["method", "route", "status"])

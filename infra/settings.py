@@ -91,6 +91,9 @@ class _Environment(BaseSettings):
     # What a natural person keeps free of his deposits (the local minimum-living standard, 低保
     # 标准, per month; Shijiazhuang's is about 900 yuan): integer fen, 0 turns the rule off.
     ASSETGW_LIVING_ALLOWANCE_FEN: Annotated[int, Field(ge=0, le=10**9)] = 90_000
+    # How often the gateway reconciles its copy of freezes and balances with every institution's
+    # ledger, so a lost event cannot leave it wrong for long; 0 turns the schedule off.
+    ASSETGW_RECONCILE_EVERY: Annotated[float, Field(ge=0, allow_inf_nan=False)] = 900.0
 
 
 def _describe(error: ErrorDetails) -> str:
@@ -131,6 +134,7 @@ class Settings:
     rate_limit_per_s: float
     rate_limit_burst: float
     living_allowance_fen: int
+    reconcile_every_s: float
     directory: Directory = field(compare=False)
 
     @classmethod
@@ -170,6 +174,7 @@ class Settings:
             rate_limit_per_s=env.ASSETGW_RATE_LIMIT,
             rate_limit_burst=env.ASSETGW_RATE_BURST,
             living_allowance_fen=env.ASSETGW_LIVING_ALLOWANCE_FEN,
+            reconcile_every_s=env.ASSETGW_RECONCILE_EVERY,
             directory=directory,
         )
 

@@ -84,10 +84,14 @@ class InstitutionEvent(_Model):
     region: str | None = Field(None, max_length=64, description="city or province of the place")
 
 
+def event_subject(event: InstitutionEvent) -> str:
+    """What an event is about, within its institution: the asset, or the person."""
+    return event.asset_id if event.asset_id is not None else f"person:{event.holder_id_number}"
+
+
 def event_key(event: InstitutionEvent) -> bytes:
     """One asset's (or one person's) events share a partition, so they stay in order."""
-    subject = event.asset_id if event.asset_id is not None else f"person:{event.holder_id_number}"
-    return f"{event.institution_id}/{subject}".encode()
+    return f"{event.institution_id}/{event_subject(event)}".encode()
 
 
 class ControlStatusQuery(_Model):

@@ -49,6 +49,7 @@ DEFAULTS = {
     "rate_limit_per_s": 200.0,
     "rate_limit_burst": 400.0,
     "living_allowance_fen": 90_000,
+    "reconcile_every_s": 900.0,
 }
 
 # (variable, value, attribute, what the attribute becomes)
@@ -84,6 +85,7 @@ READS = [
     ("ASSETGW_RATE_LIMIT", "5000", "rate_limit_per_s", 5000.0),
     ("ASSETGW_RATE_BURST", "10000", "rate_limit_burst", 10000.0),
     ("ASSETGW_LIVING_ALLOWANCE_FEN", "0", "living_allowance_fen", 0),
+    ("ASSETGW_RECONCILE_EVERY", "0", "reconcile_every_s", 0.0),
 ]
 
 
@@ -156,6 +158,7 @@ def test_idempotence_flag_words(monkeypatch: pytest.MonkeyPatch, word: str, mean
     ("ASSETGW_RATE_LIMIT", "-5", "greater than 0"),
     ("ASSETGW_RATE_BURST", "0", "greater than 0"),
     ("ASSETGW_LIVING_ALLOWANCE_FEN", "900.5", "valid integer"),
+    ("ASSETGW_RECONCILE_EVERY", "-1", "greater than or equal to 0"),
     ("ASSETGW_RESULT_LINGER_MS", "-1", "greater than or equal to 0"),
     ("ASSETGW_KAFKA_IDEMPOTENCE", "maybe", "expected one of 1, true, yes, on, 0, false, no, off"),
     ("ASSETGW_INSTITUTIONS", "bank=many", "expected kind=count"),

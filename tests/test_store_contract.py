@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Callable, Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +16,7 @@ from gateway.store.interfaces import Store
 from gateway.store.records import AccessEntry, CaseAmendment, NewAlert, NewBatch, NewInquiry, NewOrder, NewWatch
 from schemas.debtor import Debtor
 from schemas.directory import Institution
+from schemas.events import ControlStatusReport, FreezeState, InstitutionEvent
 from schemas.identifiers import resident_id_check_digit
 from schemas.messages import LegBatchResult, LegResult, leg_id
 from schemas.orders import OrderResult
@@ -441,3 +442,135 @@ def test_a_snapshot_shows_what_left_the_gateway(tmp_path: Path) -> None:
     finally:
         snapshot.close()
         store.close()
+
+
+# -- institution events and reconciliation --------------------------------------------------------
+
+ACCOUNT = "6222000000000001"  # new_order's asset
+AT = datetime(2026, 12, 1, 2, 0, tzinfo=UTC)
+
+
+def event(seq: int, type_: str, asset: str = ACCOUNT, **fields: Any) -> InstitutionEvent:
+    return InstitutionEvent(event_id=f"{BANK.id}:{seq}", seq=seq, institution_id=BANK.id, type=type_,  # type: ignore[arg-type]
+                            at=AT + timedelta(seconds=seq), asset_kind="deposit", asset_id=asset, **fields)
+
+
+def state(status: str, held: int, **fields: Any) -> FreezeState:
+    return FreezeState(freeze_id="f1", court="石家庄市裕华区人民法院", status=status, held_fen=held, requested_fen=100_000,  # type: ignore[arg-type]
+                       start_date="2026-12-01T00:00:00+00:00", end_date="2027-12-01T00:00:00+00:00", **fields)
+
+
+def applied_freeze(store: Store, held: int = 40_000) -> None:
+    store.orders.place(new_order("f1"), actor="OFFICER-A")
+    store.orders.mark_sent(["f1"], T0)
+    store.orders.apply_results([answer("f1", "partially_applied", held_fen=held, start_date="2026-12-01T00:00:00+00:00",
+                                       end_date="2027-12-01T00:00:00+00:00")], T0 + 1)
+
+
+def test_assets_an_inquiry_found_and_freezes_the_gateway_ordered_are_known(store: Store) -> None:
+    store.inquiries.add([new_inquiry("q1", debtors=1)])
+    store.legs.apply_results([results("q1", (leg_id("q1", 0, "bank-01"), "found", [deposit("6222000000000009", 500)]))], T0)
+    assert store.events.knows_asset(BANK.id, "6222000000000009")
+    assert not store.events.knows_asset(BANK.id, ACCOUNT) and not store.events.knows_asset("bank-02", "6222000000000009")
+    applied_freeze(store)
+    assert store.events.knows_asset(BANK.id, ACCOUNT)  # under an order
+    assert store.events.knows_freeze(BANK.id, ACCOUNT, "f1")
+    assert not store.events.knows_freeze(BANK.id, "6222000000000009", "f1") and not store.events.knows_freeze(BANK.id, ACCOUNT, "f9")
+
+
+def test_an_event_sets_the_freeze_to_the_institutions_state_once_with_the_change_in_its_trail(store: Store) -> None:
+    applied_freeze(store)
+    captured = event(7, "freeze_captured", amount_fen=60_000, balance_fen=100_000, freeze=state("applied", 100_000))
+    assert store.events.apply([captured], T0 + 10) == [captured]
+    order = store.orders.get("f1")
+    assert order is not None and (order.status, order.held_fen, order.state_seq) == ("applied", 100_000, 7)
+    last = store.orders.events("f1")[-1]
+    assert (last.actor, last.event, last.status) == (BANK.id, "freeze_captured", "applied")
+    assert last.detail["event_id"] == "bank-01:7" and last.detail["changes"]["held_fen"] == [40_000, 100_000]
+    assert store.orders.case_money(CASE).held_fen == 100_000
+    trail = store.orders.events("f1")
+    assert store.events.apply([captured], T0 + 11) == []  # a repeat changes nothing
+    assert store.orders.events("f1") == trail
+    assert store.events.balances([(BANK.id, ACCOUNT)])[(BANK.id, ACCOUNT)].balance_fen == 100_000
+
+
+def test_an_older_event_arriving_after_a_newer_one_is_not_applied_over_it(store: Store) -> None:
+    applied_freeze(store)
+    store.events.apply([event(9, "freeze_lapsed", freeze=state("lapsed", 0))], T0 + 10)
+    assert store.events.apply([event(8, "freeze_captured", freeze=state("applied", 100_000))], T0 + 11) == []
+    order = store.orders.get("f1")
+    assert order is not None and (order.status, order.held_fen) == ("lapsed", 0)
+    assert store.orders.live_freezes_of_case(CASE) == []  # a lapsed freeze no longer counts
+
+
+def test_a_deduction_the_events_already_carried_is_not_subtracted_twice(store: Store) -> None:
+    applied_freeze(store, held=100_000)
+    store.orders.place(new_order("d1", "deduct", original="f1", amount_fen=30_000), actor="OFFICER-A")
+    store.orders.approve("d1", "OFFICER-B", T0 + 2)
+    store.orders.mark_sent(["d1"], T0 + 3)
+    store.events.apply([event(3, "deduction_executed", amount_fen=30_000, balance_fen=70_000,
+                              freeze=state("applied", 70_000, deducted_fen=30_000))], T0 + 4)
+    store.orders.apply_results([answer("d1", "applied", deducted_fen=30_000, held_fen=70_000)], T0 + 5)
+    freeze = store.orders.get("f1")
+    assert freeze is not None and (freeze.held_fen, freeze.deducted_fen) == (70_000, 30_000)
+
+
+def test_events_that_overtake_an_answer_keep_their_state_and_the_answer_is_still_in_the_trail(store: Store) -> None:
+    store.orders.place(new_order("f1"), actor="OFFICER-A")
+    store.orders.mark_sent(["f1"], T0)
+    store.events.apply([event(2, "freeze_captured", freeze=state("applied", 100_000))], T0 + 1)
+    store.orders.apply_results([answer("f1", "partially_applied", held_fen=40_000)], T0 + 2)
+    order = store.orders.get("f1")
+    assert order is not None and (order.status, order.held_fen) == ("applied", 100_000)
+    assert [e.event for e in store.orders.events("f1")][-2:] == ["freeze_captured", "answered"]
+
+
+def test_person_events_are_deduplicated_per_person(store: Store) -> None:
+    checkin = InstitutionEvent(event_id="lodging-01:4", seq=4, institution_id="lodging-01", type="guest_checked_in", at=AT,
+                               holder_id_number="130105198001010007", place="石家庄某酒店", region="石家庄市")
+    assert store.events.apply([checkin], T0) == [checkin]
+    assert store.events.apply([checkin], T0 + 1) == []
+
+
+def test_a_reconciliation_report_repairs_what_differs_and_says_so(store: Store) -> None:
+    applied_freeze(store)
+    store.events.apply([event(3, "funds_credited", amount_fen=10, balance_fen=10)], T0 + 2)
+    tracked = store.events.tracked()
+    assert tracked[BANK.id].freeze_ids == ("f1",) and tracked[BANK.id].asset_ids == (ACCOUNT,)
+    report = ControlStatusReport(run_id="r1/0", institution_id=BANK.id, as_of_seq=5, freezes=[state("applied", 100_000)],
+                                 unknown_freeze_ids=["f0"], balances=[{"asset_id": ACCOUNT, "balance_fen": 100_000}],  # type: ignore[list-item]
+                                 answered_at=AT)
+    found = {(d.subject, d.field): (d.gateway, d.institution) for d in store.events.apply_report(report, T0 + 3)}
+    assert found == {("f1", "status"): ("partially_applied", "applied"), ("f1", "held_fen"): (40_000, 100_000),
+                     ("f0", "freeze"): ("tracked", "no record at the institution"), (ACCOUNT, "balance_fen"): (10, 100_000)}
+    order = store.orders.get("f1")
+    assert order is not None and (order.status, order.held_fen, order.state_seq) == ("applied", 100_000, 5)
+    assert store.orders.events("f1")[-1].event == "reconciled"
+    report = report.model_copy(update={"unknown_freeze_ids": []})
+    assert store.events.apply_report(report, T0 + 4) == []  # now they agree
+    stale = report.model_copy(update={"as_of_seq": 4, "freezes": [state("lapsed", 0)]})
+    assert store.events.apply_report(stale, T0 + 5) == []  # older than what set the state
+    assert store.orders.get("f1").status == "applied"  # type: ignore[union-attr]
+
+
+def test_a_reconciliation_run_finishes_when_every_question_is_answered(store: Store) -> None:
+    store.reconciliations.start("r1", T0, "OPS-1", ["bank-01#0", "land-01#0"])
+    store.reconciliations.record("r1", "bank-01#0", "answered", [], T0 + 1)
+    run = store.reconciliations.get("r1")
+    assert run is not None and run.finished_at is None and run.answered == {"bank-01#0": "answered"}
+    store.reconciliations.record("r1", "bank-01#0", "failed: again", [], T0 + 2)  # a repeat changes nothing
+    store.reconciliations.record("r1", "land-01#0", "failed: land-01 is down", [], T0 + 3)
+    run = store.reconciliations.get("r1")
+    assert run is not None and run.finished_at == T0 + 3
+    assert run.answered == {"bank-01#0": "answered", "land-01#0": "failed: land-01 is down"}
+    assert [r.run_id for r in store.reconciliations.recent()] == ["r1"]
+    store.reconciliations.start("r2", T0 + 4, "schedule", [])
+    assert store.reconciliations.get("r2").finished_at == T0 + 4  # type: ignore[union-attr]  # nothing to ask
+
+
+@pytest.mark.parametrize("balance", [0, 5])
+def test_a_balance_event_never_goes_back_in_time(store: Store, balance: int) -> None:
+    applied_freeze(store)
+    store.events.apply([event(6, "funds_credited", amount_fen=7, balance_fen=7)], T0)
+    store.events.apply([event(5, "funds_debited", amount_fen=1, balance_fen=balance)], T0 + 1)
+    assert store.events.balances([(BANK.id, ACCOUNT)])[(BANK.id, ACCOUNT)].balance_fen == 7

@@ -46,6 +46,9 @@ ROUTE_ROLES: dict[tuple[str, str], str] = {
     ("GET", "/v1/alerts/stream"): "officer",
     ("GET", "/v1/ops/pending-legs"): "ops",
     ("GET", "/v1/ops/access-audit"): "ops",
+    ("POST", "/v1/ops/reconciliations"): "ops",
+    ("GET", "/v1/ops/reconciliations"): "ops",
+    ("GET", "/v1/ops/reconciliations/{run_id}"): "ops",
     ("GET", "/metrics"): "ops",
 }
 PUBLIC = {("GET", "/healthz"), ("GET", "/v1/openapi.json")}

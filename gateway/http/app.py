@@ -8,10 +8,11 @@ import structlog
 from aiohttp import web
 
 from gateway.cases.desk import CaseDesk
+from gateway.events.reconcile import Reconciler
 from gateway.http.access import AUDIT, AUTHORITY, COURTS, LIMITER, RateLimiter, audit_refusal, authenticate
 from gateway.http.auth import TokenAuthority
 from gateway.http.errors import ApiError
-from gateway.http.keys import CASES, COMPLETIONS, DESK, DIRECTORY, INTAKE, STORE, WATCHES
+from gateway.http.keys import CASES, COMPLETIONS, DESK, DIRECTORY, INTAKE, RECONCILER, STORE, WATCHES
 from gateway.http.routes import alerts, cases, inquiries, meta, ops, orders, watches
 from gateway.http.routes.inquiries import MAX_BATCH_BYTES
 from gateway.inquiries.completions import Completions
@@ -53,13 +54,15 @@ async def json_errors(request: web.Request, handler):  # type: ignore[no-untyped
 
 def create_app(store: Store, intake: Intake, desk: OrderDesk, directory: Directory, courts: Courts,
                authority: TokenAuthority, limiter: RateLimiter, completions: Completions | None = None,
-               watch_parts: Watches | None = None) -> web.Application:
+               reconciler: Reconciler | None = None, watch_parts: Watches | None = None) -> web.Application:
     # aiohttp's own body limit is set above ours so that read_limited answers with JSON.
     app = web.Application(middlewares=[json_errors, authenticate], client_max_size=MAX_BATCH_BYTES + 1)
     app[STORE], app[INTAKE], app[DIRECTORY], app[DESK] = store, intake, directory, desk
     app[AUTHORITY], app[LIMITER], app[AUDIT], app[COURTS] = authority, limiter, store.access, courts
     app[COMPLETIONS] = completions or Completions()
     app[CASES] = CaseDesk(store)
+    if reconciler is not None:
+        app[RECONCILER] = reconciler
     app[WATCHES] = watch_parts or Watches(store, desk, directory)
     for routes in (orders, cases, watches, alerts, inquiries, ops, meta):
         routes.setup(app)

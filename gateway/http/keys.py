@@ -6,6 +6,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from gateway.cases.desk import CaseDesk
+from gateway.events.reconcile import Reconciler
 from gateway.inquiries.completions import Completions
 from gateway.inquiries.intake import Intake
 from gateway.orders.desk import OrderDesk
@@ -19,4 +20,5 @@ DIRECTORY = web.AppKey("directory", Directory)
 COMPLETIONS = web.AppKey("completions", Completions)
 DESK = web.AppKey("desk", OrderDesk)
 CASES = web.AppKey("cases", CaseDesk)
+RECONCILER = web.AppKey("reconciler", Reconciler)
 WATCHES = web.AppKey("watches", Watches)

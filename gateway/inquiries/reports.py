@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from gateway.inquiries.live import NOTHING, LiveAssets
 from gateway.inquiries.states import OPEN_LEG
 from gateway.store.records import DebtorRecord, InquiryRecord, LegRecord
 from infra.clock import shown
@@ -45,12 +46,13 @@ def leg_view(leg: LegRecord, directory: Directory) -> dict[str, Any]:
     return view
 
 
-def debtor_report(debtor: DebtorRecord, legs: list[LegRecord], directory: Directory) -> dict[str, Any]:
+def debtor_report(debtor: DebtorRecord, legs: list[LegRecord], directory: Directory, live: LiveAssets = NOTHING) -> dict[str, Any]:
+    """``live``: balances and freezes as they stand now (see live.py), over what the legs found."""
     assets: list[Mapping[str, Any]] = []
     for leg in legs:
-        assets.extend(leg.assets)
+        assets.extend(live.asset(a) for a in leg.assets)
         # Answered after the deadline: kept, and marked as late.
-        assets.extend({**a, "late": True} for a in leg.late_assets)
+        assets.extend({**live.asset(a), "late": True} for a in leg.late_assets)
     done = sum(1 for leg in legs if leg.status not in OPEN_LEG)
     return {
         "debtor": {"kind": debtor.kind, "id_number": debtor.id_number, "name": debtor.name},
@@ -69,7 +71,8 @@ def group_legs(legs: Iterable[LegRecord]) -> dict[int, list[LegRecord]]:
     return by_debtor
 
 
-def inquiry_view(inquiry: InquiryRecord, debtors: list[DebtorRecord], legs: list[LegRecord], directory: Directory) -> dict[str, Any]:
+def inquiry_view(inquiry: InquiryRecord, debtors: list[DebtorRecord], legs: list[LegRecord], directory: Directory,
+                 live: LiveAssets = NOTHING) -> dict[str, Any]:
     legs_by_debtor = group_legs(legs)
     statuses: dict[str, int] = {}
     for leg in legs:
@@ -91,5 +94,5 @@ def inquiry_view(inquiry: InquiryRecord, debtors: list[DebtorRecord], legs: list
         "deadline": shown(inquiry.deadline),
         "completed_at": shown(inquiry.completed_at),
         "progress": {"legs_total": inquiry.legs_total, "legs_done": inquiry.legs_done, "by_status": statuses},
-        "reports": [debtor_report(d, legs_by_debtor.get(d.seq, []), directory) for d in debtors],
+        "reports": [debtor_report(d, legs_by_debtor.get(d.seq, []), directory, live) for d in debtors],
     }

@@ -19,17 +19,20 @@ from infra.clock import now_ms
 from infra.kafka.protocols import Consumer, Producer
 from infra.kafka.subscriber import Delivery, Subscriber
 from infra.kafka.topics import deadletter_topic, order_results_topic, results_topic
+from schemas.events import ControlStatusReport
 from schemas.messages import LegBatchResult, UndecodableMessage
 from schemas.orders import OrderResult
 
-Result = LegBatchResult | OrderResult
+Result = LegBatchResult | OrderResult | ControlStatusReport
 
 
 class ResultConsumer:
     def __init__(self, store: LegQueue, orders: OrderRepository, consumer: Consumer, producer: Producer,
-                 topic_prefix: str, group_id: str, on_touched: Callable[[Iterable[str]], None] = lambda ids: None) -> None:
+                 topic_prefix: str, group_id: str, on_touched: Callable[[Iterable[str]], None] = lambda ids: None,
+                 on_reports: Callable[[list[ControlStatusReport]], None] = lambda reports: None) -> None:
         self.store = store
         self.orders = orders
+        self.on_reports = on_reports  # reconciliation's answers (gateway/events/reconcile.py)
         self.on_touched = on_touched  # wakes API requests waiting for these inquiries
         self.applied = 0
         self.subscriber: Subscriber[Result] = Subscriber(
@@ -47,6 +50,8 @@ class ResultConsumer:
                 metrics.RESULTS.labels("leg", status).inc(n)
         elif isinstance(payload, OrderResult):
             metrics.RESULTS.labels("order", payload.status).inc()
+        elif isinstance(payload, ControlStatusReport):
+            metrics.RESULTS.labels("control_status", payload.status).inc()
         else:
             raise UndecodableMessage(f"expected leg or order results, got {type(payload).__name__}")
         return payload
@@ -59,3 +64,6 @@ class ResultConsumer:
             self.on_touched({r.inquiry_id for r in results})
         if order_results:
             self.applied += self.orders.apply_results(order_results, now_ms())
+        reports = [d.message for d in batch if isinstance(d.message, ControlStatusReport)]
+        if reports:
+            self.on_reports(reports)

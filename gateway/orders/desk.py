@@ -16,6 +16,7 @@ from typing import Any
 
 import orjson
 
+from gateway.inquiries.live import LiveAssets
 from gateway.orders.freeze_plan import deposit_cap, plan_freezes
 from gateway.orders.states import HOLDING_FREEZE, LIVE_FREEZE
 from gateway.store.interfaces import Store, UnitOfWork
@@ -43,8 +44,10 @@ class CaseState:
 
     @classmethod
     def read(cls, uow: UnitOfWork, case_number: str) -> CaseState:
-        return cls(uow.inquiries.case_assets(case_number), uow.orders.case_money(case_number),
-                   uow.orders.live_freezes_of_case(case_number))
+        found = uow.inquiries.case_assets(case_number)
+        live = LiveAssets.read(uow.events, uow.orders, (f.asset for f in found), controls=False)
+        found = [FoundAsset(f.debtor_id_number, live.asset(f.asset)) for f in found]  # balances as they stand now
+        return cls(found, uow.orders.case_money(case_number), uow.orders.live_freezes_of_case(case_number))
 
     def with_balance(self, institution_id: str, ref: AssetRef, balance_fen: int) -> CaseState:
         """The same case with one money asset's balance as its institution has just reported it

@@ -3,6 +3,11 @@
     requested ──(relay)──▶ sent ──(institution)──▶ applied | partially_applied | queued | refused | failed
     a freeze: applied | partially_applied | queued ──▶ released (an unfreeze naming it applied)
                                                    └─▶ lapsed   (its term ran out: the institution says so)
+    and, as the institution's events or a reconciliation tell, between those it holds: captured
+    funds (partially_applied → applied), promoted from the queue (queued → applied), …
+
+After its first answer a freeze's state is the institution's: events and reconciliation reports
+carry its whole state, applied in the order of the institution's feed (``state_seq``).
 
 A deduction waits in ``requested`` until a second officer approves it (two-person rule).
 """
@@ -15,6 +20,8 @@ AWAITING_ANSWER = ("requested", "sent")
 # Freezes that still hold, or may yet hold, the asset: they count against over-freezing.
 LIVE_FREEZE = ("requested", "sent", "applied", "partially_applied", "queued")
 HOLDING_FREEZE = ("applied", "partially_applied")
+# Freezes in effect or in line at their institution: what events and reconciliation keep current.
+TRACKED_FREEZE = ("applied", "partially_applied", "queued")
 
 
 def next_status(order_type: str, institution_status: str) -> str:

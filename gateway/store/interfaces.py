@@ -19,6 +19,7 @@ from typing import Any, Protocol
 from gateway.store.records import (
     AccessEntry,
     AlertRecord,
+    AssetBalance,
     BatchProgress,
     BatchRecord,
     CaseAmendment,
@@ -26,6 +27,7 @@ from gateway.store.records import (
     CaseMoney,
     CaseRecord,
     DebtorRecord,
+    Difference,
     FoundAsset,
     InquiryRecord,
     InstitutionBacklog,
@@ -39,8 +41,11 @@ from gateway.store.records import (
     OrderEvent,
     OrderRecord,
     PendingLeg,
+    Reconciliation,
+    Tracked,
     WatchRecord,
 )
+from schemas.events import ControlStatusReport, InstitutionEvent
 from schemas.messages import LegBatchResult
 from schemas.orders import OrderResult
 
@@ -162,6 +167,11 @@ class OrderRepository(Protocol):
         """Freezes that hold, or may yet hold, their asset (requested, sent, applied, queued)."""
         ...
 
+    def freezes_on(self, assets: Iterable[tuple[str, str]]) -> list[OrderRecord]:
+        """Freezes in effect or in line (applied, partially applied, queued) on these
+        (institution_id, asset_id), of any case and court."""
+        ...
+
     def case_money(self, case_number: str) -> CaseMoney:
         """Held, deducted and released money of the case's orders."""
         ...
@@ -218,6 +228,55 @@ class AlertRepository(Protocol):
         ...
 
 
+class InstitutionEvents(Protocol):
+    """What institutions say on their own (schemas/events.py), applied to the gateway's copy of
+    their ledgers: freezes' states and money assets' balances equal to the institution's."""
+
+    def knows_asset(self, institution_id: str, asset_id: str) -> bool:
+        """Some inquiry found the asset there, or an order acts on it."""
+        ...
+
+    def knows_freeze(self, institution_id: str, asset_id: str, freeze_id: str) -> bool:
+        """``freeze_id`` is a freeze order of the gateway's on that asset."""
+        ...
+
+    def apply(self, events: Sequence[InstitutionEvent], now: int) -> list[InstitutionEvent]:
+        """In one transaction: each event once (an event is new when its seq is above the last
+        seen for its institution and subject — one subject's events arrive in feed order); sets
+        the balances and freeze states it carries unless a later position already did, each
+        change of an order in its audit trail. Returns the new events, in order."""
+        ...
+
+    def balances(self, keys: Iterable[tuple[str, str]]) -> dict[tuple[str, str], AssetBalance]:
+        """Balances the institutions told of, for these (institution_id, asset_id)."""
+        ...
+
+    def tracked(self) -> dict[str, Tracked]:
+        """What reconciliation asks each institution about."""
+        ...
+
+    def apply_report(self, report: ControlStatusReport, now: int) -> list[Difference]:
+        """An institution's answer to reconciliation, applied as ``apply`` applies events (as of
+        ``report.as_of_seq``); returns every difference it repaired or found."""
+        ...
+
+
+class Reconciliations(Protocol):
+    """Reconciliation runs and what each found."""
+
+    def start(self, run_id: str, now: int, requested_by: str, institutions: Sequence[str]) -> None: ...
+
+    def record(self, run_id: str, institution_id: str, outcome: str, differences: Sequence[Difference], now: int) -> None:
+        """One institution's outcome ("answered" or why not); the last one finishes the run."""
+        ...
+
+    def get(self, run_id: str) -> Reconciliation | None: ...
+
+    def recent(self, limit: int = 20) -> list[Reconciliation]:
+        """Newest first."""
+        ...
+
+
 class AccessAudit(Protocol):
     """Refused requests, append-only."""
 
@@ -246,6 +305,9 @@ class UnitOfWork(Protocol):
 
     @property
     def alerts(self) -> AlertRepository: ...
+
+    @property
+    def events(self) -> InstitutionEvents: ...
 
     def __enter__(self) -> UnitOfWork: ...
 
@@ -276,6 +338,12 @@ class Store(Protocol):
 
     @property
     def alerts(self) -> AlertRepository: ...
+
+    @property
+    def events(self) -> InstitutionEvents: ...
+
+    @property
+    def reconciliations(self) -> Reconciliations: ...
 
     def unit_of_work(self) -> UnitOfWork: ...
 

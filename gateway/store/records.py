@@ -277,6 +277,7 @@ class OrderRecord:
     start_date: str | None
     end_date: str | None
     reason: str | None
+    state_seq: int | None  # the institution's feed position that last set the state (events, reconciliation)
 
 
 @dataclass(frozen=True, slots=True)
@@ -305,6 +306,51 @@ class AccessEntry:
     path: str
     status: int
     reason: str
+
+
+# -- institution events and reconciliation --------------------------------------------------------
+
+@dataclass(frozen=True, slots=True)
+class AssetBalance:
+    """A money asset's balance as its institution last told (an event or a reconciliation)."""
+
+    institution_id: str
+    asset_id: str
+    balance_fen: int
+    as_of_seq: int
+    at: str  # when, on the institution's clock (ISO 8601, UTC)
+
+
+@dataclass(frozen=True, slots=True)
+class Difference:
+    """Where the gateway's copy differed from the institution's ledger, and was repaired."""
+
+    institution_id: str
+    subject: str  # an order id, or an asset id for a balance
+    field: str
+    gateway: Any
+    institution: Any
+
+
+@dataclass(frozen=True, slots=True)
+class Reconciliation:
+    """One reconciliation run: which institutions were asked, which answered, what differed."""
+
+    run_id: str
+    started_at: int
+    requested_by: str
+    institutions: tuple[str, ...]
+    answered: dict[str, str]  # institution id → "answered" or the reason it failed
+    differences: tuple[Difference, ...]
+    finished_at: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class Tracked:
+    """What the gateway tracks at one institution: live freezes and money assets' balances."""
+
+    freeze_ids: tuple[str, ...]
+    asset_ids: tuple[str, ...]
 
 
 # -- watches and alerts ---------------------------------------------------------------------------

@@ -12,9 +12,10 @@ from gateway.http.io import json_response, read_limited, read_model, wait_second
 from gateway.http.keys import COMPLETIONS, DIRECTORY, INTAKE, STORE
 from gateway.inquiries.bulk import BulkError, detect_format, parse_rows
 from gateway.inquiries.intake import ScopeError
+from gateway.inquiries.live import LiveAssets
 from gateway.inquiries.reports import debtor_report, group_legs, inquiry_view
 from gateway.store.interfaces import InquiryRepository
-from gateway.store.records import BatchRecord
+from gateway.store.records import BatchRecord, LegRecord
 from infra import metrics
 from infra.clock import shown
 from schemas.api import InquiryCreate
@@ -55,7 +56,13 @@ async def get_inquiry(request: web.Request) -> web.Response:
     if wait_s and inquiry.completed_at is None:  # long-poll: answer once complete, or when the wait is up
         await request.app[COMPLETIONS].wait(inquiry_id, lambda: _completed(inquiries, inquiry_id), wait_s)
         inquiry = inquiries.get(inquiry_id)
-    return json_response(inquiry_view(inquiry, inquiries.debtors(inquiry_id), inquiries.legs(inquiry_id), request.app[DIRECTORY]))
+    legs = inquiries.legs(inquiry_id)
+    return json_response(inquiry_view(inquiry, inquiries.debtors(inquiry_id), legs, request.app[DIRECTORY], _live(request, legs)))
+
+
+def _live(request: web.Request, legs: list[LegRecord]) -> LiveAssets:
+    store = request.app[STORE]
+    return LiveAssets.read(store.events, store.orders, (a for leg in legs for a in (*leg.assets, *leg.late_assets)))
 
 
 def _completed(inquiries: InquiryRepository, inquiry_id: str) -> bool:
@@ -136,10 +143,11 @@ async def batch_reports(request: web.Request) -> web.StreamResponse:
     await response.prepare(request)
     for inquiry_id in inquiries.batch_inquiry_ids(batch_id):
         inquiry = inquiries.get(inquiry_id)
-        legs_by_debtor = group_legs(inquiries.legs(inquiry_id))
+        legs = inquiries.legs(inquiry_id)
+        legs_by_debtor, live = group_legs(legs), _live(request, legs)
         lines = []
         for debtor in inquiries.debtors(inquiry_id):
-            report = debtor_report(debtor, legs_by_debtor.get(debtor.seq, []), directory)
+            report = debtor_report(debtor, legs_by_debtor.get(debtor.seq, []), directory, live)
             lines.append(orjson.dumps({"inquiry_id": inquiry_id, "case_number": inquiry.case_number, **report}))
         await response.write(b"\n".join(lines) + b"\n")
     await response.write_eof()

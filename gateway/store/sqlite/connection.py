@@ -9,7 +9,16 @@ import sqlite3
 from pathlib import Path
 from types import TracebackType
 
-from gateway.store.sqlite.schema import ADDED_COLUMNS, CASE_BACKFILL, CASE_SCHEMA, INQUIRY_SCHEMA, INQUIRY_TRIGGERS, ORDER_SCHEMA, WATCH_SCHEMA
+from gateway.store.sqlite.schema import (
+    ADDED_COLUMNS,
+    CASE_BACKFILL,
+    CASE_SCHEMA,
+    EVENT_SCHEMA,
+    INQUIRY_SCHEMA,
+    INQUIRY_TRIGGERS,
+    ORDER_SCHEMA,
+    WATCH_SCHEMA,
+)
 
 
 def connect(path: Path) -> sqlite3.Connection:
@@ -25,6 +34,7 @@ def connect(path: Path) -> sqlite3.Connection:
     db.executescript(INQUIRY_TRIGGERS)
     db.executescript(CASE_SCHEMA)
     db.executescript(CASE_BACKFILL)
+    db.executescript(EVENT_SCHEMA)
     db.executescript(WATCH_SCHEMA)
     return db
 

@@ -12,6 +12,7 @@ import orjson
 from gateway.store.records import InquiryRecord, InstitutionBacklog, PendingLeg
 from gateway.store.sqlite import rows
 from gateway.store.sqlite.connection import Transaction
+from gateway.store.sqlite.events import remember_assets
 from gateway.store.sqlite.schema import OPEN_LEG
 from schemas.messages import LegBatchResult
 
@@ -54,7 +55,10 @@ class SqliteLegQueue:
         with Transaction(self.db) as db:
             for batch in batches:
                 for r in batch.results:
-                    assets = orjson.dumps([a.model_dump(mode="json") for a in r.assets]).decode() if r.assets else None
+                    found = [a.model_dump(mode="json") for a in r.assets]
+                    assets = orjson.dumps(found).decode() if found else None
+                    if found:
+                        remember_assets(db, found)  # events about them are now expected
                     cur = db.execute(
                         "UPDATE legs SET status = ?, reason = ?, attempts = ?, latency_ms = ?, assets = ?, finished_at = ?"
                         f" WHERE id = ? AND {OPEN_LEG}",

@@ -11,10 +11,11 @@ import sqlite3
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from gateway.orders.states import AWAITING_ANSWER, LIVE_FREEZE, next_status
-from gateway.store.records import CaseMoney, LiveFreeze, NewOrder, OrderEvent, OrderRecord
+from gateway.orders.states import AWAITING_ANSWER, LIVE_FREEZE, TRACKED_FREEZE, next_status
+from gateway.store.records import CaseMoney, Difference, LiveFreeze, NewOrder, OrderEvent, OrderRecord
 from gateway.store.sqlite import rows
 from gateway.store.sqlite.connection import Transaction
+from schemas.events import FreezeState
 from schemas.orders import OrderResult
 
 _NEW_COLUMNS = ("id", "idempotency_key", "request_digest", "type", "status", "case_number", "court", "institution_id",
@@ -95,7 +96,12 @@ class SqliteOrders:
         with Transaction(self.db) as db:
             for r in results:
                 order = _get(db, r.order_id)
-                if order is None or order.status not in AWAITING_ANSWER:
+                if order is None:
+                    continue
+                if order.status not in AWAITING_ANSWER:
+                    if order.state_seq is not None and not _answered(db, r.order_id):
+                        # The institution's events overtook its answer: they hold the newer state.
+                        _event(db, r.order_id, now, r.institution_id, "answered", order.status, r.model_dump(mode="json"))
                     continue  # already answered: a redelivery or replay changes nothing
                 if order.status == "requested":
                     # The answer overtook the relay's own record of sending (it marks after the
@@ -134,6 +140,16 @@ class SqliteOrders:
         return [rows.event(r) for r in self.db.execute(
             f"SELECT {rows.EVENT_COLUMNS} FROM order_events WHERE order_id = ? ORDER BY seq", (order_id,)
         )]
+
+    def freezes_on(self, assets: Iterable[tuple[str, str]]) -> list[OrderRecord]:
+        out = []
+        for institution_id, asset_id in sorted(set(assets)):
+            out += [rows.order(r) for r in self.db.execute(
+                f"{_SELECT} WHERE institution_id = ? AND asset_id = ? AND type = 'freeze'"
+                f" AND status IN ({', '.join('?' * len(TRACKED_FREEZE))}) ORDER BY rowid",
+                (institution_id, asset_id, *TRACKED_FREEZE),
+            )]
+        return out
 
     def case_money(self, case_number: str) -> CaseMoney:
         deducted_from: dict[str, int] = {}
@@ -178,12 +194,45 @@ def _follow_up(db: sqlite3.Connection, order: OrderRecord, r: OrderResult, now: 
         db.execute("UPDATE orders SET end_date = ?, updated_at = ? WHERE id = ?", (r.end_date, now, original))
         _event(db, original, now, r.institution_id, "continued", _status(db, original), {"by_order": order.id, "end_date": r.end_date})
     elif order.type == "deduct":
+        # Once the institution's events keep the freeze's state they carry this deduction as well
+        # (deduction_executed), so subtracting here too would count it twice.
         db.execute(
-            "UPDATE orders SET held_fen = max(coalesce(held_fen, 0) - ?, 0), updated_at = ? WHERE id = ?",
+            "UPDATE orders SET held_fen = max(coalesce(held_fen, 0) - ?, 0), updated_at = ? WHERE id = ? AND state_seq IS NULL",
             (r.deducted_fen or 0, now, original),
         )
         _event(db, original, now, r.institution_id, "deducted", _status(db, original),
                {"by_order": order.id, "deducted_fen": r.deducted_fen})
+
+
+# The fields of a freeze order that are its institution's state, as named in ``FreezeState``.
+_STATE_FIELDS = ("status", "held_fen", "deducted_fen", "queue_position", "start_date", "end_date")
+
+
+def set_freeze_state(db: sqlite3.Connection, state: FreezeState, institution_id: str, seq: int, now: int,
+                     event: str, detail: dict[str, Any]) -> list[Difference]:
+    """Sets a freeze order to its institution's state as of feed position ``seq`` — unless a later
+    position already set it — and records the change in its audit trail. Returns what differed."""
+    order = _get(db, state.freeze_id)
+    if order is None or order.type != "freeze" or order.institution_id != institution_id:
+        return []
+    if order.state_seq is not None and order.state_seq > seq:
+        return []  # older than what the gateway already has
+    new = {"status": state.status, "held_fen": state.held_fen, "deducted_fen": state.deducted_fen or None,
+           "queue_position": state.queue_position, "start_date": state.start_date, "end_date": state.end_date}
+    old = {f: getattr(order, f) for f in _STATE_FIELDS}
+    changed = {f: [old[f], new[f]] for f in _STATE_FIELDS if old[f] != new[f]}
+    db.execute(
+        "UPDATE orders SET status = ?, held_fen = ?, deducted_fen = ?, queue_position = ?, start_date = ?, end_date = ?,"
+        " state_seq = ?, updated_at = ? WHERE id = ?",
+        (*(new[f] for f in _STATE_FIELDS), seq, now, order.id),
+    )
+    if changed:
+        _event(db, order.id, now, institution_id, event, state.status, {**detail, "seq": seq, "changes": changed})
+    return [Difference(institution_id, order.id, f, before, after) for f, (before, after) in changed.items()]
+
+
+def _answered(db: sqlite3.Connection, order_id: str) -> bool:
+    return db.execute("SELECT 1 FROM order_events WHERE order_id = ? AND event = 'answered'", (order_id,)).fetchone() is not None
 
 
 def _set_original(db: sqlite3.Connection, order_id: str, now: int, actor: str, status: str, detail: dict[str, Any]) -> None:

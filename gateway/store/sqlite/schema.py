@@ -53,6 +53,9 @@ CREATE TRIGGER IF NOT EXISTS access_audit_append_only_d BEFORE DELETE ON access_
 # a fresh table declares them last as well; rows from before a column came hold NULL in it.
 ADDED_COLUMNS: tuple[tuple[str, str, str], ...] = (
     ("inquiries", "officer_id", "TEXT"),  # the authenticated officer who asked; NULL before it was recorded
+    # The institution's feed position of the last event or reconciliation that set a freeze's
+    # state: an older one arriving later is not applied over it. NULL: only its answer so far.
+    ("orders", "state_seq", "INTEGER"),
 )
 
 # Who asked what, of whom, on what authority stays as written: inquiries, their debtors and legs
@@ -123,6 +126,26 @@ CREATE TRIGGER IF NOT EXISTS order_events_append_only_u BEFORE UPDATE ON order_e
     BEGIN SELECT RAISE(ABORT, 'the audit trail is append-only'); END;
 CREATE TRIGGER IF NOT EXISTS order_events_append_only_d BEFORE DELETE ON order_events
     BEGIN SELECT RAISE(ABORT, 'the audit trail is append-only'); END;
+"""
+
+# What institutions said on their own (schemas/events.py). One asset's (or person's) events come in
+# feed order on one partition, so an event is new exactly when its seq is above the last one seen
+# for its subject: ``event_subjects`` is the dedupe, bounded by the number of subjects, not events.
+# ``known_assets`` are the assets some inquiry found (filled as results arrive): an event about any
+# other asset is refused. ``asset_states`` hold money assets' balances as the institution last told.
+EVENT_SCHEMA = """
+CREATE TABLE IF NOT EXISTS event_subjects (
+    institution_id TEXT NOT NULL, subject TEXT NOT NULL, last_seq INTEGER NOT NULL, updated_at INTEGER NOT NULL,
+    PRIMARY KEY (institution_id, subject)) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS known_assets (
+    institution_id TEXT NOT NULL, asset_id TEXT NOT NULL, asset_kind TEXT NOT NULL,
+    PRIMARY KEY (institution_id, asset_id)) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS asset_states (
+    institution_id TEXT NOT NULL, asset_id TEXT NOT NULL, balance_fen INTEGER NOT NULL, as_of_seq INTEGER NOT NULL,
+    at TEXT NOT NULL, updated_at INTEGER NOT NULL, PRIMARY KEY (institution_id, asset_id)) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS reconciliations (
+    run_id TEXT PRIMARY KEY, started_at INTEGER NOT NULL, requested_by TEXT NOT NULL, institutions TEXT NOT NULL,
+    answered TEXT NOT NULL DEFAULT '{}', differences TEXT NOT NULL DEFAULT '[]', finished_at INTEGER);
 """
 
 # Watches are never deleted, and what a watch is (its case, debtor, kinds, term, action, officer)

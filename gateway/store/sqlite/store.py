@@ -12,6 +12,7 @@ from gateway.store.sqlite import rows
 from gateway.store.sqlite.access import SqliteAccessAudit
 from gateway.store.sqlite.cases import SqliteCases
 from gateway.store.sqlite.connection import Transaction, connect, connect_read_only
+from gateway.store.sqlite.events import SqliteInstitutionEvents, SqliteReconciliations, backfill_known_assets
 from gateway.store.sqlite.inquiries import SqliteInquiries
 from gateway.store.sqlite.legs import SqliteLegQueue
 from gateway.store.sqlite.orders import SqliteOrders
@@ -26,6 +27,9 @@ class SqliteStore:
         self.orders = SqliteOrders(self.connection)
         self.cases = SqliteCases(self.connection)
         self.access = SqliteAccessAudit(self.connection)
+        self.events = SqliteInstitutionEvents(self.connection)
+        self.reconciliations = SqliteReconciliations(self.connection)
+        backfill_known_assets(self.connection)
         self.watches = SqliteWatches(self.connection)
         self.alerts = SqliteAlerts(self.connection)
 
@@ -44,6 +48,7 @@ class SqliteUnitOfWork:
         self.inquiries = store.inquiries
         self.orders = store.orders
         self.cases = store.cases
+        self.events = store.events
         self.watches = store.watches
         self.alerts = store.alerts
         self._transaction = Transaction(store.connection)

@@ -1,6 +1,7 @@
 """The watch listener over a real SQLite store and a real order desk: which events alert which
 watches, once; the automatic freeze of arriving money within what the case may still freeze; and
-the alert stream over real HTTP, fed by the listener driven directly."""
+the alert stream over real HTTP, fed by the listener driven directly. Events are delivered as the
+event consumer delivers them: applied to the store first (live balances), then the new ones heard."""
 
 from __future__ import annotations
 
@@ -26,7 +27,7 @@ from gateway.store.factory import open_store
 from gateway.store.interfaces import Store
 from gateway.store.records import NewInquiry, WatchRecord
 from gateway.watches.wiring import Watches
-from infra.clock import day_end_ms, ms_to_dt
+from infra.clock import day_end_ms, ms_to_dt, now_ms
 from schemas.courts import Courts
 from schemas.debtor import Debtor
 from schemas.directory import Directory
@@ -72,6 +73,10 @@ class World:
 
     def alerts(self) -> list[Any]:
         return self.store.alerts.after(COURT_A, 0, 1000)
+
+    async def deliver(self, *events: InstitutionEvent) -> None:
+        """What the event consumer does with a batch: apply it, then hand the new events over."""
+        await self.watches.listener.on_events(self.store.events.apply(list(events), now_ms()))
 
 
 def _seed_case(store: Store) -> None:
@@ -125,8 +130,8 @@ async def test_money_arriving_alerts_each_watch_on_funds_of_that_debtor_once(wor
     world.watch(("funds",), debtor=P1)  # another debtor
     subscription = world.watches.broadcaster.subscribe()
     arrival = credited(1_234_500, 1_234_800, at=datetime(2025, 12, 1, 2, 30, tzinfo=UTC))
-    await world.watches.listener.on_events([arrival, event("funds_debited", asset_kind="deposit", asset_id=ACCOUNT, amount_fen=5)])
-    await world.watches.listener.on_events([arrival])  # handed over again: no second alert
+    await world.deliver(arrival, event("funds_debited", asset_kind="deposit", asset_id=ACCOUNT, amount_fen=5))
+    await world.watches.listener.on_events([arrival])  # handed over again anyway: no second alert
     alerts = world.alerts()
     assert sorted(a.watch_id for a in alerts) == sorted([funds.id, funds_and_car.id])
     first = next(a for a in alerts if a.watch_id == funds.id)
@@ -151,7 +156,7 @@ async def test_a_vehicle_sighting_and_a_check_in_say_what_and_where(world: World
     watch = world.watch(("vehicle", "lodging"))
     sighting = event("vehicle_sighted", asset_kind="vehicle", asset_id=PLATE, place="万达广场地下停车场 B2 入口", region="石家庄市")
     check_in = event("guest_checked_in", place="如家酒店(石家庄火车站店) 中华南大街 88 号", region="石家庄市")
-    await world.watches.listener.on_events([sighting, check_in])
+    await world.deliver(sighting, check_in)
     seen, lodged = world.alerts()
     assert seen.summary == f"车辆 {PLATE} 出现在 石家庄市 万达广场地下停车场 B2 入口" and seen.watch_id == watch.id
     assert seen.detail["where"]["place"] == "万达广场地下停车场 B2 入口"
@@ -165,10 +170,10 @@ async def test_ended_and_expired_watches_and_other_debtors_raise_no_alert(world:
     world.watches.desk.end(ended.id, "OFFICER-A2")
     today = world.watch(("funds",), until=today_in_china())
     last_instant = ms_to_dt(day_end_ms(today_in_china()) - 1)
-    await world.watches.listener.on_events([credited(100, 400, at=last_instant + timedelta(milliseconds=1)),  # the day after
-                                            credited(100, 400, holder=P1)])
+    await world.deliver(credited(100, 400, at=last_instant + timedelta(milliseconds=1)),  # the day after
+                        credited(100, 400, holder=P1))
     assert world.alerts() == []
-    await world.watches.listener.on_events([credited(100, 400, at=last_instant)])  # still the last day watched
+    await world.deliver(credited(100, 400, at=last_instant))  # still the last day watched
     assert [a.watch_id for a in world.alerts()] == [today.id]
 
 
@@ -181,7 +186,7 @@ def _orders(world: World) -> list[Any]:
 async def test_arriving_money_is_frozen_up_to_what_the_case_still_needs_and_then_not_at_all(world: World) -> None:
     watch = world.watch(("funds",), auto_freeze=True)
     big = credited(5_000_000, 5_000_300)
-    await world.watches.listener.on_events([big])
+    await world.deliver(big)
     await world.watches.listener.on_events([big])  # again: no second freeze
     [order] = _orders(world)
     assert (order.type, order.status, order.amount_fen, order.asset_id, order.institution_id) == (
@@ -193,7 +198,7 @@ async def test_arriving_money_is_frozen_up_to_what_the_case_still_needs_and_then
     assert alert.detail["auto_freeze"] == {"order_id": order.id, "amount_fen": DUE_FEN}
     assert alert.summary.endswith("；已自动冻结 ¥10,000.00")
 
-    await world.watches.listener.on_events([credited(70_000, 5_070_300)])  # nothing remains to secure
+    await world.deliver(credited(70_000, 5_070_300))  # nothing remains to secure
     assert len(_orders(world)) == 1
     second = world.alerts()[1]
     assert second.detail["auto_freeze"]["order_id"] is None
@@ -202,17 +207,17 @@ async def test_arriving_money_is_frozen_up_to_what_the_case_still_needs_and_then
 
 async def test_the_living_allowance_stays_free_of_arriving_money(world: World) -> None:
     world.watch(("funds",), auto_freeze=True)
-    await world.watches.listener.on_events([credited(400, 700)])  # ¥7 in the account: under the ¥10 allowance
+    await world.deliver(credited(400, 700))  # ¥7 in the account: under the ¥10 allowance
     assert _orders(world) == []
     assert "living allowance" in world.alerts()[0].detail["auto_freeze"]["reason"]
-    await world.watches.listener.on_events([credited(2_000, 2_700)])  # judged by the balance the bank reported
+    await world.deliver(credited(2_000, 2_700))  # judged by the live balance the bank reported, not the report's ¥3
     [order] = _orders(world)
     assert order.amount_fen == 2_700 - ALLOWANCE_FEN
 
 
 async def test_money_in_an_account_no_report_of_the_case_found_is_not_frozen(world: World) -> None:
     world.watch(("funds",), auto_freeze=True)
-    await world.watches.listener.on_events([credited(50_000, 50_000, account=OTHER_ACCOUNT)])
+    await world.deliver(credited(50_000, 50_000, account=OTHER_ACCOUNT))
     assert _orders(world) == []
     [alert] = world.alerts()
     assert "in no report of this case" in alert.detail["auto_freeze"]["reason"]
@@ -261,14 +266,14 @@ async def test_the_stream_shows_new_alerts_of_the_court_and_resumes_from_the_las
     async with _session(url) as officer, _session(url, "OFFICER-B1", COURT_B) as other:
         async with officer.get("/v1/alerts/stream") as stream, other.get("/v1/alerts/stream") as others:
             assert stream.status == 200 and stream.headers["Content-Type"].startswith("text/event-stream")
-            await world.watches.listener.on_events([credited(1_234_500, 1_234_800)])
+            await world.deliver(credited(1_234_500, 1_234_800))
             seq, data, _ = await _next_alert(stream)
             assert data["watch_id"] == watch.id and data["summary"].startswith("账户到账 ¥12,345.00") and data["seq"] == seq
             assert data["when"].endswith("+08:00") and data["where"]["institution_id"] == "bank-01"
             # Another court's stream sees nothing of it: only heartbeats.
             with pytest.raises(TimeoutError):
                 await _next_alert(others, timeout=0.7)
-        await world.watches.listener.on_events([credited(100, 1_234_900)])  # while nobody listens
+        await world.deliver(credited(100, 1_234_900))  # while nobody listens
         async with officer.get("/v1/alerts/stream", headers={"Last-Event-ID": str(seq)}) as resumed:
             later, data, _ = await _next_alert(resumed)  # from the store
             assert later > seq and data["what"]["amount_fen"] == 100

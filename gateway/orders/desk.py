@@ -49,16 +49,6 @@ class CaseState:
         found = [FoundAsset(f.debtor_id_number, live.asset(f.asset)) for f in found]  # balances as they stand now
         return cls(found, uow.orders.case_money(case_number), uow.orders.live_freezes_of_case(case_number))
 
-    def with_balance(self, institution_id: str, ref: AssetRef, balance_fen: int) -> CaseState:
-        """The same case with one money asset's balance as its institution has just reported it
-        (the report that found it may be weeks old)."""
-        def fresh(item: FoundAsset) -> FoundAsset:
-            a = item.asset
-            if a["institution_id"] == institution_id and a["kind"] == ref.kind and asset_id(a) == ref.id:
-                return FoundAsset(item.debtor_id_number, {**a, "value_fen": balance_fen})
-            return item
-        return CaseState([fresh(item) for item in self.found], self.money, self.live)
-
 
 @dataclass
 class OrderRejected(Exception):
@@ -95,11 +85,11 @@ class OrderDesk:
         self.on_ready()
         return self.get(order.id), False
 
-    def freeze_arrival(self, body: OrderCreate, credited_fen: int, balance_fen: int | None = None) -> tuple[OrderRecord, bool]:
+    def freeze_arrival(self, body: OrderCreate, credited_fen: int) -> tuple[OrderRecord, bool]:
         """Freezes money that has just arrived in a money asset (a watch's automatic action): as much
         of ``credited_fen`` as the case may still freeze under the same rules as any freeze —
-        over-freezing and the living allowance, judged with the asset's balance as its institution
-        reported it with the arrival. ``body.amount_fen`` is replaced by that amount. Returns
+        over-freezing and the living allowance, judged on the live balances (the arrival's event is
+        applied before listeners hear of it). ``body.amount_fen`` is replaced by that amount. Returns
         (order, replayed): the key names one arrival, so a repeat returns the first order whatever
         the case's room is by then. Raises ``OrderRejected`` when nothing may be frozen, saying why."""
         with self.store.unit_of_work() as uow:
@@ -108,8 +98,6 @@ class OrderDesk:
                 return existing, True
             case = self._case(uow, body.case_number, body.court)
             state = CaseState.read(uow, body.case_number)
-            if balance_fen is not None:
-                state = state.with_balance(body.institution_id, body.asset, balance_fen)
             debtor, asset = self._found_asset(state.found, body.institution_id, body.asset)
             if asset.get("protected"):  # the institution would refuse: say so now, as the freeze plan skips it
                 raise OrderRejected(422, "asset.id", f"a protected account ({asset.get('protected_reason') or 'protected funds'}) cannot be frozen")

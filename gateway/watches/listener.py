@@ -71,7 +71,7 @@ class WatchListener:
         except ValidationError as exc:  # e.g. an amount beyond what an order may name
             return {"order_id": None, "reason": f"no freeze could be made of this event: {exc.errors(include_url=False)[0]['msg']}"}
         try:
-            order, _ = self.desk.freeze_arrival(body, event.amount_fen, event.balance_fen)
+            order, _ = self.desk.freeze_arrival(body, event.amount_fen)
         except OrderRejected as exc:
             return {"order_id": None, "reason": exc.message}
         return {"order_id": order.id, "amount_fen": order.amount_fen}

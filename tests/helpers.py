@@ -16,13 +16,16 @@ from unittest import mock
 
 import aiohttp
 import orjson
-from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
 from assetgw.ops.rebuild import compare, rebuild
 from assetgw.stack.supervisor import Stack
+from infra.kafka.topics import institution_events_topic
 from infra.settings import Settings
 from schemas.assets import ASSET_KINDS, asset_id
 from schemas.courts import Courts
+from schemas.events import InstitutionEvent, event_key
+from schemas.messages import encode
 from simulators.population import registered_credentials
 
 CASE = {
@@ -308,6 +311,38 @@ class Simulators:
 
     async def summary(self, kind: str) -> dict[str, Any]:
         return await self._call("GET", kind, "/admin/ledgers/summary")
+
+
+# --- watches and alerts -------------------------------------------------------------------------
+
+async def publish_events(stack: Stack, events: list[InstitutionEvent]) -> None:
+    """Puts institution events on the stack's events topic, as a connector would."""
+    producer = AIOKafkaProducer(bootstrap_servers=stack.kafka_bootstrap, acks="all")
+    await producer.start()
+    try:
+        for e in events:
+            await producer.send_and_wait(institution_events_topic(stack.env["ASSETGW_TOPIC_PREFIX"]), encode(e), key=event_key(e))
+    finally:
+        await producer.stop()
+
+
+async def next_sse_alert(stream: aiohttp.ClientResponse, timeout: float = 30) -> tuple[int, dict[str, Any], int]:
+    """The next ``alert`` event of a server-sent-event stream: (its id, its data, keep-alive comments before it)."""
+    fields: dict[str, str] = {}
+    heartbeats = 0
+    async with asyncio.timeout(timeout):
+        while True:
+            line = (await stream.content.readline()).decode()
+            if not line:
+                raise AssertionError("the stream ended")
+            line = line.rstrip("\n")
+            if line == ": keep-alive":
+                heartbeats += 1
+            elif line == "" and "data" in fields:
+                return int(fields["id"]), orjson.loads(fields["data"]), heartbeats
+            elif line and not line.startswith(":"):
+                name, _, value = line.partition(": ")
+                fields[name] = value
 
 
 # --- topics and metrics -------------------------------------------------------------------------

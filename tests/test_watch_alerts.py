@@ -14,7 +14,6 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
-import orjson
 import pytest
 from aiohttp import web
 
@@ -35,7 +34,7 @@ from schemas.events import InstitutionEvent
 from schemas.identifiers import resident_id_check_digit
 from schemas.messages import LegBatchResult, leg_id
 from schemas.watches import WatchCreate, today_in_china
-from tests.helpers import COURT_A, COURT_B, COURT_CODES
+from tests.helpers import COURT_A, COURT_B, COURT_CODES, next_sse_alert
 
 CASE = "(2025)冀0108执4502号"
 DUE_FEN = 1_000_000  # ¥10,000.00 to secure
@@ -244,22 +243,6 @@ def _session(url: str, officer: str = "OFFICER-A1", court: str = COURT_A, roles:
     return aiohttp.ClientSession(url, headers={"Authorization": f"Bearer {token}"})
 
 
-async def _next_alert(stream: aiohttp.ClientResponse, timeout: float = 5) -> tuple[int, dict[str, Any], int]:
-    """The next alert event on the stream: (id, data, heartbeats before it)."""
-    fields: dict[str, str] = {}
-    heartbeats = 0
-    async with asyncio.timeout(timeout):
-        while True:
-            line = (await stream.content.readline()).decode().rstrip("\n")
-            if line == ": keep-alive":
-                heartbeats += 1
-            elif line == "" and "data" in fields:
-                return int(fields["id"]), orjson.loads(fields["data"]), heartbeats
-            elif ":" in line and not line.startswith(":"):
-                name, _, value = line.partition(": ")
-                fields[name] = value
-
-
 async def test_the_stream_shows_new_alerts_of_the_court_and_resumes_from_the_last_event_id(world: World, served) -> None:  # type: ignore[no-untyped-def]
     url, _ = served
     watch = world.watch(("funds",))
@@ -267,15 +250,15 @@ async def test_the_stream_shows_new_alerts_of_the_court_and_resumes_from_the_las
         async with officer.get("/v1/alerts/stream") as stream, other.get("/v1/alerts/stream") as others:
             assert stream.status == 200 and stream.headers["Content-Type"].startswith("text/event-stream")
             await world.deliver(credited(1_234_500, 1_234_800))
-            seq, data, _ = await _next_alert(stream)
+            seq, data, _ = await next_sse_alert(stream)
             assert data["watch_id"] == watch.id and data["summary"].startswith("账户到账 ¥12,345.00") and data["seq"] == seq
             assert data["when"].endswith("+08:00") and data["where"]["institution_id"] == "bank-01"
             # Another court's stream sees nothing of it: only heartbeats.
             with pytest.raises(TimeoutError):
-                await _next_alert(others, timeout=0.7)
+                await next_sse_alert(others, timeout=0.7)
         await world.deliver(credited(100, 1_234_900))  # while nobody listens
         async with officer.get("/v1/alerts/stream", headers={"Last-Event-ID": str(seq)}) as resumed:
-            later, data, _ = await _next_alert(resumed)  # from the store
+            later, data, _ = await next_sse_alert(resumed)  # from the store
             assert later > seq and data["what"]["amount_fen"] == 100
         async with officer.get("/v1/alerts", params={"after": str(seq)}) as r:
             listed = await r.json()

@@ -32,4 +32,6 @@ def feed_page(data: dict, institution: Institution, after: int) -> EventPage:
         # Going back would read events again for ever; an institution whose feed restarted must
         # be caught up by hand (reset the cursor file, see docs/operations.md).
         raise Permanent(f"{institution.id} answered next={next_seq} after={after}: its feed went backwards")
+    if events and next_seq == after:  # the same page again and again otherwise
+        raise Retryable(f"{institution.id} sent {len(events)} events but did not move next past {after}")
     return EventPage(events, next_seq)

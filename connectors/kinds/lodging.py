@@ -30,7 +30,7 @@ class LodgingRegistryConnector:
         return refuse_all(batch, f"{institution.id}: {HOLDS_NO_ASSETS} to inquire about")
 
     async def control(self, institution: Institution, order: OrderRequest) -> dict:
-        raise Permanent(f"{institution.id}: {HOLDS_NO_ASSETS} to {order.type}")
+        raise Permanent(f"{institution.id}: {HOLDS_NO_ASSETS}, so it takes no control orders")
 
     async def events(self, institution: Institution, after: int, wait_s: float, limit: int) -> EventPage:
         return await read_feed(self.transport, institution, after, wait_s, limit)

@@ -152,6 +152,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--data-dir", default=os.environ.get("ASSETGW_DATA_DIR", ".assetgw"), help="state and logs (default .assetgw)")
     p.add_argument("--demo", action="store_true", help="submit a demo inquiry once the stack is up and print its report")
     p.add_argument("--latency", default="30:300", help="simulated institution latency MEDIAN_MS:P99_MS (default 30:300)")
+    p.add_argument("--activity", default=os.environ.get("ASSETGW_SIM_ACTIVITY_PER_S") or "1", metavar="PER_S",
+                   help="simulated background activity per second, so the feeds show life (default ASSETGW_SIM_ACTIVITY_PER_S or 1)")
     p.add_argument("--ports", choices=("default", "free"), default="default",
                    help=f"default: API {ports.API}, broker {ports.BROKER}, simulators "
                         f"{min(ports.SIMULATORS.values())}-{max(ports.SIMULATORS.values())}; free: any free ports")
@@ -172,6 +174,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--companies", type=int, default=1_000, help="companies in the population (default 1000)")
     p.add_argument("--latency", default=os.environ.get("ASSETGW_SIM_LATENCY", "30:300"), help="default latency MEDIAN_MS:P99_MS")
     p.add_argument("--institution-latency", action="append", default=[], metavar="ID=MEDIAN:P99", help="per-institution latency, repeatable")
+    p.add_argument("--activity", default=os.environ.get("ASSETGW_SIM_ACTIVITY_PER_S") or "0", metavar="PER_S",
+                   help="background activity (credits, spending, sightings, check-ins) per second; 0 = off (default "
+                        "ASSETGW_SIM_ACTIVITY_PER_S or 0)")
     p.set_defaults(func=cmd_simulator)
 
     p = sub.add_parser("connector", help="run connector workers for one institution kind (or all)")

@@ -16,6 +16,20 @@ LATENCY = Histogram(
 RETRIES = Counter("assetgw_institution_retries_total", "Calls to institutions that were tried again", ["institution"])
 BREAKER_OPEN = Gauge("assetgw_circuit_open", "1 while an institution's circuit breaker is open", ["institution"])
 INFLIGHT = Gauge("assetgw_inflight_requests", "Calls to institutions in flight", ["institution"])
+STATUS_QUERIES = Counter("assetgw_status_queries_total", "Control status queries answered, by institution and outcome",
+                         ["institution", "outcome"])
+# The connectors' event relay (connectors/runtime/events.py)
+EVENTS_RELAYED = Counter("assetgw_events_relayed_total", "Institution events put on the events topic, by institution and type",
+                         ["institution", "type"])
+EVENTS_REJECTED = Counter("assetgw_events_rejected_total", "Institution events dead-lettered (invalid, or of another institution)",
+                          ["institution"])
+EVENT_POLL_ERRORS = Counter("assetgw_event_poll_errors_total", "Event-feed polls that failed after their retries", ["institution"])
+EVENT_CURSOR = Gauge("assetgw_event_cursor", "The feed position relayed, acknowledged and saved, per institution", ["institution"])
+EVENT_RELAY_LAG = Gauge(
+    "assetgw_event_relay_lag_seconds",
+    "Seconds since the relay last read the institution's feed to its end (0 where this instance does not relay it)",
+    ["institution"],
+)
 # Everyone who consumes
 DEAD_LETTERS = Counter("assetgw_dead_letters_total", "Messages sent to the dead-letter topic", ["consumer", "source_topic"])
 LAG = Gauge("assetgw_consumer_lag", "Messages behind the partition's end (end offset minus committed)", ["group", "topic", "partition"])

@@ -10,8 +10,11 @@ import os
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-KINDS = ("bank", "land", "vehicle", "payment")
-DEFAULT_COUNTS = {"bank": 22, "land": 3, "vehicle": 1, "payment": 2}
+KINDS = ("bank", "land", "vehicle", "payment", "lodging")
+# Kinds that hold assets and answer asset inquiries. A lodging registry (旅馆业治安管理信息系统)
+# only reports debtors' hotel check-ins on its event feed: inquiries never fan out to it.
+QUERY_KINDS = ("bank", "land", "vehicle", "payment")
+DEFAULT_COUNTS = {"bank": 22, "land": 3, "vehicle": 1, "payment": 2, "lodging": 2}
 
 _NAMES = {
     "bank": [
@@ -23,6 +26,7 @@ _NAMES = {
     "land": ["石家庄市不动产登记中心", "保定市不动产登记中心", "唐山市不动产登记中心"],
     "vehicle": ["公安部交通管理局车辆管理所"],
     "payment": ["财付通(微信支付)", "支付宝"],
+    "lodging": ["河北省公安厅旅馆业治安管理信息系统", "广东省公安厅旅馆业治安管理信息系统"],
 }
 
 
@@ -38,6 +42,15 @@ class UnknownInstitution(ValueError):
         super().__init__(f"unknown institution or kind {value!r}")
         self.index = index
         self.value = value
+
+
+class NotQueryable(UnknownInstitution):
+    """A known institution (or kind) that holds no assets, named in an inquiry's scope."""
+
+    def __init__(self, index: int, value: str, kind: str) -> None:
+        super().__init__(index, value)
+        self.args = (f"{value!r} is a {kind} institution: it holds no assets and answers no inquiries; "
+                     f"an inquiry may name only {', '.join(QUERY_KINDS)} institutions or kinds",)
 
 
 class Directory:
@@ -65,18 +78,27 @@ class Directory:
     def of_kind(self, kind: str) -> list[Institution]:
         return [i for i in self.institutions if i.kind == kind]
 
+    def queryable(self) -> list[Institution]:
+        """The institutions an inquiry may ask: those of ``QUERY_KINDS``."""
+        return [i for i in self.institutions if i.kind in QUERY_KINDS]
+
     def resolve_scope(self, scope: list[str] | None) -> list[Institution]:
-        """Institutions named by ids or kinds; ``None`` or empty means all. Order follows the directory."""
+        """Institutions named by ids or kinds; ``None`` or empty means every queryable one. Naming
+        one that answers no inquiries (a lodging registry) raises ``NotQueryable``, an unknown one
+        ``UnknownInstitution``. Order follows the directory."""
         if not scope:
-            return list(self.institutions)
+            return self.queryable()
         wanted: set[str] = set()
         for index, value in enumerate(scope):
+            kind = self.by_id[value].kind if value in self.by_id else value if value in KINDS else None
+            if kind is None:
+                raise UnknownInstitution(index, value)
+            if kind not in QUERY_KINDS:
+                raise NotQueryable(index, value, kind)
             if value in self.by_id:
                 wanted.add(value)
-            elif value in KINDS:
-                wanted.update(i.id for i in self.of_kind(value))
             else:
-                raise UnknownInstitution(index, value)
+                wanted.update(i.id for i in self.of_kind(value))
         return [i for i in self.institutions if i.id in wanted]
 
 

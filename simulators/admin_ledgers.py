@@ -3,29 +3,18 @@
 ``GET /admin/clock``; ``POST /admin/clock/advance {"days"}`` (the clock is shared by the whole
 process, so advancing it through any app advances all); ``GET /admin/institutions/{inst}/assets
 /{asset_id}/ledger``; ``POST .../credit {"amount_fen"}`` (funds arriving: what lets a short
-freeze capture and a queue move); ``GET /admin/ledgers/summary`` (this kind's totals).
+freeze capture and a queue move); ``POST .../debit {"amount_fen"}`` (the holder spending: only
+what no freeze holds); ``GET /admin/ledgers/summary`` (this kind's totals).
 Admin calls bypass misbehaviour: they are the operator's view, not the institution's API.
 """
 
 from __future__ import annotations
 
-from typing import Any
-
 from aiohttp import web
 
-from simulators.apps.common import context, http_error, institution, json_response, read_json
+from simulators.apps.common import context, http_error, institution, json_response, read_object
 from simulators.ledger import Refused
 from simulators.ledger_book import NO_SUCH_ASSET
-
-
-async def _object(request: web.Request) -> dict[str, Any]:
-    try:
-        body = await read_json(request)
-    except ValueError as exc:
-        raise http_error(web.HTTPBadRequest, "bad_request", str(exc)) from None
-    if not isinstance(body, dict):
-        raise http_error(web.HTTPBadRequest, "bad_request", "body must be a JSON object")
-    return body
 
 
 async def get_clock(request: web.Request) -> web.Response:
@@ -34,7 +23,7 @@ async def get_clock(request: web.Request) -> web.Response:
 
 
 async def advance_clock(request: web.Request) -> web.Response:
-    days = (await _object(request)).get("days")
+    days = (await read_object(request)).get("days")
     try:
         now = context(request).ledgers.advance(days)  # type: ignore[arg-type]
     except ValueError as exc:
@@ -51,12 +40,21 @@ async def get_ledger(request: web.Request) -> web.Response:
 
 
 async def credit(request: web.Request) -> web.Response:
+    return await _move(request, "credit")
+
+
+async def debit(request: web.Request) -> web.Response:
+    return await _move(request, "debit")
+
+
+async def _move(request: web.Request, direction: str) -> web.Response:
     ctx, inst = institution(request)
-    amount = (await _object(request)).get("amount_fen")
+    amount = (await read_object(request)).get("amount_fen")
     if isinstance(amount, bool) or not isinstance(amount, int) or amount <= 0:
         raise http_error(web.HTTPBadRequest, "bad_request", "amount_fen must be a positive integer (fen)")
+    move = ctx.ledgers.credit if direction == "credit" else ctx.ledgers.debit
     try:
-        ledger = ctx.ledgers.credit(inst, request.match_info["asset_id"], amount)
+        ledger = move(inst, request.match_info["asset_id"], amount)
     except LookupError:
         raise http_error(web.HTTPNotFound, "unknown_asset", NO_SUCH_ASSET) from None
     except Refused as refusal:
@@ -74,4 +72,5 @@ def add_routes(app: web.Application) -> None:
     app.router.add_post("/admin/clock/advance", advance_clock)
     app.router.add_get("/admin/institutions/{inst}/assets/{asset_id}/ledger", get_ledger)
     app.router.add_post("/admin/institutions/{inst}/assets/{asset_id}/credit", credit)
+    app.router.add_post("/admin/institutions/{inst}/assets/{asset_id}/debit", debit)
     app.router.add_get("/admin/ledgers/summary", summary)

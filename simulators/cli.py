@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import math
 import os
 from collections.abc import Callable
 
@@ -20,6 +21,18 @@ from simulators.server import DEFAULT_PORTS, serve
 log = structlog.get_logger("simulator")
 
 INSECURE_FLAG = "ASSETGW_INSECURE_PARTNER_LINK"
+ACTIVITY_VARIABLE = "ASSETGW_SIM_ACTIVITY_PER_S"  # the default of --activity
+
+
+def parse_activity(text: str) -> float:
+    """Background actions per second: a finite number, 0 (off) or more."""
+    try:
+        rate = float(text)
+    except ValueError:
+        rate = -1.0
+    if not (math.isfinite(rate) and rate >= 0):
+        raise SystemExit(f"--activity / {ACTIVITY_VARIABLE}: {text!r} is not a number of actions per second (0 or more)")
+    return rate
 
 
 def parse_ports(text: str) -> dict[str, int]:
@@ -53,6 +66,7 @@ async def run_simulators(args: argparse.Namespace, stop: asyncio.Event, on_ready
     unknown = set(kinds) - set(KINDS)
     if unknown:
         raise SystemExit(f"--kinds: unknown kind(s) {sorted(unknown)}; choose from {', '.join(KINDS)}")
+    activity = parse_activity(args.activity)
     partner_keys = partner_keys_or_exit()
     ports = {**DEFAULT_PORTS, **parse_ports(args.ports)}
     population = Population.generate(seed=args.seed, persons=args.persons, companies=args.companies, directory=Directory.from_env())
@@ -62,13 +76,15 @@ async def run_simulators(args: argparse.Namespace, stop: asyncio.Event, on_ready
         behaviours.update(institution_id, {"latency": latency})
     ready = asyncio.Event()
     host = os.environ.get("ASSETGW_SIM_BIND", "127.0.0.1")
-    server = asyncio.create_task(serve(kinds, host, ports, population, behaviours, ready, partner_keys=partner_keys))
+    server = asyncio.create_task(serve(kinds, host, ports, population, behaviours, ready, partner_keys=partner_keys,
+                                       activity_per_s=activity))
     waiter = asyncio.create_task(ready.wait())
     await asyncio.wait([server, waiter], return_when=asyncio.FIRST_COMPLETED)
     if server.done():
         waiter.cancel()
         server.result()  # raises the start-up error
     log.info("simulators ready", ports={k: ports[k] for k in kinds}, debtors=len(population.debtors), latency=args.latency,
+             activity_per_s=activity,
              partner_link="verified" if partner_keys is not None else "UNVERIFIED")
     on_ready()
     try:

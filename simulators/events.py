@@ -1,62 +1,83 @@
-"""What an institution tells the network on its own: every change of a ledger that matters to a
-court, as an append-only feed per institution that the connector polls with a cursor (the way
-总对总 partners hand results back: the network asks, the institution answers from its log).
+"""What an institution tells the network on its own: every change that matters to a court, as an
+append-only feed per institution that the connector polls with a cursor (the way 总对总 partners
+hand results back: the network asks, the institution answers from its log).
 
-An event's id is ``{institution_id}:{seq}``; ``seq`` grows by one per institution, so a consumer
-that remembers the last seq it saw asks ``after=seq`` and receives nothing twice; a repeated
-delivery of an event is recognised by its id.
+Events are ``schemas.events.InstitutionEvent`` from the moment they are made, so whatever the feed
+serves is the wire contract. ``seq`` grows by one per institution; a consumer that remembers the
+last seq it saw asks ``after=seq`` and receives nothing twice; a repeated delivery of an event is
+recognised by its ``event_id`` (``{institution_id}:{seq}``).
+
+A test fault can make an institution *lose* its next events: the change happened and its seq is
+spent, but the event is never served. The feed then shows a gap in ``seq``, and the status
+endpoint's ``as_of_seq`` counts the lost ones, which is what lets the gateway notice and repair by
+reconciliation.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import asyncio
+import bisect
 from datetime import datetime
 from typing import Any
 
-# Funds and freezes: everything a court's view of an asset depends on.
-EVENT_TYPES = (
-    "funds_credited",      # money arrived in the account
-    "freeze_captured",     # a short freeze took some of it
-    "freeze_promoted",     # a queued (轮候) freeze took effect when the one before it ended
-    "freeze_lapsed",       # a freeze ran out at its end date
-    "freeze_released",     # an unfreeze was applied
-    "deduction_executed",  # frozen funds moved to a court's enforcement-fund account
-)
+from schemas.events import InstitutionEvent
 
 
-@dataclass(frozen=True, slots=True)
-class InstitutionEvent:
-    institution_id: str
-    seq: int
-    type: str
-    asset_id: str
-    at: datetime
-    detail: dict[str, Any]
-
-    @property
-    def id(self) -> str:
-        return f"{self.institution_id}:{self.seq}"
-
-    def wire(self) -> dict[str, Any]:
-        return {"event_id": self.id, "seq": self.seq, "institution_id": self.institution_id, "type": self.type,
-                "asset_id": self.asset_id, "at": self.at.isoformat(), **self.detail}
-
-
-@dataclass
 class EventLog:
     """Every institution's events, in order; nothing is ever removed."""
 
-    _events: dict[str, list[InstitutionEvent]] = field(default_factory=dict)
+    def __init__(self) -> None:
+        self._served: dict[str, list[InstitutionEvent]] = {}
+        self._last_seq: dict[str, int] = {}
+        self._to_lose: dict[str, int] = {}
+        # One waker per institution with a long-poll waiting; set (and dropped) on the next served event.
+        self._wakers: dict[str, asyncio.Event] = {}
 
-    def append(self, institution_id: str, type_: str, asset_id: str, at: datetime, detail: dict[str, Any]) -> InstitutionEvent:
-        if type_ not in EVENT_TYPES:
-            raise ValueError(f"unknown event type {type_!r}")
-        events = self._events.setdefault(institution_id, [])
-        event = InstitutionEvent(institution_id, len(events) + 1, type_, asset_id, at, detail)
-        events.append(event)
+    def append(self, institution_id: str, type_: str, at: datetime, **fields: Any) -> InstitutionEvent:
+        """Number and record an event; ``pydantic.ValidationError`` if it breaks the contract."""
+        seq = self._last_seq.get(institution_id, 0) + 1
+        event = InstitutionEvent(event_id=f"{institution_id}:{seq}", seq=seq, institution_id=institution_id,
+                                 type=type_, at=at, **fields)  # type: ignore[arg-type]
+        self._last_seq[institution_id] = seq  # only once it validated: a bad event spends no seq
+        if self._to_lose.get(institution_id, 0) > 0:
+            self._to_lose[institution_id] -= 1
+            return event
+        self._served.setdefault(institution_id, []).append(event)
+        waker = self._wakers.pop(institution_id, None)
+        if waker is not None:
+            waker.set()
         return event
 
     def after(self, institution_id: str, cursor: int, limit: int) -> list[InstitutionEvent]:
-        """Up to ``limit`` events with ``seq`` greater than ``cursor``, oldest first."""
-        events = self._events.get(institution_id, [])
-        return events[max(cursor, 0):max(cursor, 0) + limit]
+        """Up to ``limit`` served events with ``seq`` greater than ``cursor``, oldest first."""
+        events = self._served.get(institution_id, [])
+        start = bisect.bisect_right(events, cursor, key=lambda e: e.seq)
+        return events[start:start + limit]
+
+    def last_seq(self, institution_id: str) -> int:
+        """The institution's feed position: its last event's seq, lost ones included."""
+        return self._last_seq.get(institution_id, 0)
+
+    def lose_next(self, institution_id: str, count: int) -> int:
+        """Fault: the next ``count`` events of the institution happen but are never served. Returns
+        how many are now pending loss."""
+        self._to_lose[institution_id] = self._to_lose.get(institution_id, 0) + count
+        return self._to_lose[institution_id]
+
+    def pending_loss(self, institution_id: str) -> int:
+        return self._to_lose.get(institution_id, 0)
+
+    async def wait_after(self, institution_id: str, cursor: int, timeout_s: float) -> bool:
+        """Wait up to ``timeout_s`` for a served event after ``cursor``; whether there is one."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout_s
+        while not self.after(institution_id, cursor, 1):
+            remaining = deadline - loop.time()
+            if remaining <= 0:
+                return False
+            waker = self._wakers.setdefault(institution_id, asyncio.Event())
+            try:
+                await asyncio.wait_for(waker.wait(), remaining)
+            except TimeoutError:
+                return bool(self.after(institution_id, cursor, 1))
+        return True

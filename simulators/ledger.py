@@ -8,6 +8,12 @@ order leaves the ledger exactly as it was.
 Money (deposit, wallet): a freeze names an exact amount and holds at most what is free; funds
 above the held amounts stay usable. A short freeze keeps capturing later funds. Property
 (vehicle, real estate): a freeze takes the whole asset, further freezes queue (轮候).
+
+Changes a court did not ask for in the same breath (funds in and out, captures, promotions, queue
+moves, lapses, releases, deductions) go to the ``emit`` hook as ``(type, at, fields)``, ``fields``
+being ``schemas.events.InstitutionEvent`` fields: a freeze's whole state after the change
+(``freeze_state``) and, for money, the balance after it. Who holds the asset, and whether the
+network hears of it at all, is the book's business.
 """
 
 from __future__ import annotations
@@ -99,8 +105,8 @@ class AssetLedger:
         self.freezes: dict[str, Freeze] = {}  # insertion order = arrival order
         self.deductions: list[Deduction] = []
         self._seq = 0
-        # Tells the institution's event feed what changed: (event type, when, detail).
-        self._emit = emit or (lambda type_, at, detail: None)
+        # Tells the institution's event feed what changed: (event type, when, event fields).
+        self._emit = emit or (lambda type_, at, fields: None)
 
     # --- reading -----------------------------------------------------------------------------------
     def active(self) -> list[Freeze]:
@@ -127,6 +133,20 @@ class AssetLedger:
     def deducted_fen(self) -> int:
         return sum(d.amount_fen for d in self.deductions)
 
+    def freeze_state(self, freeze: Freeze) -> dict[str, Any]:
+        """The freeze as ``schemas.events.FreezeState`` has it: what the court's copy should equal."""
+        return {
+            "freeze_id": freeze.freeze_id,
+            "court": freeze.court,
+            "status": freeze.status,
+            "held_fen": freeze.held_fen if self.money else None,
+            "requested_fen": freeze.requested_fen if self.money else None,
+            "deducted_fen": sum(d.amount_fen for d in self.deductions if d.freeze_id == freeze.freeze_id),
+            "queue_position": self.queue_position(freeze),
+            "start_date": iso(freeze.start),
+            "end_date": iso(freeze.end),
+        }
+
     # --- time --------------------------------------------------------------------------------------
     def sweep(self, now: datetime) -> None:
         """Lapse every freeze whose term ended by ``now``, one at a time in end order, promoting
@@ -137,9 +157,12 @@ class AssetLedger:
             if not due:
                 return
             first = min(due, key=lambda f: (f.end, f.seq))
+            at: datetime = first.end  # type: ignore[assignment]
+            before = self._positions()
             first.state, first.held_fen = "lapsed", 0
-            self._emit("freeze_lapsed", first.end, {"freeze_id": first.freeze_id, "court": first.court})  # type: ignore[arg-type]
-            self._settle(first.end)  # type: ignore[arg-type]
+            self._emit_freeze("freeze_lapsed", at, first)
+            self._settle(at)
+            self._emit_queue_moves(before, at)
 
     # --- orders ------------------------------------------------------------------------------------
     def freeze(
@@ -162,6 +185,7 @@ class AssetLedger:
         if freeze_id in self.freezes:
             raise Refused(f"freeze {freeze_id!r} already exists on this asset")
         self._seq += 1
+        before = self._positions()
         freeze = Freeze(freeze_id, court, case_number, served_at, self._seq, term,
                         amount_fen if self.money else None)
         self.freezes[freeze_id] = freeze
@@ -173,6 +197,8 @@ class AssetLedger:
                 self._activate(freeze, now, min(amount_fen or 0, free))
         elif not self.active():
             self._activate(freeze, now)
+        # A freeze served earlier than some already queued goes ahead of them: their state changed.
+        self._emit_queue_moves(before, now)
         return freeze
 
     def continue_(self, freeze_id: str | None, *, court: str, term_days: int | None, now: datetime) -> Freeze:
@@ -197,10 +223,12 @@ class AssetLedger:
         if freeze.state in ("lapsed", "released"):
             raise Refused(_not_active(freeze, "released"))
         was_active = freeze.active
+        before = self._positions()
         freeze.state, freeze.held_fen = "released", 0
-        self._emit("freeze_released", now, {"freeze_id": freeze.freeze_id, "court": court})
+        self._emit_freeze("freeze_released", now, freeze)
         if was_active:
             self._settle(now)
+        self._emit_queue_moves(before, now)
         return freeze
 
     def deduct(
@@ -234,8 +262,7 @@ class AssetLedger:
         freeze.requested_fen = (freeze.requested_fen or 0) - amount_fen
         deduction = Deduction(order_id, freeze.freeze_id, court, amount_fen, enforcement_account, now)
         self.deductions.append(deduction)
-        self._emit("deduction_executed", now, {"freeze_id": freeze.freeze_id, "court": court, "amount_fen": amount_fen,
-                                               "held_fen": freeze.held_fen, "balance_fen": self.balance_fen})
+        self._emit_freeze("deduction_executed", now, freeze, amount_fen=amount_fen, court=court)
         return deduction
 
     def credit(self, amount_fen: int, now: datetime) -> None:
@@ -245,9 +272,24 @@ class AssetLedger:
         if amount_fen <= 0:
             raise Refused("a credit must be a positive amount")
         self.sweep(now)
+        before = self._positions()
         self.balance_fen += amount_fen
         self._emit("funds_credited", now, {"amount_fen": amount_fen, "balance_fen": self.balance_fen})
         self._settle(now)
+        self._emit_queue_moves(before, now)
+
+    def debit(self, amount_fen: int, now: datetime) -> None:
+        """The holder spends or moves money out: only what no freeze holds."""
+        if not self.money:
+            raise Refused(f"a {self.kind} holds no funds to debit")
+        if amount_fen <= 0:
+            raise Refused("a debit must be a positive amount")
+        self.sweep(now)
+        if amount_fen > self.available_fen:
+            raise Refused(f"amount_fen {amount_fen} exceeds the {self.available_fen} fen available "
+                          f"(balance {self.balance_fen}, held by freezes {self.held_fen})")
+        self.balance_fen -= amount_fen
+        self._emit("funds_debited", now, {"amount_fen": amount_fen, "balance_fen": self.balance_fen})
 
     # --- internals ---------------------------------------------------------------------------------
     def _term(self, term_days: int | None) -> int:
@@ -287,8 +329,7 @@ class AssetLedger:
             if take > 0:
                 freeze.held_fen += take
                 free -= take
-                self._emit("freeze_captured", at, {"freeze_id": freeze.freeze_id, "court": freeze.court, "captured_fen": take,
-                                                   "held_fen": freeze.held_fen})
+                self._emit_freeze("freeze_captured", at, freeze, amount_fen=take)
         for freeze in self.queue():
             if free <= 0 and self.active():
                 break
@@ -299,8 +340,23 @@ class AssetLedger:
     def _promote(self, freeze: Freeze, at: datetime, take_fen: int = 0) -> None:
         """A queued freeze takes effect (its own term starts now)."""
         self._activate(freeze, at, take_fen)
-        self._emit("freeze_promoted", at, {"freeze_id": freeze.freeze_id, "court": freeze.court, "held_fen": freeze.held_fen,
-                                           "end_date": iso(freeze.end)})
+        self._emit_freeze("freeze_promoted", at, freeze)
+
+    # --- events ------------------------------------------------------------------------------------
+    def _emit_freeze(self, type_: str, at: datetime, freeze: Freeze, **fields: Any) -> None:
+        if self.money:
+            fields["balance_fen"] = self.balance_fen
+        self._emit(type_, at, {"freeze": self.freeze_state(freeze), **fields})
+
+    def _positions(self) -> dict[str, int]:
+        return {f.freeze_id: n for n, f in enumerate(self.queue(), start=1)}
+
+    def _emit_queue_moves(self, before: dict[str, int], at: datetime) -> None:
+        """``queue_advanced`` for every freeze still queued whose place changed since ``before``
+        (a promoted one has had its ``freeze_promoted``; a new one is the answer to its order)."""
+        for position, freeze in enumerate(self.queue(), start=1):
+            if before.get(freeze.freeze_id, position) != position:
+                self._emit_freeze("queue_advanced", at, freeze)
 
     # --- views -------------------------------------------------------------------------------------
     def view(self) -> dict[str, Any]:

@@ -4,6 +4,12 @@ The book turns a wire ``ControlOrder`` into a ledger operation and a control rec
 the asset in the population (creating its ledger on first touch), checks what is not a ledger
 rule (registered officers, the asset exists here), executes each order_id exactly once and
 keeps every answer, refusals included, for replay and audit.
+
+It is also where a ledger's changes become the institution's events: the book knows who holds
+each asset, and which assets the network knows of. A real bank notifies the court only about
+accounts under its inquiry or control, so an asset's events reach the feed only once the
+institution has reported it in an answer to a query (the apps call ``note_reported``) or a
+control order has named it; changes before that are not news to anyone.
 """
 
 from __future__ import annotations
@@ -17,6 +23,7 @@ from schemas.assets import Asset, DepositAccount
 from simulators.clock import SimClock
 from simulators.control_order import ControlOrder
 from simulators.events import EventLog
+from simulators.known_assets import KnownAssets
 from simulators.ledger import AssetLedger, Freeze, Refused, iso
 from simulators.population import REFUSAL_UNREGISTERED, Population
 
@@ -33,6 +40,9 @@ class LedgerBook:
         self._responses: dict[Key, dict[str, Any]] = {}
         self._changed: set[Key] = set()  # orders that changed a ledger
         self._assets: dict[Key, Asset] | None = None
+        self._holders: dict[Key, str] = {}  # asset → the debtor holding it (a joint unit's first owner)
+        self.known = KnownAssets()  # their changes are events
+        self._freezes: dict[Key, str] = {}  # (institution_id, freeze_id) → asset_id
         self.events = EventLog()
 
     # --- assets ------------------------------------------------------------------------------------
@@ -43,7 +53,10 @@ class LedgerBook:
             index: dict[Key, Asset] = {}
             for debtor in self.population.debtors:
                 for a in self.population.assets_of(debtor.id_number):
-                    index.setdefault((a.institution_id, a.asset_id), a)  # type: ignore[attr-defined]
+                    key = (a.institution_id, a.asset_id)  # type: ignore[attr-defined]
+                    if key not in index:
+                        index[key] = a
+                        self._holders[key] = debtor.id_number
             self._assets = index
         return self._assets.get((institution_id, asset_id))
 
@@ -63,10 +76,26 @@ class LedgerBook:
         ledger.sweep(self.clock.now())
         return ledger
 
+    def holder(self, institution_id: str, asset_id: str) -> str | None:
+        return self._holders.get((institution_id, asset_id)) if self.asset(institution_id, asset_id) is not None else None
+
     def _emitter(self, institution_id: str, asset_id: str):  # type: ignore[no-untyped-def]
-        def emit(type_: str, at: datetime, detail: dict[str, Any]) -> None:
-            self.events.append(institution_id, type_, asset_id, at, detail)
+        key = (institution_id, asset_id)
+
+        def emit(type_: str, at: datetime, fields: dict[str, Any]) -> None:
+            if not self.known.knows(institution_id, asset_id):
+                return  # the network has not heard of this asset: nothing to tell
+            asset = self.asset(institution_id, asset_id)
+            assert asset is not None  # a ledger exists only for an asset held here
+            self.events.append(institution_id, type_, at, asset_kind=asset.kind, asset_id=asset_id,
+                               holder_id_number=self._holders[key], **fields)
         return emit
+
+    # --- what the network knows ----------------------------------------------------------------------
+    def note_reported(self, institution_id: str, assets: Iterable[Asset]) -> None:
+        """The institution reported these assets to the network: from now on their changes are events."""
+        for a in assets:
+            self.known.add(institution_id, a.asset_id)  # type: ignore[attr-defined]
 
     # --- time and funds ----------------------------------------------------------------------------
     def advance(self, days: float) -> datetime:
@@ -81,12 +110,27 @@ class LedgerBook:
         return now
 
     def credit(self, institution_id: str, asset_id: str, amount_fen: int) -> AssetLedger:
-        """Funds arriving in a money asset (admin); ``LookupError`` or ``Refused`` when not possible."""
+        """Funds arriving in a money asset; ``LookupError`` or ``Refused`` when not possible."""
+        ledger = self._existing(institution_id, asset_id)
+        ledger.credit(amount_fen, self.clock.now())
+        return ledger
+
+    def debit(self, institution_id: str, asset_id: str, amount_fen: int) -> AssetLedger:
+        """The holder spends free funds; ``LookupError`` or ``Refused`` (beyond what is free)."""
+        ledger = self._existing(institution_id, asset_id)
+        ledger.debit(amount_fen, self.clock.now())
+        return ledger
+
+    def _existing(self, institution_id: str, asset_id: str) -> AssetLedger:
         ledger = self.ledger(institution_id, asset_id)
         if ledger is None:
             raise LookupError(NO_SUCH_ASSET)
-        ledger.credit(amount_fen, self.clock.now())
         return ledger
+
+    def freeze_ledger(self, institution_id: str, freeze_id: str) -> AssetLedger | None:
+        """The ledger holding the freeze ``freeze_id`` at the institution, settled up to now."""
+        asset_id = self._freezes.get((institution_id, freeze_id))
+        return None if asset_id is None else self.ledger(institution_id, asset_id)
 
     # --- orders ------------------------------------------------------------------------------------
     def execute(self, institution_id: str, order: ControlOrder) -> dict[str, Any]:
@@ -108,6 +152,7 @@ class LedgerBook:
         ledger = self.ledger(institution_id, order.asset.id)
         if ledger is None or ledger.kind != order.asset.kind:
             return _record(order, "refused", reason=NO_SUCH_ASSET)
+        self.known.add(institution_id, order.asset.id)  # a court's order names it: the network knows it now
         # Assistance is owed only against the debtor the documents name.
         held = self.population.assets_at(institution_id, order.debtor_id_number)
         if not any(a.asset_id == order.asset.id for a in held):  # type: ignore[attr-defined]
@@ -119,6 +164,7 @@ class LedgerBook:
                     order.order_id, court=order.court, case_number=order.case_number, served_at=order.served_at,
                     amount_fen=order.amount_fen, term_days=order.term_days, now=now,
                 )
+                self._freezes[(institution_id, freeze.freeze_id)] = order.asset.id
                 return _record(order, freeze.status, ledger, freeze)
             if order.type == "continue":
                 freeze = ledger.continue_(order.original_freeze_id, court=order.court, term_days=order.term_days, now=now)

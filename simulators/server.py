@@ -8,6 +8,7 @@ from aiohttp import web
 
 from schemas import ports
 from schemas.signing import PartnerKeys
+from simulators.activity import Activity
 from simulators.apps import build_app
 from simulators.behaviour import Behaviours
 from simulators.ledger_book import LedgerBook
@@ -25,6 +26,7 @@ async def serve(
     ready: asyncio.Event | None = None,
     ledgers: LedgerBook | None = None,
     partner_keys: PartnerKeys | None = None,
+    activity_per_s: float = 0.0,
 ) -> None:
     """Serve ``kinds`` on ``host`` at ``ports[kind]`` and set ``ready`` once all listen.
 
@@ -36,9 +38,11 @@ async def serve(
     advancing time through any app's admin API moves every institution's freezes along.
 
     ``partner_keys`` turns on verification of signed partner requests (``schemas.signing``).
+    ``activity_per_s`` > 0 runs background activity (``simulators.activity``) on the served kinds.
     """
     ledgers = ledgers if ledgers is not None else LedgerBook(population)
     runners: list[web.AppRunner] = []
+    activity: asyncio.Task[None] | None = None
     try:
         for kind in kinds:
             # handler_cancellation: a client that gives up ends its request, so a hanging
@@ -52,9 +56,15 @@ async def serve(
             site = web.TCPSite(runner, host, ports.get(kind, DEFAULT_PORTS[kind]))
             await site.start()
             ports[kind] = runner.addresses[0][1]
+        if activity_per_s > 0:
+            served = [i for i in population.directory.institutions if i.kind in kinds]
+            activity = asyncio.create_task(Activity(ledgers, served, population.seed).run(activity_per_s))
         if ready is not None:
             ready.set()
         await asyncio.Event().wait()
     finally:
+        if activity is not None:
+            activity.cancel()
+            await asyncio.gather(activity, return_exceptions=True)
         for runner in reversed(runners):
             await runner.cleanup()

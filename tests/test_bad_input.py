@@ -10,6 +10,7 @@ import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
 from infra.kafka.topics import deadletter_topic, legs_topic, results_topic
+from schemas.directory import Directory
 from schemas.identifiers import resident_id_check_digit
 from tests.helpers import CASE, case_body, debtor_json, wait_inquiry
 
@@ -62,6 +63,18 @@ async def test_unknown_institution(api, person, credential) -> None:
     status, body = await post(api, "/v1/inquiries", json=body)
     assert status == 422 and body["errors"][0]["field"] == "institutions[1]"
     assert "bank-99" in body["errors"][0]["message"]
+
+
+async def test_lodging_registries_are_never_asked_about_assets(api, person, credential) -> None:
+    status, accepted = await post(api, "/v1/inquiries", json=case_body([debtor_json(person)], credential))
+    assert status == 202 and accepted["legs"] == len(Directory.from_env().queryable()), accepted
+    inquiry = await wait_inquiry(api, accepted["location"])
+    asked = {leg["institution_id"] for leg in inquiry["reports"][0]["legs"]}
+    assert asked and not any(i.startswith("lodging") for i in asked)
+    for scope, index in ((["lodging"], 0), (["bank-01", "lodging-01"], 1)):
+        status, body = await post(api, "/v1/inquiries", json=case_body([debtor_json(person)], credential, institutions=scope))
+        assert status == 422 and body["errors"][0]["field"] == f"institutions[{index}]", body
+        assert "answers no inquiries" in body["errors"][0]["message"]
 
 
 async def test_missing_and_mistyped_fields(api, person, credential) -> None:

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
-from assetgw.stack.supervisor import free_port
+from assetgw.stack.supervisor import free_port, registered_kinds
 from infra.kafka.broker import EmbeddedBroker
 from tests.helpers import case_body, debtor_json, officer_token, rich_debtor, wait_inquiry
 
@@ -43,7 +43,7 @@ def test_up_runs_the_tree_and_stops_cleanly_on_sigterm(tmp_path: Path) -> None:
                 break
         assert any("API http://127.0.0.1:" in line for line in lines), "".join(lines)
         children = subprocess.run(["pgrep", "-P", str(proc.pid)], capture_output=True, text=True).stdout.split()
-        assert len(children) == 7  # broker, simulator, four connector workers, gateway
+        assert len(children) == 3 + len(registered_kinds())  # broker, simulator, gateway, a connector worker per plugged-in kind
         proc.send_signal(signal.SIGTERM)
         rest, _ = proc.communicate(timeout=60)
         assert proc.returncode == 0, rest

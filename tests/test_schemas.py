@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 
 from infra.logs import mask_text
+from schemas.directory import QUERY_KINDS, Directory, NotQueryable, UnknownInstitution, parse_counts
 from schemas.export import OUT, documents, render
 from schemas.identifiers import check_bank_card, check_case_number, check_resident_id, check_uscc
 from schemas.messages import SCHEMA_VERSION, LegBatchResult, LegResult, UndecodableMessage, decode, encode, utcnow
@@ -70,3 +71,17 @@ def test_exported_json_schemas_are_current() -> None:
         path = OUT / f"{name}.v{SCHEMA_VERSION}.json"
         assert path.read_bytes() == render(doc), f"{path} is stale: run python -m schemas.export"
     assert len(list(OUT.glob("*.json"))) == len(documents()), "stale schema files: run python -m schemas.export"
+
+
+def test_inquiries_fan_out_only_to_institutions_that_answer_them() -> None:
+    directory = Directory.from_counts(parse_counts("bank=2,lodging=3"))
+    assert [i.id for i in directory.of_kind("lodging")] == ["lodging-01", "lodging-02", "lodging-03"]
+    assert {i.kind for i in directory.resolve_scope(None)} == {i.kind for i in directory.resolve_scope([])} == set(QUERY_KINDS)
+    assert "lodging" not in {i.kind for i in directory.queryable()}
+    for scope in (["bank-01", "lodging"], ["bank", "lodging-02"]):
+        with pytest.raises(NotQueryable) as refused:
+            directory.resolve_scope(scope)
+        assert refused.value.index == 1 and "answers no inquiries" in str(refused.value)
+    with pytest.raises(UnknownInstitution) as unknown:
+        directory.resolve_scope(["bank-09"])
+    assert unknown.value.index == 0 and not isinstance(unknown.value, NotQueryable)

@@ -33,6 +33,7 @@ DEFAULTS = {
         "land": "http://127.0.0.1:18102",
         "vehicle": "http://127.0.0.1:18103",
         "payment": "http://127.0.0.1:18104",
+        "lodging": "http://127.0.0.1:18105",
     },
     "inquiry_deadline_s": 600.0,
     "order_deadline_s": 172800.0,
@@ -105,7 +106,8 @@ def test_defaults() -> None:
     settings = Settings.from_env()
     assert _as_dict(settings) == DEFAULTS
     assert [i.id for i in settings.directory.of_kind("bank")][-1] == "bank-22"
-    assert len(settings.directory.institutions) == 28
+    assert len(settings.directory.institutions) == 30  # 28 that answer inquiries, and 2 lodging registries
+    assert len(settings.directory.queryable()) == 28
     assert settings.api_url == "http://127.0.0.1:18080"
 
 
@@ -136,7 +138,7 @@ def test_empty_means_unset(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("ASSETGW_INSTITUTIONS", "")
     settings = Settings.from_env()
     assert _as_dict(settings) == DEFAULTS
-    assert len(settings.directory.institutions) == 28
+    assert len(settings.directory.institutions) == 30
 
 
 @pytest.mark.parametrize(("word", "meaning"), [("1", True), ("TRUE", True), ("Yes", True), ("on", True),

@@ -23,6 +23,7 @@ from assetgw.ops.reading import OpsError, partitions_of, reader, scan
 from assetgw.ops.replay import progress_bar, shown_key, start_producer
 from infra.clock import SHANGHAI
 from infra.kafka.clients import make_producer
+from infra.kafka.deadletter import ORIGIN
 from infra.kafka.topics import deadletter_topic
 from infra.settings import Settings
 
@@ -87,7 +88,7 @@ class DeadLetter:
             "partition": self.partition, "offset": self.offset, "key": None if self.key is None else shown_key(self.key),
             "source_topic": self.source_topic, "source_partition": self.source_partition, "source_offset": self.source_offset,
             "reason": self.reason, "attempts": self.attempts, "consumer": self.header("dlq.consumer"),
-            "failed_at": self.failed_at, "redriven_from": self.header(REDRIVEN_FROM),
+            "failed_at": self.failed_at, "redriven_from": self.header(REDRIVEN_FROM), "origin": self.header(ORIGIN),
             "value_bytes": None if self.value is None else len(self.value),
         }
 
@@ -259,6 +260,8 @@ def print_dead_letters(letters: list[DeadLetter], console: Console, title: str =
                   title=f"{title}: {len(letters)}", title_justify="left", show_edge=False)
     for d in letters:
         source = f"{d.source_topic}/{d.source_partition}/{d.source_offset}" if d.source_topic else "?"
+        if d.header(ORIGIN):  # rejected before any topic (an institution's event): where it came from
+            source = f"{d.header(ORIGIN)} → {d.source_topic}"
         table.add_row(d.position, source, _short(d.reason), str(d.attempts or "?"), d.failed_at or "?")
     console.print(table)
 

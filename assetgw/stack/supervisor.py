@@ -17,10 +17,12 @@ import sys
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from importlib.metadata import entry_points
 from pathlib import Path
 
 import aiohttp
 
+from connectors.contract.registry import GROUP as CONNECTOR_GROUP
 from infra.kafka.broker import EmbeddedBroker
 from infra.kafka.topics import ensure_topics
 from infra.processes import die_with_parent
@@ -54,6 +56,13 @@ class Service:
     process: subprocess.Popen[bytes] | None = None
 
 
+def registered_kinds() -> tuple[str, ...]:
+    """The directory's kinds that have a connector plug-in installed: one worker each. A kind whose
+    plug-in is not (yet) installed has no worker rather than one that cannot start."""
+    names = {ep.name for ep in entry_points(group=CONNECTOR_GROUP)}
+    return tuple(k for k in KINDS if k in names)
+
+
 class Stack:
     def __init__(
         self,
@@ -64,7 +73,7 @@ class Stack:
         ports: str = "default",
         env: dict[str, str] | None = None,
         simulator_args: list[str] | None = None,
-        connector_kinds: tuple[str, ...] = KINDS,
+        connector_kinds: tuple[str, ...] | None = None,
     ) -> None:
         self.data_dir = data_dir.resolve()
         self.logs = self.data_dir / "logs"
@@ -96,7 +105,7 @@ class Stack:
         self.services: dict[str, Service] = {
             "simulator": Service("simulator", ["simulator", "--ports", ports_arg, *(simulator_args or [])],
                                  [f"http://127.0.0.1:{p}/healthz" for p in self.sim_ports.values()]),
-            **{f"connector-{k}": self._connector(k, pick) for k in connector_kinds},
+            **{f"connector-{k}": self._connector(k, pick) for k in (connector_kinds or registered_kinds())},
             "gateway": Service("gateway", ["gateway"], [f"{self.api_url}/healthz"]),
         }
 

@@ -20,7 +20,7 @@ console = Console()
 async def run_up(args: argparse.Namespace, stop: asyncio.Event) -> None:
     bootstrap = os.environ.get("KAFKA_BOOTSTRAP")
     stack = Stack(Path(args.data_dir), engine=args.engine, kafka_bootstrap=bootstrap, ports=args.ports,
-                  simulator_args=["--latency", args.latency])
+                  simulator_args=["--latency", args.latency, "--activity", args.activity])
     where = f"cluster {bootstrap}" if bootstrap else f"embedded {args.engine} broker on {stack.kafka_bootstrap}"
     console.print(f"starting asset-gateway on the {where} …")
     started = time.monotonic()

@@ -16,6 +16,7 @@ from typing import Any, ClassVar, Protocol, runtime_checkable
 from connectors.contract.transport import Transport
 from schemas.assets import Asset
 from schemas.directory import Institution
+from schemas.events import ControlStatusQuery, ControlStatusReport
 from schemas.messages import LegBatch
 from schemas.orders import OrderRequest
 
@@ -36,6 +37,16 @@ class Refused:
 
 
 Answer = Found | NotFound | Refused
+
+
+@dataclass(frozen=True, slots=True)
+class EventPage:
+    """One page of an institution's event feed, oldest first. The events are as the institution
+    sent them (JSON objects, or whatever came): the runtime validates each on its own, so one bad
+    event is dead-lettered without holding back the rest. ``next`` is the cursor to ask after."""
+
+    events: Sequence[Any]
+    next: int
 
 
 @dataclass
@@ -67,6 +78,16 @@ class Connector(Protocol):
 
     async def control(self, institution: Institution, order: OrderRequest) -> dict[str, Any]:
         """Send a control order; return the institution's control record (see connectors/kinds/control.py)."""
+        ...
+
+    async def events(self, institution: Institution, after: int, wait_s: float, limit: int) -> EventPage:
+        """Up to ``limit`` events after feed position ``after``; the institution may hold the call
+        up to ``wait_s`` until one exists (a long-poll). Shared: connectors/kinds/feed.py."""
+        ...
+
+    async def control_status(self, institution: Institution, query: ControlStatusQuery) -> ControlStatusReport:
+        """The institution's current state of the query's freezes and accounts, as an ``answered``
+        report. Shared: connectors/kinds/status.py."""
         ...
 
     async def aclose(self) -> None: ...

@@ -5,18 +5,22 @@ from __future__ import annotations
 
 from typing import ClassVar
 
-from connectors.contract.base import Answer, Found, NotFound, Permanent, Refused, Retryable
+from connectors.contract.base import Answer, EventPage, Found, NotFound, Permanent, Refused, Retryable
 from connectors.contract.transport import Transport
 from connectors.kinds.common import answers_by_leg, legal_basis, refuse_all
 from connectors.kinds.control import control_record, control_request
+from connectors.kinds.feed import read_feed
 from connectors.kinds.http_errors import check_status, require_dict
+from connectors.kinds.status import status_report, status_request
 from schemas.assets import PaymentWallet
 from schemas.directory import Institution
+from schemas.events import ControlStatusQuery, ControlStatusReport
 from schemas.messages import LegBatch, new_id, utcnow
 from schemas.orders import OrderRequest
 
 SUCCESS, BUSY, NOT_A_USER, REFUSED = "10000", "20000", "40004", "40003"
 MAX_BATCH = 500  # the apps' limit of subjects per batch query
+STATUS_METHOD = "court.wallet.control_status"  # connectors/kinds/status.py's body, as biz_content
 
 
 class PaymentAppConnector:
@@ -78,6 +82,15 @@ class PaymentAppConnector:
         if code != SUCCESS:
             raise Permanent(f"{institution.id} answered code {code}: {data.get('sub_msg') or data.get('msg')}")
         return control_record(data.get("data"), institution, order)
+
+    async def events(self, institution: Institution, after: int, wait_s: float, limit: int) -> EventPage:
+        return await read_feed(self.transport, institution, after, wait_s, limit)  # the feed is outside the envelope
+
+    async def control_status(self, institution: Institution, query: ControlStatusQuery) -> ControlStatusReport:
+        code, data = await self._gateway(institution, STATUS_METHOD, query.run_id, status_request(query))
+        if code != SUCCESS:
+            raise Permanent(f"{institution.id} answered code {code}: {data.get('sub_msg') or data.get('msg')}")
+        return status_report(data.get("data"), institution, query)
 
     async def aclose(self) -> None:
         await self.transport.aclose()

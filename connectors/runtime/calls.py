@@ -49,21 +49,23 @@ class InstitutionCalls:
         self._breakers: dict[str, CircuitBreaker] = {}
 
     async def call(self, institution: Institution, call: Callable[[], Awaitable[T]], attempts: Attempts,
-                   within_s: float) -> T:
+                   within_s: float, attempt_timeout_s: float | None = None) -> T:
         """``call`` until it answers, within ``within_s`` for all attempts (``TimeoutError`` past
-        it), as one of the institution's calls in flight. Raises what the last attempt raised."""
+        it), as one of the institution's calls in flight. Raises what the last attempt raised.
+        Each attempt may take ``call_timeout_s``, or ``attempt_timeout_s`` (a long-poll's)."""
         async with asyncio.timeout(within_s):
             async with self._limits[institution.id]:
                 with _in_flight(institution.id):
-                    return await self._with_retries(institution, call, attempts)
+                    return await self._with_retries(institution, call, attempts, attempt_timeout_s or self.settings.call_timeout_s)
 
-    async def _with_retries(self, institution: Institution, call: Callable[[], Awaitable[T]], attempts: Attempts) -> T:
+    async def _with_retries(self, institution: Institution, call: Callable[[], Awaitable[T]], attempts: Attempts,
+                            timeout_s: float) -> T:
         """Retry what is Retryable up to ``call_attempts`` times in all. The first attempt runs
         bare: nearly every call succeeds at once, and tenacity's per-attempt bookkeeping was ~15% of
         a bank call's CPU (py-spy); retries go through tenacity."""
         breaker = self._breaker(institution.id)
         try:
-            return await self._attempt(institution, breaker, call, attempts)
+            return await self._attempt(institution, breaker, call, attempts, timeout_s)
         except Retryable as exc:
             if self.settings.call_attempts < 2:
                 raise
@@ -76,20 +78,20 @@ class InstitutionCalls:
         )
         async for attempt in retrying:
             with attempt:
-                return await self._attempt(institution, breaker, call, attempts)
+                return await self._attempt(institution, breaker, call, attempts, timeout_s)
         raise AssertionError("unreachable: tenacity reraises the last error")
 
     async def _attempt(self, institution: Institution, breaker: CircuitBreaker, call: Callable[[], Awaitable[T]],
-                       attempts: Attempts) -> T:
-        """One call, within ``call_timeout_s``, telling the breaker how the link fared."""
+                       attempts: Attempts, timeout_s: float) -> T:
+        """One call, within ``timeout_s``, telling the breaker how the link fared."""
         attempts.count += 1
         breaker.before_call()
         try:
-            async with asyncio.timeout(self.settings.call_timeout_s):
+            async with asyncio.timeout(timeout_s):
                 answer = await call()
         except TimeoutError:
             breaker.failed()
-            raise Retryable(f"{institution.id} did not answer within {self.settings.call_timeout_s:g}s") from None
+            raise Retryable(f"{institution.id} did not answer within {timeout_s:g}s") from None
         except (aiohttp.ClientError, OSError) as exc:
             breaker.failed()
             raise Retryable(f"{institution.id} connection error: {exc!r}"[:300]) from None

@@ -13,6 +13,7 @@ from aiokafka.errors import KafkaError
 from infra.kafka.protocols import Producer
 from infra.kafka.subscriber import Delivery
 from infra.kafka.topics import order_results_topic, results_topic
+from schemas.events import ControlStatusQuery, ControlStatusReport
 from schemas.messages import LegBatch, LegBatchResult, encode
 from schemas.orders import OrderRequest, OrderResult
 
@@ -61,3 +62,9 @@ class ResultPublisher:
         order_id = delivery.message.order_id
         value = encode(result, order_id=order_id)
         await delivery.settle(lambda: self.producer.send_and_wait(self.order_results_topic, value, key=order_id.encode()))
+
+    async def publish_status_report(self, delivery: Delivery[ControlStatusQuery], report: ControlStatusReport) -> None:
+        """On the control results topic, keyed by the reconciliation run: one run's reports together."""
+        run_id = delivery.message.run_id
+        value = encode(report, run_id=run_id, institution_id=report.institution_id)
+        await delivery.settle(lambda: self.producer.send_and_wait(self.order_results_topic, value, key=run_id.encode()))

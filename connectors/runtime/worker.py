@@ -1,5 +1,7 @@
-"""A connector worker: consumes one institution kind's batches of inquiry legs and its control
-orders, calls the institutions, and publishes exactly one result per leg or order.
+"""A connector worker: consumes one institution kind's batches of inquiry legs, its control
+orders and control status queries, calls the institutions, and publishes exactly one result per
+leg or order and one report per query; alongside, it relays the institutions' event feeds to
+Kafka (``events.py``).
 
 A message carries one inquiry's legs for institutions of one kind. They are asked of their
 institutions, per institution in chunks of at most the connector's ``max_batch``, all
@@ -16,35 +18,43 @@ from __future__ import annotations
 import asyncio
 
 import structlog
+from aiokafka import TopicPartition
 from pydantic import BaseModel
 
 from connectors.contract.base import Connector
 from connectors.runtime.calls import InstitutionCalls
+from connectors.runtime.cursors import FileCursorStore, cursor_dir
+from connectors.runtime.event_sink import EventSink
+from connectors.runtime.events import EventRelay
 from connectors.runtime.legs import LegAnswers
 from connectors.runtime.orders import OrderSender
 from connectors.runtime.publisher import ResultPublisher
+from connectors.runtime.status import StatusReporter
 from infra.kafka.protocols import Consumer, Producer
 from infra.kafka.subscriber import Delivery, Subscriber
 from infra.kafka.topics import deadletter_topic, legs_topic, orders_topic
 from infra.settings import Settings
+from schemas.events import ControlStatusQuery
 from schemas.messages import LegBatch, UndecodableMessage
 from schemas.orders import OrderRequest
 
 log = structlog.get_logger("connector")
 
-Work = LegBatch | OrderRequest
+Work = LegBatch | OrderRequest | ControlStatusQuery
 
 
 class ConnectorWorker:
     """The subscriber's handler for one kind: many messages at once (``ConcurrentHandler``)."""
 
-    def __init__(self, kind: str, connector: Connector, settings: Settings, consumer: Consumer, producer: Producer) -> None:
+    def __init__(self, kind: str, connector: Connector, settings: Settings, consumer: Consumer, producer: Producer,
+                 relay_events: bool = True) -> None:
         self.kind = kind
         self.connector = connector
         self.settings = settings
         calls = InstitutionCalls(settings)
         self.legs = LegAnswers(connector, settings, calls)
         self.orders = OrderSender(connector, calls)
+        self.status = StatusReporter(connector, calls, settings)
         self.publisher = ResultPublisher(producer, settings.topic_prefix)
         prefix = settings.topic_prefix
         self.group_id = connector_group(prefix, kind)
@@ -52,18 +62,30 @@ class ConnectorWorker:
             consumer, producer, [legs_topic(prefix, kind), orders_topic(prefix, kind)], group_id=self.group_id,
             handler=self, deadletter_topic=deadletter_topic(prefix), max_records=settings.max_inflight)
         self._legs_in_flight = 0
+        # One relaying instance per kind: the one holding partition 0 of the kind's orders topic.
+        first_orders = TopicPartition(orders_topic(prefix, kind), 0)
+        self.relay = EventRelay(
+            connector, settings.directory.of_kind(kind), settings, calls,
+            EventSink(producer, prefix, consumer=f"{self.group_id}.relay"), FileCursorStore(cursor_dir(settings.data_dir)),
+            leading=lambda: first_orders in consumer.assignment(),
+        ) if relay_events else None
 
     async def run(self, stop: asyncio.Event, grace_s: float = 20.0) -> None:
         log.info("worker starting", kind=self.kind, group=self.group_id)
+        relay = asyncio.create_task(self.relay.run(stop)) if self.relay is not None else None
         try:
             await self.subscriber.run(stop, grace_s)
         finally:
+            if relay is not None:  # it ends with ``stop``; cancelled if the subscriber ended otherwise
+                if not stop.is_set():
+                    relay.cancel()
+                await asyncio.gather(relay, return_exceptions=True)
             await self.connector.aclose()
             log.info("worker stopped", kind=self.kind)
 
     def accept(self, payload: BaseModel) -> Work:
-        if not isinstance(payload, (LegBatch, OrderRequest)):
-            raise UndecodableMessage(f"expected legs or an order, got {type(payload).__name__}")
+        if not isinstance(payload, (LegBatch, OrderRequest, ControlStatusQuery)):
+            raise UndecodableMessage(f"expected legs, an order or a status query, got {type(payload).__name__}")
         for institution_id in sorted(_institutions(payload)):
             institution = self.settings.directory.by_id.get(institution_id)
             if institution is None or institution.kind != self.kind:
@@ -78,8 +100,9 @@ class ConnectorWorker:
 
     async def handle(self, delivery: Delivery[Work]) -> None:
         work = delivery.message
-        ids = ({"inquiry_id": work.inquiry_id, "batch_id": work.batch_id}
-               if isinstance(work, LegBatch) else {"order_id": work.order_id, "case_number": work.case_number})
+        ids = ({"inquiry_id": work.inquiry_id, "batch_id": work.batch_id} if isinstance(work, LegBatch)
+               else {"run_id": work.run_id} if isinstance(work, ControlStatusQuery)
+               else {"order_id": work.order_id, "case_number": work.case_number})
         with structlog.contextvars.bound_contextvars(institution=",".join(sorted(_institutions(work))), **ids):
             if isinstance(work, LegBatch):
                 self._legs_in_flight += len(work.legs)
@@ -87,6 +110,9 @@ class ConnectorWorker:
                     await self.publisher.publish_parts(delivery, self.legs.answers(work))  # type: ignore[arg-type]
                 finally:
                     self._legs_in_flight -= len(work.legs)
+            elif isinstance(work, ControlStatusQuery):
+                report = await self.status.report(work, self.settings.directory.by_id[work.institution_id])
+                await self.publisher.publish_status_report(delivery, report)  # type: ignore[arg-type]
             else:
                 result = await self.orders.control(work, self.settings.directory.by_id[work.institution_id])
                 await self.publisher.publish_order_result(delivery, result)  # type: ignore[arg-type]

@@ -7,16 +7,19 @@ from types import ModuleType
 from aiohttp import web
 
 from schemas.signing import PartnerKeys
-from simulators import admin, admin_ledgers, partner_link
-from simulators.apps import bank, controls, event_feed, land, payment, vehicle
+from simulators import admin, admin_events, admin_ledgers, partner_link
+from simulators.apps import bank, control_status, controls, event_feed, land, lodging, payment, vehicle
 from simulators.apps.common import CONTEXT, SimContext
 from simulators.behaviour import Behaviours
 from simulators.ledger_book import LedgerBook
 from simulators.population import Population
 
-APIS: dict[str, ModuleType] = {"bank": bank, "land": land, "vehicle": vehicle, "payment": payment}
+APIS: dict[str, ModuleType] = {"bank": bank, "land": land, "vehicle": vehicle, "payment": payment, "lodging": lodging}
 # The payment app takes control orders through its gateway method instead of /controls.
 CONTROLS_ROUTE = {"bank", "land", "vehicle"}
+# Kinds holding assets under control, whose status the network may reconcile (the payment app
+# serves it both as /controls/status and as its gateway method).
+STATUS_ROUTE = {"bank", "land", "vehicle", "payment"}
 
 
 def build_app(
@@ -37,8 +40,11 @@ def build_app(
     partner_link.install(app, partner_keys)
     admin.add_routes(app)
     admin_ledgers.add_routes(app)
+    admin_events.add_routes(app)
     APIS[kind].add_routes(app)
     event_feed.add_routes(app)
+    if kind in STATUS_ROUTE:
+        control_status.add_routes(app)
     if kind in CONTROLS_ROUTE:
         controls.add_routes(app)
     return app

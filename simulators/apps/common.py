@@ -70,6 +70,17 @@ async def read_json(request: web.Request) -> Any:
         raise ValueError(f"body is not JSON: {exc}") from None
 
 
+async def read_object(request: web.Request) -> dict[str, Any]:
+    """The body as a JSON object, or a 400 ``bad_request`` (the admin routes' bodies)."""
+    try:
+        body = await read_json(request)
+    except ValueError as exc:
+        raise http_error(web.HTTPBadRequest, "bad_request", str(exc)) from None
+    if not isinstance(body, dict):
+        raise http_error(web.HTTPBadRequest, "bad_request", "body must be a JSON object")
+    return body
+
+
 def validate(model: type[M], data: Any) -> M:
     """``model`` from decoded JSON; ``ValueError`` naming the first field at fault."""
     try:
@@ -129,10 +140,13 @@ ID_TYPE_KIND: dict[str, DebtorKind] = {"resident_id": "person", "uscc": "organis
 
 
 def holdings(ctx: SimContext, inst: str, id_number: str, kind: DebtorKind | None) -> list[Asset]:
-    """What the institution holds for the debtor, straight from the ground truth. Institutions
+    """What the institution holds for the debtor, straight from the ground truth, for an answer to
+    a query: from now on the network knows these assets, so their changes are events. Institutions
     index customers by (document type, number), so a resident ID sent as a credit code finds
     nobody; ``kind=None`` matches the number alone (the vehicle office's batch rows)."""
     record = ctx.population.find(id_number)
     if record is None or (kind is not None and record.kind != kind):
         return []
-    return ctx.population.assets_at(inst, id_number)
+    assets = ctx.population.assets_at(inst, id_number)
+    ctx.ledgers.note_reported(inst, assets)
+    return assets

@@ -11,7 +11,9 @@ Methods: ``court.wallet.query`` (find a debtor's wallets), ``court.wallet.batch_
 order, ``code`` 10000 or 40004; the legal basis is the batch's, so 40003 refuses the whole call,
 and one latency sample or fault answers the whole call) and ``court.wallet.control`` (a control
 order as ``biz_content``; ``data`` is the control record, whose refusals are still code 10000:
-the platform answered, the answer is no).
+the platform answered, the answer is no) and ``court.wallet.control_status`` (``biz_content``
+``{"freeze_ids", "asset_ids"}``; ``data`` as ``POST /{inst}/controls/status`` answers, which the
+app serves too: reconciliation is one interface across the network).
 """
 
 from __future__ import annotations
@@ -34,12 +36,15 @@ from simulators.apps.common import (
     read_json,
     validate,
 )
+from simulators.apps.control_status import StatusBody
 from simulators.apps.faults import misbehave
 from simulators.control_order import ControlOrder
+from simulators.control_status import status_report
 
 METHOD = "court.wallet.query"
 BATCH_METHOD = "court.wallet.batch_query"
 CONTROL_METHOD = "court.wallet.control"
+STATUS_METHOD = "court.wallet.control_status"
 MAX_BATCH_SUBJECTS = 500
 CERT_KIND: dict[str, DebtorKind] = {"ID_CARD": "person", "USCC": "organisation"}
 
@@ -151,6 +156,16 @@ async def _control(request: web.Request, ctx: SimContext, inst: str, biz_content
     return _answer("10000", "Success", data=ctx.ledgers.execute(inst, order))
 
 
+async def _control_status(request: web.Request, ctx: SimContext, inst: str, biz_content: dict[str, Any]) -> web.Response:
+    try:
+        body = validate(StatusBody, biz_content)
+    except ValueError as exc:
+        return _answer("40002", "Invalid Arguments", f"biz_content.{exc}")
+    if (fault := await misbehave(request, ctx, inst, error=_unavailable)) is not None:
+        return fault
+    return _answer("10000", "Success", data=status_report(ctx.ledgers, inst, body.freeze_ids, body.asset_ids))
+
+
 def _unavailable(ctx: SimContext, inst: str) -> web.Response:
     return _answer("20000", "service unavailable", "系统繁忙，请稍后重试")
 
@@ -159,6 +174,7 @@ METHODS: dict[str, Callable[[web.Request, SimContext, str, dict[str, Any]], Awai
     METHOD: _query,
     BATCH_METHOD: _batch_query,
     CONTROL_METHOD: _control,
+    STATUS_METHOD: _control_status,
 }
 
 

@@ -16,16 +16,13 @@ from unittest import mock
 
 import aiohttp
 import orjson
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from assetgw.ops.rebuild import compare, rebuild
 from assetgw.stack.supervisor import Stack
-from infra.kafka.topics import institution_events_topic
 from infra.settings import Settings
 from schemas.assets import ASSET_KINDS, asset_id
 from schemas.courts import Courts
-from schemas.events import InstitutionEvent, event_key
-from schemas.messages import encode
 from simulators.population import registered_credentials
 
 CASE = {
@@ -305,6 +302,16 @@ class Simulators:
         return await self._call("POST", kind, f"/admin/institutions/{institution_id}/assets/{asset_id}/credit",
                                 json={"amount_fen": amount_fen})
 
+    async def sighting(self, institution_id: str, plate: str, place: str, region: str | None = None) -> dict[str, Any]:
+        """A camera reads the plate: the vehicle office's feed reports it (``{"event"}``)."""
+        return await self._call("POST", "vehicle", f"/admin/institutions/{institution_id}/sightings",
+                                json={"plate": plate, "place": place, **({"region": region} if region else {})})
+
+    async def check_in(self, institution_id: str, id_number: str, hotel: str, city: str) -> dict[str, Any]:
+        """A person checks in at a hotel: the lodging registry's feed reports it."""
+        return await self._call("POST", "lodging", f"/admin/institutions/{institution_id}/check-ins",
+                                json={"id_number": id_number, "hotel": hotel, "city": city})
+
     async def advance(self, days: float) -> dict[str, Any]:
         """Moves the simulators' shared clock forward (lapses, promotions)."""
         return await self._call("POST", "bank", "/admin/clock/advance", json={"days": days})
@@ -314,17 +321,6 @@ class Simulators:
 
 
 # --- watches and alerts -------------------------------------------------------------------------
-
-async def publish_events(stack: Stack, events: list[InstitutionEvent]) -> None:
-    """Puts institution events on the stack's events topic, as a connector would."""
-    producer = AIOKafkaProducer(bootstrap_servers=stack.kafka_bootstrap, acks="all")
-    await producer.start()
-    try:
-        for e in events:
-            await producer.send_and_wait(institution_events_topic(stack.env["ASSETGW_TOPIC_PREFIX"]), encode(e), key=event_key(e))
-    finally:
-        await producer.stop()
-
 
 async def next_sse_alert(stream: aiohttp.ClientResponse, timeout: float = 30) -> tuple[int, dict[str, Any], int]:
     """The next ``alert`` event of a server-sent-event stream: (its id, its data, keep-alive comments before it)."""

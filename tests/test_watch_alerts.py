@@ -161,7 +161,7 @@ async def test_a_vehicle_sighting_and_a_check_in_say_what_and_where(world: World
     assert seen.detail["where"]["place"] == "万达广场地下停车场 B2 入口"
     assert seen.detail["where"]["institution_name"] == DIRECTORY.by_id["vehicle-01"].name
     assert lodged.summary == "入住 石家庄市 如家酒店(石家庄火车站店) 中华南大街 88 号" and lodged.kind == "lodging"
-    assert lodged.detail["where"]["institution_name"] == "lodging-01"  # not in the directory: its id
+    assert lodged.detail["where"]["institution_name"] == DIRECTORY.by_id["lodging-01"].name
 
 
 async def test_ended_and_expired_watches_and_other_debtors_raise_no_alert(world: World) -> None:

@@ -1,15 +1,14 @@
 """Watches and alerts through the running stack: placing, reading, listing and ending watches over
 HTTP with every refusal naming its field, and institution events on the real broker turning into
-alerts on the live stream — money arriving frozen through the order desk, a watched car seen."""
+alerts on the live stream — money arriving frozen through the order desk, a watched car seen, a
+hotel check-in — each triggered at the simulated institution and relayed by its connector."""
 
 from __future__ import annotations
 
-import itertools
 import uuid
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, timedelta
 from typing import Any
 
-from schemas.events import InstitutionEvent
 from schemas.watches import MAX_WATCH_DAYS, today_in_china
 from tests.helpers import (
     COURT_A,
@@ -21,12 +20,8 @@ from tests.helpers import (
     open_case,
     pick,
     post_json,
-    publish_events,
     settled,
 )
-
-# Far beyond any real feed position, so the gateway takes these as new for their subjects.
-_seqs = itertools.count(2 * 10**9)
 
 
 def watch_body(case: str, debtor: Any, court: str = COURT_A, **extra: Any) -> dict[str, Any]:
@@ -36,12 +31,6 @@ def watch_body(case: str, debtor: Any, court: str = COURT_A, **extra: Any) -> di
 
 def auto_freeze(case: str, credential: str) -> dict[str, Any]:
     return {"ruling_number": f"{case}之三", "notice_number": f"{case}-协冻", "officer_credentials": [credential], "term_days": 90}
-
-
-def happened(type_: str, institution_id: str, holder: Any, **fields: Any) -> InstitutionEvent:
-    seq = next(_seqs)
-    return InstitutionEvent(event_id=f"{institution_id}:{seq}", seq=seq, institution_id=institution_id, type=type_,  # type: ignore[arg-type]
-                            at=datetime.now(UTC), holder_id_number=holder.id_number, **fields)
 
 
 async def refused(api, body: dict[str, Any]) -> tuple[int, str, str]:  # type: ignore[no-untyped-def]
@@ -118,30 +107,34 @@ async def test_bad_watches_are_refused_naming_the_field_and_nothing_is_stored(ap
         assert r.status == 400 and (await r.json())["errors"][0]["field"] == "limit"
 
 
-async def test_money_arriving_is_frozen_and_a_watched_car_seen_and_both_stream_to_the_court(
-        stack, api, officers, simulators, population, credential) -> None:  # type: ignore[no-untyped-def]
-    # A company, so no living allowance holds part of the arrival back.
-    debtor = pick(population, lambda assets: has_account(1_000)(assets) and any(a.kind == "vehicle" for a in assets), kind="organisation")
+async def test_money_arriving_a_car_seen_and_a_check_in_stream_to_the_court_and_the_money_is_frozen(
+        api, officers, simulators, population, credential) -> None:  # type: ignore[no-untyped-def]
+    """The whole chain: the institutions' feeds, the connectors relaying them over Kafka, the
+    gateway's event consumer and the watch listener, the stream; the freeze through desk and ledger."""
+    debtor = pick(population, lambda assets: has_account(1_000)(assets) and any(a.kind == "vehicle" for a in assets), kind="person")
     case, assets = await open_case(api, debtor, credential, due_fen=50_000_00)
     account = next(a for a in assets if a["kind"] == "deposit" and not a.get("protected"))
     car = next(a for a in assets if a["kind"] == "vehicle")
-    status, watch = await post_json(api, "/v1/watches", watch_body(case, debtor, auto_freeze=auto_freeze(case, credential)))
+    body = watch_body(case, debtor, kinds=["funds", "vehicle", "lodging"], auto_freeze=auto_freeze(case, credential))
+    status, watch = await post_json(api, "/v1/watches", body)
     assert status == 202, watch
     inst, number = account["institution_id"], account["account_no"]
-    ledger = await simulators.credit(inst, number, 30_000_00)  # ¥30,000 arrives; the case may take ¥50,000
     async with api.get("/v1/alerts/stream", params={"case_number": case}) as stream:
         assert stream.status == 200 and stream.headers["Content-Type"].startswith("text/event-stream")
-        arrival = happened("funds_credited", inst, debtor, asset_kind="deposit", asset_id=number, amount_fen=30_000_00,
-                           balance_fen=ledger["balance_fen"])
-        sighting = happened("vehicle_sighted", car["institution_id"], debtor, asset_kind="vehicle", asset_id=car["plate"],
-                            place="万达广场地下停车场 B2 入口", region="石家庄市")
-        await publish_events(stack, [arrival, sighting])
-        seq, funds, _ = await next_sse_alert(stream)
-        seq2, seen, _ = await next_sse_alert(stream)
-    assert seq < seq2 and funds["watch_id"] == seen["watch_id"] == watch["id"]
+        await simulators.credit(inst, number, 30_000_00)  # ¥30,000 arrives; the case may take ¥50,000
+        await simulators.sighting(car["institution_id"], car["plate"], "万达广场地下停车场 B2 入口", "石家庄市")
+        await simulators.check_in("lodging-01", debtor.id_number, "如家酒店(石家庄火车站店)", "石家庄市")
+        alerts = {}
+        for _ in range(3):  # three feeds: the order between them is not fixed
+            seq, alert, _ = await next_sse_alert(stream)
+            alerts[alert["kind"]] = (seq, alert)
+    funds, seen, lodged = alerts["funds"][1], alerts["vehicle"][1], alerts["lodging"][1]
+    assert funds["watch_id"] == seen["watch_id"] == lodged["watch_id"] == watch["id"]
     assert funds["summary"].startswith("账户到账 ¥30,000.00") and funds["summary"].endswith("；已自动冻结 ¥30,000.00")
     assert funds["what"]["asset"] == {"kind": "deposit", "id": number} and funds["when"].endswith("+08:00")
     assert seen["summary"] == f"车辆 {car['plate']} 出现在 石家庄市 万达广场地下停车场 B2 入口" and seen["auto_freeze"] is None
+    assert lodged["summary"].startswith("入住 ") and "如家酒店(石家庄火车站店)" in lodged["summary"]
+    assert lodged["where"]["institution_id"] == "lodging-01"
     # The freeze went the way of any order: desk, audit trail, Kafka, the bank's ledger.
     order = await settled(api, funds["auto_freeze"]["order_id"])
     assert (order["type"], order["status"], order["amount_fen"], order["operator"]) == ("freeze", "applied", 30_000_00, "OFFICER-A1")
@@ -149,7 +142,9 @@ async def test_money_arriving_is_frozen_and_a_watched_car_seen_and_both_stream_t
     frozen = (await simulators.ledger(inst, number))["freezes"]
     assert [(f["court"], f["held_fen"]) for f in frozen] == [(COURT_A, 30_000_00)]
     # The same alerts by cursor; another court sees none of them.
+    seqs = sorted(seq for seq, _ in alerts.values())
     listed = await get_json(api, f"/v1/alerts?case_number={case}")
-    assert [a["seq"] for a in listed["alerts"]] == [seq, seq2] and listed["next_after"] == seq2
-    assert (await get_json(api, f"/v1/alerts?case_number={case}&after={seq}"))["alerts"][0]["seq"] == seq2
+    assert [a["seq"] for a in listed["alerts"]] == seqs and listed["next_after"] == seqs[-1]
+    page = await get_json(api, f"/v1/alerts?case_number={case}&after={seqs[0]}&limit=1")
+    assert [a["seq"] for a in page["alerts"]] == seqs[1:2]
     assert all(a["case_number"] != case for a in (await get_json(officers("OFFICER-B1", COURT_B), "/v1/alerts"))["alerts"])

@@ -8,7 +8,21 @@ from typing import Any
 
 import pytest
 
-from tests.helpers import ACCOUNT_A, ACCOUNT_B, COURT_A, COURT_B, get_json, has_account, open_case, order_body, pick, place, post_json, settled
+from tests.helpers import (
+    ACCOUNT_A,
+    ACCOUNT_B,
+    COURT_A,
+    COURT_B,
+    get_json,
+    has_account,
+    open_case,
+    order_body,
+    pick,
+    place,
+    post_json,
+    settled,
+    wait_for,
+)
 
 
 def first(assets: list[dict], kind: str, **match: Any) -> dict:
@@ -253,6 +267,16 @@ async def test_freeze_lapses_unless_continued(api, officers, simulators, populat
     car_ledger = await simulators.ledger(vehicle["institution_id"], vehicle["plate"])
     assert [f["status"] for f in freezes_of(money_ledger)] == ["applied"]  # continued: still holds
     assert {f["court"]: f["status"] for f in freezes_of(car_ledger)} == {COURT_A: "lapsed", COURT_B: "applied"}  # promoted
-    late = await place(api, order_body("continue", case_a, COURT_A, vehicle, credential, original_order_id=left["id"], term_days=30))
-    assert late["status"] == "refused" and "lapsed" in late["result"]["reason"]
-    assert (await get_json(api, f"/v1/orders/{left['id']}"))["status"] == "lapsed"
+    # The vehicle office told the network: the gateway knows the lapse and the promotion …
+    async def told() -> dict | None:
+        lapsed, promoted = (await get_json(api, f"/v1/orders/{left['id']}")), (await get_json(api_b, f"/v1/orders/{queued['id']}"))
+        return {"lapsed": lapsed, "promoted": promoted} if (lapsed["status"], promoted["status"]) == ("lapsed", "applied") else None
+
+    orders = await wait_for(told, 30, what="the lapse and the promotion to reach the gateway")
+    assert orders["lapsed"]["history"][-1]["actor"] == vehicle["institution_id"]
+    assert orders["lapsed"]["history"][-1]["event"] == "freeze_lapsed"
+    assert orders["promoted"]["result"]["queue_position"] is None
+    # … so a late continuation is refused at the desk, before it bothers the institution.
+    status, err = await post_json(api, "/v1/orders", order_body("continue", case_a, COURT_A, vehicle, credential,
+                                                           original_order_id=left["id"], term_days=30))
+    assert status == 422 and "lapsed" in err["message"]

@@ -7,6 +7,7 @@ import asyncio
 import itertools
 import os
 import re
+import sys
 import time
 import uuid
 from collections.abc import Awaitable, Callable
@@ -211,14 +212,25 @@ def has_account(min_fen: int, protected: bool = False) -> Callable[[list], bool]
 async def open_case(api: aiohttp.ClientSession, debtor: Any, credential: str, court: str = COURT_A,
                     due_fen: int = 10_000_000_00) -> tuple[str, list[dict]]:
     """An inquiry for the debtor under a new case; returns the case number and what was found."""
+    case, _, assets = await open_case_inquiry(api, debtor, credential, court, due_fen)
+    return case, assets
+
+
+def report_assets(inquiry: dict[str, Any]) -> list[dict]:
+    """Every asset of an inquiry's (first) debtor report."""
+    return [a for kind in inquiry["reports"][0]["assets"].values() for a in kind]
+
+
+async def open_case_inquiry(api: aiohttp.ClientSession, debtor: Any, credential: str, court: str = COURT_A,
+                            due_fen: int = 10_000_000_00) -> tuple[str, str, list[dict]]:
+    """As ``open_case``, with the inquiry's location too (its report can be read again later)."""
     case = new_case_number(court)
     body = {"case_number": case, "court": court, "amount_due_fen": due_fen, "costs_fen": 0,
             "notice_number": f"{case}-查", "officer_credentials": [credential], "debtors": [debtor_json(debtor)]}
     status, accepted = await post_json(api, "/v1/inquiries", body)
     assert status == 202, accepted
     inquiry = await wait_inquiry(api, accepted["location"])
-    assets = [a for kind in inquiry["reports"][0]["assets"].values() for a in kind]
-    return case, assets
+    return case, accepted["location"], report_assets(inquiry)
 
 
 def order_body(kind: str, case: str, court: str, asset: dict, credential: str, **extra: Any) -> dict[str, Any]:
@@ -235,6 +247,16 @@ async def place(api: aiohttp.ClientSession, body: dict) -> dict:
     status, order = await post_json(api, "/v1/orders", body)
     assert status == 202, order
     return await settled(api, order["id"])
+
+
+async def order_when(api: aiohttp.ClientSession, order_id: str, check: Callable[[dict], bool], what: str,
+                     timeout: float = 30) -> dict:
+    """The order once ``check`` holds for it (e.g. an institution's event has reached the gateway)."""
+    async def ready() -> dict | None:
+        order = await get_json(api, f"/v1/orders/{order_id}")
+        return order if check(order) else None
+
+    return await wait_for(ready, timeout, what=what)
 
 
 async def settled(api: aiohttp.ClientSession, order_id: str, timeout: float = 30) -> dict:
@@ -301,6 +323,16 @@ class Simulators:
         kind = institution_id.split("-")[0]
         return await self._call("POST", kind, f"/admin/institutions/{institution_id}/assets/{asset_id}/credit",
                                 json={"amount_fen": amount_fen})
+
+    async def debit(self, institution_id: str, asset_id: str, amount_fen: int) -> dict[str, Any]:
+        kind = institution_id.split("-")[0]
+        return await self._call("POST", kind, f"/admin/institutions/{institution_id}/assets/{asset_id}/debit",
+                                json={"amount_fen": amount_fen})
+
+    async def lose_events(self, institution_id: str, count: int) -> dict[str, Any]:
+        """The institution's next ``count`` events happen but never reach its feed."""
+        kind = institution_id.split("-")[0]
+        return await self._call("POST", kind, f"/admin/institutions/{institution_id}/events/lose", json={"count": count})
 
     async def sighting(self, institution_id: str, plate: str, place: str, region: str | None = None) -> dict[str, Any]:
         """A camera reads the plate: the vehicle office's feed reports it (``{"event"}``)."""
@@ -373,6 +405,14 @@ def metric_total(text: str, name: str, labels: str = "") -> float:
 
 
 # --- ops tools ----------------------------------------------------------------------------------
+
+async def run_cli(stack: Stack, *args: str, env: dict[str, str] | None = None) -> tuple[int, str, str]:
+    """``assetgw ARGS`` as ops run it against the stack: (exit code, stdout, stderr)."""
+    proc = await asyncio.create_subprocess_exec(sys.executable, "-m", "assetgw.cli", *args, env={**stack.env, **(env or {})},
+                                                stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+    out, err = await asyncio.wait_for(proc.communicate(), 60)
+    return proc.returncode or 0, out.decode(), err.decode()
+
 
 def ops_settings(stack: Stack) -> Settings:
     """Settings as the stack's own processes read them, for calling the ops tools in-process."""

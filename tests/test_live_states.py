@@ -3,16 +3,38 @@ through the real chain, and events the gateway cannot place dead-lettered with t
 
 from __future__ import annotations
 
+import uuid
 from datetime import UTC, datetime
 from typing import Any
+from urllib.parse import quote
 
+import orjson
 from aiokafka import AIOKafkaProducer
 
 from assetgw.ops.dlq import list_dead_letters
 from infra.kafka.topics import institution_events_topic
 from schemas.events import FreezeState, InstitutionEvent, event_key
 from schemas.messages import encode
-from tests.helpers import COURT_A, get_json, has_account, open_case, ops_settings, order_body, pick, place, wait_for
+from tests.helpers import (
+    ACCOUNT_A,
+    ACCOUNT_B,
+    COURT_A,
+    COURT_B,
+    get_json,
+    has_account,
+    open_case,
+    open_case_inquiry,
+    ops_settings,
+    order_body,
+    order_when,
+    pick,
+    place,
+    post_json,
+    report_assets,
+    run_cli,
+    settled,
+    wait_for,
+)
 
 
 async def publish(stack, events: list[InstitutionEvent]) -> None:  # type: ignore[no-untyped-def]
@@ -60,3 +82,137 @@ async def test_events_the_gateway_cannot_place_are_dead_lettered_with_the_reason
     assert "f-nobody-ordered" in reasons["unknown freeze"]
     after = await get_json(api, f"/v1/orders/{freeze['id']}")
     assert (after["status"], after["history"]) == (freeze["status"], freeze["history"])  # nothing changed
+
+
+# -- the institution's later changes, as the gateway learns them ------------------------------------
+
+def held(order: dict) -> int | None:
+    return order["result"]["held_fen"]
+
+
+async def test_captured_funds_are_held_in_the_gateway_and_can_be_deducted_in_full(
+        api, officers, simulators, population, credential) -> None:  # type: ignore[no-untyped-def]
+    debtor = pick(population, has_account(1_000), kind="organisation")
+    case, inquiry, assets = await open_case_inquiry(api, debtor, credential)
+    account = next(a for a in assets if a["kind"] == "deposit" and not a["protected"])
+    inst, number, balance = account["institution_id"], account["account_no"], account["value_fen"]
+    amount = balance + 900_000
+    freeze = await place(api, order_body("freeze", case, COURT_A, account, credential, amount_fen=amount, term_days=180))
+    assert freeze["status"] == "partially_applied" and held(freeze) == balance
+
+    await simulators.credit(inst, number, 1_000_000)  # more than the freeze still seeks
+    captured = await order_when(api, freeze["id"], lambda o: held(o) == amount, "the capture to reach the gateway")
+    assert captured["status"] == "applied"
+    told = captured["history"][-1]
+    assert (told["actor"], told["event"]) == (inst, "freeze_captured")
+    assert told["detail"]["changes"]["held_fen"] == [balance, amount] and told["at"].endswith("+08:00")
+
+    # The report shows the balance as it stands now, and the freeze on it: whose, how much, until when.
+    [now] = [a for a in report_assets(await get_json(api, inquiry)) if a.get("account_no") == number]
+    assert (now["value_fen"], now["reported_value_fen"]) == (balance + 1_000_000, balance)
+    assert now["balance_as_of"].endswith("+08:00")
+    [control] = now["control"]
+    assert (control["order_id"], control["court"], control["case_number"], control["status"], control["held_fen"]) == (
+        freeze["id"], COURT_A, case, "applied", amount)
+    assert control["end_date"].endswith("+08:00")
+
+    deduct = order_body("deduct", case, COURT_A, account, credential, amount_fen=amount, original_order_id=freeze["id"],
+                        enforcement_account=ACCOUNT_A)
+    status, placed = await post_json(api, "/v1/orders", deduct)
+    assert status == 202, placed  # the gateway knows the freeze holds it all
+    status, _ = await post_json(officers("OFFICER-A2", COURT_A), f"/v1/orders/{placed['id']}/approve", {})
+    assert status == 200
+    done = await settled(api, placed["id"])
+    assert done["status"] == "applied" and done["result"]["deducted_fen"] == amount
+    emptied = await order_when(api, freeze["id"], lambda o: held(o) == 0, "the deduction to reach the freeze")
+    assert emptied["result"]["deducted_fen"] == amount
+    ledger = await simulators.ledger(inst, number)
+    assert ledger["balance_fen"] == balance + 1_000_000 - amount and ledger["deductions"][0]["amount_fen"] == amount
+
+
+async def test_a_promoted_queued_freeze_can_be_continued_and_deducted_by_the_second_court(
+        api, officers, simulators, population, credential) -> None:  # type: ignore[no-untyped-def]
+    api_b, approver_b = officers("OFFICER-B1", COURT_B), officers("OFFICER-B2", COURT_B)
+    debtor = pick(population, has_account(20_000), kind="organisation")
+    case_a, assets = await open_case(api, debtor, credential, COURT_A)
+    case_b, _ = await open_case(api_b, debtor, credential, COURT_B)
+    account = max((a for a in assets if a["kind"] == "deposit" and not a["protected"]), key=lambda a: a["value_fen"])
+    first = await place(api, order_body("freeze", case_a, COURT_A, account, credential, amount_fen=account["value_fen"], term_days=365))
+    second = await place(api_b, order_body("freeze", case_b, COURT_B, account, credential, amount_fen=5_000, term_days=90, operator=None))
+    assert (first["status"], second["status"], second["result"]["queue_position"]) == ("applied", "queued", 1)
+    # Court B cannot act on a freeze still in line.
+    cont = order_body("continue", case_b, COURT_B, account, credential, original_order_id=second["id"], term_days=30, operator=None)
+    status, err = await post_json(api_b, "/v1/orders", cont)
+    assert status == 422 and "queued" in err["message"]
+
+    unfreeze = await place(api, order_body("unfreeze", case_a, COURT_A, account, credential, original_order_id=first["id"]))
+    assert unfreeze["status"] == "applied"
+    promoted = await order_when(api_b, second["id"], lambda o: o["status"] == "applied", "the promotion to reach the gateway")
+    assert held(promoted) == 5_000 and promoted["result"]["queue_position"] is None
+    assert promoted["history"][-1]["event"] == "freeze_promoted" and promoted["history"][-1]["actor"] == account["institution_id"]
+
+    continued = await place(api_b, {**cont, "idempotency_key": uuid.uuid4().hex})
+    assert continued["status"] == "applied" and continued["result"]["end_date"] > promoted["result"]["end_date"]
+    deduct = order_body("deduct", case_b, COURT_B, account, credential, amount_fen=5_000, original_order_id=second["id"],
+                        enforcement_account=ACCOUNT_B, operator=None)
+    status, placed = await post_json(api_b, "/v1/orders", deduct)
+    assert status == 202, placed
+    status, _ = await post_json(approver_b, f"/v1/orders/{placed['id']}/approve", {})
+    assert status == 200
+    assert (await settled(api_b, placed["id"]))["status"] == "applied"
+    ledger = await simulators.ledger(account["institution_id"], account["account_no"])
+    assert [(d["court"], d["amount_fen"]) for d in ledger["deductions"]] == [(COURT_B, 5_000)]
+
+
+async def test_a_lapsed_freeze_no_longer_counts_so_a_new_freeze_is_accepted(api, simulators, population, credential) -> None:  # type: ignore[no-untyped-def]
+    debtor = pick(population, has_account(20_000), kind="organisation")
+    case, assets = await open_case(api, debtor, credential, due_fen=10_000)
+    account = next(a for a in assets if a["kind"] == "deposit" and not a["protected"] and a["value_fen"] >= 20_000)
+    freeze = await place(api, order_body("freeze", case, COURT_A, account, credential, amount_fen=10_000, term_days=20))
+    assert freeze["status"] == "applied"
+    again = order_body("freeze", case, COURT_A, account, credential, amount_fen=10_000, term_days=30)
+    status, err = await post_json(api, "/v1/orders", again)
+    assert status == 422 and "over-freezing" in err["message"]  # the case is fully secured
+
+    await simulators.advance(21)
+    lapsed = await order_when(api, freeze["id"], lambda o: o["status"] == "lapsed", "the lapse to reach the gateway")
+    assert held(lapsed) == 0 and lapsed["history"][-1]["event"] == "freeze_lapsed"
+    assert (await get_json(api, f"/v1/cases/{quote(case)}"))["totals"]["frozen_fen"] == 0
+    renewed = await place(api, {**again, "idempotency_key": uuid.uuid4().hex})
+    assert renewed["status"] == "applied" and held(renewed) == 10_000
+
+
+async def test_a_lost_event_is_repaired_by_reconciliation(stack, api, simulators, population, credential) -> None:  # type: ignore[no-untyped-def]
+    debtor = pick(population, has_account(1_000), kind="organisation")
+    case, inquiry, assets = await open_case_inquiry(api, debtor, credential)
+    account = next(a for a in assets if a["kind"] == "deposit" and not a["protected"])
+    inst, number, balance = account["institution_id"], account["account_no"], account["value_fen"]
+    freeze = await place(api, order_body("freeze", case, COURT_A, account, credential, amount_fen=balance + 70_000, term_days=180))
+    assert held(freeze) == balance
+
+    await simulators.lose_events(inst, 2)  # the credit and the capture happen; the network never hears of them
+    await simulators.credit(inst, number, 70_000)
+    assert (await simulators.ledger(inst, number))["freezes"][0]["held_fen"] == balance + 70_000
+    # A later event of the same institution reaches the gateway: the lost ones would have by now.
+    await simulators.credit(inst, number, 1)
+    await wait_for(lambda: _balance_is(api, inquiry, number, balance + 70_001), 30, what="the later credit to reach the gateway")
+    stale = await get_json(api, f"/v1/orders/{freeze['id']}")
+    assert (stale["status"], held(stale)) == ("partially_applied", balance)
+
+    ops = stack.token("OPS-1", COURT_A, "冀0108", ["ops"])
+    code, out, err = await run_cli(stack, "reconcile", "--api", stack.api_url, "--json", env={"ASSETGW_TOKEN": ops})
+    assert code == 0, err
+    run = orjson.loads(out)
+    mine = {(d["subject"], d["field"]): (d["gateway"], d["institution"]) for d in run["differences"] if d["subject"] == freeze["id"]}
+    assert mine[(freeze["id"], "held_fen")] == (balance, balance + 70_000)
+    assert mine[(freeze["id"], "status")] == ("partially_applied", "applied")
+    repaired = await get_json(api, f"/v1/orders/{freeze['id']}")
+    assert (repaired["status"], held(repaired)) == ("applied", balance + 70_000)
+    assert repaired["history"][-1]["event"] == "reconciled" and repaired["history"][-1]["actor"] == inst
+    code, out, _ = await run_cli(stack, "reconcile", "--api", stack.api_url, env={"ASSETGW_TOKEN": ops})
+    assert code == 0 and freeze["id"] not in out  # agreed since
+
+
+async def _balance_is(api, inquiry: str, account_no: str, balance: int) -> bool:  # type: ignore[no-untyped-def]
+    """The inquiry's report shows the account's live balance as ``balance``."""
+    return any(a.get("account_no") == account_no and a["value_fen"] == balance for a in report_assets(await get_json(api, inquiry)))

@@ -3,8 +3,6 @@ rate, dry run; replayed legs and orders change nothing) and ``dlq`` (list, show,
 
 from __future__ import annotations
 
-import asyncio
-import sys
 import time
 import uuid
 from datetime import UTC, datetime, timedelta
@@ -22,7 +20,7 @@ from assetgw.ops.replay import REPLAY_SOURCE, OpsError, replay
 from infra.clock import SHANGHAI
 from infra.kafka.topics import deadletter_topic, legs_topic, order_results_topic, orders_topic, results_topic
 from infra.settings import Settings
-from tests.helpers import COURT_A, get_json, has_account, open_case, ops_settings, order_body, pick, place, wait_for
+from tests.helpers import COURT_A, get_json, has_account, open_case, ops_settings, order_body, pick, place, run_cli, wait_for
 
 T_ORDER, T_LEG = "control.order.requested", "inquiry.legs.requested"
 
@@ -227,13 +225,6 @@ async def test_replaying_legs_and_orders_changes_nothing(stack, settings, api, s
 
 async def _past(stack, group: str, record: ConsumerRecord) -> bool:  # type: ignore[no-untyped-def]
     return await _committed(stack, group, record.topic, record.partition) > record.offset
-
-
-async def run_cli(stack, *args: str) -> tuple[int, str, str]:  # type: ignore[no-untyped-def]
-    proc = await asyncio.create_subprocess_exec(sys.executable, "-m", "assetgw.cli", *args, env=stack.env,
-                                                stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
-    out, err = await asyncio.wait_for(proc.communicate(), 60)
-    return proc.returncode or 0, out.decode(), err.decode()
 
 
 async def test_poison_leg_is_listed_shown_and_redriven(stack, settings) -> None:

@@ -8,7 +8,21 @@ from typing import Any
 
 import pytest
 
-from tests.helpers import ACCOUNT_A, ACCOUNT_B, COURT_A, COURT_B, get_json, has_account, open_case, order_body, pick, place, post_json, settled
+from tests.helpers import (
+    ACCOUNT_A,
+    ACCOUNT_B,
+    COURT_A,
+    COURT_B,
+    get_json,
+    has_account,
+    open_case,
+    order_body,
+    pick,
+    place,
+    post_json,
+    settled,
+    wait_for,
+)
 
 
 def first(assets: list[dict], kind: str, **match: Any) -> dict:
@@ -172,7 +186,7 @@ async def test_over_freezing_is_refused_by_the_gateway(api, simulators, populati
     case, assets = await open_case(api, debtor, credential, due_fen=15_000)
     account = max((a for a in assets if a["kind"] == "deposit"), key=lambda a: a["value_fen"])
     first_freeze = await place(api, order_body("freeze", case, COURT_A, account, credential, amount_fen=10_000, term_days=300))
-    assert first_freeze["status"] == "applied"
+    assert first_freeze["status"] == "applied", first_freeze["result"]
     status, err = await post_json(api, "/v1/orders", order_body("freeze", case, COURT_A, account, credential, amount_fen=5_001, term_days=365))
     assert status == 422 and err["errors"][0]["field"] == "amount_fen" and "over-freezing" in err["message"]
     ok = await place(api, order_body("freeze", case, COURT_A, account, credential, amount_fen=5_000, term_days=365))
@@ -253,6 +267,16 @@ async def test_freeze_lapses_unless_continued(api, officers, simulators, populat
     car_ledger = await simulators.ledger(vehicle["institution_id"], vehicle["plate"])
     assert [f["status"] for f in freezes_of(money_ledger)] == ["applied"]  # continued: still holds
     assert {f["court"]: f["status"] for f in freezes_of(car_ledger)} == {COURT_A: "lapsed", COURT_B: "applied"}  # promoted
-    late = await place(api, order_body("continue", case_a, COURT_A, vehicle, credential, original_order_id=left["id"], term_days=30))
-    assert late["status"] == "refused" and "lapsed" in late["result"]["reason"]
-    assert (await get_json(api, f"/v1/orders/{left['id']}"))["status"] == "lapsed"
+    # The vehicle office told the network: the gateway knows the lapse and the promotion …
+    async def told() -> dict | None:
+        lapsed, promoted = (await get_json(api, f"/v1/orders/{left['id']}")), (await get_json(api_b, f"/v1/orders/{queued['id']}"))
+        return {"lapsed": lapsed, "promoted": promoted} if (lapsed["status"], promoted["status"]) == ("lapsed", "applied") else None
+
+    orders = await wait_for(told, 30, what="the lapse and the promotion to reach the gateway")
+    assert orders["lapsed"]["history"][-1]["actor"] == vehicle["institution_id"]
+    assert orders["lapsed"]["history"][-1]["event"] == "freeze_lapsed"
+    assert orders["promoted"]["result"]["queue_position"] is None
+    # … so a late continuation is refused at the desk, before it bothers the institution.
+    status, err = await post_json(api, "/v1/orders", order_body("continue", case_a, COURT_A, vehicle, credential,
+                                                           original_order_id=left["id"], term_days=30))
+    assert status == 422 and "lapsed" in err["message"]

@@ -14,6 +14,7 @@ from schemas.identifiers import mask
 from tests.helpers import (
     CASE,
     COURT_A,
+    as_found,
     assert_matches_truth,
     bulk_debtors,
     case_body,
@@ -62,7 +63,7 @@ async def test_slow_and_failing_institutions_do_not_hold_up_the_rest(api, simula
     # The report still holds everything the healthy institutions found.
     truth = [a for a in await simulators.truth(debtor.id_number) if a["institution_id"] not in ("bank-03", "land-02")]
     found = [a for kind in inquiry["reports"][0]["assets"].values() for a in kind]
-    assert sorted(orjson.dumps(a, option=orjson.OPT_SORT_KEYS) for a in found) == \
+    assert sorted(orjson.dumps(as_found(a), option=orjson.OPT_SORT_KEYS) for a in found) == \
         sorted(orjson.dumps(a, option=orjson.OPT_SORT_KEYS) for a in truth)
 
 
@@ -233,7 +234,7 @@ async def test_every_fault_type_ends_its_legs_correctly_and_spares_the_healthy(a
     assert max((_t(leg["finished_at"]) - created).total_seconds() for leg in healthy) < deadline_s / 2
     assert (_t(inquiry["completed_at"]) - created).total_seconds() < deadline_s + 3
     truth = [a for a in await simulators.truth(debtor.id_number) if a["institution_id"] not in FAULTS]
-    found = [a for kind in inquiry["reports"][0]["assets"].values() for a in kind]
+    found = [as_found(a) for kind in inquiry["reports"][0]["assets"].values() for a in kind]
     key = lambda a: orjson.dumps(a, option=orjson.OPT_SORT_KEYS)  # noqa: E731
     assert sorted(map(key, found)) == sorted(map(key, truth))
 
@@ -267,7 +268,7 @@ async def test_intermittent_faults_are_retried_and_nothing_is_lost(api, simulato
     for report in inquiry["reports"]:
         came_home = {leg["institution_id"] for leg in report["legs"] if leg["status"] in ("found", "not_found")}
         truth = [a for a in await simulators.truth(report["debtor"]["id_number"]) if a["institution_id"] in came_home]
-        found = [a for kind in report["assets"].values() for a in kind]
+        found = [as_found(a) for kind in report["assets"].values() for a in kind]
         key = lambda a: orjson.dumps(a, option=orjson.OPT_SORT_KEYS)  # noqa: E731
         assert sorted(map(key, found)) == sorted(map(key, truth))
 

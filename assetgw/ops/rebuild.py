@@ -21,13 +21,15 @@ from aiokafka import TopicPartition
 from pydantic import BaseModel
 
 from assetgw.ops.reading import partitions_of, reader, scan
+from gateway.events.consumer import check_event
 from gateway.store.factory import open_snapshot, open_store
 from gateway.store.interfaces import Store
 from gateway.store.records import InquiryRecord, LegRecord, NewInquiry, NewOrder, OrderRecord
 from infra.clock import now_ms
-from infra.kafka.topics import legs_topic, order_results_topic, orders_topic, results_topic
+from infra.kafka.topics import institution_events_topic, legs_topic, order_results_topic, orders_topic, results_topic
 from infra.settings import Settings
-from schemas.directory import KINDS, Institution
+from schemas.directory import KINDS, Directory, Institution
+from schemas.events import ControlStatusReport, InstitutionEvent
 from schemas.messages import LegBatch, LegBatchResult, LegItem, UndecodableMessage, debtor_seq_of, decode
 from schemas.orders import OrderRequest, OrderResult
 
@@ -51,6 +53,7 @@ async def rebuild(settings: Settings, out: Path, progress: Progress | None = Non
     prefix = settings.topic_prefix
     work = await read_topics(settings, [legs_topic(prefix, k) for k in KINDS] + [orders_topic(prefix, k) for k in KINDS], progress)
     answers = await read_topics(settings, [results_topic(prefix), order_results_topic(prefix)], progress)
+    told = await read_topics(settings, [institution_events_topic(prefix)], progress)
     if out.exists():
         raise FileExistsError(f"{out} exists; rebuild writes a fresh database")
     store = open_store(out)
@@ -58,10 +61,27 @@ async def rebuild(settings: Settings, out: Path, progress: Progress | None = Non
     _insert_inquiries(store, list(legs.values()))
     store.legs.mark_sent(list(legs), now_ms())
     _insert_orders(store, {m.order_id: m for m in work if isinstance(m, OrderRequest)})
-    _replay_answers(store, answers)
+    _replay_answers(store, [a for a in answers if not isinstance(a, ControlStatusReport)])
+    _replay_institutions(store, settings.directory, told, [a for a in answers if isinstance(a, ControlStatusReport)])
     store.legs.expire_overdue(now_ms())
     store.close()
     return out
+
+
+def _replay_institutions(store: Store, directory: Directory, told: list[BaseModel], reports: list[ControlStatusReport]) -> None:
+    """After the answers: what institutions said since (events, each once, in feed order; those the
+    gateway could not place were dead-lettered live and are skipped here), then reconciliation
+    reports (each applied only over older state, as live)."""
+    events = []
+    for e in sorted((m for m in told if isinstance(m, InstitutionEvent)), key=lambda m: (m.institution_id, m.seq)):
+        try:
+            check_event(e, store.events, directory)
+        except UndecodableMessage:
+            continue
+        events.append(e)
+    store.events.apply(events, now_ms())
+    for report in sorted((r for r in reports if r.status == "answered"), key=lambda r: r.as_of_seq):
+        store.events.apply_report(report, now_ms())
 
 
 def _replay_answers(store: Store, answers: list[BaseModel]) -> None:

@@ -41,8 +41,11 @@ class Attempts:
 
 
 class InstitutionCalls:
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, metered: bool = True) -> None:
+        """``metered``: count calls in ``assetgw_inflight_requests`` (the event relay's long-polls,
+        open by design while a feed is idle, are not load and would hide it)."""
         self.settings = settings
+        self.metered = metered
         self._limits: dict[str, asyncio.Semaphore] = defaultdict(
             lambda: asyncio.Semaphore(settings.max_inflight_per_institution)
         )
@@ -55,7 +58,7 @@ class InstitutionCalls:
         Each attempt may take ``call_timeout_s``, or ``attempt_timeout_s`` (a long-poll's)."""
         async with asyncio.timeout(within_s):
             async with self._limits[institution.id]:
-                with _in_flight(institution.id):
+                with _in_flight(institution.id) if self.metered else contextlib.nullcontext():
                     return await self._with_retries(institution, call, attempts, attempt_timeout_s or self.settings.call_timeout_s)
 
     async def _with_retries(self, institution: Institution, call: Callable[[], Awaitable[T]], attempts: Attempts,

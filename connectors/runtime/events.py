@@ -7,8 +7,9 @@ acknowledged), and only then saves the cursor (``cursors.py``). A crash between 
 most that page; a lost cursor repeats the whole feed; the gateway dedupes by ``event_id``, so both
 are harmless: exactly once in effect.
 
-Polls go through the worker's ``InstitutionCalls`` (its retries, in-flight cap and the
-institution's circuit breaker, which the legs share: a broken institution is broken for both).
+Polls go through an ``InstitutionCalls`` of the relay's own (retries, an in-flight cap and a
+circuit breaker per institution): a long-poll held open for seconds must not be the half-open
+probe the legs wait on, nor take one of their slots.
 A poll that still fails is counted and tried again after a growing pause; the relay never stops
 for an institution's sake. It stops with the worker's stop event, abandoning a poll in flight.
 

@@ -64,8 +64,10 @@ class ConnectorWorker:
         self._legs_in_flight = 0
         # One relaying instance per kind: the one holding partition 0 of the kind's orders topic.
         first_orders = TopicPartition(orders_topic(prefix, kind), 0)
+        # Calls of its own (cap, breaker): a 10-second long-poll must never be the half-open probe
+        # the legs wait on, nor hold one of their slots.
         self.relay = EventRelay(
-            connector, settings.directory.of_kind(kind), settings, calls,
+            connector, settings.directory.of_kind(kind), settings, InstitutionCalls(settings, metered=False),
             EventSink(producer, prefix, consumer=f"{self.group_id}.relay"), FileCursorStore(cursor_dir(settings.data_dir)),
             leading=lambda: first_orders in consumer.assignment(),
         ) if relay_events else None

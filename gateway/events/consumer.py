@@ -47,22 +47,8 @@ class EventConsumer:
     def accept(self, payload: BaseModel) -> InstitutionEvent:
         if not isinstance(payload, InstitutionEvent):
             raise UndecodableMessage(f"expected an institution event, got {type(payload).__name__}")
-        e, inst = payload, payload.institution_id
-        if inst not in self.directory.by_id:
-            raise UndecodableMessage(f"unknown institution {inst!r}: not in the gateway's directory")
-        if e.event_id != f"{inst}:{e.seq}":
-            raise UndecodableMessage(f"event_id {e.event_id!r} is not {inst}:{e.seq}")
-        if e.type in PERSON_EVENTS:
-            if not e.holder_id_number:
-                raise UndecodableMessage(f"{e.type} names no person (holder_id_number)")
-            return e
-        if e.asset_id is None or e.asset_kind is None:
-            raise UndecodableMessage(f"{e.type} names no asset (asset_kind, asset_id)")
-        if not self.events.knows_asset(inst, e.asset_id):
-            raise UndecodableMessage(f"unknown asset: {e.asset_kind} {mask(e.asset_id)} at {inst} is in no report and under no order")
-        if e.freeze is not None and not self.events.knows_freeze(inst, e.asset_id, e.freeze.freeze_id):
-            raise UndecodableMessage(f"unknown freeze {e.freeze.freeze_id!r}: no freeze order of the gateway's on that asset")
-        return e
+        check_event(payload, self.events, self.directory)
+        return payload
 
     async def handle_batch(self, batch: list[Delivery[InstitutionEvent]]) -> None:
         received = [d.message for d in batch]
@@ -76,3 +62,24 @@ class EventConsumer:
                 await listener.on_events(new)
             except Exception:  # a listener's bug must not stop the ledgers' copy
                 log.exception("event listener failed", listener=type(listener).__name__, events=len(new))
+
+
+def check_event(e: InstitutionEvent, events: InstitutionEvents, directory: Directory) -> None:
+    """Raises ``UndecodableMessage`` (the reason) for an event the gateway cannot place: from an
+    institution not in its directory, about an asset no inquiry found, naming a freeze that is not
+    one of its orders on that asset."""
+    inst = e.institution_id
+    if inst not in directory.by_id:
+        raise UndecodableMessage(f"unknown institution {inst!r}: not in the gateway's directory")
+    if e.event_id != f"{inst}:{e.seq}":
+        raise UndecodableMessage(f"event_id {e.event_id!r} is not {inst}:{e.seq}")
+    if e.type in PERSON_EVENTS:
+        if not e.holder_id_number:
+            raise UndecodableMessage(f"{e.type} names no person (holder_id_number)")
+        return
+    if e.asset_id is None or e.asset_kind is None:
+        raise UndecodableMessage(f"{e.type} names no asset (asset_kind, asset_id)")
+    if not events.knows_asset(inst, e.asset_id):
+        raise UndecodableMessage(f"unknown asset: {e.asset_kind} {mask(e.asset_id)} at {inst} is in no report and under no order")
+    if e.freeze is not None and not events.knows_freeze(inst, e.asset_id, e.freeze.freeze_id):
+        raise UndecodableMessage(f"unknown freeze {e.freeze.freeze_id!r}: no freeze order of the gateway's on that asset")

@@ -11,6 +11,7 @@ import sys
 import time
 import uuid
 from collections.abc import Awaitable, Callable
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 from unittest import mock
@@ -24,6 +25,7 @@ from assetgw.stack.supervisor import Stack
 from infra.settings import Settings
 from schemas.assets import ASSET_KINDS, asset_id
 from schemas.courts import Courts
+from schemas.watches import today_in_china
 from simulators.population import registered_credentials
 
 CASE = {
@@ -353,6 +355,17 @@ class Simulators:
 
 
 # --- watches and alerts -------------------------------------------------------------------------
+
+def watch_body(case: str, debtor: Any, court: str = COURT_A, **extra: Any) -> dict[str, Any]:
+    """A watch on the debtor of the case for 30 days (funds and vehicles unless ``kinds`` says)."""
+    return {"case_number": case, "court": court, "debtor_id_number": debtor.id_number, "kinds": ["funds", "vehicle"],
+            "until": (today_in_china() + timedelta(days=30)).isoformat(), "idempotency_key": uuid.uuid4().hex, **extra}
+
+
+def watch_auto_freeze(case: str, credential: str) -> dict[str, Any]:
+    """A funds watch's automatic freeze: its documents and term."""
+    return {"ruling_number": f"{case}之三", "notice_number": f"{case}-协冻", "officer_credentials": [credential], "term_days": 90}
+
 
 async def next_sse_alert(stream: aiohttp.ClientResponse, timeout: float = 30) -> tuple[int, dict[str, Any], int]:
     """The next ``alert`` event of a server-sent-event stream: (its id, its data, keep-alive comments before it)."""

@@ -60,6 +60,12 @@ def test_bench_smoke_reports_every_section(tmp_path: Path) -> None:
     assert doc["orders"]["orders"] == doc["meta"]["sizes"]["orders"]
     assert set(doc["orders"]["statuses"]) <= {"applied", "partially_applied"}
 
+    _positive(doc, "events", "auto_freeze", "credit_to_freeze_applied_ms", "p99")
+    assert doc["events"]["auto_freeze"]["samples"] == doc["meta"]["sizes"]["event_samples"]
+    assert doc["events"]["auto_freeze"]["credit_to_alert_ms"]["p50"] <= doc["events"]["auto_freeze"]["credit_to_freeze_applied_ms"]["p50"]
+    _positive(doc, "events", "under_bulk", "events_applied")
+    assert doc["events"]["under_bulk"]["drained_s_after_bulk"] is not None
+
     _positive(doc, "memory", "gateway_peak_rss_mb")
     _positive(doc, "memory", "connector_peak_rss_mb")
     _positive(doc, "memory", "gateway_rss_at_1m_legs_mb_extrapolated")
@@ -74,4 +80,5 @@ def test_bench_smoke_reports_every_section(tmp_path: Path) -> None:
     assert {"bulk legs/s", "bulk / raw ceiling"} <= names
     assert any(n.startswith("one-debtor p99 overhead") for n in names)
     assert any(n.startswith("gateway peak RSS") for n in names)
+    assert any(n.startswith("money credited") for n in names)
     assert "pass" in proc.stdout or "miss" in proc.stdout  # the table, with verdicts

@@ -22,6 +22,7 @@ from tests.helpers import (
     COURT_B,
     get_json,
     has_account,
+    next_sse_alert,
     open_case,
     open_case_inquiry,
     ops_settings,
@@ -34,6 +35,8 @@ from tests.helpers import (
     run_cli,
     settled,
     wait_for,
+    watch_auto_freeze,
+    watch_body,
 )
 
 
@@ -216,3 +219,34 @@ async def test_a_lost_event_is_repaired_by_reconciliation(stack, api, simulators
 async def _balance_is(api, inquiry: str, account_no: str, balance: int) -> bool:  # type: ignore[no-untyped-def]
     """The inquiry's report shows the account's live balance as ``balance``."""
     return any(a.get("account_no") == account_no and a["value_fen"] == balance for a in report_assets(await get_json(api, inquiry)))
+
+
+async def test_seed_003_money_arriving_in_a_watched_empty_account_is_frozen_within_seconds(
+        api, simulators, population, credential) -> None:  # type: ignore[no-untyped-def]
+    """Seed 003: the network tells the court that money landed in a debtor's account, and the court
+    freezes it at once — here a watch with an automatic freeze, through the whole chain."""
+    debtor = pick(population, has_account(1_000), kind="organisation")
+    case, inquiry, assets = await open_case_inquiry(api, debtor, credential, due_fen=200_000)
+    account = next(a for a in assets if a["kind"] == "deposit" and not a["protected"] and a["value_fen"] > 0)
+    inst, number = account["institution_id"], account["account_no"]
+    await simulators.debit(inst, number, account["value_fen"])  # the debtor empties it before the court acts
+    await wait_for(lambda: _balance_is(api, inquiry, number, 0), 30, what="the empty account to show in the report")
+    plan = await post_json(api, f"/v1/cases/{quote(case)}/freeze-plan", {
+        "court": COURT_A, "ruling_number": f"{case}之一", "notice_number": f"{case}-协执", "officer_credentials": [credential]})
+    assert plan[0] == 200 and all(p["asset"]["id"] != number for p in plan[1]["orders"])  # nothing there to freeze
+
+    status, watch = await post_json(api, "/v1/watches", watch_body(case, debtor, kinds=["funds"],
+                                                                  auto_freeze=watch_auto_freeze(case, credential)))
+    assert status == 202, watch
+    async with api.get("/v1/alerts/stream", params={"case_number": case}) as stream:
+        await simulators.credit(inst, number, 80_000)  # a customer pays the company ¥800
+        _, alert, _ = await next_sse_alert(stream)
+    assert (alert["watch_id"], alert["kind"], alert["what"]["asset"]) == (watch["id"], "funds", {"kind": "deposit", "id": number})
+    assert alert["summary"].startswith("账户到账 ¥800.00")
+    order = await settled(api, alert["auto_freeze"]["order_id"])
+    assert (order["status"], held(order), order["amount_fen"]) == ("applied", 80_000, 80_000)
+    assert [(f["court"], f["held_fen"]) for f in (await simulators.ledger(inst, number))["freezes"]] == [(COURT_A, 80_000)]
+    # The report: the new balance, and all of it frozen by this court for this case.
+    [now] = [a for a in report_assets(await get_json(api, inquiry)) if a.get("account_no") == number]
+    assert now["value_fen"] == 80_000
+    assert [(c["court"], c["case_number"], c["held_fen"]) for c in now["control"]] == [(COURT_A, case, 80_000)]

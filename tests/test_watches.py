@@ -5,7 +5,6 @@ hotel check-in — each triggered at the simulated institution and relayed by it
 
 from __future__ import annotations
 
-import uuid
 from datetime import date, timedelta
 from typing import Any
 
@@ -21,16 +20,9 @@ from tests.helpers import (
     pick,
     post_json,
     settled,
+    watch_auto_freeze,
+    watch_body,
 )
-
-
-def watch_body(case: str, debtor: Any, court: str = COURT_A, **extra: Any) -> dict[str, Any]:
-    return {"case_number": case, "court": court, "debtor_id_number": debtor.id_number, "kinds": ["funds", "vehicle"],
-            "until": (today_in_china() + timedelta(days=30)).isoformat(), "idempotency_key": uuid.uuid4().hex, **extra}
-
-
-def auto_freeze(case: str, credential: str) -> dict[str, Any]:
-    return {"ruling_number": f"{case}之三", "notice_number": f"{case}-协冻", "officer_credentials": [credential], "term_days": 90}
 
 
 async def refused(api, body: dict[str, Any]) -> tuple[int, str, str]:  # type: ignore[no-untyped-def]
@@ -42,7 +34,7 @@ async def test_a_watch_is_placed_once_per_key_read_listed_by_court_and_ended_on_
     api_b = officers("OFFICER-B1", COURT_B)
     debtor = pick(population, has_account(1_000))
     case, _ = await open_case(api, debtor, credential)
-    body = watch_body(case, debtor, auto_freeze=auto_freeze(case, credential))
+    body = watch_body(case, debtor, auto_freeze=watch_auto_freeze(case, credential))
     status, watch = await post_json(api, "/v1/watches", body)
     assert status == 202, watch
     assert (watch["status"], watch["kinds"], watch["officer"], watch["until"]) == ("active", ["funds", "vehicle"], "OFFICER-A1", body["until"])
@@ -85,14 +77,14 @@ async def test_bad_watches_are_refused_naming_the_field_and_nothing_is_stored(ap
         "no kind": (watch_body(case, debtor, kinds=[]), 422, "kinds"),
         "until in the past": (watch_body(case, debtor, until=(today - timedelta(days=1)).isoformat()), 422, "until"),
         "until beyond the term": (watch_body(case, debtor, until=(today + timedelta(days=MAX_WATCH_DAYS + 1)).isoformat()), 422, "until"),
-        "auto_freeze without funds": (watch_body(case, debtor, kinds=["vehicle"], auto_freeze=auto_freeze(case, credential)), 422,
+        "auto_freeze without funds": (watch_body(case, debtor, kinds=["vehicle"], auto_freeze=watch_auto_freeze(case, credential)), 422,
                                       "auto_freeze"),
-        "freeze term beyond a deposit's": (watch_body(case, debtor, auto_freeze={**auto_freeze(case, credential), "term_days": 366}), 422,
+        "freeze term beyond a deposit's": (watch_body(case, debtor, auto_freeze={**watch_auto_freeze(case, credential), "term_days": 366}), 422,
                                            "auto_freeze.term_days"),
         "a debtor not of the case": (watch_body(case, stranger), 422, "debtor_id_number"),
         "a bad resident ID": (watch_body(case, debtor, debtor_id_number=debtor.id_number[:-1] + "Z"), 422, "debtor_id_number"),
         "another court's case and debtor": (watch_body(case_b, theirs, court=COURT_B), 403, "case_number"),
-        "another officer's credential": (watch_body(case, debtor, auto_freeze=auto_freeze(case, "ZF-NOT-MINE-1")), 403,
+        "another officer's credential": (watch_body(case, debtor, auto_freeze=watch_auto_freeze(case, "ZF-NOT-MINE-1")), 403,
                                          "auto_freeze.officer_credentials"),
         "another operator": (watch_body(case, debtor, operator="OFFICER-A9"), 403, "operator"),
     }
@@ -115,7 +107,7 @@ async def test_money_arriving_a_car_seen_and_a_check_in_stream_to_the_court_and_
     case, assets = await open_case(api, debtor, credential, due_fen=50_000_00)
     account = next(a for a in assets if a["kind"] == "deposit" and not a.get("protected"))
     car = next(a for a in assets if a["kind"] == "vehicle")
-    body = watch_body(case, debtor, kinds=["funds", "vehicle", "lodging"], auto_freeze=auto_freeze(case, credential))
+    body = watch_body(case, debtor, kinds=["funds", "vehicle", "lodging"], auto_freeze=watch_auto_freeze(case, credential))
     status, watch = await post_json(api, "/v1/watches", body)
     assert status == 202, watch
     inst, number = account["institution_id"], account["account_no"]

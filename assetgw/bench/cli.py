@@ -17,6 +17,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--debtors", type=int, default=None, help="debtors in the bulk run, each over every institution (default 5000; --smoke 50)")
     p.add_argument("--latency-samples", type=int, default=None, help="sequential one-debtor inquiries per latency setting (default 200; --smoke 20)")
     p.add_argument("--orders", type=int, default=None, help="freeze orders in the orders run (default 1000; --smoke 50)")
+    p.add_argument("--event-samples", type=int, default=None,
+                   help="money arrivals timed from credit to automatic freeze, one at a time (default 200; --smoke 10)")
     p.add_argument("--memory-scale", type=int, default=0, metavar="K",
                    help="also run a bulk K times larger (e.g. 10) to show memory does not grow with the batch (long; default off)")
     p.add_argument("--raw-messages", type=int, default=None,

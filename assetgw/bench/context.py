@@ -19,6 +19,7 @@ class Options:
     debtors: int
     latency_samples: int
     orders: int
+    event_samples: int
     memory_scale: int
     raw_messages: int
     raw_trials: int
@@ -43,11 +44,13 @@ class Options:
         debtors = args.debtors if args.debtors is not None else (50 if smoke else 5000)
         samples = args.latency_samples if args.latency_samples is not None else (20 if smoke else 200)
         orders = args.orders if args.orders is not None else (50 if smoke else 1000)
-        if debtors < 1 or samples < 1 or orders < 1 or args.memory_scale < 0:
+        event_samples = args.event_samples if args.event_samples is not None else (10 if smoke else 200)
+        if debtors < 1 or samples < 1 or orders < 1 or event_samples < 1 or args.memory_scale < 0:
             raise SystemExit("bench: sizes must be positive")
         legs_guess = debtors * 28
         raw = args.raw_messages if args.raw_messages is not None else (10_000 if smoke else min(max(legs_guess, 20_000), 200_000))
-        opts = cls(debtors, samples, orders, args.memory_scale, raw, max(1, args.raw_trials), args.realistic_latency, skip, Path(args.json),
+        opts = cls(debtors, samples, orders, event_samples, args.memory_scale, raw, max(1, args.raw_trials), args.realistic_latency, skip,
+                   Path(args.json),
                    args.engine, args.partitions, smoke, Path(args.data_dir) if args.data_dir else None, args.keep_data)
         # The simulators' population must hold every distinct debtor a run names (the bulk takes
         # 90% people, 10% companies); the bench and the simulators generate it from the same args.

@@ -14,8 +14,10 @@ from typing import Any
 import orjson
 from rich.table import Table
 
-from assetgw.bench.common import SEED, TARGET_LEGS_S, TARGET_OVERHEAD_MS, TARGET_RATIO, TARGET_RSS_MB, console
+from assetgw.bench.common import SEED, TARGET_EVENT_P99_MS, TARGET_LEGS_S, TARGET_OVERHEAD_MS, TARGET_RATIO, TARGET_RSS_MB, console
 from assetgw.bench.context import Options
+
+EVENT_TARGET_NAME = "money credited → automatic freeze applied, p99"
 
 
 def evaluate_targets(results: dict[str, Any]) -> list[dict[str, Any]]:
@@ -35,6 +37,13 @@ def evaluate_targets(results: dict[str, Any]) -> list[dict[str, Any]]:
             p99 = lat[key]["overhead_ms"]["p99"]
             add(f"one-debtor p99 overhead over slowest institution ({lat[key]['simulator_latency']} ms)", p99,
                 f"≤ {TARGET_OVERHEAD_MS:.0f} ms", p99 <= TARGET_OVERHEAD_MS)
+    events = results.get("events", {})
+    if events.get("auto_freeze"):
+        p99 = events["auto_freeze"]["credit_to_freeze_applied_ms"].get("p99")
+        add(EVENT_TARGET_NAME, p99, f"< {TARGET_EVENT_P99_MS:,.0f} ms", None if p99 is None else p99 < TARGET_EVENT_P99_MS)
+    if events.get("under_bulk"):
+        drained = events["under_bulk"]["drained_s_after_bulk"]
+        add("event lag drained after the bulk", drained, "drains (bounded lag)", drained is not None)
     mem = results.get("memory", {})
     if mem.get("gateway_rss_at_1m_legs_mb_extrapolated") is not None:
         est = mem["gateway_rss_at_1m_legs_mb_extrapolated"]
@@ -61,6 +70,7 @@ def results_document(opts: Options, results: dict[str, Any], errors: dict[str, s
             "partitions": opts.partitions, "institutions": institutions, "topic_prefix": prefix,
             "population": {"seed": SEED, "persons": opts.persons, "companies": opts.companies},
             "sizes": {"debtors": opts.debtors, "latency_samples": opts.latency_samples, "orders": opts.orders,
+                      "event_samples": opts.event_samples,
                       "memory_scale": opts.memory_scale, "raw_messages": opts.raw_messages, "smoke": opts.smoke},
             "skipped": sorted(opts.skip), "env": env, "simulator_args": sim_args,
         },
@@ -116,6 +126,15 @@ def print_results(doc: dict[str, Any]) -> None:
             _fmt(orders["orders_per_s"], " orders/s"))
         row("  order created→answered p50 / p99" + (" (answered ones)" if lost else ""),
             f"{_fmt(orders['latency_ms']['p50'])} / {_fmt(orders['latency_ms']['p99'])} ms")
+    events = doc.get("events") or {}
+    if events.get("auto_freeze"):
+        a = events["auto_freeze"]
+        row(f"money credited → automatic freeze applied at the bank p50 / p99 ({a['samples']}, latency {a['simulator_latency']} ms)",
+            f"{_fmt(a['credit_to_freeze_applied_ms']['p50'])} / {_fmt(a['credit_to_freeze_applied_ms']['p99'])} ms", EVENT_TARGET_NAME)
+    if events.get("under_bulk"):
+        u = events["under_bulk"]
+        row(f"events absorbed during a {u['bulk_debtors']:,}-debtor bulk (lag max {u['lag_max']:,})", _fmt(u["events_per_s"], " events/s"))
+        row("  event lag drained after the bulk", _fmt(u["drained_s_after_bulk"], " s", 1), "event lag drained after the bulk")
     mem = doc.get("memory")
     if mem:
         for r in mem["runs"]:

@@ -21,6 +21,7 @@ import aiohttp
 from assetgw.bench.bulk import phase_bulk, phase_scale_out
 from assetgw.bench.common import COURT, COURT_CODE, OFFICER, SEED, console
 from assetgw.bench.context import Ctx, Options
+from assetgw.bench.events import phase_events
 from assetgw.bench.latency import phase_latency
 from assetgw.bench.memory import phase_memory
 from assetgw.bench.orders import phase_orders
@@ -135,6 +136,8 @@ async def _phases(ctx: Ctx) -> None:
         steps.append(("bulk", phase_bulk))
     if "orders" not in skip:
         steps.append(("orders", phase_orders))
+    if "events" not in skip:
+        steps.append(("events", phase_events))
     if "memory" not in skip:
         steps.append(("memory", phase_memory))
     if "scaleout" not in skip:

@@ -235,6 +235,11 @@ async def open_case_inquiry(api: aiohttp.ClientSession, debtor: Any, credential:
     return case, accepted["location"], report_assets(inquiry)
 
 
+def largest_account(assets: list[dict]) -> dict:
+    """The debtor's largest deposit account that may be frozen (benefit accounts are protected)."""
+    return max((a for a in assets if a["kind"] == "deposit" and not a.get("protected")), key=lambda a: a["value_fen"])
+
+
 def order_body(kind: str, case: str, court: str, asset: dict, credential: str, **extra: Any) -> dict[str, Any]:
     return {
         "type": kind, "case_number": case, "court": court, "institution_id": asset["institution_id"],

@@ -9,6 +9,7 @@ from typing import Any
 from urllib.parse import quote
 
 import orjson
+import pytest
 from aiokafka import AIOKafkaProducer
 
 from assetgw.ops.dlq import list_dead_letters
@@ -38,6 +39,9 @@ from tests.helpers import (
     watch_auto_freeze,
     watch_body,
 )
+
+# Issue 14's scenarios run on the Tansu broker too (./scripts/test).
+pytestmark = pytest.mark.e2e
 
 
 async def publish(stack, events: list[InstitutionEvent]) -> None:  # type: ignore[no-untyped-def]

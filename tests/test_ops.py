@@ -26,6 +26,7 @@ from tests.helpers import (
     connector_metrics,
     debtor_json,
     has_account,
+    largest_account,
     metric_total,
     officer_token,
     open_case,
@@ -114,7 +115,7 @@ async def test_rebuild_from_topics_equals_the_live_store(stack, api, officers, s
     await wait_batch(api, batch["location"])
     debtor = pick(population, has_account(10_000))
     case, assets = await open_case(api, debtor, credential)
-    account = max((a for a in assets if a["kind"] == "deposit"), key=lambda a: a["value_fen"])
+    account = largest_account(assets)
     freeze = await place(api, order_body("freeze", case, COURT_A, account, credential, amount_fen=6_000, term_days=300))
     await place(api, order_body("continue", case, COURT_A, account, credential, original_order_id=freeze["id"], term_days=30))
     _status, deduct = await post_json(api, "/v1/orders", order_body("deduct", case, COURT_A, account, credential, amount_fen=1_000,

@@ -20,7 +20,7 @@ from assetgw.ops.replay import REPLAY_SOURCE, OpsError, replay
 from infra.clock import SHANGHAI
 from infra.kafka.topics import deadletter_topic, legs_topic, order_results_topic, orders_topic, results_topic
 from infra.settings import Settings
-from tests.helpers import COURT_A, get_json, has_account, open_case, ops_settings, order_body, pick, place, run_cli, wait_for
+from tests.helpers import COURT_A, get_json, has_account, largest_account, open_case, ops_settings, order_body, pick, place, run_cli, wait_for
 
 T_ORDER, T_LEG = "control.order.requested", "inquiry.legs.requested"
 
@@ -180,7 +180,7 @@ async def test_replaying_legs_and_orders_changes_nothing(stack, settings, api, s
     legs_mark, started = await end_offsets(stack, legs_topic(prefix, "bank"), partitions), datetime.now(UTC)
     debtor = pick(population, has_account(10_000))
     case, assets = await open_case(api, debtor, credential)
-    account = max((a for a in assets if a["kind"] == "deposit"), key=lambda a: a["value_fen"])
+    account = largest_account(assets)
     order = await place(api, order_body("freeze", case, COURT_A, account, credential, amount_fen=account["value_fen"] // 2, term_days=365))
     assert order["status"] == "applied"
     bank_legs = [r for r in await read_topic(stack, legs_topic(prefix, "bank"), partitions, legs_mark)

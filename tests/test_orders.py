@@ -15,6 +15,7 @@ from tests.helpers import (
     COURT_B,
     get_json,
     has_account,
+    largest_account,
     open_case,
     order_body,
     pick,
@@ -44,7 +45,7 @@ async def sent_after(api, case: str, asset: dict, freeze: dict, credential: str)
 async def test_exact_amount_freeze_leaves_the_rest_usable(api, simulators, population, credential) -> None:
     debtor = pick(population, has_account(10_000))
     case, assets = await open_case(api, debtor, credential)
-    account = max((a for a in assets if a["kind"] == "deposit"), key=lambda a: a["value_fen"])
+    account = largest_account(assets)
     amount = account["value_fen"] // 2
     order = await place(api, order_body("freeze", case, COURT_A, account, credential, amount_fen=amount, term_days=365))
     assert order["status"] == "applied" and order["result"]["held_fen"] == amount
@@ -82,7 +83,7 @@ async def test_second_court_is_queued_and_promoted_when_the_first_unfreezes(api,
     debtor = pick(population, lambda assets: has_account(10_000)(assets) and any(a.kind == "vehicle" for a in assets))
     case_a, assets = await open_case(api, debtor, credential, COURT_A)
     case_b, _ = await open_case(api_b, debtor, credential, COURT_B)
-    account = max((a for a in assets if a["kind"] == "deposit"), key=lambda a: a["value_fen"])
+    account = largest_account(assets)
     vehicle = first(assets, "vehicle")
     a_money = await place(api, order_body("freeze", case_a, COURT_A, account, credential, amount_fen=account["value_fen"], term_days=365))
     a_car = await place(api, order_body("freeze", case_a, COURT_A, vehicle, credential, term_days=730))
@@ -115,7 +116,7 @@ async def test_deduction_moves_only_own_frozen_funds_after_a_second_officer_appr
     debtor = pick(population, has_account(20_000))
     case_a, assets = await open_case(api, debtor, credential, COURT_A)
     case_b, _ = await open_case(api_b, debtor, credential, COURT_B)
-    account = max((a for a in assets if a["kind"] == "deposit"), key=lambda a: a["value_fen"])
+    account = largest_account(assets)
     freeze = await place(api, order_body("freeze", case_a, COURT_A, account, credential, amount_fen=10_000, term_days=300))
     assert freeze["status"] == "applied"
     deduct = order_body("deduct", case_a, COURT_A, account, credential, amount_fen=4_000, original_order_id=freeze["id"],
@@ -184,7 +185,7 @@ async def test_unfreeze_must_name_the_freeze(api, simulators, population, creden
 async def test_over_freezing_is_refused_by_the_gateway(api, simulators, population, credential) -> None:
     debtor = pick(population, lambda assets: has_account(20_000)(assets) and any(a.kind == "vehicle" for a in assets))
     case, assets = await open_case(api, debtor, credential, due_fen=15_000)
-    account = max((a for a in assets if a["kind"] == "deposit"), key=lambda a: a["value_fen"])
+    account = largest_account(assets)
     first_freeze = await place(api, order_body("freeze", case, COURT_A, account, credential, amount_fen=10_000, term_days=300))
     assert first_freeze["status"] == "applied", first_freeze["result"]["reason"]
     status, err = await post_json(api, "/v1/orders", order_body("freeze", case, COURT_A, account, credential, amount_fen=5_001, term_days=365))

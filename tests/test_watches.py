@@ -8,6 +8,8 @@ from __future__ import annotations
 from datetime import date, timedelta
 from typing import Any
 
+import pytest
+
 from schemas.watches import MAX_WATCH_DAYS, today_in_china
 from tests.helpers import (
     COURT_A,
@@ -99,6 +101,7 @@ async def test_bad_watches_are_refused_naming_the_field_and_nothing_is_stored(ap
         assert r.status == 400 and (await r.json())["errors"][0]["field"] == "limit"
 
 
+@pytest.mark.e2e
 async def test_money_arriving_a_car_seen_and_a_check_in_stream_to_the_court_and_the_money_is_frozen(
         api, officers, simulators, population, credential) -> None:  # type: ignore[no-untyped-def]
     """The whole chain: the institutions' feeds, the connectors relaying them over Kafka, the

@@ -99,10 +99,10 @@ def render_debtor(rep: dict[str, Any], console: Console) -> None:
         if not assets:
             continue
         table = Table(title=KIND_TITLES[kind], title_justify="left", show_edge=False)
-        for column in ("institution", "asset", "detail", "share", "value"):
+        for column in ("institution", "asset", "detail", "share", "value", "控制 control"):
             table.add_column(column, justify="right" if column in ("share", "value") else "left")
         for a in assets:
-            table.add_row(a["institution_id"], asset_id(a), _detail(a), f"{a.get('share_percent', 100)}%", yuan(a["value_fen"]))
+            table.add_row(a["institution_id"], asset_id(a), _detail(a), f"{a.get('share_percent', 100)}%", _value(a), _control(a))
         console.print(table)
     totals = rep["totals_fen"]
     console.print("totals (debtor's share): " + " · ".join(f"{k} {yuan(totals[k])}" for k in ASSET_KINDS)
@@ -110,6 +110,26 @@ def render_debtor(rep: dict[str, Any], console: Console) -> None:
     troubles = [leg for leg in rep["legs"] if leg["status"] in UNANSWERED]
     for leg in troubles:
         console.print(f"  [yellow]{leg['institution_id']} {leg['status']}[/yellow]: {leg['reason']}")
+
+
+def _value(a: dict[str, Any]) -> str:
+    """The value now; a balance the bank has told of since the inquiry says so."""
+    if "reported_value_fen" in a:
+        return f"{yuan(a['value_fen'])}\n[dim]as of {a['balance_as_of'][:16].replace('T', ' ')}[/dim]"
+    return yuan(a["value_fen"])
+
+
+def _control(a: dict[str, Any]) -> str:
+    """Each freeze on the asset: whose, how much, until when, or its place in the 轮候 queue."""
+    lines = []
+    for c in a.get("control", []):
+        until = (c["end_date"] or "")[:10]
+        if c["status"] == "queued":
+            lines.append(f"轮候 #{c['queue_position']} {c['court']}")
+        else:
+            held = f" {yuan(c['held_fen'])}" if c["held_fen"] is not None else ""
+            lines.append(f"冻结{held} {c['court']} 至 {until}")
+    return "\n".join(lines)
 
 
 def _detail(a: dict[str, Any]) -> str:

@@ -11,7 +11,9 @@ from urllib.parse import quote
 import orjson
 import pytest
 from aiokafka import AIOKafkaProducer
+from rich.console import Console
 
+from assetgw.officer import render_inquiry
 from assetgw.ops.dlq import list_dead_letters
 from infra.kafka.topics import institution_events_topic
 from schemas.events import FreezeState, InstitutionEvent, event_key
@@ -251,6 +253,10 @@ async def test_seed_003_money_arriving_in_a_watched_empty_account_is_frozen_with
     assert (order["status"], held(order), order["amount_fen"]) == ("applied", 80_000, 80_000)
     assert [(f["court"], f["held_fen"]) for f in (await simulators.ledger(inst, number))["freezes"]] == [(COURT_A, 80_000)]
     # The report: the new balance, and all of it frozen by this court for this case.
-    [now] = [a for a in report_assets(await get_json(api, inquiry)) if a.get("account_no") == number]
+    report = await get_json(api, inquiry)
+    [now] = [a for a in report_assets(report) if a.get("account_no") == number]
     assert now["value_fen"] == 80_000
     assert [(c["court"], c["case_number"], c["held_fen"]) for c in now["control"]] == [(COURT_A, case, 80_000)]
+    console = Console(record=True, width=200)
+    render_inquiry(report, console)  # as `assetgw report` prints it for the officer
+    assert f"冻结 ¥800.00 {COURT_A} 至 {now['control'][0]['end_date'][:10]}" in console.export_text()

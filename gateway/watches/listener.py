@@ -62,7 +62,7 @@ class WatchListener:
         documents = watch.auto_freeze or {}
         try:
             body = OrderCreate(
-            type="freeze", case_number=watch.case_number, court=watch.court, institution_id=event.institution_id,
+                type="freeze", case_number=watch.case_number, court=watch.court, institution_id=event.institution_id,
                 asset=AssetRef(kind=event.asset_kind, id=event.asset_id), amount_fen=event.amount_fen,
                 term_days=documents["term_days"], ruling_number=documents["ruling_number"], notice_number=documents["notice_number"],
                 officer_credentials=documents["officer_credentials"], operator=watch.officer_id,

@@ -13,6 +13,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from assetgw.terminal import inert
 from gateway.inquiries.states import UNANSWERED
 from schemas.assets import ASSET_KINDS, asset_id
 from schemas.money import yuan
@@ -69,22 +70,23 @@ async def report(api: str, token: str | None, inquiry_id: str, as_json: bool) ->
     async with _session(api, token) as http, http.get(f"/v1/inquiries/{inquiry_id}") as r:
         body = await r.json(content_type=None)
         if r.status != 200:
-            Console(stderr=True).print(f"[red]{body.get('message', r.status)}")
+            Console(stderr=True).print(f"[red]{inert(body.get('message', r.status))}")
             return 1
     if as_json:
         print(orjson.dumps(body, option=orjson.OPT_INDENT_2).decode())
     else:
-        render_inquiry(body, Console())
+        render_inquiry(body, Console(emoji=False))  # ":name:" in a stored name stays text
     return 0
 
 
 def render_inquiry(inquiry: dict[str, Any], console: Console) -> None:
+    """The report for a person to read; every value from the gateway is printed inert."""
     case = inquiry["case"]
-    console.rule(f"查控报告 Asset report · {case['case_number']}")
-    console.print(f"court {case['court']} · due {yuan(case['amount_due_fen'])} + costs {yuan(case['costs_fen'])} · "
-                  f"notice {case['notice_number']}")
-    console.print(f"inquiry {inquiry['id']} · {inquiry['status']} · created {inquiry['created_at']} · "
-                  f"completed {inquiry['completed_at'] or '-'}")
+    console.rule(f"查控报告 Asset report · {inert(case['case_number'])}")
+    console.print(f"court {inert(case['court'])} · due {yuan(case['amount_due_fen'])} + costs {yuan(case['costs_fen'])} · "
+                  f"notice {inert(case['notice_number'])}")
+    console.print(f"inquiry {inert(inquiry['id'])} · {inert(inquiry['status'])} · created {inert(inquiry['created_at'])} · "
+                  f"completed {inert(inquiry['completed_at'] or '-')}")
     for rep in inquiry["reports"]:
         render_debtor(rep, console)
 
@@ -92,7 +94,7 @@ def render_inquiry(inquiry: dict[str, Any], console: Console) -> None:
 def render_debtor(rep: dict[str, Any], console: Console) -> None:
     d = rep["debtor"]
     console.print()
-    console.print(f"[bold]被执行人 {d['name']}[/bold] ({d['kind']}, {d['id_number']}) — "
+    console.print(f"[bold]被执行人 {inert(d['name'])}[/bold] ({inert(d['kind'])}, {inert(d['id_number'])}) — "
                   f"{rep['legs_done']}/{rep['legs_total']} institutions answered")
     for kind in ASSET_KINDS:
         assets = rep["assets"][kind]
@@ -102,20 +104,21 @@ def render_debtor(rep: dict[str, Any], console: Console) -> None:
         for column in ("institution", "asset", "detail", "share", "value", "控制 control"):
             table.add_column(column, justify="right" if column in ("share", "value") else "left")
         for a in assets:
-            table.add_row(a["institution_id"], asset_id(a), _detail(a), f"{a.get('share_percent', 100)}%", _value(a), _control(a))
+            table.add_row(inert(a["institution_id"]), inert(asset_id(a)), inert(_detail(a)), inert(f"{a.get('share_percent', 100)}%"),
+                          _value(a), _control(a))
         console.print(table)
     totals = rep["totals_fen"]
     console.print("totals (debtor's share): " + " · ".join(f"{k} {yuan(totals[k])}" for k in ASSET_KINDS)
                   + f" · [bold]all {yuan(totals['all'])}[/bold]")
     troubles = [leg for leg in rep["legs"] if leg["status"] in UNANSWERED]
     for leg in troubles:
-        console.print(f"  [yellow]{leg['institution_id']} {leg['status']}[/yellow]: {leg['reason']}")
+        console.print(f"  [yellow]{inert(leg['institution_id'])} {inert(leg['status'])}[/yellow]: {inert(leg['reason'])}")
 
 
 def _value(a: dict[str, Any]) -> str:
     """The value now; a balance the bank has told of since the inquiry says so."""
     if "reported_value_fen" in a:
-        return f"{yuan(a['value_fen'])}\n[dim]as of {a['balance_as_of'][:16].replace('T', ' ')}[/dim]"
+        return f"{yuan(a['value_fen'])}\n[dim]as of {inert(a['balance_as_of'][:16].replace('T', ' '))}[/dim]"
     return yuan(a["value_fen"])
 
 
@@ -125,14 +128,14 @@ def _control(a: dict[str, Any]) -> str:
     for c in a.get("control", []):
         until = (c["end_date"] or "")[:10]
         if c["status"] == "queued":
-            lines.append(f"轮候 #{c['queue_position']} {c['court']}")
+            lines.append(f"轮候 #{inert(c['queue_position'])} {inert(c['court'])}")
         else:
             held = f" {yuan(c['held_fen'])}" if c["held_fen"] is not None else ""
-            lines.append(f"冻结{held} {c['court']} 至 {until}")
+            lines.append(f"冻结{held} {inert(c['court'])} 至 {inert(until)}")
     return "\n".join(lines)
 
 
-def _detail(a: dict[str, Any]) -> str:
+def _detail(a: dict[str, Any]) -> str:  # plain text: the caller makes it inert
     if a["kind"] == "deposit":
         return a["account_type"] + (f" · PROTECTED: {a['protected_reason']}" if a.get("protected") else "")
     if a["kind"] == "real_estate":

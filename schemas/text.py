@@ -22,10 +22,15 @@ _REFUSED_CATEGORIES = {"Cc": "a control character", "Cn": "an unassigned code po
                        "Zl": "a line separator", "Zp": "a paragraph separator"}
 
 
+def what_is_wrong(char: str) -> str | None:
+    """What makes ``char`` unfit for stored or printed text, or None when it is fine."""
+    return "a bidirectional control" if char in BIDI_CONTROLS else _REFUSED_CATEGORIES.get(unicodedata.category(char))
+
+
 def refused_character(value: str) -> str | None:
     """Why ``value`` may not be stored (naming the first character at fault), or None."""
     for position, char in enumerate(value):
-        what = "a bidirectional control" if char in BIDI_CONTROLS else _REFUSED_CATEGORIES.get(unicodedata.category(char))
+        what = what_is_wrong(char)
         if what:
             return f"{what} (U+{ord(char):04X}) at position {position + 1} is not allowed"
     return None

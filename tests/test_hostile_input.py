@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 
 import orjson
 import pytest
@@ -107,3 +108,64 @@ def test_the_rule_refuses_exactly_the_forbidden_characters(text: str) -> None:
 
     bad = [c for c in text if c in BIDI_CONTROLS or unicodedata.category(c) in ("Cc", "Cn", "Cs", "Zl", "Zp")]
     assert (refused_character(text) is None) == (not bad)
+
+
+# -- printed inert ------------------------------------------------------------------------------
+
+MARKUP = "[blink][link=https://evil.example]点此[/link]"
+
+
+def _hostile_report() -> dict:
+    """A report as the gateway might hold one from before the rule, or as an institution told it."""
+    name = f"张三{OSC_TITLE}\x1b[2J{MARKUP}\u202e伪造"
+    deposit = {"kind": "deposit", "institution_id": "bank-01", "account_no": "6222\x1b[8m0001", "account_type": f"活期{MARKUP}",
+               "value_fen": 100, "share_percent": 100,
+               "control": [{"status": "applied", "held_fen": 50, "court": f"法院\x9b31m{MARKUP}", "end_date": "2026-01-01",
+                            "queue_position": None}]}
+    vehicle = {"kind": "vehicle", "institution_id": "vehicle-01", "plate": "冀A\u2066123", "model": f"[bold]X{OSC_TITLE}",
+               "vin": "LVS\x07", "value_fen": 5, "control": []}
+    empty = {"deposit": [], "real_estate": [], "vehicle": [], "wallet": []}
+    return {
+        "id": "inq-1", "status": "completed", "created_at": "2025-01-01T00:00:00+08:00", "completed_at": None,
+        "case": {"case_number": "(2025)冀0108执1号", "court": f"法院{MARKUP}", "amount_due_fen": 1, "costs_fen": 0,
+                 "notice_number": f"n{OSC_TITLE}"},
+        "reports": [{
+            "debtor": {"name": name, "kind": "person", "id_number": "11010519491231002X"},
+            "legs_done": 1, "legs_total": 2, "assets": {**empty, "deposit": [deposit], "vehicle": [vehicle]},
+            "totals_fen": {"deposit": 100, "real_estate": 0, "vehicle": 5, "wallet": 0, "all": 105},
+            "legs": [{"institution_id": "bank-02", "status": "failed", "reason": f"boom{OSC_TITLE}[red]x"}],
+        }],
+    }
+
+
+@pytest.mark.parametrize("terminal", [False, True])
+def test_a_report_with_escapes_and_markup_in_its_values_prints_inert(terminal: bool) -> None:
+    from rich.console import Console
+
+    from assetgw.officer import render_inquiry
+
+    out = io.StringIO()
+    render_inquiry(_hostile_report(), Console(file=out, force_terminal=terminal, color_system="standard" if terminal else None,
+                                              width=300, emoji=False))
+    text = out.getvalue()
+    for raw in ("\x07", "\x1b]", "\x1b[2J", "\x1b[8m", "\x9b", "\u202e", "\u2066"):
+        assert raw not in text, repr(raw)
+    if not terminal:
+        assert "\x1b" not in text  # without colour, any escape would have come from the data
+    text = re.sub(r"\x1b\[[0-9;]*m", "", text)  # rich's own colours (the data's were refused above)
+    assert text.count(MARKUP) == 4 and "[bold]X" in text and "[red]x" in text  # shown, not interpreted
+    assert "张三\\x1b]0;pwned\\x07\\x1b[2J" in text and "\\u202e伪造" in text and "冀A\\u2066123" in text
+
+
+def test_ops_output_is_inert_too() -> None:
+    from rich.console import Console
+
+    from assetgw.ops.reconcile import show
+
+    out = io.StringIO()
+    show({"run_id": "r\x1b]0;x\x07", "status": "finished", "started_at": "t", "answered": 1, "questions": 1,
+          "failed": {"bank-01": f"down{MARKUP}"},
+          "differences": [{"institution_id": "bank-01", "subject": "[bold]s", "field": "state", "gateway": "\u202ea", "institution": "b"}]},
+         Console(file=out, width=300))
+    text = out.getvalue()
+    assert "\x1b" not in text and "\u202e" not in text and MARKUP in text and "[bold]s" in text

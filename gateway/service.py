@@ -54,8 +54,12 @@ async def run_gateway(settings: Settings, stop: asyncio.Event) -> None:
                            producer, settings.topic_prefix, f"{group_id}.events", listeners=[watches.listener])
     authority = TokenAuthority(load_token_secret())
     limiter = RateLimiter(settings.rate_limit_per_s, settings.rate_limit_burst)
-    runner = web.AppRunner(create_app(store, intake, desk, settings.directory, courts, authority, limiter, completions, reconciler,
-                                      watches), access_log=None)
+    anonymous = RateLimiter(settings.anon_rate_limit_per_s, settings.anon_rate_limit_burst)
+    app = create_app(store, intake, desk, settings.directory, courts, authority, limiter, completions, reconciler, watches,
+                     anonymous, settings.body_timeout_s)
+    # aiohttp closes a connection whose request head has not fully arrived (or that sits idle)
+    # keepalive_timeout after it opened or was last answered: our header read timeout.
+    runner = web.AppRunner(app, access_log=None, keepalive_timeout=settings.header_timeout_s)
     await runner.setup()
     await web.TCPSite(runner, settings.api_host, settings.api_port).start()
     log.info("gateway listening", url=settings.api_url, kafka=settings.kafka_bootstrap)

@@ -90,6 +90,7 @@ READS = [
     ("ASSETGW_RATE_LIMIT", "5000", "rate_limit_per_s", 5000.0),
     ("ASSETGW_RATE_BURST", "10000", "rate_limit_burst", 10000.0),
     ("ASSETGW_ANON_RATE_LIMIT", "2", "anon_rate_limit_per_s", 2.0),
+    ("ASSETGW_ANON_RATE_BURST", "20", "anon_rate_limit_burst", 20.0),
     ("ASSETGW_HEADER_TIMEOUT", "5", "header_timeout_s", 5.0),
     ("ASSETGW_BODY_TIMEOUT", "7.5", "body_timeout_s", 7.5),
     ("ASSETGW_LIVING_ALLOWANCE_FEN", "0", "living_allowance_fen", 0),

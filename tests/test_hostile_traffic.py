@@ -119,3 +119,12 @@ async def test_a_client_trickling_its_body_gets_408(tmp_path) -> None:
         body = await r.json()
         assert r.status == 408 and body["errors"][0]["field"] == "body", body
     assert store.access.recent()[0].status == 408
+
+
+def test_rate_limiters_forget_addresses_once_their_bucket_is_full_again() -> None:
+    limiter = RateLimiter(rate=10, burst=100)
+    for n in range(1000):
+        limiter.wait_s(f"10.0.{n // 256}.{n % 256}", now=0.0)
+    limiter.wait_s("10.9.9.9", now=9.0)
+    limiter.prune(now=10.0)  # 100 tokens at 10 a second: full again after 10 s
+    assert list(limiter.buckets) == ["10.9.9.9"]

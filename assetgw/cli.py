@@ -43,12 +43,13 @@ def _give_up() -> None:
 
 
 def cmd_broker(args: argparse.Namespace) -> None:
+    from assetgw.stack.supervisor import without_secrets
     from infra.kafka.broker import EmbeddedBroker
     from infra.kafka.topics import ensure_topics
     from infra.settings import Settings
 
     settings = Settings.from_env()
-    broker = EmbeddedBroker(args.engine, port=args.port, data_dir=Path(args.data_dir))
+    broker = EmbeddedBroker(args.engine, port=args.port, data_dir=Path(args.data_dir), env=without_secrets(dict(os.environ)))
     broker.start()
     print(f"{args.engine} broker listening on {broker.bootstrap} (data in {broker.data_dir}); Ctrl-C stops it", flush=True)
 

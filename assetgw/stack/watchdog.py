@@ -30,9 +30,14 @@ HEALTHY_WITHIN_S = 600.0  # how long a restarted component may take to answer /h
 @dataclass
 class _Component:
     started_at: float
-    failures: int = 0  # exits in a row, each after less than STEADY_S
+    exits: int = 0  # exits in a row, each within STEADY_S of its start (failed restarts count too)
     exited_at: float | None = None
     task: asyncio.Task[None] | None = None
+
+
+def _backoff(exits_in_a_row: int) -> float:
+    """At once after a first exit; then 0.5 s, doubling up to 30 s, while it keeps exiting."""
+    return 0.0 if exits_in_a_row <= 1 else BACKOFF_S[min(exits_in_a_row - 2, len(BACKOFF_S) - 1)]
 
 
 def _exit_text(code: int) -> str:
@@ -59,11 +64,11 @@ class Watchdog:
             if code is None:
                 continue
             now = time.monotonic()
-            c.failures = 0 if now - c.started_at >= STEADY_S else c.failures + 1
-            delay = BACKOFF_S[min(c.failures, len(BACKOFF_S) - 1)] if c.failures else 0.0
+            c.exits = 1 if now - c.started_at >= STEADY_S else c.exits + 1
+            delay = _backoff(c.exits)
             c.exited_at = now
             self._note("warning", "component exited", f"{name} {_exit_text(code)}; restarting in {delay:.1f}s", name,
-                       exit_code=code, restart_in_s=delay, exits_in_a_row=c.failures + 1)
+                       exit_code=code, restart_in_s=delay, exits_in_a_row=c.exits)
             c.task = asyncio.create_task(self._restart(name, c, delay), name=f"restart-{name}")
 
     async def close(self) -> None:
@@ -101,8 +106,8 @@ class Watchdog:
                 if self._running(name):  # up but not (yet) healthy: leave it; an exit is the next check's
                     self._note("warning", "restart unhealthy", f"{name} runs but is not healthy: {exc}", name, error=str(exc))
                     return
-                c.failures += 1
-                delay = BACKOFF_S[min(c.failures, len(BACKOFF_S) - 1)]
+                c.exits += 1
+                delay = _backoff(c.exits)
                 self._note("warning", "restart failed", f"{name} did not come back ({exc}); again in {delay:.1f}s", name,
                            error=str(exc), restart_in_s=delay)
         down_s = time.monotonic() - (c.exited_at or c.started_at)

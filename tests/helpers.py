@@ -525,9 +525,10 @@ class CliProcess:
 
     async def said(self, pattern: str, timeout: float = 60) -> re.Match[str]:
         async def match() -> re.Match[str] | None:
-            if self.proc.returncode is not None and self._reader.done():
-                raise AssertionError(f"exited {self.proc.returncode} before saying {pattern!r}:\n{self.err}")
-            return re.search(pattern, self.err)
+            found = re.search(pattern, self.err)
+            if found is None and self.proc.returncode is not None and self._reader.done():
+                raise AssertionError(f"exited {self.proc.returncode} without saying {pattern!r}:\n{self.err}")
+            return found
 
         return await wait_for(match, timeout, what=f"the command to say {pattern!r}")
 

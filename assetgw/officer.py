@@ -1,16 +1,12 @@
-"""The officer's CLI side: bulk submission with a progress bar, and reports for a person to read."""
+"""The officer's CLI side: reports for a person to read (bulk submission is assetgw/inquire.py)."""
 
 from __future__ import annotations
 
-import asyncio
-import time
-from pathlib import Path
 from typing import Any
 
 import aiohttp
 import orjson
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from assetgw.terminal import inert
@@ -19,51 +15,10 @@ from schemas.assets import ASSET_KINDS, asset_id
 from schemas.money import yuan
 
 KIND_TITLES = {"deposit": "存款 Deposits", "real_estate": "不动产 Real estate", "vehicle": "车辆 Vehicles", "wallet": "网络资金 Payment wallets"}
-CONTENT_TYPES = {"csv": "text/csv", "jsonl": "application/x-ndjson"}
 
 
 def _session(api: str, token: str | None) -> aiohttp.ClientSession:
     return aiohttp.ClientSession(api, headers={"Authorization": f"Bearer {token}"} if token else None)
-
-
-async def inquire(api: str, token: str | None, source: Path, fmt: str, out: Path, timeout: float) -> int:
-    console = Console(stderr=True)
-    if not source.is_file():
-        console.print(f"[red]no such file: {source}")
-        return 2
-    async with _session(api, token) as http:
-        async with http.post("/v1/inquiry-batches", data=source.read_bytes(), headers={"Content-Type": CONTENT_TYPES[fmt]}) as r:
-            body = await r.json(content_type=None)
-            if r.status != 202:
-                console.print(f"[red]the gateway refused the batch ({r.status}): {body.get('message')}")
-                for err in body.get("errors", [])[:20]:
-                    line = f"line {err['line']}: " if err.get("line") is not None else ""
-                    console.print(f"  {line}{err['field']}: {err['message']}")
-                return 1
-        batch_id = body["id"]
-        console.print(f"batch {batch_id}: {body['debtors']} debtors in {body['inquiries']} inquiries, {body['legs']} legs")
-        started = time.monotonic()
-        with Progress(TextColumn("legs"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), console=console) as bar:
-            task = bar.add_task("legs", total=body["legs"])
-            while True:
-                async with http.get(f"/v1/inquiry-batches/{batch_id}") as r:
-                    progress = await r.json()
-                bar.update(task, completed=progress["legs"]["done"])
-                if progress["status"] == "completed":
-                    break
-                if time.monotonic() - started > timeout:
-                    console.print(f"[red]gave up waiting after {timeout:.0f}s; the batch goes on: assetgw report or GET {body['location']}")
-                    return 1
-                await asyncio.sleep(0.5)
-        count = 0
-        with out.open("wb") as f:
-            async with http.get(f"/v1/inquiry-batches/{batch_id}/reports") as r:
-                async for line in r.content:
-                    if line.strip():
-                        f.write(line if line.endswith(b"\n") else line + b"\n")
-                        count += 1
-        console.print(f"wrote {count} reports to {out} in {time.monotonic() - started:.1f}s")
-    return 0
 
 
 async def report(api: str, token: str | None, inquiry_id: str, as_json: bool) -> int:

@@ -147,13 +147,24 @@ class Stack:
     async def start(self, timeout: float = 60.0) -> None:
         make_private(self.logs)
         if self.broker:
-            self.broker.start()
-        partitions = int(self.env.get("ASSETGW_PARTITIONS", "4"))
-        await ensure_topics(self.kafka_bootstrap, self.env.get("ASSETGW_TOPIC_PREFIX", "assetgw"), partitions)
+            await self.start_broker()
+        else:
+            await self._ensure_topics()
         for name in self.services:
             self.spawn(name)
         for name in self.services:
             await self.wait_healthy(name, timeout)
+
+    async def start_broker(self) -> None:
+        """Start the embedded broker (again, after a crash: noida-db on the same data) and create any
+        topic it lacks (Tansu keeps nothing across a restart)."""
+        assert self.broker is not None
+        await asyncio.to_thread(self.broker.start)
+        await self._ensure_topics()
+
+    async def _ensure_topics(self) -> None:
+        partitions = int(self.env.get("ASSETGW_PARTITIONS", "4"))
+        await ensure_topics(self.kafka_bootstrap, self.env.get("ASSETGW_TOPIC_PREFIX", "assetgw"), partitions)
 
     def spawn(self, name: str) -> None:
         service = self.services[name]

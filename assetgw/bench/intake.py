@@ -26,6 +26,8 @@ from gateway.inquiries.bulk import to_csv
 PROBE_EVERY_S = 0.1
 INTAKE_CASE_SIZE = 10_000  # debtors per case: each case becomes 10 inquiries of 1,000
 FIRST_CASE = 9801
+# On a loaded machine the whole batch takes longer than the harness's usual 600 s per request.
+LONG = aiohttp.ClientTimeout(total=None, sock_read=300)
 
 
 class Prober:
@@ -90,7 +92,7 @@ async def phase_intake(ctx: Ctx) -> None:
         with Sampler({"gateway": pid}) as sampler:
             prober.phase = "ingest"
             t0 = time.monotonic()
-            async with ctx.http.post("/v1/inquiry-batches", data=body, headers={"Content-Type": "text/csv"}) as r:
+            async with ctx.http.post("/v1/inquiry-batches", data=body, headers={"Content-Type": "text/csv"}, timeout=LONG) as r:
                 accepted = await r.json(content_type=None)
                 if r.status != 202:
                     raise RuntimeError(f"batch refused ({r.status}): {accepted}")
@@ -99,7 +101,7 @@ async def phase_intake(ctx: Ctx) -> None:
             prober.phase = "read"
             t1 = time.monotonic()
             reports = size = 0
-            async with ctx.http.get(f"{accepted['location']}/reports") as r:
+            async with ctx.http.get(f"{accepted['location']}/reports", timeout=LONG) as r:
                 async for line in r.content:
                     reports += line.strip() != b""
                     size += len(line)

@@ -168,10 +168,13 @@ async def batch_reports(request: web.Request) -> web.StreamResponse:
                  for debtor in reader.inquiries.debtors(inquiry_id)]
         return b"\n".join(lines) + b"\n"
 
-    with ThreadReader(request.app[STORE]) as reader:
-        for inquiry_id in inquiries.batch_inquiry_ids(batch_id):
-            await response.write(await reader.run(lines_of, inquiry_id))  # waits while the client reads
-    await response.write_eof()
+    try:
+        with ThreadReader(request.app[STORE]) as reader:
+            for inquiry_id in inquiries.batch_inquiry_ids(batch_id):
+                await response.write(await reader.run(lines_of, inquiry_id))  # waits while the client reads
+        await response.write_eof()
+    except ConnectionResetError:  # the client went away mid-stream: nothing to answer
+        log.info("batch reports abandoned by the client", batch_id=batch_id)
     return response
 
 

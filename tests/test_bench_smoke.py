@@ -76,9 +76,22 @@ def test_bench_smoke_reports_every_section(tmp_path: Path) -> None:
     by_process = doc["scale_out"]["two_workers_per_kind"]["legs_by_worker_process"]
     assert {p for p in by_process if p.endswith("-2")}, f"no second worker took legs: {by_process}"
 
+    intake = doc["intake"]
+    assert intake["rows"] == intake["debtors"] == intake["reports"] == doc["meta"]["sizes"]["intake_rows"]
+    assert intake["legs"] == intake["debtors"] * doc["meta"]["institutions"]
+    assert intake["inquiries"] == -(-intake["rows"] // 1000)  # at most 1,000 debtors per inquiry
+    _positive(doc, "intake", "ingest_s")
+    _positive(doc, "intake", "read_back_s")
+    _positive(doc, "intake", "healthz_ms_before", "p99")  # the prober works; a tiny batch may leave no time for a probe
+    for kind in ("healthz_ms", "inquiry_ms"):
+        assert intake[kind]["n"] == 0 or intake[kind]["p99"] > 0
+    _positive(doc, "intake", "gateway_peak_rss_mb")
+    assert intake["probe_failures"] == 0
+
     names = {t["name"] for t in doc["targets"]}
     assert {"bulk legs/s", "bulk / raw ceiling"} <= names
     assert any(n.startswith("one-debtor p99 overhead") for n in names)
     assert any(n.startswith("gateway peak RSS") for n in names)
     assert any(n.startswith("money credited") for n in names)
+    assert any(n.startswith("/healthz p99 during a batch") for n in names)
     assert "pass" in proc.stdout or "miss" in proc.stdout  # the table, with verdicts

@@ -14,13 +14,14 @@ run on one broker, in this order:
 4. ``orders``       freezes/s end to end and per-order created→answered latency;
 5. ``memory``       peak RSS of the gateway and connector workers during the bulk runs
    (``--memory-scale K`` adds a K-times larger bulk) and an honest extrapolation to 1,000,000 legs;
-6. ``scale_out``    bulk throughput with one and with two connector worker processes per kind.
+6. ``scale_out``    bulk throughput with one and with two connector worker processes per kind;
+7. ``events``, 8. ``intake`` (see their modules).
 
 It prints a table with the targets (pass/miss) and writes every figure as JSON. A benchmark, not
 a test: nothing here asserts a number.
 
 One module per concern: ``cli`` (the command line), ``context`` (Options, Ctx), ``common``
 (constants, the console), ``stack`` (the bench's Stack, CPU and RSS sampling), ``stats``, one
-module per phase (``raw``, ``bulk`` with scale-out, ``latency``, ``orders``, ``memory``),
+module per phase (``raw``, ``bulk`` with scale-out, ``latency``, ``orders``, ``memory``, ``events``, ``intake``),
 ``report`` (targets, the table, the JSON) and ``run`` (the orchestration).
 """

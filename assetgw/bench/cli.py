@@ -19,6 +19,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--orders", type=int, default=None, help="freeze orders in the orders run (default 1000; --smoke 50)")
     p.add_argument("--event-samples", type=int, default=None,
                    help="money arrivals timed from credit to automatic freeze, one at a time (default 200; --smoke 10)")
+    p.add_argument("--intake-rows", type=int, default=None,
+                   help="rows of the CSV batch posted and read back in the intake section (default 100000; --smoke 200)")
     p.add_argument("--memory-scale", type=int, default=0, metavar="K",
                    help="also run a bulk K times larger (e.g. 10) to show memory does not grow with the batch (long; default off)")
     p.add_argument("--raw-messages", type=int, default=None,

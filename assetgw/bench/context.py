@@ -31,6 +31,7 @@ class Options:
     smoke: bool
     data_dir: Path | None
     keep_data: bool
+    intake_rows: int = 100_000
     persons: int = 10_000
     companies: int = 1_000
 
@@ -51,7 +52,10 @@ class Options:
         raw = args.raw_messages if args.raw_messages is not None else (10_000 if smoke else min(max(legs_guess, 20_000), 200_000))
         opts = cls(debtors, samples, orders, event_samples, args.memory_scale, raw, max(1, args.raw_trials), args.realistic_latency, skip,
                    Path(args.json),
-                   args.engine, args.partitions, smoke, Path(args.data_dir) if args.data_dir else None, args.keep_data)
+                   args.engine, args.partitions, smoke, Path(args.data_dir) if args.data_dir else None, args.keep_data,
+                   args.intake_rows if args.intake_rows is not None else (200 if smoke else 100_000))
+        if opts.intake_rows < 1:
+            raise SystemExit("bench: sizes must be positive")
         # The simulators' population must hold every distinct debtor a run names (the bulk takes
         # 90% people, 10% companies); the bench and the simulators generate it from the same args.
         biggest = debtors * max(1, args.memory_scale if "memory" not in skip else 1)

@@ -14,10 +14,22 @@ from typing import Any
 import orjson
 from rich.table import Table
 
-from assetgw.bench.common import SEED, TARGET_EVENT_P99_MS, TARGET_LEGS_S, TARGET_OVERHEAD_MS, TARGET_RATIO, TARGET_RSS_MB, console
+from assetgw.bench.common import (
+    SEED,
+    TARGET_EVENT_P99_MS,
+    TARGET_HEALTHZ_P99_MS,
+    TARGET_INTAKE_RSS_MB,
+    TARGET_LEGS_S,
+    TARGET_OVERHEAD_MS,
+    TARGET_RATIO,
+    TARGET_RSS_MB,
+    console,
+)
 from assetgw.bench.context import Options
 
 EVENT_TARGET_NAME = "money credited → automatic freeze applied, p99"
+HEALTHZ_TARGET_NAME = "/healthz p99 during a batch's intake and read back"
+INTAKE_RSS_TARGET_NAME = "gateway peak RSS during a batch's intake and read back"
 
 
 def evaluate_targets(results: dict[str, Any]) -> list[dict[str, Any]]:
@@ -44,6 +56,12 @@ def evaluate_targets(results: dict[str, Any]) -> list[dict[str, Any]]:
     if events.get("under_bulk"):
         drained = events["under_bulk"]["drained_s_after_bulk"]
         add("event lag drained after the bulk", drained, "drains (bounded lag)", drained is not None)
+    intake = results.get("intake")
+    if intake:
+        p99 = intake["healthz_ms"].get("p99")
+        add(HEALTHZ_TARGET_NAME, p99, f"< {TARGET_HEALTHZ_P99_MS:.0f} ms", None if p99 is None else p99 < TARGET_HEALTHZ_P99_MS)
+        rss = intake["gateway_peak_rss_mb"]
+        add(INTAKE_RSS_TARGET_NAME, rss, f"< {TARGET_INTAKE_RSS_MB:.0f} MB", rss < TARGET_INTAKE_RSS_MB)
     mem = results.get("memory", {})
     if mem.get("gateway_rss_at_1m_legs_mb_extrapolated") is not None:
         est = mem["gateway_rss_at_1m_legs_mb_extrapolated"]
@@ -70,7 +88,7 @@ def results_document(opts: Options, results: dict[str, Any], errors: dict[str, s
             "partitions": opts.partitions, "institutions": institutions, "topic_prefix": prefix,
             "population": {"seed": SEED, "persons": opts.persons, "companies": opts.companies},
             "sizes": {"debtors": opts.debtors, "latency_samples": opts.latency_samples, "orders": opts.orders,
-                      "event_samples": opts.event_samples,
+                      "event_samples": opts.event_samples, "intake_rows": opts.intake_rows,
                       "memory_scale": opts.memory_scale, "raw_messages": opts.raw_messages, "smoke": opts.smoke},
             "skipped": sorted(opts.skip), "env": env, "simulator_args": sim_args,
         },
@@ -135,6 +153,15 @@ def print_results(doc: dict[str, Any]) -> None:
         u = events["under_bulk"]
         row(f"events absorbed during a {u['bulk_debtors']:,}-debtor bulk (lag max {u['lag_max']:,})", _fmt(u["events_per_s"], " events/s"))
         row("  event lag drained after the bulk", _fmt(u["drained_s_after_bulk"], " s", 1), "event lag drained after the bulk")
+    intake = doc.get("intake")
+    if intake:
+        row(f"intake: {intake['rows']:,}-row CSV accepted ({intake['inquiries']} inquiries) / reports read back ({intake['reports_mb']} MiB)",
+            f"{_fmt(intake['ingest_s'], ' s', 1)} / {_fmt(intake['read_back_s'], ' s', 1)}")
+        row("  meanwhile /healthz p50 / p99", f"{_fmt(intake['healthz_ms'].get('p50'))} / {_fmt(intake['healthz_ms'].get('p99'))} ms",
+            HEALTHZ_TARGET_NAME)
+        row("  meanwhile a one-debtor inquiry p50 / p99",
+            f"{_fmt(intake['inquiry_ms'].get('p50'))} / {_fmt(intake['inquiry_ms'].get('p99'))} ms")
+        row("  gateway peak RSS", _fmt(intake["gateway_peak_rss_mb"], " MB"), INTAKE_RSS_TARGET_NAME)
     mem = doc.get("memory")
     if mem:
         for r in mem["runs"]:

@@ -6,6 +6,9 @@ from __future__ import annotations
 
 import csv
 import io
+import itertools
+import re
+from collections.abc import Iterator
 from typing import Any
 
 import orjson
@@ -18,6 +21,8 @@ CSV_COLUMNS = ("case_number", "court", "amount_due_fen", "costs_fen", "notice_nu
                "debtor_kind", "id_number", "name", "institutions", "deadline_seconds")
 REQUIRED_CSV = {"case_number", "court", "amount_due_fen", "notice_number", "officer_credentials", "id_number", "name"}
 MAX_ERRORS = 50
+_JSON_START = re.compile(r"\s*\{")
+_LINE = re.compile(r"[^\r\n]*(?:\r\n|\r|\n)|[^\r\n]+\Z")
 
 
 class BulkError(ValueError):
@@ -27,41 +32,52 @@ class BulkError(ValueError):
 
 
 def detect_format(content_type: str, text: str) -> str:
-    if "csv" in content_type:
+    if "csv" in content_type or "tab-separated" in content_type:
         return "csv"
     if any(t in content_type for t in ("ndjson", "jsonl", "json-lines", "json")):
         return "jsonl"
-    return "jsonl" if text.lstrip().startswith("{") else "csv"
+    return "jsonl" if _JSON_START.match(text) else "csv"  # (text/plain: what Excel's "Unicode text" gets sent as)
 
 
-def parse_rows(text: str, fmt: str, max_rows: int) -> tuple[list[BatchRow], list[int]]:
-    """Valid rows and the line each came from (for errors found later, e.g. an unknown institution)."""
+def iter_rows(text: str, fmt: str, max_rows: int) -> Iterator[tuple[int, BatchRow]]:
+    """(line, valid row) as the text is read, so a large batch is never held as models all at once.
+    Raises ``BulkError`` at the first structural fault, or after the last row if any row was bad:
+    the caller must not store anything before the iterator is exhausted."""
     raw_rows = _csv_rows(text) if fmt == "csv" else _jsonl_rows(text)
-    rows: list[BatchRow] = []
-    lines: list[int] = []
     errors: list[dict[str, Any]] = []
+    count = 0
     for line, raw in raw_rows:
-        if len(rows) + len(errors) >= max_rows:
+        if count >= max_rows:
             raise BulkError(f"a batch holds at most {max_rows} rows", [{"line": line, "field": "body", "message": "too many rows"}])
+        count += 1
         if isinstance(raw, str):  # a line that could not be parsed at all
             errors.append({"line": line, "field": "body", "message": raw})
-            continue
-        try:
-            rows.append(BatchRow.model_validate(raw))
-            lines.append(line)
-        except ValidationError as exc:
-            errors.extend({"line": line, **e} for e in field_errors(exc))
+        else:
+            try:
+                row = BatchRow.model_validate(raw)
+            except ValidationError as exc:
+                errors.extend({"line": line, **e} for e in field_errors(exc))
+            else:
+                if not errors:  # once one row is bad the batch is refused: the rest are only checked
+                    yield line, row
         if len(errors) >= MAX_ERRORS:
             break
     if errors:
         raise BulkError(f"{len(errors)} error(s) in the batch; nothing was accepted", errors[:MAX_ERRORS])
-    if not rows:
+    if not count:
         raise BulkError("the batch has no rows", [{"line": 0, "field": "body", "message": "no debtor rows"}])
-    return rows, lines
+
+
+def _lines(text: str) -> Iterator[str]:
+    """The text's lines with their endings (\\n, \\r\\n or \\r), one at a time: the csv module reads
+    quoted line breaks itself, and no second copy of a 64 MiB body is made."""
+    for match in _LINE.finditer(text):
+        if match.group():
+            yield match.group()
 
 
 def _jsonl_rows(text: str):  # type: ignore[no-untyped-def]
-    for line, content in enumerate(text.splitlines(), start=1):
+    for line, content in enumerate(_lines(text), start=1):
         if not content.strip():
             continue
         try:
@@ -73,7 +89,12 @@ def _jsonl_rows(text: str):  # type: ignore[no-untyped-def]
 
 
 def _csv_rows(text: str):  # type: ignore[no-untyped-def]
-    reader = csv.DictReader(io.StringIO(text.lstrip("\ufeff"), newline=""))  # newline="": the csv module reads \r itself
+    lines = _lines(text.removeprefix("\ufeff"))
+    first = next(lines, "")
+    # Excel's "Unicode text" is tab-separated; the header (known column names, no commas or tabs
+    # in them) tells which separator the file uses.
+    delimiter = "\t" if "\t" in first and "," not in first else ","
+    reader = csv.DictReader(itertools.chain((first,), lines), delimiter=delimiter)
     try:
         yield from _csv_records(reader)
     except csv.Error as exc:  # e.g. an oversized field: the CSV itself is broken

@@ -2,17 +2,22 @@
 
 from __future__ import annotations
 
-from collections import defaultdict
+import asyncio
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
+from gateway.inquiries.batch_plan import BatchPlan, Group
 from gateway.store.interfaces import CaseRepository, InquiryRepository
 from gateway.store.records import NewBatch, NewInquiry
 from infra.clock import now_ms
-from schemas.api import BatchRow, CaseFields, InquiryCreate
+from schemas.api import CaseFields, InquiryCreate
 from schemas.debtor import Debtor
 from schemas.directory import Directory, UnknownInstitution
 from schemas.messages import new_id
+
+# About 10-40 ms of SQLite work on a busy 2-core machine: the longest the loop waits for a batch.
+LEGS_PER_PART = 2000
+CHECKS_PER_TURN = 500
 
 
 class ScopeError(ValueError):
@@ -21,6 +26,12 @@ class ScopeError(ValueError):
     def __init__(self, field: str, message: str, line: int | None = None) -> None:
         super().__init__(message)
         self.field, self.line = field, line
+
+
+class BatchBeingStored(ScopeError):
+    """The same idempotency key again while the batch it names is still being stored."""
+
+    status = 409
 
 
 class CaseConflict(ScopeError):
@@ -46,6 +57,7 @@ class Intake:
         self.directory = directory
         self.default_deadline_s = default_deadline_s
         self.on_accepted = on_accepted  # wakes the outbox relay
+        self._storing: set[str] = set()  # batches being stored in parts right now
 
     def submit(self, body: InquiryCreate, officer_id: str) -> Accepted:
         """Stores the inquiry as asked by ``officer_id``, the authenticated officer."""
@@ -59,30 +71,50 @@ class Intake:
         self.on_accepted()
         return Accepted(inquiry.id, 1, len(body.debtors), legs)
 
-    def submit_batch(self, rows: Sequence[BatchRow], fmt: str, lines: Sequence[int], officer_id: str,
-                     batch_id: str | None = None) -> Accepted:
-        """Rows sharing a case and legal basis become one inquiry; all are stored in one transaction.
+    async def submit_batch(self, plan: BatchPlan, officer_id: str, batch_id: str | None = None) -> Accepted:
+        """Stores a planned batch (bulk.py and batch_plan.py read and validated it in a worker
+        thread), one inquiry per part of at most 1,000 debtors of a case and legal basis.
+
+        Every check is made before the first write, so a refused batch stores nothing. The writes
+        then go in parts of about ``LEGS_PER_PART`` legs, each a short transaction on the loop's
+        connection with a turn of the event loop between them: a 100,000-row batch (2.8 million
+        legs) never holds the loop, nor SQLite's one write lock, for more than one part, and its
+        first inquiries are in the outbox while the rest are stored. The batch itself is recorded
+        last; a gateway that stops half-way through leaves the inquiries stored so far (they are
+        asked as usual) and no batch, and the officer, who got no 202, submits it again.
         ``batch_id``: the one an idempotency key names (gateway/inquiries/batch_keys.py)."""
+        groups = sorted(plan.groups, key=lambda g: g.first_line)
+        first_of_case: dict[str, CaseFields] = {}
+        for index, group in enumerate(groups):
+            self._check_case(group.first, group.first_line, first_of_case.setdefault(group.first.case_number, group.first))
+            if index % CHECKS_PER_TURN == CHECKS_PER_TURN - 1:
+                await asyncio.sleep(0)
+        # Shielded: once the first part is written, the rest follows even if the client goes away.
         batch_id = batch_id or new_id()
-        groups: dict[tuple, list[BatchRow]] = defaultdict(list)
-        first_of_case: dict[str, BatchRow] = {}
-        for index, row in enumerate(rows):
-            try:
-                self.directory.resolve_scope(row.institutions)
-            except UnknownInstitution as exc:
-                raise ScopeError(f"institutions[{exc.index}]", str(exc), lines[index]) from None
-            self._check_case(row, lines[index], first_of_case.setdefault(row.case_number, row))
-            key = (row.case_number, row.court, row.amount_due_fen, row.costs_fen, row.notice_number,
-                   tuple(row.officer_credentials), tuple(row.institutions or ()), row.deadline_seconds)
-            groups[key].append(row)
-        inquiries = []
-        for members in groups.values():
-            debtors = list({r.debtor.id_number: r.debtor for r in members}.values())  # a debtor once per case
-            institutions = self.directory.resolve_scope(members[0].institutions)
-            inquiries.append(self._inquiry(members[0], debtors, institutions, batch_id, members[0].deadline_seconds, officer_id))
-        legs = self.inquiries.add(inquiries, NewBatch(batch_id, now_ms(), fmt, len(rows)))
-        self.on_accepted()
-        return Accepted(batch_id, len(inquiries), sum(len(q.debtors) for q in inquiries), legs)
+        if batch_id in self._storing:  # the same key again while its first request is still storing
+            raise BatchBeingStored("Idempotency-Key", "a batch with this key is being stored; send it again shortly")
+        self._storing.add(batch_id)
+        try:
+            return await asyncio.shield(asyncio.ensure_future(self._store_batch(plan, groups, officer_id, batch_id)))
+        finally:
+            self._storing.discard(batch_id)
+
+    async def _store_batch(self, plan: BatchPlan, groups: Sequence[Group], officer_id: str, batch_id: str) -> Accepted:
+        inquiries = debtors = legs = 0
+        for group in groups:
+            institutions = self.directory.resolve_scope(group.first.institutions)
+            step = max(1, LEGS_PER_PART // len(institutions))
+            for part in group.parts():
+                inquiry = self._inquiry(group.first, part, institutions, batch_id, group.first.deadline_seconds, officer_id)
+                self.inquiries.open_inquiry(inquiry)
+                for start in range(0, len(part), step):
+                    await asyncio.sleep(0)  # let others in between parts
+                    legs += self.inquiries.add_legs(inquiry, range(start, min(start + step, len(part))))
+                self.on_accepted()
+                inquiries += 1
+                debtors += len(part)
+        self.inquiries.record_batch(NewBatch(batch_id, now_ms(), plan.format, plan.rows), inquiries, legs)
+        return Accepted(batch_id, inquiries, debtors, legs)
 
     def _check_case(self, case: CaseFields, line: int | None = None, first: CaseFields | None = None) -> None:
         """Amounts must be the case record's (or, for a case this batch opens, its first row's)."""

@@ -59,6 +59,21 @@ class InquiryRepository(Protocol):
         a case opens its case record (``CaseRepository``) with its amounts, applicant and officer."""
         ...
 
+    def open_inquiry(self, inquiry: NewInquiry) -> None:
+        """A large batch is stored in parts, each its own short transaction, so no one write holds
+        the store for long: the inquiry with its debtors (and its case record, as ``add``) first,
+        then ``add_legs`` for ranges of its debtors, then ``record_batch``. Its legs are in the
+        outbox as each part commits."""
+        ...
+
+    def add_legs(self, inquiry: NewInquiry, debtors: range) -> int:
+        """The ``pending`` legs of the inquiry's debtors at these places; returns how many."""
+        ...
+
+    def record_batch(self, batch: NewBatch, inquiries: int, legs: int) -> None:
+        """The batch, once all its inquiries are stored: until then no one can name it."""
+        ...
+
     def get(self, inquiry_id: str) -> InquiryRecord | None: ...
 
     def debtors(self, inquiry_id: str) -> list[DebtorRecord]:
@@ -346,6 +361,25 @@ class Store(Protocol):
     def reconciliations(self) -> Reconciliations: ...
 
     def unit_of_work(self) -> UnitOfWork: ...
+
+    def reader(self) -> Reader: ...
+
+    def close(self) -> None: ...
+
+
+class Reader(Protocol):
+    """Reads on a connection of their own, for building large answers (reports) in a worker thread
+    while the event loop goes on with the store's own connection. One thread at a time; it sees
+    what was committed. Close it when done."""
+
+    @property
+    def inquiries(self) -> InquiryRepository: ...
+
+    @property
+    def orders(self) -> OrderRepository: ...
+
+    @property
+    def events(self) -> InstitutionEvents: ...
 
     def close(self) -> None: ...
 

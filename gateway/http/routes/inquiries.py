@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import orjson
 import structlog
 from aiohttp import web
@@ -10,12 +12,14 @@ from gateway.http.access import officer_of, require_case, require_credentials
 from gateway.http.errors import ApiError, invalid
 from gateway.http.io import json_response, read_limited, read_model, wait_seconds
 from gateway.http.keys import COMPLETIONS, DIRECTORY, INTAKE, STORE
+from gateway.http.threads import ThreadReader
 from gateway.inquiries import batch_keys
-from gateway.inquiries.bulk import BulkError, detect_format, parse_rows
+from gateway.inquiries.batch_plan import EncodingError, plan_batch
+from gateway.inquiries.bulk import BulkError
 from gateway.inquiries.intake import ScopeError
 from gateway.inquiries.live import LiveAssets
 from gateway.inquiries.reports import debtor_report, group_legs, inquiry_view
-from gateway.store.interfaces import InquiryRepository
+from gateway.store.interfaces import InquiryRepository, Reader
 from gateway.store.records import BatchRecord, LegRecord
 from infra import metrics
 from infra.clock import shown
@@ -57,13 +61,21 @@ async def get_inquiry(request: web.Request) -> web.Response:
     if wait_s and inquiry.completed_at is None:  # long-poll: answer once complete, or when the wait is up
         await request.app[COMPLETIONS].wait(inquiry_id, lambda: _completed(inquiries, inquiry_id), wait_s)
         inquiry = inquiries.get(inquiry_id)
-    legs = inquiries.legs(inquiry_id)
-    return json_response(inquiry_view(inquiry, inquiries.debtors(inquiry_id), legs, request.app[DIRECTORY], _live(request, legs)))
+    # Up to 1,000 debtors × 28 legs: built in a worker thread on a reader of its own (reports.py
+    # is pure), so the loop answers others meanwhile.
+    directory = request.app[DIRECTORY]
+
+    def build(reader: Reader) -> bytes:
+        legs = reader.inquiries.legs(inquiry_id)
+        return orjson.dumps(inquiry_view(inquiry, reader.inquiries.debtors(inquiry_id), legs, directory, _live(reader, legs)))
+
+    with ThreadReader(request.app[STORE]) as reader:
+        body = await reader.run(build)
+    return web.Response(body=body, content_type="application/json")
 
 
-def _live(request: web.Request, legs: list[LegRecord]) -> LiveAssets:
-    store = request.app[STORE]
-    return LiveAssets.read(store.events, store.orders, (a for leg in legs for a in (*leg.assets, *leg.late_assets)))
+def _live(reader: Reader, legs: list[LegRecord]) -> LiveAssets:
+    return LiveAssets.read(reader.events, reader.orders, (a for leg in legs for a in (*leg.assets, *leg.late_assets)))
 
 
 def _completed(inquiries: InquiryRepository, inquiry_id: str) -> bool:
@@ -75,28 +87,30 @@ async def create_batch(request: web.Request) -> web.Response:
     batch_id = _keyed_batch_id(request)
     raw = await read_limited(request, MAX_BATCH_BYTES)
     try:
-        text = raw.decode("utf-8")
-    except UnicodeDecodeError:
-        raise ApiError(400, "invalid_encoding", "the body must be UTF-8", [{"field": "body", "message": "not UTF-8"}]) from None
-    fmt = detect_format(request.content_type, text)
-    try:
-        rows, lines = parse_rows(text, fmt, MAX_BATCH_ROWS)
-        for row, line in zip(rows, lines, strict=False):
+        # Decoding, parsing and validating 100,000 rows takes seconds of CPU: in a worker thread,
+        # over the body and the directory only (batch_plan.py), while the loop serves others.
+        plan = await asyncio.to_thread(plan_batch, raw, request.content_type, request.app[DIRECTORY], MAX_BATCH_ROWS)
+        del raw
+        for line, row in plan.authority:  # each distinct case, court and credentials once, in line order
             require_case(request, row.case_number, court=row.court, case_field=f"line {line}: case_number",
                          court_field=f"line {line}: court")
             require_credentials(request, row.officer_credentials, f"line {line}: officer_credentials")
         if batch_id is not None and (first := request.app[STORE].inquiries.batch(batch_id)) is not None:
-            return _replay(request, first, fmt, len(rows))
-        accepted = request.app[INTAKE].submit_batch(rows, fmt, lines, officer_of(request).id, batch_id)
+            return _replay(request, first, plan.format, plan.rows)
+        accepted = await request.app[INTAKE].submit_batch(plan, officer_of(request).id, batch_id)
+    except EncodingError as exc:
+        raise ApiError(400, "invalid_encoding", str(exc), [{"line": exc.line, "field": "body", "message": str(exc)}]) from None
     except BulkError as exc:
         raise invalid(exc.errors, str(exc)) from None
     except ScopeError as exc:
         raise _refused(exc) from None
     location = f"/v1/inquiry-batches/{accepted.id}"
     metrics.ACCEPTED.labels("batch").inc()
-    log.info("batch accepted", batch_id=accepted.id, inquiries=accepted.inquiries, legs=accepted.legs)
+    log.info("batch accepted", batch_id=accepted.id, inquiries=accepted.inquiries, legs=accepted.legs,
+             encoding=plan.encoding, repeats=plan.repeats)
     return json_response(
-        {"id": accepted.id, "inquiries": accepted.inquiries, "debtors": accepted.debtors, "legs": accepted.legs, "location": location},
+        {"id": accepted.id, "inquiries": accepted.inquiries, "debtors": accepted.debtors, "legs": accepted.legs,
+         "encoding": plan.encoding, "warnings": plan.warnings, "warnings_total": plan.repeats, "location": location},
         status=202, headers={"Location": location},
     )
 
@@ -158,23 +172,33 @@ async def get_batch(request: web.Request) -> web.Response:
 
 
 async def batch_reports(request: web.Request) -> web.StreamResponse:
-    """One JSON line per debtor report, streamed inquiry by inquiry so memory stays flat."""
+    """One JSON line per debtor report, streamed inquiry by inquiry (at most 1,000 debtors each):
+    each inquiry's lines are built in a worker thread on a reader of its own and written before the
+    next is read, so the gateway holds one inquiry's reports at a time and the loop stays free."""
     inquiries = request.app[STORE].inquiries
     directory = request.app[DIRECTORY]
     batch_id = request.match_info["batch_id"]
     _batch_or_404(request, batch_id)
     response = web.StreamResponse(headers={"Content-Type": "application/x-ndjson"})
     await response.prepare(request)
-    for inquiry_id in inquiries.batch_inquiry_ids(batch_id):
-        inquiry = inquiries.get(inquiry_id)
-        legs = inquiries.legs(inquiry_id)
-        legs_by_debtor, live = group_legs(legs), _live(request, legs)
-        lines = []
-        for debtor in inquiries.debtors(inquiry_id):
-            report = debtor_report(debtor, legs_by_debtor.get(debtor.seq, []), directory, live)
-            lines.append(orjson.dumps({"inquiry_id": inquiry_id, "case_number": inquiry.case_number, **report}))
-        await response.write(b"\n".join(lines) + b"\n")
-    await response.write_eof()
+
+    def lines_of(reader: Reader, inquiry_id: str) -> bytes:
+        inquiry = reader.inquiries.get(inquiry_id)
+        assert inquiry is not None
+        legs = reader.inquiries.legs(inquiry_id)
+        legs_by_debtor, live = group_legs(legs), _live(reader, legs)
+        lines = [orjson.dumps({"inquiry_id": inquiry_id, "case_number": inquiry.case_number,
+                               **debtor_report(debtor, legs_by_debtor.get(debtor.seq, []), directory, live)})
+                 for debtor in reader.inquiries.debtors(inquiry_id)]
+        return b"\n".join(lines) + b"\n"
+
+    try:
+        with ThreadReader(request.app[STORE]) as reader:
+            for inquiry_id in inquiries.batch_inquiry_ids(batch_id):
+                await response.write(await reader.run(lines_of, inquiry_id))  # waits while the client reads
+        await response.write_eof()
+    except ConnectionResetError:  # the client went away mid-stream: nothing to answer
+        log.info("batch reports abandoned by the client", batch_id=batch_id)
     return response
 
 

@@ -1,7 +1,9 @@
 """Opening the database and running transactions on it.
 
-One connection, used from the event loop thread: calls are short and batched, and SQLite has one
-writer anyway."""
+One connection for writing, used from the event loop thread: calls are short and batched (a large
+batch is stored in parts), and SQLite has one writer anyway. A write from another thread would make
+the loop's own writes wait inside SQLite's busy handler, blocking the loop. Large reads (reports)
+run in worker threads on read-only connections of their own (``SqliteStore.reader``)."""
 
 from __future__ import annotations
 
@@ -48,9 +50,9 @@ def add_missing_columns(db: sqlite3.Connection) -> None:
                 db.execute(f"ALTER TABLE {table} ADD COLUMN {column} {declaration}")
 
 
-def connect_read_only(path: Path) -> sqlite3.Connection:
+def connect_read_only(path: Path, check_same_thread: bool = True) -> sqlite3.Connection:
     """A connection that cannot write, e.g. to a live gateway's database (WAL lets it read along)."""
-    return sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    return sqlite3.connect(f"file:{path}?mode=ro", uri=True, check_same_thread=check_same_thread)
 
 
 class Transaction:

@@ -21,6 +21,7 @@ from gateway.store.sqlite import rows
 from gateway.store.sqlite.cases import record_case_event
 from gateway.store.sqlite.connection import Transaction
 from schemas.assets import asset_id
+from schemas.messages import leg_id
 
 
 class SqliteInquiries:
@@ -30,39 +31,26 @@ class SqliteInquiries:
     def add(self, inquiries: Iterable[NewInquiry], batch: NewBatch | None = None) -> int:
         legs = 0
         with Transaction(self.db) as db:
+            count = 0
             for q in inquiries:
-                opened = db.execute(
-                    "INSERT OR IGNORE INTO cases (case_number, court, amount_due_fen, costs_fen, applicant, created_at,"
-                    " created_by) VALUES (?,?,?,?,?,?,?)",
-                    (q.case_number, q.court, q.amount_due_fen, q.costs_fen, q.applicant, q.created_at, q.officer_id),
-                ).rowcount
-                if opened:
-                    record_case_event(db, q.case_number, q.created_at, q.officer_id or "gateway", "opened", {
-                        "amount_due_fen": q.amount_due_fen, "costs_fen": q.costs_fen, "applicant": q.applicant,
-                        "inquiry_id": q.id})
-                db.execute(
-                    "INSERT INTO inquiries (id, batch_id, case_number, court, amount_due_fen, costs_fen, notice_number,"
-                    " officer_credentials, officer_id, created_at, deadline, legs_total) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
-                    (q.id, q.batch_id, q.case_number, q.court, q.amount_due_fen, q.costs_fen, q.notice_number,
-                     rows.dump(list(q.officer_credentials)), q.officer_id, q.created_at, q.deadline, q.legs_total),
-                )
-                db.executemany(
-                    "INSERT INTO debtors (inquiry_id, seq, kind, id_number, name) VALUES (?,?,?,?,?)",
-                    [(q.id, seq, d.kind, d.id_number, d.name) for seq, d in enumerate(q.debtors)],
-                )
-                db.executemany(
-                    "INSERT INTO legs (id, inquiry_id, debtor_seq, institution_id, institution_kind, status)"
-                    " VALUES (?,?,?,?,?,?)",
-                    ((leg, q.id, seq, inst.id, inst.kind, "pending") for leg, seq, inst in q.legs()),
-                )
-                legs += q.legs_total
+                _insert_inquiry(db, q)
+                legs += _insert_legs(db, q, range(len(q.debtors)))
+                count += 1
             if batch is not None:
-                count = db.execute("SELECT count(*) FROM inquiries WHERE batch_id = ?", (batch.id,)).fetchone()[0]
-                db.execute(
-                    "INSERT INTO batches (id, created_at, format, rows, inquiries, legs) VALUES (?,?,?,?,?,?)",
-                    (batch.id, batch.created_at, batch.format, batch.rows, count, legs),
-                )
+                _insert_batch(db, batch, count, legs)
         return legs
+
+    def open_inquiry(self, inquiry: NewInquiry) -> None:
+        with Transaction(self.db) as db:
+            _insert_inquiry(db, inquiry)
+
+    def add_legs(self, inquiry: NewInquiry, debtors: range) -> int:
+        with Transaction(self.db) as db:
+            return _insert_legs(db, inquiry, debtors)
+
+    def record_batch(self, batch: NewBatch, inquiries: int, legs: int) -> None:
+        with Transaction(self.db) as db:
+            _insert_batch(db, batch, inquiries, legs)
 
     def get(self, inquiry_id: str) -> InquiryRecord | None:
         row = self.db.execute(f"SELECT {rows.INQUIRY_COLUMNS} FROM inquiries WHERE id = ?", (inquiry_id,)).fetchone()
@@ -118,3 +106,43 @@ class SqliteInquiries:
         return {id_number for (id_number,) in self.db.execute(
             "SELECT DISTINCT d.id_number FROM debtors d JOIN inquiries q ON q.id = d.inquiry_id"
             " WHERE q.case_number = ?", (case_number,))}
+
+
+def _insert_inquiry(db: sqlite3.Connection, q: NewInquiry) -> None:
+    """The inquiry and its debtors; the case record too if this is the case's first inquiry."""
+    opened = db.execute(
+        "INSERT OR IGNORE INTO cases (case_number, court, amount_due_fen, costs_fen, applicant, created_at,"
+        " created_by) VALUES (?,?,?,?,?,?,?)",
+        (q.case_number, q.court, q.amount_due_fen, q.costs_fen, q.applicant, q.created_at, q.officer_id),
+    ).rowcount
+    if opened:
+        record_case_event(db, q.case_number, q.created_at, q.officer_id or "gateway", "opened", {
+            "amount_due_fen": q.amount_due_fen, "costs_fen": q.costs_fen, "applicant": q.applicant,
+            "inquiry_id": q.id})
+    db.execute(
+        "INSERT INTO inquiries (id, batch_id, case_number, court, amount_due_fen, costs_fen, notice_number,"
+        " officer_credentials, officer_id, created_at, deadline, legs_total) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
+        (q.id, q.batch_id, q.case_number, q.court, q.amount_due_fen, q.costs_fen, q.notice_number,
+         rows.dump(list(q.officer_credentials)), q.officer_id, q.created_at, q.deadline, q.legs_total),
+    )
+    db.executemany(
+        "INSERT INTO debtors (inquiry_id, seq, kind, id_number, name) VALUES (?,?,?,?,?)",
+        [(q.id, seq, d.kind, d.id_number, d.name) for seq, d in enumerate(q.debtors)],
+    )
+
+
+def _insert_legs(db: sqlite3.Connection, q: NewInquiry, debtors: range) -> int:
+    """Legs of the debtors at ``debtors`` (their seq), ``pending``: in the outbox from the commit on."""
+    before = db.total_changes
+    db.executemany(
+        "INSERT INTO legs (id, inquiry_id, debtor_seq, institution_id, institution_kind, status) VALUES (?,?,?,?,?,?)",
+        ((leg_id(q.id, seq, inst.id), q.id, seq, inst.id, inst.kind, "pending") for seq in debtors for inst in q.institutions),
+    )
+    return db.total_changes - before
+
+
+def _insert_batch(db: sqlite3.Connection, batch: NewBatch, inquiries: int, legs: int) -> None:
+    db.execute(
+        "INSERT INTO batches (id, created_at, format, rows, inquiries, legs) VALUES (?,?,?,?,?,?)",
+        (batch.id, batch.created_at, batch.format, batch.rows, inquiries, legs),
+    )

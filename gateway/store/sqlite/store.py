@@ -21,6 +21,7 @@ from gateway.store.sqlite.watches import SqliteAlerts, SqliteWatches
 
 class SqliteStore:
     def __init__(self, path: Path) -> None:
+        self.path = path
         self.connection = connect(path)  # for SQLite's own tests (query plans); callers use the repositories
         self.inquiries = SqliteInquiries(self.connection)
         self.legs = SqliteLegQueue(self.connection)
@@ -35,6 +36,23 @@ class SqliteStore:
 
     def unit_of_work(self) -> SqliteUnitOfWork:
         return SqliteUnitOfWork(self)
+
+    def reader(self) -> SqliteReader:
+        return SqliteReader(self.path)
+
+    def close(self) -> None:
+        self.connection.close()
+
+
+class SqliteReader:
+    """A read-only connection of its own: WAL lets it read along while the loop's connection
+    writes, and a reader never takes the write lock the loop's writers need."""
+
+    def __init__(self, path: Path) -> None:
+        self.connection = connect_read_only(path, check_same_thread=False)  # opened on the loop, used in a worker
+        self.inquiries = SqliteInquiries(self.connection)
+        self.orders = SqliteOrders(self.connection)
+        self.events = SqliteInstitutionEvents(self.connection)
 
     def close(self) -> None:
         self.connection.close()

@@ -8,11 +8,11 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
-import orjson
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from assetgw.tables import keep_whole
 from gateway.inquiries.states import UNANSWERED
 from schemas.assets import ASSET_KINDS, asset_id
 from schemas.money import yuan
@@ -65,19 +65,6 @@ async def inquire(api: str, token: str | None, source: Path, fmt: str, out: Path
     return 0
 
 
-async def report(api: str, token: str | None, inquiry_id: str, as_json: bool) -> int:
-    async with _session(api, token) as http, http.get(f"/v1/inquiries/{inquiry_id}") as r:
-        body = await r.json(content_type=None)
-        if r.status != 200:
-            Console(stderr=True).print(f"[red]{body.get('message', r.status)}")
-            return 1
-    if as_json:
-        print(orjson.dumps(body, option=orjson.OPT_INDENT_2).decode())
-    else:
-        render_inquiry(body, Console())
-    return 0
-
-
 def render_inquiry(inquiry: dict[str, Any], console: Console) -> None:
     case = inquiry["case"]
     console.rule(f"查控报告 Asset report · {case['case_number']}")
@@ -101,6 +88,7 @@ def render_debtor(rep: dict[str, Any], console: Console) -> None:
         table = Table(title=KIND_TITLES[kind], title_justify="left", show_edge=False)
         for column in ("institution", "asset", "detail", "share", "value", "控制 control"):
             table.add_column(column, justify="right" if column in ("share", "value") else "left")
+        keep_whole(table, 1, (asset_id(a) for a in assets))  # the asset id is pasted into orders: never cut
         for a in assets:
             table.add_row(a["institution_id"], asset_id(a), _detail(a), f"{a.get('share_percent', 100)}%", _value(a), _control(a))
         console.print(table)

@@ -60,7 +60,7 @@ def create_app(store: Store, intake: Intake, desk: OrderDesk, directory: Directo
     app[STORE], app[INTAKE], app[DIRECTORY], app[DESK] = store, intake, directory, desk
     app[AUTHORITY], app[LIMITER], app[AUDIT], app[COURTS] = authority, limiter, store.access, courts
     app[COMPLETIONS] = completions or Completions()
-    app[CASES] = CaseDesk(store)
+    app[CASES] = CaseDesk(store, courts)
     if reconciler is not None:
         app[RECONCILER] = reconciler
     app[WATCHES] = watch_parts or Watches(store, desk, directory)

@@ -72,7 +72,8 @@ async def plan(args: argparse.Namespace) -> int:
         result = await gw.call("POST", f"/v1/cases/{path_part(args.case)}/freeze-plan", body)
     if args.json:
         _print_json(result)
-    elif result.get("replayed"):
+        return 0
+    if result.get("replayed"):
         out.print(f"already placed under this key: {len(result['order_ids'])} orders")
     else:
         out.print(plan_table(result))
@@ -82,7 +83,7 @@ async def plan(args: argparse.Namespace) -> int:
         for order_id in result["order_ids"]:
             out.print(f"placed {order_id}", soft_wrap=True)
         out.print(f"follow them with: assetgw orders --case '{args.case}'", soft_wrap=True)
-    elif not args.json:
+    else:
         out.print(f"to place these: assetgw plan '{args.case}' --execute --ruling … --notice …", soft_wrap=True)
     return 0
 

@@ -44,16 +44,17 @@ def order_cell(o: dict[str, Any]) -> str:
 
 
 def orders_table(orders: Sequence[dict[str, Any]], title: str) -> Table:
+    """Three lines an order: fits 80 columns with the 32-character order id and a 28-character
+    unit number whole."""
     table = Table(title=title, title_justify="left", show_edge=False, show_lines=True)
     id_column(table, "order · institution · asset", (order_cell(o) for o in orders))
-    table.add_column("type · status · case")
-    table.add_column("amount · held", justify="right")
-    table.add_column("until")
+    table.add_column("type · status · case", overflow="fold")
+    table.add_column("amount · held · until", justify="right", overflow="fold")
     for o in orders:
-        state = o["status"] + (" · awaiting approval" if o["awaiting_approval"] else "")
-        held = o["result"]["held_fen"]
-        table.add_row(order_cell(o), escape(f"{o['type']} · {state}\n{o['case_number']}"),
-                      f"{_money(o['amount_fen'])}\nheld {_money(held)}", _day(o["result"]["end_date"]))
+        status = o["status"] + ("\nawaiting approval" if o["awaiting_approval"] else "")
+        r = o["result"]
+        table.add_row(order_cell(o), escape(f"{o['type']}\n{status}\n{o['case_number']}"),
+                      f"{_money(o['amount_fen'])}\nheld {_money(r['held_fen'])}\nuntil {_day(r['end_date'])}")
     return table
 
 

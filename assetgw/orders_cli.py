@@ -11,12 +11,12 @@ import os
 import sys
 import time
 import uuid
-from decimal import Decimal, InvalidOperation
 from typing import Any
 
 import orjson
 from rich.console import Console
 
+from assetgw.cli_args import parse_yuan, positive
 from assetgw.gateway_client import Gateway, GatewayError, path_part, run, token_claims
 from assetgw.tables import cases_table, orders_table, plan_summary, plan_table, print_order
 from schemas.orders import MAX_TERM_DAYS, MONEY_KINDS
@@ -24,18 +24,6 @@ from schemas.orders import MAX_TERM_DAYS, MONEY_KINDS
 ASSET_KIND_AT = {"bank": "deposit", "payment": "wallet", "land": "real_estate", "vehicle": "vehicle"}
 ORDER_STATUSES = ("requested", "sent", "applied", "partially_applied", "queued", "refused", "failed", "lapsed", "released")
 UNANSWERED = ("requested", "sent")
-
-
-def parse_yuan(text: str) -> int:
-    """Yuan as an officer writes them (12,345.67 or ¥12345) to integer fen, exactly: never a float."""
-    try:
-        amount = Decimal(text.replace(",", "").replace("¥", "").strip())
-    except InvalidOperation:
-        raise argparse.ArgumentTypeError(f"not an amount in yuan: {text!r}") from None
-    fen = amount * 100
-    if fen != fen.to_integral_value() or fen <= 0:
-        raise argparse.ArgumentTypeError(f"yuan with at most two decimals, above zero: {text!r}")
-    return int(fen)
 
 
 def _print_json(data: Any) -> None:
@@ -222,13 +210,13 @@ def add_officer_commands(sub: argparse._SubParsersAction, api_default: str) -> N
     q.add_argument("--asset", required=True, help="the asset's id as in the report: account, wallet, unit number or plate")
     q.add_argument("--kind", choices=tuple(MAX_TERM_DAYS), help="asset kind (default: what the institution holds)")
     q.add_argument("--amount", type=parse_yuan, help="yuan to freeze, e.g. 12,345.67 (deposits and wallets)")
-    q.add_argument("--term-days", type=int, help="term (default: the legal maximum for the kind)")
+    q.add_argument("--term-days", type=positive, help="term (default: the legal maximum for the kind)")
     for name, what in (("continue", "extend a freeze (续冻)"), ("unfreeze", "release a freeze (解冻)"),
                        ("deduct", "deduct frozen money to the court's account (扣划); a second officer approves it")):
         q = kinds.add_parser(name, help=what)
         q.add_argument("freeze", help="the freeze order's id")
         if name == "continue":
-            q.add_argument("--term-days", type=int, required=True, help="how many days more")
+            q.add_argument("--term-days", type=positive, required=True, help="how many days more")
         if name == "deduct":
             q.add_argument("--amount", type=parse_yuan, help="yuan to deduct (default: all the freeze holds)")
             q.add_argument("--account", help="the court's 执行款专户 (default: the case's, from the court directory)")
@@ -249,11 +237,11 @@ def add_officer_commands(sub: argparse._SubParsersAction, api_default: str) -> N
     p.add_argument("--awaiting-approval", action="store_true", help="only deductions waiting for a second officer")
     p.add_argument("--status", choices=ORDER_STATUSES, help="only orders in this state")
     p.add_argument("--type", choices=("freeze", "continue", "unfreeze", "deduct"), help="only orders of this type")
-    p.add_argument("--limit", type=int, default=100, help="at most this many (1-500, default 100)")
+    p.add_argument("--limit", type=positive, default=100, help="at most this many (1-500, default 100)")
     _common(p, api_default)
     p.set_defaults(func=_runner("orders", orders))
 
     p = sub.add_parser("cases", help="list your court's cases with what each has frozen and collected")
-    p.add_argument("--limit", type=int, default=100, help="at most this many (1-500, default 100)")
+    p.add_argument("--limit", type=positive, default=100, help="at most this many (1-500, default 100)")
     _common(p, api_default)
     p.set_defaults(func=_runner("cases", cases))

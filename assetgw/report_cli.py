@@ -10,6 +10,7 @@ from typing import Any
 import orjson
 from rich.console import Console
 
+from assetgw.cli_args import positive
 from assetgw.gateway_client import Gateway, path_part
 from assetgw.officer import render_inquiry
 from schemas.identifiers import halfwidth
@@ -46,5 +47,5 @@ async def report(args: argparse.Namespace) -> int:
 
 def add_report_filters(p: argparse.ArgumentParser) -> None:
     p.add_argument("--debtor", metavar="ID", help="only this debtor (resident ID or credit code)")
-    p.add_argument("--top", type=int, metavar="N", help="only the N debtors who hold most, largest first")
+    p.add_argument("--top", type=positive, metavar="N", help="only the N debtors who hold most, largest first")
     p.add_argument("--only-found", action="store_true", help="leave out debtors in whom nothing was found")

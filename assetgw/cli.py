@@ -43,12 +43,13 @@ def _give_up() -> None:
 
 
 def cmd_broker(args: argparse.Namespace) -> None:
+    from assetgw.stack.supervisor import without_secrets
     from infra.kafka.broker import EmbeddedBroker
     from infra.kafka.topics import ensure_topics
     from infra.settings import Settings
 
     settings = Settings.from_env()
-    broker = EmbeddedBroker(args.engine, port=args.port, data_dir=Path(args.data_dir))
+    broker = EmbeddedBroker(args.engine, port=args.port, data_dir=Path(args.data_dir), env=without_secrets(dict(os.environ)))
     broker.start()
     print(f"{args.engine} broker listening on {broker.bootstrap} (data in {broker.data_dir}); Ctrl-C stops it", flush=True)
 
@@ -109,10 +110,14 @@ def cmd_up(args: argparse.Namespace) -> None:
 
 
 def cmd_inquire(args: argparse.Namespace) -> None:
-    from assetgw.officer import inquire
+    from assetgw.inquire import inquire
 
-    sys.exit(asyncio.run(inquire(args.api, args.token, Path(args.csv or args.jsonl), "csv" if args.csv else "jsonl",
-                                 Path(args.out), args.timeout)))
+    source = args.csv or args.jsonl
+    try:
+        sys.exit(asyncio.run(inquire(args.api, args.token, Path(source) if source else None, "csv" if args.csv else "jsonl",
+                                     Path(args.out), args.timeout, args.batch, args.retry_for)))
+    except KeyboardInterrupt:
+        sys.exit("assetgw inquire: interrupted; a batch already submitted goes on (assetgw inquire --batch ID re-attaches)")
 
 
 def cmd_report(args: argparse.Namespace) -> None:
@@ -191,9 +196,12 @@ def build_parser() -> argparse.ArgumentParser:
     src = p.add_mutually_exclusive_group(required=True)
     src.add_argument("--csv", help="CSV of debtor rows (columns in docs/officers.md)")
     src.add_argument("--jsonl", help="JSON Lines of debtor rows")
+    src.add_argument("--batch", metavar="ID", help="re-attach to a batch already submitted: wait for it and write its reports")
     p.add_argument("--out", default="reports.jsonl", help="where to write the reports (default reports.jsonl)")
     p.add_argument("--api", default=api_default, help=f"gateway URL (default {api_default})")
     p.add_argument("--timeout", type=float, default=3600, help="seconds to wait for the batch (default 3600)")
+    p.add_argument("--retry-for", type=float, default=120, metavar="SECONDS",
+                   help="how long to keep retrying while the gateway cannot be reached (default 120)")
     p.add_argument("--token", default=os.environ.get("ASSETGW_TOKEN"), help="bearer token (default $ASSETGW_TOKEN; see assetgw token)")
     p.set_defaults(func=cmd_inquire)
 

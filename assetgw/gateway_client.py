@@ -13,6 +13,8 @@ from urllib.parse import quote
 import aiohttp
 import orjson
 
+from assetgw.terminal import plain
+
 TIMEOUT_S = 60
 
 
@@ -93,7 +95,7 @@ def run(command: str, work: Awaitable[int]) -> int:
     try:
         return asyncio.run(work)  # type: ignore[arg-type]
     except GatewayError as exc:
-        print(f"assetgw {command}: {exc}", file=sys.stderr)
+        print(f"assetgw {command}: {plain(exc)}", file=sys.stderr)  # the gateway's words, escape sequences shown
         return exc.code
     except KeyboardInterrupt:
         print(f"assetgw {command}: interrupted", file=sys.stderr)

@@ -19,6 +19,7 @@ from rich.console import Console
 from assetgw.cli_args import parse_yuan, positive
 from assetgw.gateway_client import Gateway, GatewayError, path_part, run, token_claims
 from assetgw.tables import cases_table, orders_table, plan_summary, plan_table, print_order
+from assetgw.terminal import inert
 from schemas.orders import MAX_TERM_DAYS, MONEY_KINDS
 
 ASSET_KIND_AT = {"bank": "deposit", "payment": "wallet", "land": "real_estate", "vehicle": "vehicle"}
@@ -33,7 +34,7 @@ def _print_json(data: Any) -> None:
 def _key(args: argparse.Namespace, console: Console) -> str:
     """The idempotency key: the officer's, or a new one, printed so a retry cannot place it twice."""
     key = args.key or f"cli-{uuid.uuid4().hex}"
-    console.print(f"idempotency key {key} (to retry safely after an error: --key {key})", soft_wrap=True)
+    console.print(inert(f"idempotency key {key} (to retry safely after an error: --key {key})"), soft_wrap=True)
     return key
 
 
@@ -47,7 +48,7 @@ def _documents(args: argparse.Namespace) -> dict[str, Any]:
 # -- the commands -----------------------------------------------------------------------------------
 
 async def plan(args: argparse.Namespace) -> int:
-    out, err = Console(), Console(stderr=True)
+    out, err = Console(emoji=False), Console(stderr=True, emoji=False)
     if args.execute and not (args.ruling and args.notice):
         raise GatewayError("--execute places freezes: give the freeze ruling (--ruling) and notice (--notice)", 2)
     async with Gateway(args.api, args.token) as gw:
@@ -69,15 +70,15 @@ async def plan(args: argparse.Namespace) -> int:
             out.print(line, soft_wrap=True)
     if result.get("executed"):
         for order_id in result["order_ids"]:
-            out.print(f"placed {order_id}", soft_wrap=True)
-        out.print(f"follow them with: assetgw orders --case '{args.case}'", soft_wrap=True)
+            out.print(f"placed {inert(order_id)}", soft_wrap=True)
+        out.print(f"follow them with: assetgw orders --case '{inert(args.case)}'", soft_wrap=True)
     else:
-        out.print(f"to place these: assetgw plan '{args.case}' --execute --ruling … --notice …", soft_wrap=True)
+        out.print(f"to place these: assetgw plan '{inert(args.case)}' --execute --ruling … --notice …", soft_wrap=True)
     return 0
 
 
 async def order(args: argparse.Namespace) -> int:
-    out, err = Console(), Console(stderr=True)
+    out, err = Console(emoji=False), Console(stderr=True, emoji=False)
     async with Gateway(args.api, args.token) as gw:
         body = await (_new_freeze(gw, args) if args.type == "freeze" else _follow_up(gw, args))
         body.update(type=args.type, **_documents(args), idempotency_key=_key(args, err))
@@ -140,7 +141,7 @@ async def approve(args: argparse.Namespace) -> int:
     if args.json:
         _print_json(approved)
     else:
-        print_order(approved, Console())
+        print_order(approved, Console(emoji=False))
     return 0
 
 
@@ -153,14 +154,14 @@ async def orders(args: argparse.Namespace) -> int:
     if args.json:
         _print_json(page)
         return 0
-    console = Console()
+    console = Console(emoji=False)
     title = "待审批扣划 Deductions awaiting approval" if args.awaiting_approval else "执行措施 Orders"
     if page["orders"]:
         console.print(orders_table(page["orders"], title))
     else:
         console.print(f"{title}: none")
     if page["next_cursor"]:
-        console.print(f"more: --limit {args.limit * 2} (or GET /v1/orders?cursor={page['next_cursor']})", soft_wrap=True)
+        console.print(inert(f"more: --limit {args.limit * 2} (or GET /v1/orders?cursor={page['next_cursor']})"), soft_wrap=True)
     return 0
 
 
@@ -170,7 +171,7 @@ async def cases(args: argparse.Namespace) -> int:
     if args.json:
         _print_json(page)
     else:
-        Console().print(cases_table(page["cases"], "案件 Cases"))
+        Console(emoji=False).print(cases_table(page["cases"], "案件 Cases"))
     return 0
 
 

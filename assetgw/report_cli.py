@@ -13,6 +13,7 @@ from rich.console import Console
 from assetgw.cli_args import positive
 from assetgw.gateway_client import Gateway, path_part
 from assetgw.officer import render_inquiry
+from assetgw.terminal import inert
 from schemas.identifiers import halfwidth
 
 
@@ -33,12 +34,12 @@ async def report(args: argparse.Namespace) -> int:
         inquiry = await gw.call("GET", f"/v1/inquiries/{path_part(args.inquiry_id)}")
     shown = select_reports(inquiry["reports"], args.debtor, args.top, args.only_found)
     if args.debtor is not None and not shown:
-        Console(stderr=True).print(f"no debtor {args.debtor} in inquiry {args.inquiry_id}")
+        Console(stderr=True, emoji=False).print(inert(f"no debtor {args.debtor} in inquiry {args.inquiry_id}"))
         return 1
     if args.json:
         print(orjson.dumps({**inquiry, "reports": shown}, option=orjson.OPT_INDENT_2).decode())
         return 0
-    console = Console()
+    console = Console(emoji=False)  # ":name:" in a stored name stays text
     render_inquiry({**inquiry, "reports": shown}, console)
     if len(shown) < len(inquiry["reports"]):
         console.print(f"\nshown {len(shown)} of {len(inquiry['reports'])} debtors", soft_wrap=True)

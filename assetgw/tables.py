@@ -1,4 +1,5 @@
-"""Tables of orders, plans and cases for a person at a terminal. Ids are what the officer pastes
+"""Tables of orders, plans and cases for a person at a terminal; every value from the gateway is
+printed inert (assetgw/terminal.py). Ids are what the officer pastes
 into the next command, so an id column never wraps or cuts: it keeps the width of its longest id
 and the other columns give way (they wrap). ``--json`` prints the API's answer instead."""
 
@@ -9,9 +10,9 @@ from typing import Any
 
 from rich.cells import cell_len
 from rich.console import Console
-from rich.markup import escape
 from rich.table import Table
 
+from assetgw.terminal import inert
 from schemas.money import yuan
 
 
@@ -30,6 +31,11 @@ def keep_whole(table: Table, index: int, ids: Iterable[str]) -> None:
     column.min_width = max(widest, cell_len(str(column.header)))
 
 
+def lines(*values: object) -> str:
+    """A cell of several lines, each value inert (a newline inside one would be shown, not kept)."""
+    return "\n".join(inert(v) for v in values)
+
+
 def _money(fen: int | None) -> str:
     return "-" if fen is None else yuan(fen)
 
@@ -40,7 +46,7 @@ def _day(iso: str | None) -> str:
 
 
 def order_cell(o: dict[str, Any]) -> str:
-    return f"{o['id']}\n{o['institution_id']} {o['asset']['kind']}\n{o['asset']['id']}"
+    return lines(o["id"], f"{o['institution_id']} {o['asset']['kind']}", o["asset"]["id"])
 
 
 def orders_table(orders: Sequence[dict[str, Any]], title: str) -> Table:
@@ -51,9 +57,9 @@ def orders_table(orders: Sequence[dict[str, Any]], title: str) -> Table:
     table.add_column("type · status · case", overflow="fold")
     table.add_column("amount · held · until", justify="right", overflow="fold")
     for o in orders:
-        status = o["status"] + ("\nawaiting approval" if o["awaiting_approval"] else "")
+        status = [o["status"], *(["awaiting approval"] if o["awaiting_approval"] else [])]
         r = o["result"]
-        table.add_row(order_cell(o), escape(f"{o['type']}\n{status}\n{o['case_number']}"),
+        table.add_row(order_cell(o), lines(o["type"], *status, o["case_number"]),
                       f"{_money(o['amount_fen'])}\nheld {_money(r['held_fen'])}\nuntil {_day(r['end_date'])}")
     return table
 
@@ -72,22 +78,22 @@ def print_order(o: dict[str, Any], console: Console) -> None:
     if r["reason"]:
         lines.append(("reason", r["reason"]))
     for label, value in lines:
-        console.print(f"{label:>20}  {escape(str(value))}", soft_wrap=True)  # soft_wrap: never cut an id
+        console.print(f"{label:>20}  {inert(str(value))}", soft_wrap=True)  # soft_wrap: never cut an id
     if o["awaiting_approval"]:
-        console.print(f"{'':>20}  awaiting a second officer: assetgw approve {o['id']} (a token with the deduct role)",
+        console.print(f"{'':>20}  awaiting a second officer: assetgw approve {inert(o['id'])} (a token with the deduct role)",
                       soft_wrap=True)
 
 
 def plan_table(plan: dict[str, Any]) -> Table:
-    table = Table(title=f"冻结方案 Freeze plan · {plan['case_number']}", title_justify="left", show_edge=False, show_lines=True)
-    cells = [f"{p['institution_id']} {p['asset']['kind']}\n{p['asset']['id']}" for p in plan["orders"]]
+    table = Table(title=f"冻结方案 Freeze plan · {inert(plan['case_number'])}", title_justify="left", show_edge=False, show_lines=True)
+    cells = [lines(f"{p['institution_id']} {p['asset']['kind']}", p["asset"]["id"]) for p in plan["orders"]]
     id_column(table, "institution · asset", cells)
     table.add_column("freeze", justify="right")
     table.add_column("term", justify="right")
-    table.add_column("why")
+    table.add_column("why", overflow="fold")
     for cell, p in zip(cells, plan["orders"], strict=True):
         amount = _money(p["amount_fen"]) if p["amount_fen"] is not None else f"whole\n{_money(p.get('value_fen'))}"
-        table.add_row(cell, amount, f"{p['term_days']} d", escape(p.get("reason") or ""))
+        table.add_row(cell, amount, f"{p['term_days']} d", inert(p.get("reason") or ""))
     return table
 
 
@@ -95,10 +101,10 @@ def plan_summary(plan: dict[str, Any]) -> list[str]:
     lines = [f"due {yuan(plan['due_fen'])} · collected {yuan(plan['collected_fen'])} · already frozen "
              f"{yuan(plan['covered_fen'])} · this plan {yuan(plan['planned_fen'])} · shortfall {yuan(plan['shortfall_fen'])}"]
     for skipped in plan.get("skipped_protected", []):
-        lines.append(f"skipped, protected: {skipped.get('institution_id', '')} {skipped.get('asset', {}).get('id', '')} "
-                     f"{skipped.get('reason') or ''}".rstrip())
+        lines.append(inert(f"skipped, protected: {skipped.get('institution_id', '')} {skipped.get('asset', {}).get('id', '')} "
+                           f"{skipped.get('reason') or ''}".rstrip()))
     for kept in plan.get("kept_for_living", []):
-        lines.append(f"kept free for {kept['debtor_id_number']}: {kept['reason']}")
+        lines.append(inert(f"kept free for {kept['debtor_id_number']}: {kept['reason']}"))
     return lines
 
 
@@ -110,6 +116,6 @@ def cases_table(cases: Sequence[dict[str, Any]], title: str) -> Table:
     table.add_column("opened")
     for c in cases:
         t = c["totals"]
-        table.add_row(escape(c["case_number"]), yuan(t["due_fen"]), yuan(t["frozen_fen"]), yuan(t["collected_fen"]),
+        table.add_row(inert(c["case_number"]), yuan(t["due_fen"]), yuan(t["frozen_fen"]), yuan(t["collected_fen"]),
                       str(c["alerts"]), _day(c["opened_at"]))
     return table

@@ -13,6 +13,7 @@ from gateway.events.reconcile import Reconciler
 from gateway.http.access import RateLimiter
 from gateway.http.app import create_app
 from gateway.http.auth import TokenAuthority, load_token_secret
+from gateway.http.keys import KAFKA_HEALTH
 from gateway.inquiries.completions import Completions
 from gateway.inquiries.intake import Intake
 from gateway.messaging.housekeeping import housekeeping
@@ -23,6 +24,7 @@ from gateway.store.factory import open_store, store_path
 from gateway.watches.wiring import Watches
 from infra import heap
 from infra.kafka.clients import make_consumer, make_producer, start_with_retry
+from infra.kafka.health import KafkaHealth
 from infra.kafka.topics import ensure_topics
 from infra.settings import Settings
 from schemas.courts import Courts
@@ -54,15 +56,22 @@ async def run_gateway(settings: Settings, stop: asyncio.Event) -> None:
                            producer, settings.topic_prefix, f"{group_id}.events", listeners=[watches.listener])
     authority = TokenAuthority(load_token_secret())
     limiter = RateLimiter(settings.rate_limit_per_s, settings.rate_limit_burst)
-    runner = web.AppRunner(create_app(store, intake, desk, settings.directory, courts, authority, limiter, completions, reconciler,
-                                      watches), access_log=None)
+    anonymous = RateLimiter(settings.anon_rate_limit_per_s, settings.anon_rate_limit_burst)
+    app = create_app(store, intake, desk, settings.directory, courts, authority, limiter, completions, reconciler, watches,
+                     anonymous, settings.body_timeout_s)
+    app[KAFKA_HEALTH] = kafka = KafkaHealth(settings.kafka_bootstrap)  # /healthz: 503 while Kafka is out of reach
+    await kafka.probe()
+    # aiohttp closes a connection whose request head has not fully arrived (or that sits idle)
+    # keepalive_timeout after it opened or was last answered: our header read timeout.
+    runner = web.AppRunner(app, access_log=None, keepalive_timeout=settings.header_timeout_s)
     await runner.setup()
     await web.TCPSite(runner, settings.api_host, settings.api_port).start()
     log.info("gateway listening", url=settings.api_url, kafka=settings.kafka_bootstrap)
     heap.settle()
     consuming = [asyncio.create_task(results.run(stop), name="results"), asyncio.create_task(events.run(stop), name="events")]
     loops = [asyncio.create_task(c, name=n) for n, c in (
-        ("relay", relay.run()), ("housekeeping", housekeeping(store.legs, store.orders, settings.resend_after_s, relay.wake, completions.touched)),
+        ("relay", relay.run()), ("kafka-health", kafka.run(stop)),
+        ("housekeeping", housekeeping(store.legs, store.orders, settings.resend_after_s, relay.wake, completions.touched)),
     )]
     if settings.reconcile_every_s:
         loops.append(asyncio.create_task(reconciler.every(settings.reconcile_every_s, stop), name="reconcile"))

@@ -12,6 +12,7 @@ from typing import Any
 
 import structlog
 
+from infra.log_repeats import RepeatFilter, Repeats, structlog_processor
 from schemas.identifiers import mask
 
 # 18-character resident IDs / USCCs, and 12-19 digit card or account numbers.
@@ -44,10 +45,12 @@ def _mask_values(_: Any, __: str, event: dict[str, Any]) -> dict[str, Any]:
 
 def configure_logging(component: str, level: str = "INFO") -> None:
     renderer = structlog.dev.ConsoleRenderer() if sys.stderr.isatty() else structlog.processors.JSONRenderer()
+    repeats = Repeats()  # one for both paths: a retry storm is collapsed wherever it is logged
     structlog.configure(
         processors=[
             structlog.contextvars.merge_contextvars,
             structlog.processors.add_log_level,
+            structlog_processor(repeats),
             structlog.processors.TimeStamper(fmt="iso", utc=True),
             structlog.processors.format_exc_info,
             _mask_values,
@@ -59,3 +62,5 @@ def configure_logging(component: str, level: str = "INFO") -> None:
     )
     structlog.contextvars.bind_contextvars(component=component)
     logging.basicConfig(level=logging.WARNING, stream=sys.stderr)  # aiokafka / aiohttp warnings
+    for handler in logging.getLogger().handlers:
+        handler.addFilter(RepeatFilter(repeats))

@@ -88,6 +88,16 @@ class _Environment(BaseSettings):
     ASSETGW_RESULT_LINGER_MS: Annotated[float, Field(ge=0, allow_inf_nan=False)] = 50.0
     ASSETGW_RATE_LIMIT: PerSecond = 200.0
     ASSETGW_RATE_BURST: PerSecond = 400.0
+    # Requests without a valid token, per client address: a flood of them is answered 429
+    # before it costs more than a few counted audit rows.
+    ASSETGW_ANON_RATE_LIMIT: PerSecond = 10.0
+    ASSETGW_ANON_RATE_BURST: PerSecond = 100.0
+    # The API closes a connection that is idle, or has not sent a request's whole head, this long
+    # after it opened or after its last answer (slow-header clients); longer than clients' own
+    # keep-alive (aiohttp's 15 s), so they close an idle connection first.
+    ASSETGW_HEADER_TIMEOUT: Seconds = 20.0
+    # The longest a request body may take to arrive (408 after): a slow-body client is cut off.
+    ASSETGW_BODY_TIMEOUT: Seconds = 60.0
     # What a natural person keeps free of his deposits (the local minimum-living standard, 低保
     # 标准, per month; Shijiazhuang's is about 900 yuan): integer fen, 0 turns the rule off.
     ASSETGW_LIVING_ALLOWANCE_FEN: Annotated[int, Field(ge=0, le=10**9)] = 90_000
@@ -133,6 +143,10 @@ class Settings:
     result_linger_s: float
     rate_limit_per_s: float
     rate_limit_burst: float
+    anon_rate_limit_per_s: float
+    anon_rate_limit_burst: float
+    header_timeout_s: float
+    body_timeout_s: float
     living_allowance_fen: int
     reconcile_every_s: float
     directory: Directory = field(compare=False)
@@ -173,6 +187,10 @@ class Settings:
             result_linger_s=env.ASSETGW_RESULT_LINGER_MS / 1000,
             rate_limit_per_s=env.ASSETGW_RATE_LIMIT,
             rate_limit_burst=env.ASSETGW_RATE_BURST,
+            anon_rate_limit_per_s=env.ASSETGW_ANON_RATE_LIMIT,
+            anon_rate_limit_burst=env.ASSETGW_ANON_RATE_BURST,
+            header_timeout_s=env.ASSETGW_HEADER_TIMEOUT,
+            body_timeout_s=env.ASSETGW_BODY_TIMEOUT,
             living_allowance_fen=env.ASSETGW_LIVING_ALLOWANCE_FEN,
             reconcile_every_s=env.ASSETGW_RECONCILE_EVERY,
             directory=directory,

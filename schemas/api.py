@@ -10,6 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from schemas.debtor import Debtor
 from schemas.identifiers import check_case_number
 from schemas.money import Fen, FenOrZero
+from schemas.text import Text
 
 Credential = str
 # Whole seconds as a JSON integer, up to a week.
@@ -28,14 +29,14 @@ class CaseFields(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
     case_number: str = Field(description="案号, e.g. (2025)冀0108执4502号")
-    court: str = Field(min_length=2, max_length=64, description="the court that holds the case")
+    court: Text = Field(min_length=2, max_length=64, description="the court that holds the case")
     amount_due_fen: Fen = Field(description="执行标的 in fen")
     costs_fen: FenOrZero = Field(0, description="enforcement costs in fen")
-    notice_number: str = Field(min_length=1, max_length=64, description="协助查询通知书 number")
+    notice_number: Text = Field(min_length=1, max_length=64, description="协助查询通知书 number")
     officer_credentials: list[Credential] = Field(
         min_length=1, max_length=4, description="工作证/执行公务证 numbers registered with the institutions"
     )
-    applicant: str | None = Field(None, min_length=1, max_length=100, description="申请执行人, recorded when the case is opened")
+    applicant: Text | None = Field(None, min_length=1, max_length=100, description="申请执行人, recorded when the case is opened")
 
     @field_validator("case_number")
     @classmethod
@@ -50,7 +51,7 @@ class CaseFields(BaseModel):
 
 class InquiryCreate(CaseFields):
     debtors: list[Debtor] = Field(min_length=1, max_length=1000)
-    institutions: list[str] | None = Field(
+    institutions: list[Text] | None = Field(
         None, description="institution ids or kinds (bank, land, vehicle, payment); omitted means all"
     )
     deadline_seconds: Seconds | None = Field(None, description="default from the gateway")
@@ -70,17 +71,17 @@ class CaseAmendmentRequest(BaseModel):
     """Changing what a case may take: explicit, under a ruling, audited."""
 
     model_config = ConfigDict(extra="forbid")
-    court: str = Field(min_length=2, max_length=64, description="the court that holds the case")
+    court: Text = Field(min_length=2, max_length=64, description="the court that holds the case")
     amount_due_fen: Fen = Field(description="the new 执行标的 in fen")
     costs_fen: FenOrZero | None = Field(None, description="the new enforcement costs in fen; omitted keeps them")
-    ruling_number: str = Field(min_length=1, max_length=64, description="the ruling (裁定书) that changes the amount")
-    reason: str | None = Field(None, max_length=500)
-    operator: str | None = Field(None, min_length=1, max_length=32, description="from the token")
+    ruling_number: Text = Field(min_length=1, max_length=64, description="the ruling (裁定书) that changes the amount")
+    reason: Text | None = Field(None, max_length=500)
+    operator: Text | None = Field(None, min_length=1, max_length=32, description="from the token")
 
 
 class BatchRow(CaseFields):
     """One line of a bulk submission: one debtor of one case. Rows sharing a case form one inquiry."""
 
     debtor: Debtor
-    institutions: list[str] | None = None
+    institutions: list[Text] | None = None
     deadline_seconds: Seconds | None = Field(None, description="default from the gateway")

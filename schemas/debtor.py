@@ -7,6 +7,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
 from schemas.identifiers import check_resident_id, check_uscc, looks_like_uscc
+from schemas.text import Text
 
 
 class Debtor(BaseModel):
@@ -15,7 +16,7 @@ class Debtor(BaseModel):
         description="inferred from id_number when omitted (letters or prefix 9 mean organisation)"
     )
     id_number: str = Field(description="18-digit resident ID (GB 11643) or unified social credit code (GB 32100)")
-    name: str = Field(min_length=1, max_length=100)
+    name: Text = Field(min_length=1, max_length=100)
 
     @model_validator(mode="before")
     @classmethod

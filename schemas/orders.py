@@ -9,6 +9,7 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validato
 from schemas.api import check_credentials
 from schemas.identifiers import check_case_number
 from schemas.money import Fen
+from schemas.text import Text
 
 OrderType = Literal["freeze", "continue", "unfreeze", "deduct"]
 AssetKind = Literal["deposit", "wallet", "real_estate", "vehicle"]
@@ -25,13 +26,13 @@ OrderStatus = Literal["requested", "sent", "applied", "partially_applied", "queu
 class AssetRef(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
     kind: AssetKind
-    id: str = Field(min_length=1, max_length=64, description="account_no, wallet_id, unit_no or plate, as in the report")
+    id: Text = Field(min_length=1, max_length=64, description="account_no, wallet_id, unit_no or plate, as in the report")
 
 
 class Documents(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    ruling_number: str = Field(min_length=1, max_length=64, description="冻结/解冻/扣划裁定书 number")
-    notice_number: str = Field(min_length=1, max_length=64, description="协助执行通知书 number")
+    ruling_number: Text = Field(min_length=1, max_length=64, description="冻结/解冻/扣划裁定书 number")
+    notice_number: Text = Field(min_length=1, max_length=64, description="协助执行通知书 number")
     officer_credentials: list[str] = Field(min_length=1, max_length=4)
 
     @field_validator("officer_credentials")
@@ -43,15 +44,15 @@ class Documents(BaseModel):
 class OrderCreate(Documents):
     type: OrderType
     case_number: str
-    court: str = Field(min_length=2, max_length=64)
-    institution_id: str
+    court: Text = Field(min_length=2, max_length=64)
+    institution_id: Text
     asset: AssetRef
     amount_fen: Fen | None = Field(None, description="money assets: exact amount to freeze or deduct")
     term_days: Annotated[int, Field(strict=True, gt=0)] | None = Field(None, description="freeze or continuation term")
-    original_order_id: str | None = Field(None, description="the freeze a continue, unfreeze or deduct refers to")
-    enforcement_account: str | None = Field(None, min_length=6, max_length=40, description="court's 执行款专户, for deduct")
-    operator: str | None = Field(None, min_length=1, max_length=32, description="the placing officer; from the token")
-    idempotency_key: str = Field(min_length=8, max_length=128)
+    original_order_id: Text | None = Field(None, description="the freeze a continue, unfreeze or deduct refers to")
+    enforcement_account: Text | None = Field(None, min_length=6, max_length=40, description="court's 执行款专户, for deduct")
+    operator: Text | None = Field(None, min_length=1, max_length=32, description="the placing officer; from the token")
+    idempotency_key: Text = Field(min_length=8, max_length=128)
 
     @field_validator("case_number")
     @classmethod
@@ -84,15 +85,15 @@ class OrderCreate(Documents):
 
 class Approval(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    checker: str | None = Field(None, min_length=1, max_length=32,
+    checker: Text | None = Field(None, min_length=1, max_length=32,
                                 description="the approving officer (the token's); must differ from the operator")
 
 
 class FreezePlanRequest(Documents):
-    operator: str | None = Field(None, min_length=1, max_length=32, description="from the token")
-    court: str = Field(min_length=2, max_length=64)
+    operator: Text | None = Field(None, min_length=1, max_length=32, description="from the token")
+    court: Text = Field(min_length=2, max_length=64)
     execute: bool = Field(False, description="also place the planned orders")
-    idempotency_key: str | None = Field(None, min_length=8, max_length=128, description="required with execute")
+    idempotency_key: Text | None = Field(None, min_length=8, max_length=128, description="required with execute")
 
     @model_validator(mode="after")
     def _key_with_execute(self) -> FreezePlanRequest:

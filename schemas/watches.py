@@ -13,6 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from schemas.api import check_credentials
 from schemas.identifiers import check_case_number, check_resident_id, check_uscc, looks_like_uscc
 from schemas.orders import MAX_TERM_DAYS
+from schemas.text import Text
 
 WatchKind = Literal["funds", "vehicle", "lodging"]
 WATCH_KINDS: tuple[str, ...] = WatchKind.__args__  # type: ignore[attr-defined]
@@ -36,8 +37,8 @@ class AutoFreeze(BaseModel):
     """The documents a freeze of arriving money is served under, and its term."""
 
     model_config = ConfigDict(extra="forbid")
-    ruling_number: str = Field(min_length=1, max_length=64, description="冻结裁定书 number")
-    notice_number: str = Field(min_length=1, max_length=64, description="协助冻结通知书 number")
+    ruling_number: Text = Field(min_length=1, max_length=64, description="冻结裁定书 number")
+    notice_number: Text = Field(min_length=1, max_length=64, description="协助冻结通知书 number")
     officer_credentials: list[str] = Field(min_length=1, max_length=4)
     term_days: Annotated[int, Field(strict=True, gt=0, le=MAX_TERM_DAYS["deposit"])] = Field(
         MAX_TERM_DAYS["deposit"], description="the freeze's term; at most a deposit freeze's (365 days)")
@@ -51,14 +52,14 @@ class AutoFreeze(BaseModel):
 class WatchCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
     case_number: str = Field(description="案号 of a case of the officer's court")
-    court: str = Field(min_length=2, max_length=64)
+    court: Text = Field(min_length=2, max_length=64)
     debtor_id_number: str = Field(description="a debtor of the case: resident ID or unified social credit code")
     kinds: list[WatchKind] = Field(min_length=1, max_length=len(WATCH_KINDS),
                                    description="funds (money arriving), vehicle (camera sightings), lodging (hotel check-ins)")
     until: date = Field(description="the last day watched (Asia/Shanghai), at most one year from today")
     auto_freeze: AutoFreeze | None = Field(None, description="funds only: freeze what arrives, up to what the case still needs")
-    operator: str | None = Field(None, min_length=1, max_length=32, description="the placing officer; from the token")
-    idempotency_key: str = Field(min_length=8, max_length=128)
+    operator: Text | None = Field(None, min_length=1, max_length=32, description="the placing officer; from the token")
+    idempotency_key: Text = Field(min_length=8, max_length=128)
 
     @field_validator("case_number")
     @classmethod

@@ -7,7 +7,10 @@ import asyncio
 import itertools
 import os
 import re
+import signal
+import subprocess
 import sys
+import threading
 import time
 import uuid
 from collections.abc import Awaitable, Callable
@@ -290,7 +293,7 @@ def officer_session(stack: Stack, officer: str, court: str, roles: tuple[str, ..
 class Simulators:
     """The simulators' admin API: ground truth and behaviour (faults, latency)."""
 
-    def __init__(self, stack: Stack, session: aiohttp.ClientSession) -> None:
+    def __init__(self, stack: Stack | UpProcess, session: aiohttp.ClientSession) -> None:
         self.stack, self.session = stack, session
 
     def url(self, kind: str) -> str:
@@ -443,3 +446,101 @@ async def rebuild_and_compare(stack: Stack, out: Path) -> dict[str, Any]:
     live store, table by table. The one place the tests read the gateway's database file."""
     rebuilt = await rebuild(ops_settings(stack), out)
     return compare(stack.data_dir / "gateway.sqlite3", rebuilt)
+
+
+# --- assetgw up and assetgw inquire as processes --------------------------------------------------
+
+class UpProcess:
+    """A real ``assetgw up`` on free ports, as an operator runs it; its console lines are collected
+    (a thread reads them, so the pipe never fills)."""
+
+    def __init__(self, data_dir: Path, *args: str, env: dict[str, str] | None = None) -> None:
+        self.data_dir = data_dir
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "assetgw.cli", "up", "--ports", "free", "--data-dir", str(data_dir), *args],
+            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env={**os.environ, "COLUMNS": "250", **(env or {})})
+        self.lines: list[str] = []
+        self.api_url, self.sim_ports = "", {}
+        threading.Thread(target=self._read, daemon=True).start()
+
+    def _read(self) -> None:
+        for line in self.proc.stdout:  # type: ignore[union-attr]
+            self.lines.append(line.rstrip("\n"))
+
+    def said(self, needle: str, after: int = 0) -> str | None:
+        """The first console line from index ``after`` on that contains ``needle``."""
+        return next((line for line in self.lines[after:] if needle in line), None)
+
+    async def started(self, timeout: float = 180) -> None:
+        async def up() -> str | None:
+            if self.proc.poll() is not None:
+                raise AssertionError("assetgw up exited:\n" + "\n".join(self.lines))
+            return self.said(" · simulators ")
+
+        ports = await wait_for(up, timeout, what="assetgw up to start")
+        self.api_url = re.search(r"API (http://\S+)", self.said("API http://") or "").group(1)  # type: ignore[union-attr]
+        self.sim_ports = {k: int(p) for k, p in (kv.split("=") for kv in ports.split("simulators ")[1].split(","))}
+
+    def child(self, needle: str) -> int:
+        """The pid of the child whose command line contains ``needle``."""
+        for pid in subprocess.run(["pgrep", "-P", str(self.proc.pid)], capture_output=True, text=True).stdout.split():
+            cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+            if needle in cmdline:
+                return int(pid)
+        raise AssertionError(f"no child of assetgw up runs {needle}")
+
+    def token(self, officer: str = "OFFICER-A1", court: str = COURT_A) -> str:
+        from gateway.http.auth import TokenAuthority
+
+        secret = (self.data_dir / "token.secret").read_text().strip().encode()
+        return TokenAuthority(secret).issue(officer, court, COURT_CODES[court], list(ALL_ROLES), 3600, OFFICER_CREDENTIALS)
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(90)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+
+
+class CliProcess:
+    """``assetgw ARGS`` running in the background, its stderr collected as it comes."""
+
+    def __init__(self, proc: asyncio.subprocess.Process) -> None:
+        self.proc, self.err = proc, ""
+        self._reader = asyncio.create_task(self._read())
+
+    @classmethod
+    async def start(cls, *args: str, env: dict[str, str] | None = None) -> CliProcess:
+        proc = await asyncio.create_subprocess_exec(sys.executable, "-m", "assetgw.cli", *args, env={**os.environ, **(env or {})},
+                                                    stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+        return cls(proc)
+
+    async def _read(self) -> None:
+        assert self.proc.stderr is not None
+        while chunk := await self.proc.stderr.read(4096):
+            self.err += chunk.decode(errors="replace")
+
+    async def said(self, pattern: str, timeout: float = 60) -> re.Match[str]:
+        async def match() -> re.Match[str] | None:
+            found = re.search(pattern, self.err)
+            if found is None and self.proc.returncode is not None and self._reader.done():
+                raise AssertionError(f"exited {self.proc.returncode} without saying {pattern!r}:\n{self.err}")
+            return found
+
+        return await wait_for(match, timeout, what=f"the command to say {pattern!r}")
+
+    async def finished(self, timeout: float) -> int:
+        await asyncio.wait_for(self.proc.wait(), timeout)
+        await self._reader
+        return self.proc.returncode or 0
+
+    def kill(self) -> None:
+        if self.proc.returncode is None:
+            self.proc.kill()
+
+
+def read_reports(path: Path) -> list[dict[str, Any]]:
+    return [orjson.loads(line) for line in path.read_bytes().splitlines() if line.strip()]

@@ -49,6 +49,10 @@ DEFAULTS = {
     "result_linger_s": 0.05,
     "rate_limit_per_s": 200.0,
     "rate_limit_burst": 400.0,
+    "anon_rate_limit_per_s": 10.0,
+    "anon_rate_limit_burst": 100.0,
+    "header_timeout_s": 20.0,
+    "body_timeout_s": 60.0,
     "living_allowance_fen": 90_000,
     "reconcile_every_s": 900.0,
 }
@@ -85,6 +89,10 @@ READS = [
     ("ASSETGW_RESULT_LINGER_MS", "0", "result_linger_s", 0.0),
     ("ASSETGW_RATE_LIMIT", "5000", "rate_limit_per_s", 5000.0),
     ("ASSETGW_RATE_BURST", "10000", "rate_limit_burst", 10000.0),
+    ("ASSETGW_ANON_RATE_LIMIT", "2", "anon_rate_limit_per_s", 2.0),
+    ("ASSETGW_ANON_RATE_BURST", "20", "anon_rate_limit_burst", 20.0),
+    ("ASSETGW_HEADER_TIMEOUT", "5", "header_timeout_s", 5.0),
+    ("ASSETGW_BODY_TIMEOUT", "7.5", "body_timeout_s", 7.5),
     ("ASSETGW_LIVING_ALLOWANCE_FEN", "0", "living_allowance_fen", 0),
     ("ASSETGW_RECONCILE_EVERY", "0", "reconcile_every_s", 0.0),
 ]

@@ -21,6 +21,7 @@ from rich.table import Table
 
 from assetgw.ops.reading import OpsError, partitions_of, reader, scan
 from assetgw.ops.replay import progress_bar, shown_key, start_producer
+from assetgw.terminal import inert, plain
 from infra.clock import SHANGHAI
 from infra.kafka.clients import make_producer
 from infra.kafka.deadletter import ORIGIN
@@ -262,7 +263,7 @@ def print_dead_letters(letters: list[DeadLetter], console: Console, title: str =
         source = f"{d.source_topic}/{d.source_partition}/{d.source_offset}" if d.source_topic else "?"
         if d.header(ORIGIN):  # rejected before any topic (an institution's event): where it came from
             source = f"{d.header(ORIGIN)} → {d.source_topic}"
-        table.add_row(d.position, source, _short(d.reason), str(d.attempts or "?"), d.failed_at or "?")
+        table.add_row(*(inert(v) for v in (d.position, source, _short(d.reason), d.attempts or "?", d.failed_at or "?")))
     console.print(table)
 
 
@@ -271,14 +272,14 @@ def dead_letters_json(letters: list[DeadLetter]) -> str:
 
 
 def print_dead_letter(d: DeadLetter, console: Console) -> None:
-    console.rule(f"{d.topic} {d.position}")
+    console.rule(f"{inert(d.topic)} {inert(d.position)}")
     table = Table("header", "value", show_edge=False)
     for k, v in d.headers:
-        table.add_row(k, v.decode("utf-8", "backslashreplace"))
+        table.add_row(inert(k), inert(v.decode("utf-8", "backslashreplace")))
     console.print(table)
-    console.print(f"key: {shown_key(d.key)}")
+    console.print(f"key: {inert(shown_key(d.key))}")
     console.print("value:")
-    console.print(render_value(d.value), markup=False, highlight=False)
+    console.print(plain(render_value(d.value)), markup=False, highlight=False)
 
 
 def render_value(value: bytes | None) -> str:
@@ -296,7 +297,7 @@ def print_redrive(summary: RedriveSummary, console: Console) -> None:
         table = Table("dlq", "redriven to (topic/partition/offset)", title=f"redriven: {summary.published}",
                       title_justify="left", show_edge=False)
         for r in summary.sent:
-            table.add_row(r.dead_letter, f"{r.topic}/{r.partition}/{r.offset}")
+            table.add_row(inert(r.dead_letter), inert(f"{r.topic}/{r.partition}/{r.offset}"))
         console.print(table)
         return
     print_dead_letters(summary.selected, console, title="would redrive")

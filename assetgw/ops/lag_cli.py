@@ -11,6 +11,7 @@ from rich.console import Console
 from rich.table import Table
 
 from assetgw.ops.lag import consumer_lag, pending_legs
+from assetgw.terminal import inert
 from infra.settings import Settings
 
 
@@ -27,12 +28,12 @@ async def show_lag(args: argparse.Namespace) -> int:
     for column in ("group", "topic", "partition", "committed", "end", "lag"):
         table.add_column(column, justify="right" if column in ("partition", "committed", "end", "lag") else "left")
     for r in rows:
-        table.add_row(r.group, r.topic, str(r.partition), str(r.committed), str(r.end), str(r.lag))
+        table.add_row(*(inert(v) for v in (r.group, r.topic, r.partition, r.committed, r.end, r.lag)))
     console.print(table)
     totals: dict[str, int] = {}
     for r in rows:
         totals[r.group] = totals.get(r.group, 0) + r.lag
-    console.print("total lag: " + (", ".join(f"{g} {n}" for g, n in totals.items()) or "no groups"))
+    console.print("total lag: " + (", ".join(f"{inert(g)} {n}" for g, n in totals.items()) or "no groups"))
     if pending is None:
         console.print(f"[yellow]gateway at {args.api} not reachable, or no ops token (--token): no per-institution view")
     elif pending:
@@ -40,7 +41,7 @@ async def show_lag(args: argparse.Namespace) -> int:
         for column in ("institution", "pending", "oldest sent", "age (s)"):
             legs.add_column(column)
         for p in pending:
-            legs.add_row(p["institution_id"], str(p["pending"]), p["oldest_sent_at"], str(p["oldest_age_s"]))
+            legs.add_row(*(inert(p[k]) for k in ("institution_id", "pending", "oldest_sent_at", "oldest_age_s")))
         console.print(legs)
     else:
         console.print("no leg is waiting for an institution")

@@ -13,6 +13,7 @@ from rich.progress import Progress, SpinnerColumn, TextColumn
 
 from assetgw.ops.reading import OpsError
 from assetgw.ops.rebuild import compare, rebuild
+from assetgw.terminal import inert
 from gateway.store.factory import store_path
 from infra.settings import Settings
 
@@ -30,7 +31,7 @@ async def run_rebuild(args: argparse.Namespace) -> int:
             task = bar.add_task("reading topics", total=None)
             await rebuild(settings, out, progress=lambda n: bar.advance(task, n))
     except (OpsError, FileExistsError) as exc:
-        console.print(f"[red]assetgw rebuild: {exc}")
+        console.print(f"[red]assetgw rebuild: {inert(exc)}")
         return 2
     report = compare(live, out)
     if args.json:
@@ -42,7 +43,7 @@ async def run_rebuild(args: argparse.Namespace) -> int:
             console.print(f"{table:10} live {t['live']:>8}  rebuilt {t['rebuilt']:>8}  only live {t['only_live_count']}  "
                           f"only rebuilt {t['only_rebuilt_count']}  different {t['different_count']}")
             for d in t["different"]:
-                console.print(f"  {d['id']}: live {d['live']} / rebuilt {d['rebuilt']}")
+                console.print(f"  {inert(d['id'])}: live {inert(d['live'])} / rebuilt {inert(d['rebuilt'])}")
         console.print("[green]equal[/green]" if report["equal"] else "[yellow]the stores differ[/yellow]")
     return 0 if report["equal"] else 1
 

@@ -14,6 +14,7 @@ import orjson
 from rich.console import Console
 from rich.table import Table
 
+from assetgw.terminal import inert
 from schemas.money import yuan
 
 POLL_S = 0.2
@@ -39,10 +40,10 @@ async def reconcile(api: str, token: str | None, timeout_s: float) -> tuple[int,
 
 
 def show(run: dict[str, Any], console: Console) -> None:
-    console.print(f"reconciliation {run['run_id']} ({run['status']}): started {run['started_at']}, "
-                  f"{run['answered']} of {run['questions']} questions answered")
+    console.print(f"reconciliation {inert(run['run_id'])} ({inert(run['status'])}): started {inert(run['started_at'])}, "
+                  f"{inert(run['answered'])} of {inert(run['questions'])} questions answered")
     for part, reason in run["failed"].items():
-        console.print(f"[red]{part}: {reason}")
+        console.print(f"[red]{inert(part)}: {inert(reason)}")
     if not run["differences"]:
         console.print("no differences: the gateway agrees with every institution that answered")
         return
@@ -50,7 +51,8 @@ def show(run: dict[str, Any], console: Console) -> None:
     for column in ("institution", "order or asset", "field", "gateway had", "institution has"):
         table.add_column(column)
     for d in run["differences"]:
-        table.add_row(d["institution_id"], d["subject"], d["field"], _value(d["field"], d["gateway"]), _value(d["field"], d["institution"]))
+        table.add_row(*(inert(v) for v in (d["institution_id"], d["subject"], d["field"], _value(d["field"], d["gateway"]),
+                                           _value(d["field"], d["institution"]))))
     console.print(table)
 
 

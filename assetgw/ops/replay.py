@@ -24,6 +24,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from assetgw.ops.reading import OpsError, partitions_of, reader, scan
+from assetgw.terminal import inert
 from infra.clock import SHANGHAI
 from infra.kafka.clients import make_producer  # also installs fetch pacing for the reader
 from infra.settings import Settings
@@ -269,19 +270,19 @@ async def _acked(pending: list[asyncio.Future[Any]]) -> int:
 
 def print_replay_summary(summary: ReplaySummary, console: Console) -> None:
     ranges = ", ".join(f"{p}:[{s},{e})" for p, (s, e) in sorted(summary.ranges.items()))
-    console.print(f"{summary.source_topic} → {summary.target_topic} · partitions:[start,end) {ranges or '-'}")
+    console.print(f"{inert(summary.source_topic)} → {inert(summary.target_topic)} · partitions:{inert('[start,end)')} {inert(ranges or '-')}")
     verb = "published" if summary.executed else "would replay"
     console.print(f"scanned {summary.scanned}, matched {summary.matched}, "
                   f"{verb} {summary.published if summary.executed else summary.matched}")
     if summary.by_type:
         table = Table("type", "messages", title="by type", title_justify="left", show_edge=False)
         for mtype, count in summary.by_type.most_common():
-            table.add_row(mtype, str(count))
+            table.add_row(inert(mtype), str(count))
         console.print(table)
     if summary.first:
         table = Table("partition", "offset", "key", "type", title=f"first {len(summary.first)}", title_justify="left", show_edge=False)
         for s in summary.first:
-            table.add_row(str(s.partition), str(s.offset), s.key, s.type)
+            table.add_row(str(s.partition), str(s.offset), inert(s.key), inert(s.type))
         console.print(table)
     if not summary.executed and summary.matched:
         console.print("[yellow]dry run: nothing was published; add --execute to publish[/yellow]")

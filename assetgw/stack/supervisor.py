@@ -3,6 +3,10 @@
 Used by ``assetgw up`` and by the integration tests, which also use it to kill and restart single
 components. Every child runs in its own session (Ctrl-C reaches only us, and we stop children in
 order) and asks the kernel to SIGTERM it if we die, so nothing outlives the tree.
+
+The data directory is private (0700, files 0600, children under umask 077: it holds personal
+data), and each child gets only the secrets it needs: the gateway the token secret, the connectors
+and simulators the partner keys, the broker none — a compromised simulator cannot mint tokens.
 """
 
 from __future__ import annotations
@@ -25,9 +29,18 @@ import aiohttp
 from connectors.contract.registry import GROUP as CONNECTOR_GROUP
 from infra.kafka.broker import EmbeddedBroker
 from infra.kafka.topics import ensure_topics
-from infra.processes import die_with_parent
+from infra.processes import make_private, open_private_log, private_child
 from schemas import ports as default_ports
 from schemas.directory import KINDS
+
+TOKEN_SECRET = ("ASSETGW_TOKEN_SECRET", "ASSETGW_TOKEN_SECRET_FILE")
+PARTNER_KEYS = ("ASSETGW_PARTNER_MASTER_KEY", "ASSETGW_PARTNER_KEYS_FILE")
+SECRET_VARIABLES = TOKEN_SECRET + PARTNER_KEYS
+
+
+def without_secrets(env: dict[str, str], keep: tuple[str, ...] = ()) -> dict[str, str]:
+    """``env`` less every secret variable not in ``keep``."""
+    return {k: v for k, v in env.items() if k in keep or k not in SECRET_VARIABLES}
 
 
 def _secret(path: Path) -> str:
@@ -53,6 +66,7 @@ class Service:
     argv: list[str]
     health_urls: list[str] = field(default_factory=list)
     env: dict[str, str] = field(default_factory=dict)
+    secrets: tuple[str, ...] = ()  # the secret variables this child may see (SECRET_VARIABLES)
     process: subprocess.Popen[bytes] | None = None
 
 
@@ -83,10 +97,11 @@ class Stack:
         self.sim_ports = {k: pick() if pick else p for k, p in default_ports.SIMULATORS.items()}
         self.broker: EmbeddedBroker | None = None
         if kafka_bootstrap is None:
-            self.broker = EmbeddedBroker(engine, port=pick() if pick else default_ports.BROKER, data_dir=self.data_dir / "broker")
+            self.broker = EmbeddedBroker(engine, port=pick() if pick else default_ports.BROKER, data_dir=self.data_dir / "broker",
+                                         env=without_secrets(dict(os.environ)))
             kafka_bootstrap = self.broker.bootstrap
         self.kafka_bootstrap = kafka_bootstrap
-        self.data_dir.mkdir(parents=True, exist_ok=True)
+        make_private(self.data_dir)
         self.env = {
             **os.environ,
             # Secrets for this deployment: from the environment if given, else made once and kept
@@ -104,9 +119,9 @@ class Stack:
         ports_arg = ",".join(f"{k}={p}" for k, p in self.sim_ports.items())
         self.services: dict[str, Service] = {
             "simulator": Service("simulator", ["simulator", "--ports", ports_arg, *(simulator_args or [])],
-                                 [f"http://127.0.0.1:{p}/healthz" for p in self.sim_ports.values()]),
+                                 [f"http://127.0.0.1:{p}/healthz" for p in self.sim_ports.values()], secrets=PARTNER_KEYS),
             **{f"connector-{k}": self._connector(k, pick) for k in (connector_kinds or registered_kinds())},
-            "gateway": Service("gateway", ["gateway"], [f"{self.api_url}/healthz"]),
+            "gateway": Service("gateway", ["gateway"], [f"{self.api_url}/healthz"], secrets=TOKEN_SECRET),
         }
 
     def _connector(self, kind: str, pick) -> Service:  # type: ignore[no-untyped-def]
@@ -114,7 +129,7 @@ class Stack:
         port = pick() if pick else default_ports.CONNECTOR_METRICS[kind]
         self.metrics_ports[kind] = port
         return Service(f"connector-{kind}", ["connector", "--kind", kind], [f"http://127.0.0.1:{port}/healthz"],
-                       env={"ASSETGW_METRICS_PORT": str(port)})
+                       env={"ASSETGW_METRICS_PORT": str(port)}, secrets=PARTNER_KEYS)
 
     def token(self, officer: str, court: str, court_code: str, roles: list[str], ttl_s: float = 8 * 3600,
               credentials: Iterable[str] = ()) -> str:
@@ -130,25 +145,36 @@ class Stack:
         return f"http://127.0.0.1:{self.api_port}"
 
     async def start(self, timeout: float = 60.0) -> None:
-        self.logs.mkdir(parents=True, exist_ok=True)
+        make_private(self.logs)
         if self.broker:
-            self.broker.start()
-        partitions = int(self.env.get("ASSETGW_PARTITIONS", "4"))
-        await ensure_topics(self.kafka_bootstrap, self.env.get("ASSETGW_TOPIC_PREFIX", "assetgw"), partitions)
+            await self.start_broker()
+        else:
+            await self._ensure_topics()
         for name in self.services:
             self.spawn(name)
         for name in self.services:
             await self.wait_healthy(name, timeout)
 
+    async def start_broker(self) -> None:
+        """Start the embedded broker (again, after a crash: noida-db on the same data) and create any
+        topic it lacks (Tansu keeps nothing across a restart)."""
+        assert self.broker is not None
+        await asyncio.to_thread(self.broker.start)
+        await self._ensure_topics()
+
+    async def _ensure_topics(self) -> None:
+        partitions = int(self.env.get("ASSETGW_PARTITIONS", "4"))
+        await ensure_topics(self.kafka_bootstrap, self.env.get("ASSETGW_TOPIC_PREFIX", "assetgw"), partitions)
+
     def spawn(self, name: str) -> None:
         service = self.services[name]
-        log = open(self.logs / f"{name}.log", "ab")  # noqa: SIM115 - the child writes to it; closed once handed over
+        log = open_private_log(self.logs / f"{name}.log")  # the child writes to it; closed once handed over
         service.process = subprocess.Popen(
             [sys.executable, "-m", "assetgw.cli", *service.argv],
-            env={**self.env, **service.env}, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-            start_new_session=True, preexec_fn=die_with_parent,
+            env=without_secrets({**self.env, **service.env}, service.secrets), stdout=log, stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL, start_new_session=True, preexec_fn=private_child,
         )
-        log.close()
+        os.close(log)
 
     async def wait_healthy(self, name: str, timeout: float = 60.0) -> None:
         service = self.services[name]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import os
 import time
 from pathlib import Path
@@ -13,8 +14,10 @@ from rich.console import Console
 
 from assetgw.officer import render_inquiry
 from assetgw.stack.supervisor import Stack
+from assetgw.stack.watchdog import Watchdog
 
 console = Console()
+WATCH_EVERY_S = 0.5  # how soon an exit is noticed (and a dead child reaped)
 
 
 async def run_up(args: argparse.Namespace, stop: asyncio.Event) -> None:
@@ -31,24 +34,20 @@ async def run_up(args: argparse.Namespace, stop: asyncio.Event) -> None:
         console.print(f"  try: export ASSETGW_API={stack.api_url} ASSETGW_TOKEN=$(assetgw token --officer A1 "
                       "--court 石家庄市裕华区人民法院 --court-code 冀0108 --role officer --credential ZF20886323)", markup=False)
         console.print('       curl -H "Authorization: Bearer $ASSETGW_TOKEN" $ASSETGW_API/v1/institutions', markup=False)
+        sims = ",".join(f"{k}={p}" for k, p in stack.sim_ports.items())
+        console.print(f"  broker {stack.kafka_bootstrap} · simulators {sims}", markup=False, soft_wrap=True)
+        watchdog = Watchdog(stack, lambda text: console.print(text, style="yellow", markup=False, soft_wrap=True))
         if args.demo:
             await demo_inquiry(stack)
         while not stop.is_set():
-            try:
-                await asyncio.wait_for(stop.wait(), timeout=1.0)
-            except TimeoutError:
-                await _restart_crashed(stack)
+            watchdog.check()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), timeout=WATCH_EVERY_S)
+        await watchdog.close()
     finally:
         console.print("stopping …")
         await stack.stop()
         console.print("stopped.")
-
-
-async def _restart_crashed(stack: Stack) -> None:
-    for name, service in stack.services.items():
-        if service.process is not None and service.process.poll() is not None:
-            console.print(f"[yellow]{name} exited with {service.process.returncode}; restarting (log: {stack.logs / (name + '.log')})")
-            await stack.restart(name)
 
 
 async def demo_inquiry(stack: Stack) -> None:

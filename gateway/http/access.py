@@ -1,6 +1,9 @@
 """Who may do what: authentication middleware, the role each route needs (one table), per-officer
 rate limits, and the court checks the handlers call. Every refusal is written to the access audit
-before it is answered.
+before it is answered (repeats counted, not written one by one: ``refusals.py``).
+
+Requests without a valid token are limited per client address before anything is written, so a
+flood of them gets 429s and a few counted audit rows while everyone else goes on being served.
 
 Courts are known by code: a token's court code must be in the court directory under the name the
 token gives, and a case belongs to the court whose code is in its case number. An officer presents
@@ -8,15 +11,16 @@ only the 执行公务证 numbers his token says are registered to him."""
 
 from __future__ import annotations
 
+import asyncio
 import time
-from collections.abc import Iterable
+from collections.abc import AsyncIterator, Iterable
 from dataclasses import dataclass, field
 
 from aiohttp import web
 
 from gateway.http.auth import AuthError, Officer, TokenAuthority
 from gateway.http.errors import ApiError
-from gateway.store.interfaces import AccessAudit
+from gateway.http.refusals import UNMATCHED, RefusalLog
 from gateway.store.records import AccessEntry
 from infra.clock import now_ms
 from schemas.courts import Courts
@@ -57,7 +61,9 @@ PUBLIC = {("GET", "/healthz"), ("GET", "/v1/openapi.json")}
 AUTHORITY = web.AppKey("authority", TokenAuthority)
 COURTS = web.AppKey("courts", Courts)
 LIMITER = web.AppKey("limiter", "RateLimiter")
-AUDIT = web.AppKey("audit", AccessAudit)
+ANONYMOUS = web.AppKey("anonymous", "RateLimiter")  # per client address, for requests without a valid token
+REFUSALS = web.AppKey("refusals", RefusalLog)
+HOUSEKEEPING_EVERY_S = 5.0
 OFFICER = web.RequestKey("officer", Officer)
 
 
@@ -80,11 +86,40 @@ class RateLimiter:
         self.buckets[officer_id] = (tokens, now)
         return (1 - tokens) / self.rate
 
+    def prune(self, now: float | None = None) -> None:
+        """Forgets buckets that have filled up again (they would start full anyway), so a stream
+        of new addresses does not grow the table without end."""
+        now = time.monotonic() if now is None else now
+        full_after = self.burst / self.rate
+        self.buckets = {k: (t, last) for k, (t, last) in self.buckets.items() if now - last < full_after}
+
+
+async def housekeeping(app: web.Application) -> AsyncIterator[None]:
+    """Cleanup context: closes the refusal log's windows and prunes the rate limiters every few
+    seconds, and writes every open count when the app stops."""
+
+    async def every() -> None:
+        while True:
+            await asyncio.sleep(HOUSEKEEPING_EVERY_S)
+            app[REFUSALS].flush()
+            app[LIMITER].prune()
+            app[ANONYMOUS].prune()
+
+    task = asyncio.create_task(every(), name="access-housekeeping")
+    yield
+    task.cancel()
+    app[REFUSALS].flush(everything=True)
+
+
+def _audit(request: web.Request, officer: Officer | None, status: int, reason: str) -> None:
+    route = route_of(request)
+    entry = AccessEntry(now_ms(), officer.id if officer else None, officer.court if officer else None,
+                        request.method, request.path, status, reason, client=request.remote)
+    request.app[REFUSALS].record(entry, route[1] if route else UNMATCHED)
+
 
 def refuse(request: web.Request, status: int, reason: str, field_name: str = "authorization") -> ApiError:
-    officer: Officer | None = request.get(OFFICER)
-    request.app[AUDIT].record(AccessEntry(now_ms(), officer.id if officer else None, officer.court if officer else None,
-                                          request.method, request.path, status, reason))
+    _audit(request, request.get(OFFICER), status, reason)
     code = {401: "unauthenticated", 403: "forbidden", 422: "validation_failed", 429: "rate_limited"}[status]
     error = ApiError(status, code, reason, [{"field": field_name, "message": reason}])
     error.audited = True
@@ -97,8 +132,7 @@ def audit_refusal(request: web.Request, error: ApiError) -> None:
     officer: Officer | None = request.get(OFFICER)
     if officer is None or error.audited or error.status in (404, 405) or not 400 <= error.status < 500:
         return
-    request.app[AUDIT].record(AccessEntry(now_ms(), officer.id, officer.court, request.method, request.path,
-                                          error.status, error.message[:500]))
+    _audit(request, officer, error.status, error.message[:500])
     error.audited = True
 
 
@@ -118,6 +152,11 @@ async def authenticate(request: web.Request, handler):  # type: ignore[no-untype
     try:
         officer = request.app[AUTHORITY].verify(request.headers.get("Authorization"))
     except AuthError as exc:
+        wait = request.app[ANONYMOUS].wait_s(request.remote or "")
+        if wait:
+            error = refuse(request, 429, "too many requests without a valid token from this address")
+            error.headers["Retry-After"] = str(max(1, round(wait)))
+            raise error from None
         raise refuse(request, exc.status, exc.reason) from None
     request[OFFICER] = officer  # from here on, refusals are audited under the officer's name
     court = request.app[COURTS].get(officer.court_code)

@@ -9,10 +9,12 @@ from aiohttp import web
 
 from gateway.cases.desk import CaseDesk
 from gateway.events.reconcile import Reconciler
-from gateway.http.access import AUDIT, AUTHORITY, COURTS, LIMITER, RateLimiter, audit_refusal, authenticate
+from gateway.http.access import ANONYMOUS, AUTHORITY, COURTS, LIMITER, REFUSALS, RateLimiter, audit_refusal, authenticate, housekeeping
 from gateway.http.auth import TokenAuthority
 from gateway.http.errors import ApiError
+from gateway.http.io import BODY_TIMEOUT, DEFAULT_BODY_TIMEOUT_S
 from gateway.http.keys import CASES, COMPLETIONS, DESK, DIRECTORY, INTAKE, RECONCILER, STORE, WATCHES
+from gateway.http.refusals import RefusalLog
 from gateway.http.routes import alerts, cases, inquiries, meta, ops, orders, watches
 from gateway.http.routes.inquiries import MAX_BATCH_BYTES
 from gateway.inquiries.completions import Completions
@@ -54,11 +56,18 @@ async def json_errors(request: web.Request, handler):  # type: ignore[no-untyped
 
 def create_app(store: Store, intake: Intake, desk: OrderDesk, directory: Directory, courts: Courts,
                authority: TokenAuthority, limiter: RateLimiter, completions: Completions | None = None,
-               reconciler: Reconciler | None = None, watch_parts: Watches | None = None) -> web.Application:
+               reconciler: Reconciler | None = None, watch_parts: Watches | None = None,
+               anonymous: RateLimiter | None = None, body_timeout_s: float = DEFAULT_BODY_TIMEOUT_S) -> web.Application:
+    """``anonymous`` limits requests without a valid token per client address (default 10 a second,
+    bursts of 100); a request body must arrive within ``body_timeout_s``."""
     # aiohttp's own body limit is set above ours so that read_limited answers with JSON.
     app = web.Application(middlewares=[json_errors, authenticate], client_max_size=MAX_BATCH_BYTES + 1)
     app[STORE], app[INTAKE], app[DIRECTORY], app[DESK] = store, intake, directory, desk
-    app[AUTHORITY], app[LIMITER], app[AUDIT], app[COURTS] = authority, limiter, store.access, courts
+    app[AUTHORITY], app[LIMITER], app[COURTS] = authority, limiter, courts
+    app[ANONYMOUS] = anonymous or RateLimiter(rate=10, burst=100)
+    app[BODY_TIMEOUT] = body_timeout_s
+    app[REFUSALS] = RefusalLog(store.access)
+    app.cleanup_ctx.append(housekeeping)
     app[COMPLETIONS] = completions or Completions()
     app[CASES] = CaseDesk(store, courts)
     if reconciler is not None:

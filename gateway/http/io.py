@@ -3,6 +3,7 @@ validation that names the field at fault."""
 
 from __future__ import annotations
 
+import asyncio
 from typing import TypeVar
 
 import orjson
@@ -15,6 +16,10 @@ from schemas.validation import field_errors
 
 MAX_INQUIRY_BYTES = 1 << 20
 MAX_WAIT_S = 60.0
+DEFAULT_BODY_TIMEOUT_S = 60.0
+# How long a whole body may take to arrive: a client trickling it in holds a connection and a
+# handler, so it is cut off with a 408 (ASSETGW_BODY_TIMEOUT).
+BODY_TIMEOUT = web.AppKey("body_timeout", float)
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -26,12 +31,19 @@ def json_response(data: object, status: int = 200, headers: dict[str, str] | Non
 async def read_limited(request: web.Request, limit: int) -> bytes:
     if request.content_length is not None and request.content_length > limit:
         raise ApiError(413, "payload_too_large", f"the body exceeds {limit} bytes", [{"field": "body", "message": f"at most {limit} bytes"}])
+    timeout = request.app.get(BODY_TIMEOUT, DEFAULT_BODY_TIMEOUT_S)
     chunks, size = [], 0
-    async for chunk in request.content.iter_chunked(1 << 16):
-        size += len(chunk)
-        if size > limit:
-            raise ApiError(413, "payload_too_large", f"the body exceeds {limit} bytes", [{"field": "body", "message": f"at most {limit} bytes"}])
-        chunks.append(chunk)
+    try:
+        async with asyncio.timeout(timeout):
+            async for chunk in request.content.iter_chunked(1 << 16):
+                size += len(chunk)
+                if size > limit:
+                    raise ApiError(413, "payload_too_large", f"the body exceeds {limit} bytes",
+                                   [{"field": "body", "message": f"at most {limit} bytes"}])
+                chunks.append(chunk)
+    except TimeoutError:
+        raise ApiError(408, "request_timeout", f"the body did not arrive within {timeout:g} s",
+                       [{"field": "body", "message": f"not complete within {timeout:g} s"}]) from None
     return b"".join(chunks)
 
 

@@ -12,6 +12,7 @@ from gateway.inquiries.intake import Intake
 from gateway.orders.desk import OrderDesk
 from gateway.store.interfaces import Store
 from gateway.watches.wiring import Watches
+from infra.kafka.health import KafkaHealth
 from schemas.directory import Directory
 
 STORE = web.AppKey("store", Store)
@@ -22,3 +23,4 @@ DESK = web.AppKey("desk", OrderDesk)
 CASES = web.AppKey("cases", CaseDesk)
 RECONCILER = web.AppKey("reconciler", Reconciler)
 WATCHES = web.AppKey("watches", Watches)
+KAFKA_HEALTH = web.AppKey("kafka_health", KafkaHealth)  # absent in apps built without Kafka (unit tests): healthy

@@ -84,8 +84,13 @@ def openapi_document() -> dict[str, Any]:
                 "description": "long-poll: answer once the inquiry is complete, or after this many seconds (0-60)",
                 "schema": {"type": "number", "minimum": 0, "maximum": 60}}],
             "responses": {**_ok(200, "the inquiry"), **_errors(400, 404, *AUTH)}}},
-        "/v1/inquiry-batches": {"post": {"summary": "Bulk inquiry (CSV or JSON Lines)", "requestBody": bulk,
-                                         "responses": {**_ok(202, "accepted"), **_errors(400, 413, 422, *AUTH)}}},
+        "/v1/inquiry-batches": {"post": {
+            "summary": "Bulk inquiry (CSV or JSON Lines)", "requestBody": bulk,
+            "parameters": [{"name": "Idempotency-Key", "in": "header", "required": False,
+                            "description": "the same key again returns the batch it first created (200, replayed)",
+                            "schema": {"type": "string", "minLength": 8, "maxLength": 128}}],
+            "responses": {**_ok(202, "accepted"), **_ok(200, "the batch this Idempotency-Key first created"),
+                          **_errors(400, 409, 413, 422, *AUTH)}}},
         "/v1/inquiry-batches/{batch_id}": {"get": {"summary": "A batch's progress", "parameters": _path_param("batch_id"),
                                                    "responses": {**_ok(200, "progress"), **_errors(404, *AUTH)}}},
         "/v1/inquiry-batches/{batch_id}/reports": {"get": {
@@ -148,7 +153,8 @@ def openapi_document() -> dict[str, Any]:
         "/v1/ops/pending-legs": {"get": {"summary": "Unanswered legs per institution (ops)",
                                          "responses": {**_ok(200, "pending", "array"), **_errors(*AUTH)}}},
         "/v1/ops/access-audit": {"get": {"summary": "Refused requests (ops)", "responses": {**_ok(200, "audit", "array"), **_errors(*AUTH)}}},
-        "/healthz": {"get": {"summary": "Liveness", "security": [], "responses": _ok(200, "alive")}},
+        "/healthz": {"get": {"summary": "Health: 503 with a reason while Kafka cannot be reached", "security": [],
+                             "responses": {**_ok(200, "healthy"), **_ok(503, "unhealthy, with the reason")}}},
     }
     return {
         "openapi": "3.1.0",

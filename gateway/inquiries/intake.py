@@ -59,9 +59,11 @@ class Intake:
         self.on_accepted()
         return Accepted(inquiry.id, 1, len(body.debtors), legs)
 
-    def submit_batch(self, rows: Sequence[BatchRow], fmt: str, lines: Sequence[int], officer_id: str) -> Accepted:
-        """Rows sharing a case and legal basis become one inquiry; all are stored in one transaction."""
-        batch_id = new_id()
+    def submit_batch(self, rows: Sequence[BatchRow], fmt: str, lines: Sequence[int], officer_id: str,
+                     batch_id: str | None = None) -> Accepted:
+        """Rows sharing a case and legal basis become one inquiry; all are stored in one transaction.
+        ``batch_id``: the one an idempotency key names (gateway/inquiries/batch_keys.py)."""
+        batch_id = batch_id or new_id()
         groups: dict[tuple, list[BatchRow]] = defaultdict(list)
         first_of_case: dict[str, BatchRow] = {}
         for index, row in enumerate(rows):

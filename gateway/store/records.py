@@ -297,7 +297,8 @@ class OrderEvent:
 
 @dataclass(frozen=True, slots=True)
 class AccessEntry:
-    """A refused request: who, what, and why."""
+    """A refused request: who (the officer, else only the client's address), what, and why;
+    ``count`` > 1 when the row stands for that many identical refusals (gateway/http/refusals.py)."""
 
     at: int
     officer: str | None
@@ -306,6 +307,8 @@ class AccessEntry:
     path: str
     status: int
     reason: str
+    client: str | None = None
+    count: int = 1
 
 
 # -- institution events and reconciliation --------------------------------------------------------

@@ -2,7 +2,8 @@
 
 We run the broker binary inside the wheel directly (not its console-script wrapper, which would
 leave the binary as an orphaned grandchild), in its own process group, and stop the whole group
-with SIGTERM so noida-db saves its data.
+with SIGTERM so noida-db saves its data. Its log segments hold every message, personal data
+included: its directory is 0700, its files 0600 (umask 077), and it gets no secrets.
 """
 
 from __future__ import annotations
@@ -14,10 +15,11 @@ import signal
 import socket
 import subprocess
 import time
+from collections.abc import Mapping
 from importlib.resources import files
 from pathlib import Path
 
-from infra.processes import die_with_parent
+from infra.processes import make_private, open_private_log, private_child
 from schemas import ports
 
 ENGINES = ("noida", "tansu")
@@ -57,8 +59,10 @@ def port_open(host: str, port: int) -> bool:
 class EmbeddedBroker:
     """A local broker process: ``start`` waits until it accepts connections, ``stop`` ends its group."""
 
-    def __init__(self, engine: str = "noida", host: str = "127.0.0.1", port: int = ports.BROKER, data_dir: Path = Path(".assetgw/broker")) -> None:
+    def __init__(self, engine: str = "noida", host: str = "127.0.0.1", port: int = ports.BROKER, data_dir: Path = Path(".assetgw/broker"),
+                 env: Mapping[str, str] | None = None) -> None:
         self.engine, self.host, self.port, self.data_dir = engine, host, port, data_dir
+        self.env = dict(os.environ if env is None else env)  # the supervisor passes one without secrets
         self.process: subprocess.Popen[bytes] | None = None
 
     @property
@@ -68,14 +72,14 @@ class EmbeddedBroker:
     def start(self, timeout: float = 30.0) -> None:
         if port_open(self.host, self.port):
             raise BrokerError(f"port {self.port} is already in use; is another broker running? (set --port)")
-        self.data_dir.mkdir(parents=True, exist_ok=True)
-        log = open(self.data_dir / f"{self.engine}.log", "ab")  # noqa: SIM115 - the broker writes to it; closed once handed over
+        make_private(self.data_dir)
+        log = open_private_log(self.data_dir / f"{self.engine}.log")  # the broker writes to it; closed once handed over
         self.process = subprocess.Popen(
-            broker_command(self.engine, self.host, self.port, self.data_dir),
+            broker_command(self.engine, self.host, self.port, self.data_dir), env=self.env,
             stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-            start_new_session=True, preexec_fn=die_with_parent,
+            start_new_session=True, preexec_fn=private_child,
         )
-        log.close()
+        os.close(log)
         deadline = time.monotonic() + timeout
         while not port_open(self.host, self.port):
             if self.process.poll() is not None:

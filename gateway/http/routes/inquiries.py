@@ -10,6 +10,7 @@ from gateway.http.access import officer_of, require_case, require_credentials
 from gateway.http.errors import ApiError, invalid
 from gateway.http.io import json_response, read_limited, read_model, wait_seconds
 from gateway.http.keys import COMPLETIONS, DIRECTORY, INTAKE, STORE
+from gateway.inquiries import batch_keys
 from gateway.inquiries.bulk import BulkError, detect_format, parse_rows
 from gateway.inquiries.intake import ScopeError
 from gateway.inquiries.live import LiveAssets
@@ -71,6 +72,7 @@ def _completed(inquiries: InquiryRepository, inquiry_id: str) -> bool:
 
 
 async def create_batch(request: web.Request) -> web.Response:
+    batch_id = _keyed_batch_id(request)
     raw = await read_limited(request, MAX_BATCH_BYTES)
     try:
         text = raw.decode("utf-8")
@@ -83,7 +85,9 @@ async def create_batch(request: web.Request) -> web.Response:
             require_case(request, row.case_number, court=row.court, case_field=f"line {line}: case_number",
                          court_field=f"line {line}: court")
             require_credentials(request, row.officer_credentials, f"line {line}: officer_credentials")
-        accepted = request.app[INTAKE].submit_batch(rows, fmt, lines, officer_of(request).id)
+        if batch_id is not None and (first := request.app[STORE].inquiries.batch(batch_id)) is not None:
+            return _replay(request, first, fmt, len(rows))
+        accepted = request.app[INTAKE].submit_batch(rows, fmt, lines, officer_of(request).id, batch_id)
     except BulkError as exc:
         raise invalid(exc.errors, str(exc)) from None
     except ScopeError as exc:
@@ -95,6 +99,26 @@ async def create_batch(request: web.Request) -> web.Response:
         {"id": accepted.id, "inquiries": accepted.inquiries, "debtors": accepted.debtors, "legs": accepted.legs, "location": location},
         status=202, headers={"Location": location},
     )
+
+
+def _keyed_batch_id(request: web.Request) -> str | None:
+    """The batch id an ``Idempotency-Key`` header names (gateway/inquiries/batch_keys.py), if one is given."""
+    key = request.headers.get(batch_keys.HEADER)
+    if key is None:
+        return None
+    if problem := batch_keys.key_problem(key):
+        raise invalid([{"field": batch_keys.HEADER, "message": problem}])
+    return batch_keys.batch_id_for(officer_of(request).id, key)
+
+
+def _replay(request: web.Request, first: BatchRecord, fmt: str, rows: int) -> web.Response:
+    """The same key again (no check or write between the lookup and the insert awaits, so two such
+    requests cannot both insert): the first batch's acceptance, if it is the same request."""
+    if (first.format, first.rows) != (fmt, rows):
+        raise ApiError(409, "conflict", f"{batch_keys.HEADER} already names a different batch",
+                       [{"field": batch_keys.HEADER, "message": f"names batch {first.id} of {first.rows} {first.format} rows"}])
+    body = batch_keys.replayed_acceptance(request.app[STORE].inquiries, first)
+    return json_response(body, status=200, headers={"Location": str(body["location"])})
 
 
 def _refused(exc: ScopeError) -> ApiError:

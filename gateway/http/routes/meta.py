@@ -6,7 +6,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from gateway.http.io import json_response
-from gateway.http.keys import DIRECTORY
+from gateway.http.keys import DIRECTORY, KAFKA_HEALTH
 from gateway.http.openapi import openapi_document
 from infra import metrics
 
@@ -20,6 +20,12 @@ async def openapi(request: web.Request) -> web.Response:
 
 
 async def health(request: web.Request) -> web.Response:
+    """503 with the reason while Kafka cannot be reached: the gateway then takes requests it cannot
+    pass on, and a supervisor or load balancer should know."""
+    kafka = request.app.get(KAFKA_HEALTH)
+    problem = kafka.problem() if kafka is not None else None
+    if problem:
+        return json_response({"ok": False, "reason": problem}, status=503)
     return json_response({"ok": True})
 
 

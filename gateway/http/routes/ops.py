@@ -25,7 +25,7 @@ async def pending_legs(request: web.Request) -> web.Response:
 async def access_audit(request: web.Request) -> web.Response:
     return json_response([
         {"at": shown(e.at), "officer": e.officer, "court": e.court, "method": e.method, "path": e.path,
-         "status": e.status, "reason": e.reason}
+         "status": e.status, "reason": e.reason, "client": e.client, "count": e.count}
         for e in request.app[STORE].access.recent()
     ])
 

@@ -16,8 +16,8 @@ class SqliteAccessAudit:
     def record(self, entry: AccessEntry) -> None:
         with Transaction(self.db) as db:
             db.execute(
-                "INSERT INTO access_audit (at, officer, court, method, path, status, reason) VALUES (?,?,?,?,?,?,?)",
-                (entry.at, entry.officer, entry.court, entry.method, entry.path, entry.status, entry.reason),
+                f"INSERT INTO access_audit ({rows.ACCESS_COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?)",
+                (entry.at, entry.officer, entry.court, entry.method, entry.path, entry.status, entry.reason, entry.client, entry.count),
             )
 
     def recent(self, limit: int = 200) -> list[AccessEntry]:

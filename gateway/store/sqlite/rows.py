@@ -28,7 +28,7 @@ ORDER_COLUMNS = ("id, idempotency_key, request_digest, type, status, case_number
                  " enforcement_account, created_at, deadline, sent_at, updated_at, held_fen, deducted_fen,"
                  " queue_position, start_date, end_date, reason, state_seq")
 EVENT_COLUMNS = "seq, order_id, at, actor, event, status, detail"
-ACCESS_COLUMNS = "at, officer, court, method, path, status, reason"
+ACCESS_COLUMNS = "at, officer, court, method, path, status, reason, client, count"
 
 
 def prefixed(columns: str, alias: str) -> str:

@@ -56,6 +56,10 @@ ADDED_COLUMNS: tuple[tuple[str, str, str], ...] = (
     # The institution's feed position of the last event or reconciliation that set a freeze's
     # state: an older one arriving later is not applied over it. NULL: only its answer so far.
     ("orders", "state_seq", "INTEGER"),
+    # The access audit: the client's address (who an unauthenticated refusal came from), and how
+    # many identical refusals a row stands for (repeats within a minute are counted, not written).
+    ("access_audit", "client", "TEXT"),
+    ("access_audit", "count", "INTEGER NOT NULL DEFAULT 1"),
 )
 
 # Who asked what, of whom, on what authority stays as written: inquiries, their debtors and legs

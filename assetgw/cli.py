@@ -121,9 +121,10 @@ def cmd_inquire(args: argparse.Namespace) -> None:
 
 
 def cmd_report(args: argparse.Namespace) -> None:
-    from assetgw.officer import report
+    from assetgw.gateway_client import run
+    from assetgw.report_cli import report
 
-    sys.exit(asyncio.run(report(args.api, args.token, args.inquiry_id, args.json)))
+    sys.exit(run("report", report(args)))
 
 
 def cmd_token(args: argparse.Namespace) -> None:
@@ -214,11 +215,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--ttl-hours", type=float, default=8, help="validity (default 8 hours)")
     p.set_defaults(func=cmd_token)
 
+    from assetgw.report_cli import add_report_filters
+
     p = sub.add_parser("report", help="print one inquiry's merged report for a person to read")
     p.add_argument("inquiry_id")
     p.add_argument("--api", default=api_default, help=f"gateway URL (default {api_default})")
     p.add_argument("--json", action="store_true", help="print the raw JSON instead")
     p.add_argument("--token", default=os.environ.get("ASSETGW_TOKEN"), help="bearer token (default $ASSETGW_TOKEN; see assetgw token)")
+    add_report_filters(p)
     p.set_defaults(func=cmd_report)
 
     p = sub.add_parser("debtors", help="write a sample debtor CSV from the simulators' population (for demos)")
@@ -232,8 +236,10 @@ def build_parser() -> argparse.ArgumentParser:
     from assetgw.ops.rebuild_cli import add_rebuild_command
     from assetgw.ops.reconcile import add_reconcile_command
     from assetgw.ops.simulator_fault import add_fault_command
+    from assetgw.orders_cli import add_officer_commands
 
     add_ops_commands(sub)
+    add_officer_commands(sub, api_default)
     add_fault_command(sub)
     add_bench_command(sub)
     add_lag_command(sub, api_default)

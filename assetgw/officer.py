@@ -1,37 +1,20 @@
-"""The officer's CLI side: reports for a person to read (bulk submission is assetgw/inquire.py)."""
+"""The officer's CLI side: reports for a person to read (bulk submission is assetgw/inquire.py; the
+`report` command with its filters is assetgw/report_cli.py)."""
 
 from __future__ import annotations
 
 from typing import Any
 
-import aiohttp
-import orjson
 from rich.console import Console
 from rich.table import Table
 
+from assetgw.tables import keep_whole
 from assetgw.terminal import inert
 from gateway.inquiries.states import UNANSWERED
 from schemas.assets import ASSET_KINDS, asset_id
 from schemas.money import yuan
 
 KIND_TITLES = {"deposit": "存款 Deposits", "real_estate": "不动产 Real estate", "vehicle": "车辆 Vehicles", "wallet": "网络资金 Payment wallets"}
-
-
-def _session(api: str, token: str | None) -> aiohttp.ClientSession:
-    return aiohttp.ClientSession(api, headers={"Authorization": f"Bearer {token}"} if token else None)
-
-
-async def report(api: str, token: str | None, inquiry_id: str, as_json: bool) -> int:
-    async with _session(api, token) as http, http.get(f"/v1/inquiries/{inquiry_id}") as r:
-        body = await r.json(content_type=None)
-        if r.status != 200:
-            Console(stderr=True).print(f"[red]{inert(body.get('message', r.status))}")
-            return 1
-    if as_json:
-        print(orjson.dumps(body, option=orjson.OPT_INDENT_2).decode())
-    else:
-        render_inquiry(body, Console(emoji=False))  # ":name:" in a stored name stays text
-    return 0
 
 
 def render_inquiry(inquiry: dict[str, Any], console: Console) -> None:
@@ -58,6 +41,7 @@ def render_debtor(rep: dict[str, Any], console: Console) -> None:
         table = Table(title=KIND_TITLES[kind], title_justify="left", show_edge=False)
         for column in ("institution", "asset", "detail", "share", "value", "控制 control"):
             table.add_column(column, justify="right" if column in ("share", "value") else "left")
+        keep_whole(table, 1, (asset_id(a) for a in assets))  # the asset id is pasted into orders: never cut
         for a in assets:
             table.add_row(inert(a["institution_id"]), inert(asset_id(a)), inert(_detail(a)), inert(f"{a.get('share_percent', 100)}%"),
                           _value(a), _control(a))

@@ -33,7 +33,10 @@ def shown_iso(text: str | None) -> str | None:
     """An ISO 8601 instant from elsewhere (an institution's clock, in UTC) as people here read it."""
     if text is None:
         return None
-    return datetime.fromisoformat(text).astimezone(SHANGHAI).isoformat(timespec="seconds")
+    at = datetime.fromisoformat(text)
+    if at.tzinfo is None:  # a bare date or local time says no zone: left as the institution gave it
+        return text
+    return at.astimezone(SHANGHAI).isoformat(timespec="seconds")
 
 
 def dt_to_ms(at: datetime) -> int:

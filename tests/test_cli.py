@@ -19,6 +19,7 @@ from infra.kafka.broker import EmbeddedBroker
 from tests.helpers import case_body, debtor_json, officer_token, rich_debtor, wait_inquiry
 
 COMMANDS = ["up", "broker", "simulator", "connector", "gateway", "inquire", "report", "debtors", "replay", "dlq", "lag", "rebuild",
+            "plan", "order", "approve", "orders", "cases",
             "token", "simulator-fault", "bench"]
 
 

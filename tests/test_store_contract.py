@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Callable, Iterator
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -13,7 +14,7 @@ import pytest
 
 from gateway.store.factory import open_snapshot, open_store
 from gateway.store.interfaces import Store
-from gateway.store.records import AccessEntry, CaseAmendment, NewAlert, NewBatch, NewInquiry, NewOrder, NewWatch
+from gateway.store.records import AccessEntry, CaseAmendment, NewAlert, NewBatch, NewInquiry, NewOrder, NewWatch, OrderFilter
 from schemas.debtor import Debtor
 from schemas.directory import Institution
 from schemas.events import ControlStatusReport, FreezeState, InstitutionEvent
@@ -574,3 +575,77 @@ def test_a_balance_event_never_goes_back_in_time(store: Store, balance: int) -> 
     store.events.apply([event(6, "funds_credited", amount_fen=7, balance_fen=7)], T0)
     store.events.apply([event(5, "funds_debited", amount_fen=1, balance_fen=balance)], T0 + 1)
     assert store.events.balances([(BANK.id, ACCOUNT)])[(BANK.id, ACCOUNT)].balance_fen == 7
+
+
+# -- lists: an officer's cases and orders, and freezes that ended ---------------------------------
+
+COURT_B, CASE_B = "石家庄市长安区人民法院", "(2025)冀0102执1号"
+
+
+def test_a_courts_cases_are_listed_newest_first_a_page_at_a_time(store: Store) -> None:
+    for n in range(3):
+        store.inquiries.add([replace(new_inquiry(f"q{n}", debtors=1, created_at=T0 + n), case_number=f"(2025)冀0108执{n + 1}号")])
+    store.inquiries.add([replace(new_inquiry("qb", debtors=1), case_number=CASE_B, court=COURT_B)])
+    first = store.cases.of_court(COURT, limit=2)
+    assert [c.case_number for c in first.items] == ["(2025)冀0108执3号", "(2025)冀0108执2号"] and first.next_cursor
+    rest = store.cases.of_court(COURT, limit=2, cursor=first.next_cursor)
+    assert [c.case_number for c in rest.items] == ["(2025)冀0108执1号"] and rest.next_cursor is None
+    assert [c.case_number for c in store.cases.of_court(COURT_B, limit=10).items] == [CASE_B]  # each court its own
+    assert store.cases.of_court("石家庄市新华区人民法院", limit=10).items == ()
+    with pytest.raises(ValueError):
+        store.cases.of_court(COURT, limit=2, cursor="not-a-cursor")
+
+
+def test_a_courts_orders_are_listed_by_case_state_type_and_approval_newest_first(store: Store) -> None:
+    store.orders.place(new_order("f1"), actor="OFFICER-A")
+    store.orders.mark_sent(["f1"], T0)
+    store.orders.apply_results([answer("f1", "applied", held_fen=100_000)], T0 + 1)
+    store.orders.place(new_order("f2"), actor="OFFICER-A")
+    store.orders.place(new_order("d1", "deduct", original="f1", amount_fen=10_000), actor="OFFICER-A")
+    store.orders.place(new_order("d2", "deduct", original="f1", amount_fen=10_000), actor="OFFICER-A")
+    store.orders.approve("d2", "OFFICER-B", T0 + 2)
+    store.orders.place(replace(new_order("fb"), idempotency_key="key-fb", case_number=CASE_B, court=COURT_B), actor="OFFICER-C")
+
+    def ids(where: OrderFilter, limit: int = 10, court: str = COURT) -> list[str]:
+        return [o.id for o in store.orders.of_court(court, where, limit).items]
+
+    assert ids(OrderFilter()) == ["d2", "d1", "f2", "f1"]
+    assert ids(OrderFilter(), court=COURT_B) == ["fb"]  # another court's orders are not listed
+    assert ids(OrderFilter(case_number=CASE_B)) == []
+    assert ids(OrderFilter(case_number=CASE, type="freeze")) == ["f2", "f1"]
+    assert ids(OrderFilter(status="applied")) == ["f1"]
+    assert ids(OrderFilter(awaiting_approval=True)) == ["d1"]  # d2 is approved: no longer waiting
+    assert ids(OrderFilter(awaiting_approval=False)) == ["d2", "f2", "f1"]
+    page = store.orders.of_court(COURT, OrderFilter(), 3)
+    assert [o.id for o in page.items] == ["d2", "d1", "f2"] and page.next_cursor is not None
+    store.orders.place(new_order("f3"), actor="OFFICER-A")  # placed meanwhile: the next page neither shifts nor repeats
+    rest = store.orders.of_court(COURT, OrderFilter(), 3, page.next_cursor)
+    assert [o.id for o in rest.items] == ["f1"] and rest.next_cursor is None
+
+
+def test_a_released_or_lapsed_freeze_holds_nothing(store: Store) -> None:
+    applied_freeze(store, held=40_000)
+    store.orders.place(new_order("u1", "unfreeze", original="f1", amount_fen=None), actor="OFFICER-A")
+    store.orders.mark_sent(["u1"], T0 + 2)
+    store.orders.apply_results([answer("u1", "released")], T0 + 3)
+    released = store.orders.get("f1")
+    assert released is not None and (released.status, released.held_fen) == ("released", 0)
+    assert store.orders.case_money(CASE).held_fen == 0
+    # An institution's record of a lapsed freeze may still name what it held: the gateway's holds nothing.
+    store.orders.place(replace(new_order("f2"), idempotency_key="key-f2"), actor="OFFICER-A")
+    store.orders.mark_sent(["f2"], T0)
+    store.orders.apply_results([answer("f2", "applied", held_fen=100_000)], T0 + 1)
+    lapsed = state("lapsed", 100_000).model_copy(update={"freeze_id": "f2"})
+    store.events.apply([event(5, "freeze_lapsed", freeze=lapsed)], T0 + 4)
+    order = store.orders.get("f2")
+    assert order is not None and (order.status, order.held_fen) == ("lapsed", 0)
+    assert store.orders.case_money(CASE).held_fen == 0
+
+
+def test_alerts_are_counted_per_case_of_the_court(store: Store) -> None:
+    store.alerts.add(new_alert("w1", "bank-01:1"))
+    store.alerts.add(new_alert("w1", "bank-01:2"))
+    store.alerts.add(new_alert("w2", "bank-01:3", case_number="(2025)冀0108执1号"))
+    store.alerts.add(new_alert("w3", "bank-01:4", court=COURT_B, case_number=CASE_B))
+    assert store.alerts.counts(COURT, [CASE, "(2025)冀0108执1号", "(2025)冀0108执2号"]) == {CASE: 2, "(2025)冀0108执1号": 1}
+    assert store.alerts.counts(COURT, [CASE_B]) == {} and store.alerts.counts(COURT, []) == {}

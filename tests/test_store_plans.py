@@ -37,3 +37,24 @@ def test_open_leg_queries_search_the_open_legs_index(tmp_path: Path) -> None:
         assert "USING INDEX legs_open" in plan, f"{statement}\n  plan: {plan}"
         assert "SCAN l" not in plan and "SCAN legs" not in plan, f"{statement}\n  plan: {plan}"
     store.close()
+
+
+def test_an_officers_lists_search_his_courts_rows_only(tmp_path: Path) -> None:
+    """The lists behind the officer's console (GET /v1/cases, /v1/orders) read the court's rows
+    through an index, newest first by rowid, however many other courts' rows the table holds."""
+    from gateway.store.records import OrderFilter
+
+    store = SqliteStore(tmp_path / "gateway.db")
+    court = "石家庄市裕华区人民法院"
+    statements = _statements(store, lambda: (
+        store.cases.of_court(court, 100),
+        store.orders.of_court(court, OrderFilter(), 100, "42"),
+        store.orders.of_court(court, OrderFilter(awaiting_approval=True, type="deduct"), 100),
+        store.orders.of_court(court, OrderFilter(case_number="(2025)冀0108执1号", status="applied"), 100),
+    ))
+    assert len(statements) == 4, statements
+    for statement, index in zip(statements, ("cases_court", "orders_court", "orders_court", "orders_"), strict=True):
+        plan = _plan(store.connection, statement)
+        assert f"USING INDEX {index}" in plan, f"{statement}\n  plan: {plan}"
+        assert "SCAN" not in plan and "TEMP B-TREE" not in plan, f"{statement}\n  plan: {plan}"
+    store.close()

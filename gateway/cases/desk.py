@@ -7,9 +7,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from gateway.store.interfaces import Store
-from gateway.store.records import CaseAmendment, CaseRecord
+from gateway.store.records import CaseAmendment, CaseRecord, Page
 from infra.clock import now_ms, shown
 from schemas.api import CaseAmendmentRequest
+from schemas.courts import Courts
+from schemas.identifiers import court_code
 from schemas.money import yuan
 
 
@@ -21,11 +23,34 @@ class CaseRejected(Exception):
 
 
 class CaseDesk:
-    def __init__(self, store: Store) -> None:
+    def __init__(self, store: Store, courts: Courts | None = None) -> None:
         self.store = store
+        self.courts = courts
 
     def view(self, case_number: str) -> dict[str, Any]:
         return self._view(self._existing(self.store.cases.get(case_number), case_number))
+
+    def of_court(self, court: str, limit: int, cursor: str | None = None) -> dict[str, Any]:
+        """The court's cases, the most recently opened first, each with its money and how many
+        alerts its watches raised: what an officer scans to pick the case to work on."""
+        page: Page[CaseRecord] = self.store.cases.of_court(court, limit, cursor)
+        alerts = self.store.alerts.counts(court, (c.case_number for c in page.items))
+        return {"cases": [{**self._summary(c), "alerts": alerts.get(c.case_number, 0)} for c in page.items],
+                "next_cursor": page.next_cursor}
+
+    def _summary(self, case: CaseRecord) -> dict[str, Any]:
+        money = self.store.orders.case_money(case.case_number)
+        court = self.courts.get(court_code(case.case_number)) if self.courts else None
+        return {
+            "case_number": case.case_number, "court": case.court, "applicant": case.applicant,
+            "amount_due_fen": case.amount_due_fen, "costs_fen": case.costs_fen,
+            "opened_at": shown(case.created_at), "opened_by": case.created_by,
+            # Where a deduction of the case must go: the court's 执行款专户 in the directory.
+            "enforcement_account": court.enforcement_account if court else None,
+            "totals": {"due_fen": case.due_fen, "collected_fen": money.deducted_fen, "frozen_fen": money.held_fen,
+                       "released_fen": money.released_fen,
+                       "remaining_fen": max(case.due_fen - money.deducted_fen, 0)},
+        }
 
     def amend(self, case_number: str, body: CaseAmendmentRequest, actor: str) -> dict[str, Any]:
         with self.store.unit_of_work() as uow:
@@ -42,14 +67,8 @@ class CaseDesk:
         return self._view(amended)
 
     def _view(self, case: CaseRecord) -> dict[str, Any]:
-        money = self.store.orders.case_money(case.case_number)
         return {
-            "case_number": case.case_number, "court": case.court, "applicant": case.applicant,
-            "amount_due_fen": case.amount_due_fen, "costs_fen": case.costs_fen,
-            "opened_at": shown(case.created_at), "opened_by": case.created_by,
-            "totals": {"due_fen": case.due_fen, "collected_fen": money.deducted_fen, "frozen_fen": money.held_fen,
-                       "released_fen": money.released_fen,
-                       "remaining_fen": max(case.due_fen - money.deducted_fen, 0)},
+            **self._summary(case),
             "history": [{"at": shown(e.at), "actor": e.actor, "event": e.event, "detail": e.detail}
                         for e in self.store.cases.events(case.case_number)],
         }

@@ -14,8 +14,9 @@ from collections.abc import Sequence
 
 import structlog
 
+from gateway.orders.shown import shown_times
 from gateway.store.interfaces import InstitutionEvents, Reconciliations
-from gateway.store.records import Reconciliation
+from gateway.store.records import Difference, Reconciliation
 from infra.clock import now_ms, shown
 from infra.kafka.protocols import Producer
 from infra.kafka.topics import orders_topic
@@ -87,12 +88,18 @@ def _part(question_id: str, institution_id: str) -> str:
     return f"{institution_id}#{question_id.partition('/')[2]}"
 
 
+def _difference(d: Difference) -> dict[str, object]:
+    # A freeze's dates differ as institution instants: shown in Asia/Shanghai like the order's.
+    [gateway, institution] = shown_times({"changes": {d.field: [d.gateway, d.institution]}})["changes"][d.field]
+    return {"institution_id": d.institution_id, "subject": d.subject, "field": d.field,
+            "gateway": gateway, "institution": institution}
+
+
 def run_view(run: Reconciliation) -> dict[str, object]:
     failed = {k: v for k, v in run.answered.items() if v != "answered"}
     return {
         "run_id": run.run_id, "requested_by": run.requested_by, "started_at": shown(run.started_at),
         "finished_at": shown(run.finished_at), "status": "finished" if run.finished_at is not None else "running",
         "questions": len(run.institutions), "answered": len(run.answered) - len(failed), "failed": failed,
-        "differences": [{"institution_id": d.institution_id, "subject": d.subject, "field": d.field,
-                         "gateway": d.gateway, "institution": d.institution} for d in run.differences],
+        "differences": [_difference(d) for d in run.differences],
     }

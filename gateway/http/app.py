@@ -69,7 +69,7 @@ def create_app(store: Store, intake: Intake, desk: OrderDesk, directory: Directo
     app[REFUSALS] = RefusalLog(store.access)
     app.cleanup_ctx.append(housekeeping)
     app[COMPLETIONS] = completions or Completions()
-    app[CASES] = CaseDesk(store)
+    app[CASES] = CaseDesk(store, courts)
     if reconciler is not None:
         app[RECONCILER] = reconciler
     app[WATCHES] = watch_parts or Watches(store, desk, directory)

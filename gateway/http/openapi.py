@@ -4,12 +4,12 @@ requests, so the document cannot drift from the code."""
 from __future__ import annotations
 
 from functools import lru_cache
-from typing import Any
+from typing import Any, get_args
 
 from pydantic.json_schema import models_json_schema
 
 from schemas.api import CaseAmendmentRequest, InquiryCreate
-from schemas.orders import Approval, FreezePlanRequest, OrderCreate
+from schemas.orders import Approval, FreezePlanRequest, OrderCreate, OrderStatus, OrderType
 from schemas.watches import WatchCreate
 
 _MODELS = (InquiryCreate, OrderCreate, Approval, FreezePlanRequest, CaseAmendmentRequest, WatchCreate)
@@ -57,6 +57,17 @@ def _int_query(name: str, description: str, low: int, high: int) -> dict[str, An
             "schema": {"type": "integer", "minimum": low, "maximum": high}}
 
 
+def _enum_query(name: str, description: str, values: tuple[str, ...]) -> dict[str, Any]:
+    return {"name": name, "in": "query", "required": False, "description": description,
+            "schema": {"type": "string", "enum": list(values)}}
+
+
+def _page_queries() -> list[dict[str, Any]]:
+    return [_int_query("limit", "at most this many (default 100)", 1, 500),
+            {"name": "cursor", "in": "query", "required": False, "description": "next_cursor of the previous page",
+             "schema": {"type": "string"}}]
+
+
 @lru_cache(maxsize=1)
 def openapi_document() -> dict[str, Any]:
     _, defs = models_json_schema([(m, "validation") for m in _MODELS], ref_template="#/components/schemas/{model}")
@@ -86,9 +97,21 @@ def openapi_document() -> dict[str, Any]:
             "summary": "A batch's reports, one JSON line per debtor", "parameters": _path_param("batch_id"),
             "responses": {"200": {"description": "JSON Lines", "content": {"application/x-ndjson": {"schema": {"type": "string"}}}},
                           **_errors(404, *AUTH)}}},
-        "/v1/orders": {"post": {"summary": "Place a freeze, continue, unfreeze or deduct order", "requestBody": _json_body("OrderCreate"),
-                                "responses": {**_ok(200, "the first order for this idempotency key"), **_ok(202, "placed"),
-                                              **_errors(400, 409, 413, 422, *AUTH)}}},
+        "/v1/orders": {
+            "post": {"summary": "Place a freeze, continue, unfreeze or deduct order", "requestBody": _json_body("OrderCreate"),
+                     "responses": {**_ok(200, "the first order for this idempotency key"), **_ok(202, "placed"),
+                                   **_errors(400, 409, 413, 422, *AUTH)}},
+            "get": {"summary": "The court's orders, newest first, filtered, a page at a time",
+                    "parameters": [_case_query(), _enum_query("status", "only orders in this state", get_args(OrderStatus)),
+                                   _enum_query("type", "only orders of this type", get_args(OrderType)),
+                                   {"name": "awaiting_approval", "in": "query", "required": False,
+                                    "description": "true: only deductions waiting for a second officer; false: all but those",
+                                    "schema": {"type": "string", "enum": ["true", "false"]}},
+                                   *_page_queries()],
+                    "responses": {**_ok(200, "orders and next_cursor"), **_errors(400, 422, *AUTH)}}},
+        "/v1/cases": {"get": {"summary": "The court's cases with their money and alerts, most recently opened first",
+                              "parameters": _page_queries(),
+                              "responses": {**_ok(200, "cases and next_cursor"), **_errors(400, *AUTH)}}},
         "/v1/orders/{order_id}": {"get": {"summary": "An order and its history", "parameters": _path_param("order_id"),
                                           "responses": {**_ok(200, "the order"), **_errors(404, *AUTH)}}},
         "/v1/orders/{order_id}/approve": {"post": {

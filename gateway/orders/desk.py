@@ -18,10 +18,11 @@ import orjson
 
 from gateway.inquiries.live import LiveAssets
 from gateway.orders.freeze_plan import deposit_cap, plan_freezes
-from gateway.orders.states import HOLDING_FREEZE, LIVE_FREEZE
+from gateway.orders.shown import shown_times
+from gateway.orders.states import ENDED_FREEZE, HOLDING_FREEZE, LIVE_FREEZE
 from gateway.store.interfaces import Store, UnitOfWork
 from gateway.store.records import CaseMoney, CaseRecord, FoundAsset, LiveFreeze, NewOrder, OrderEvent, OrderRecord
-from infra.clock import ms_to_dt, now_ms, shown, shown_date
+from infra.clock import ms_to_dt, now_ms, shown, shown_date, shown_iso
 from schemas.assets import asset_id, attributable_fen
 from schemas.courts import Courts
 from schemas.directory import Directory
@@ -195,7 +196,7 @@ class OrderDesk:
         if original.status not in allowed:
             raise OrderRejected(422, "original_order_id", f"the freeze is {original.status}; a {body.type} needs it {' or '.join(allowed)}")
         if body.type == "deduct" and body.amount_fen > (original.held_fen or 0):  # type: ignore[operator]
-            raise OrderRejected(422, "amount_fen", f"the freeze holds {original.held_fen or 0} fen; a deduction moves frozen funds only")
+            raise OrderRejected(422, "amount_fen", f"the freeze holds {yuan(original.held_fen or 0)}; a deduction moves frozen funds only")
         return original
 
     def _check_not_over_freezing(self, case: CaseRecord, state: CaseState, kind: str, amount: int | None, planned_fen: int) -> None:
@@ -337,7 +338,9 @@ class OrderDesk:
         return {"case_number": case_number, "executed": True, "replayed": replayed, "order_ids": [o.id for o in placed]}
 
 
-def order_view(order: OrderRecord, events: list[OrderEvent]) -> dict[str, Any]:
+def order_summary(order: OrderRecord) -> dict[str, Any]:
+    """An order as lists show it: everything but its history."""
+    ended = order.type == "freeze" and order.status in ENDED_FREEZE
     return {
         "id": order.id, "type": order.type, "status": order.status,
         "case_number": order.case_number, "court": order.court,
@@ -350,10 +353,18 @@ def order_view(order: OrderRecord, events: list[OrderEvent]) -> dict[str, Any]:
         "original_order_id": order.original_order_id, "enforcement_account": order.enforcement_account,
         "idempotency_key": unscoped_key(order.idempotency_key), "created_at": shown(order.created_at),
         "sent_at": shown(order.sent_at), "updated_at": shown(order.updated_at),
-        "result": {"held_fen": order.held_fen, "deducted_fen": order.deducted_fen, "queue_position": order.queue_position,
-                   "start_date": order.start_date, "end_date": order.end_date, "reason": order.reason},
+        # A released or lapsed freeze holds nothing, whatever it held before it ended.
+        "result": {"held_fen": 0 if ended and order.held_fen is not None else order.held_fen,
+                   "deducted_fen": order.deducted_fen, "queue_position": order.queue_position,
+                   "start_date": shown_iso(order.start_date), "end_date": shown_iso(order.end_date), "reason": order.reason},
+    }
+
+
+def order_view(order: OrderRecord, events: list[OrderEvent]) -> dict[str, Any]:
+    return {
+        **order_summary(order),
         "history": [
-            {"at": shown(e.at), "actor": e.actor, "event": e.event, "status": e.status, "detail": e.detail}
+            {"at": shown(e.at), "actor": e.actor, "event": e.event, "status": e.status, "detail": shown_times(e.detail)}
             for e in events
         ],
     }

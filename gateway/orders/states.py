@@ -22,6 +22,8 @@ LIVE_FREEZE = ("requested", "sent", "applied", "partially_applied", "queued")
 HOLDING_FREEZE = ("applied", "partially_applied")
 # Freezes in effect or in line at their institution: what events and reconciliation keep current.
 TRACKED_FREEZE = ("applied", "partially_applied", "queued")
+# Freezes that ended: they hold nothing any more, whatever they held last.
+ENDED_FREEZE = ("released", "lapsed")
 
 
 def next_status(order_type: str, institution_status: str) -> str:

@@ -39,7 +39,9 @@ from gateway.store.records import (
     NewOrder,
     NewWatch,
     OrderEvent,
+    OrderFilter,
     OrderRecord,
+    Page,
     PendingLeg,
     Reconciliation,
     Tracked,
@@ -119,6 +121,11 @@ class CaseRepository(Protocol):
         """Oldest first: ``opened``, then each ``amended``."""
         ...
 
+    def of_court(self, court: str, limit: int, cursor: str | None = None) -> Page[CaseRecord]:
+        """The court's cases, the most recently opened first, ``limit`` a page; raises ValueError
+        for a cursor this store did not give."""
+        ...
+
 
 class LegQueue(Protocol):
     """Legs as work: the outbox relay takes them, results and deadlines settle them."""
@@ -191,6 +198,11 @@ class OrderRepository(Protocol):
         """Held, deducted and released money of the case's orders."""
         ...
 
+    def of_court(self, court: str, where: OrderFilter, limit: int, cursor: str | None = None) -> Page[OrderRecord]:
+        """The court's orders that match ``where``, the newest first, ``limit`` a page; raises
+        ValueError for a cursor this store did not give."""
+        ...
+
     def claim_sendable(self, limit: int) -> list[OrderRecord]:
         """Requested orders ready to publish (a deduction once approved); claimed as legs are."""
         ...
@@ -240,6 +252,10 @@ class AlertRepository(Protocol):
 
     def after(self, court: str, after_seq: int, limit: int, case_number: str | None = None) -> list[AlertRecord]:
         """The court's alerts (of one case, if given) with ``seq`` above ``after_seq``, oldest first."""
+        ...
+
+    def counts(self, court: str, case_numbers: Iterable[str]) -> dict[str, int]:
+        """How many alerts each of these cases of the court has had (cases with none left out)."""
         ...
 
 

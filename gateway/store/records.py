@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from typing import Any, NamedTuple
+from typing import Any, Generic, NamedTuple, TypeVar
 
 from schemas.debtor import Debtor
 from schemas.directory import Institution
@@ -427,3 +427,28 @@ class AlertRecord:
     summary: str
     detail: dict[str, Any]
     created_at: int
+
+
+# -- lists ----------------------------------------------------------------------------------------
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True, slots=True)
+class Page(Generic[T]):
+    """One page of a list, newest first. ``next_cursor`` is opaque (each store has its own kind):
+    passed back, it reads on after the last item; None on the last page."""
+
+    items: tuple[T, ...]
+    next_cursor: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class OrderFilter:
+    """What an officer lists of his court's orders; None means any."""
+
+    case_number: str | None = None
+    status: str | None = None
+    type: str | None = None
+    # True: only deductions waiting for a second officer's approval; False: all but those.
+    awaiting_approval: bool | None = None

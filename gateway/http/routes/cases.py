@@ -7,10 +7,11 @@ import structlog
 from aiohttp import web
 
 from gateway.cases.desk import CaseRejected
-from gateway.http.access import require_case, require_self
+from gateway.http.access import officer_of, require_case, require_self
 from gateway.http.errors import ApiError
 from gateway.http.io import case_number_param, json_response, read_model
 from gateway.http.keys import CASES
+from gateway.http.listing import bad, cursor_param, limit_param
 from schemas.api import CaseAmendmentRequest
 
 log = structlog.get_logger("cases")
@@ -19,6 +20,14 @@ log = structlog.get_logger("cases")
 def _rejected(exc: CaseRejected) -> ApiError:
     code = {404: "not_found"}.get(exc.status, "validation_failed")
     return ApiError(exc.status, code, f"{exc.field}: {exc.message}", [{"field": exc.field, "message": exc.message}])
+
+
+async def list_cases(request: web.Request) -> web.Response:
+    """The officer's court's cases, the most recently opened first, a page at a time."""
+    try:
+        return json_response(request.app[CASES].of_court(officer_of(request).court, limit_param(request), cursor_param(request)))
+    except ValueError as exc:
+        raise bad("cursor", str(exc)) from None
 
 
 async def get_case(request: web.Request) -> web.Response:
@@ -45,5 +54,6 @@ async def amend_case(request: web.Request) -> web.Response:
 
 
 def setup(app: web.Application) -> None:
+    app.router.add_get("/v1/cases", list_cases)
     app.router.add_get("/v1/cases/{case_number}", get_case)
     app.router.add_post("/v1/cases/{case_number}/amendments", amend_case)

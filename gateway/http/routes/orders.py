@@ -2,16 +2,21 @@
 
 from __future__ import annotations
 
+from typing import get_args
+
 import structlog
 from aiohttp import web
 
-from gateway.http.access import require_case, require_credentials, require_role, require_self
+from gateway.http.access import officer_of, require_case, require_credentials, require_role, require_self
 from gateway.http.errors import ApiError
 from gateway.http.io import case_number_param, json_response, read_model
-from gateway.http.keys import DESK
-from gateway.orders.desk import OrderDesk, OrderRejected, order_view
+from gateway.http.keys import DESK, STORE
+from gateway.http.listing import bad, choice_param, cursor_param, flag_param, limit_param
+from gateway.http.routes.watches import case_number_query
+from gateway.orders.desk import OrderDesk, OrderRejected, order_summary, order_view
+from gateway.store.records import OrderFilter
 from infra import metrics
-from schemas.orders import Approval, FreezePlanRequest, OrderCreate
+from schemas.orders import Approval, FreezePlanRequest, OrderCreate, OrderStatus, OrderType
 
 log = structlog.get_logger("orders")
 
@@ -42,6 +47,20 @@ async def create_order(request: web.Request) -> web.Response:
         log.info("order placed", order_id=order.id, type=order.type, institution=order.institution_id)
     return json_response({**_view(desk, order.id), "replayed": replayed}, status=200 if replayed else 202,
                          headers={"Location": location})
+
+
+async def list_orders(request: web.Request) -> web.Response:
+    """The officer's court's orders, newest first, filtered: e.g. the deductions awaiting a second
+    officer (``awaiting_approval=true``), so the checker need not be told order ids by hand."""
+    where = OrderFilter(case_number=case_number_query(request),  # another court's case: 403
+                        status=choice_param(request, "status", get_args(OrderStatus)),
+                        type=choice_param(request, "type", get_args(OrderType)),
+                        awaiting_approval=flag_param(request, "awaiting_approval"))
+    try:
+        page = request.app[STORE].orders.of_court(officer_of(request).court, where, limit_param(request), cursor_param(request))
+    except ValueError as exc:
+        raise bad("cursor", str(exc)) from None
+    return json_response({"orders": [order_summary(o) for o in page.items], "next_cursor": page.next_cursor})
 
 
 async def get_order(request: web.Request) -> web.Response:
@@ -89,6 +108,7 @@ async def freeze_plan(request: web.Request) -> web.Response:
 
 def setup(app: web.Application) -> None:
     app.router.add_post("/v1/orders", create_order)
+    app.router.add_get("/v1/orders", list_orders)
     app.router.add_get("/v1/orders/{order_id}", get_order)
     app.router.add_post("/v1/orders/{order_id}/approve", approve_order)
     app.router.add_post("/v1/cases/{case_number}/freeze-plan", freeze_plan)

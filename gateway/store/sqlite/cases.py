@@ -7,8 +7,9 @@ from typing import Any
 
 import orjson
 
-from gateway.store.records import CaseAmendment, CaseEvent, CaseRecord
+from gateway.store.records import CaseAmendment, CaseEvent, CaseRecord, Page
 from gateway.store.sqlite.connection import Transaction
+from gateway.store.sqlite.pages import before, page
 
 _COLUMNS = "case_number, court, amount_due_fen, costs_fen, applicant, created_at, created_by"
 
@@ -44,3 +45,9 @@ class SqliteCases:
     def events(self, case_number: str) -> list[CaseEvent]:
         return [CaseEvent(at, actor, event, orjson.loads(detail)) for at, actor, event, detail in self.db.execute(
             "SELECT at, actor, event, detail FROM case_events WHERE case_number = ? ORDER BY seq", (case_number,))]
+
+    def of_court(self, court: str, limit: int, cursor: str | None = None) -> Page[CaseRecord]:
+        # Rowids follow the order cases were opened in (by their first inquiry).
+        return page(self.db.execute(
+            f"SELECT rowid, {_COLUMNS} FROM cases WHERE court = ? AND rowid < ? ORDER BY rowid DESC LIMIT ?",
+            (court, before(cursor), limit + 1)), limit, lambda r: CaseRecord(*r))

@@ -11,10 +11,11 @@ import sqlite3
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from gateway.orders.states import AWAITING_ANSWER, LIVE_FREEZE, TRACKED_FREEZE, next_status
-from gateway.store.records import CaseMoney, Difference, LiveFreeze, NewOrder, OrderEvent, OrderRecord
+from gateway.orders.states import AWAITING_ANSWER, ENDED_FREEZE, LIVE_FREEZE, TRACKED_FREEZE, next_status
+from gateway.store.records import CaseMoney, Difference, LiveFreeze, NewOrder, OrderEvent, OrderFilter, OrderRecord, Page
 from gateway.store.sqlite import rows
 from gateway.store.sqlite.connection import Transaction
+from gateway.store.sqlite.pages import before, page
 from schemas.events import FreezeState
 from schemas.orders import OrderResult
 
@@ -24,6 +25,8 @@ _NEW_COLUMNS = ("id", "idempotency_key", "request_digest", "type", "status", "ca
                 "enforcement_account", "created_at", "deadline", "updated_at")
 _INSERT = f"INSERT INTO orders ({', '.join(_NEW_COLUMNS)}) VALUES ({', '.join('?' * len(_NEW_COLUMNS))})"
 _SELECT = f"SELECT {rows.ORDER_COLUMNS} FROM orders"
+# A deduction placed but not yet approved by a second officer (it is not sent before).
+_AWAITING_APPROVAL = "(type = 'deduct' AND status = 'requested' AND approved_at IS NULL)"
 
 
 class SqliteOrders:
@@ -172,6 +175,18 @@ class SqliteOrders:
                 released += left
         return CaseMoney(held, sum(deducted_from.values()), released, open_by_freeze)
 
+    def of_court(self, court: str, where: OrderFilter, limit: int, cursor: str | None = None) -> Page[OrderRecord]:
+        terms, args = ["court = ?", "rowid < ?"], [court, before(cursor)]
+        for column in ("case_number", "status", "type"):
+            if getattr(where, column) is not None:
+                terms.append(f"{column} = ?")
+                args.append(getattr(where, column))
+        if where.awaiting_approval is not None:
+            terms.append(("" if where.awaiting_approval else "NOT ") + _AWAITING_APPROVAL)
+        return page(self.db.execute(
+            f"SELECT rowid, {rows.ORDER_COLUMNS} FROM orders WHERE {' AND '.join(terms)} ORDER BY rowid DESC LIMIT ?",
+            (*args, limit + 1)), limit, rows.order)
+
     def live_freezes_of_case(self, case_number: str) -> list[LiveFreeze]:
         return [LiveFreeze(*row) for row in self.db.execute(
             "SELECT id, institution_id, asset_kind, asset_id, debtor_id_number, amount_fen FROM orders"
@@ -217,7 +232,9 @@ def set_freeze_state(db: sqlite3.Connection, state: FreezeState, institution_id:
         return []
     if order.state_seq is not None and order.state_seq > seq:
         return []  # older than what the gateway already has
-    new = {"status": state.status, "held_fen": state.held_fen, "deducted_fen": state.deducted_fen or None,
+    # A freeze that ended holds nothing, whatever an institution's record still says it held.
+    held = 0 if state.status in ENDED_FREEZE and state.held_fen is not None else state.held_fen
+    new = {"status": state.status, "held_fen": held, "deducted_fen": state.deducted_fen or None,
            "queue_position": state.queue_position, "start_date": state.start_date, "end_date": state.end_date}
     old = {f: getattr(order, f) for f in _STATE_FIELDS}
     changed = {f: [old[f], new[f]] for f in _STATE_FIELDS if old[f] != new[f]}
@@ -237,7 +254,9 @@ def _answered(db: sqlite3.Connection, order_id: str) -> bool:
 
 def _set_original(db: sqlite3.Connection, order_id: str, now: int, actor: str, status: str, detail: dict[str, Any]) -> None:
     cur = db.execute(
-        f"UPDATE orders SET status = ?, updated_at = ? WHERE id = ? AND status IN ({', '.join('?' * len(LIVE_FREEZE))})",
+        # Released or lapsed, it holds nothing any more (property has no held amount: NULL stays).
+        f"UPDATE orders SET status = ?, held_fen = CASE WHEN held_fen IS NULL THEN NULL ELSE 0 END, updated_at = ?"
+        f" WHERE id = ? AND status IN ({', '.join('?' * len(LIVE_FREEZE))})",
         (status, now, order_id, *LIVE_FREEZE),
     )
     if cur.rowcount:

@@ -93,6 +93,8 @@ CREATE TABLE IF NOT EXISTS case_events (
     seq INTEGER PRIMARY KEY AUTOINCREMENT, case_number TEXT NOT NULL, at INTEGER NOT NULL,
     actor TEXT NOT NULL, event TEXT NOT NULL, detail TEXT NOT NULL);
 CREATE INDEX IF NOT EXISTS case_events_by_case ON case_events(case_number, seq);
+-- An officer's list of his court's cases, newest first (the rowid rides in the index).
+CREATE INDEX IF NOT EXISTS cases_court ON cases(court);
 CREATE TRIGGER IF NOT EXISTS case_events_append_only_u BEFORE UPDATE ON case_events
     BEGIN SELECT RAISE(ABORT, 'the audit trail is append-only'); END;
 CREATE TRIGGER IF NOT EXISTS case_events_append_only_d BEFORE DELETE ON case_events
@@ -122,6 +124,8 @@ CREATE TABLE IF NOT EXISTS orders (
 CREATE INDEX IF NOT EXISTS orders_unsent ON orders(status) WHERE status = 'requested';
 CREATE INDEX IF NOT EXISTS orders_case ON orders(case_number);
 CREATE INDEX IF NOT EXISTS orders_asset ON orders(institution_id, asset_id);
+-- An officer's list of his court's orders, newest first (the rowid rides in the index).
+CREATE INDEX IF NOT EXISTS orders_court ON orders(court);
 CREATE TABLE IF NOT EXISTS order_events (
     seq INTEGER PRIMARY KEY AUTOINCREMENT, order_id TEXT NOT NULL, at INTEGER NOT NULL,
     actor TEXT NOT NULL, event TEXT NOT NULL, status TEXT NOT NULL, detail TEXT NOT NULL);

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Iterable
 
 import orjson
 
@@ -87,3 +88,11 @@ class SqliteAlerts:
             rows = self.db.execute(f"SELECT {_ALERT_COLUMNS} FROM alerts WHERE court = ? AND seq > ? AND case_number = ?"
                                    " ORDER BY seq LIMIT ?", (court, after_seq, case_number, limit))
         return [_alert(r) for r in rows]
+
+    def counts(self, court: str, case_numbers: Iterable[str]) -> dict[str, int]:
+        wanted = sorted(set(case_numbers))
+        if not wanted:
+            return {}
+        return dict(self.db.execute(
+            f"SELECT case_number, count(*) FROM alerts WHERE court = ? AND case_number IN ({', '.join('?' * len(wanted))})"
+            " GROUP BY case_number", (court, *wanted)))

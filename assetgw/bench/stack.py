@@ -36,7 +36,7 @@ def cpu_seconds(pid: int) -> float | None:
 
 
 def make_stack_class():  # type: ignore[no-untyped-def]
-    from assetgw.stack.supervisor import Service, Stack, free_port
+    from assetgw.stack.supervisor import PARTNER_KEYS, Service, Stack, free_port
 
     class BenchStack(Stack):
         """The project's Stack plus extra connector worker processes per kind (scale-out)."""
@@ -51,6 +51,7 @@ def make_stack_class():  # type: ignore[no-untyped-def]
             self.services[name] = Service(
                 name, ["connector", "--kind", kind], [f"http://127.0.0.1:{port}/healthz"],
                 env={"ASSETGW_METRICS_PORT": str(port), "ASSETGW_INSTANCE": f"bench-{socket.gethostname()}-{index}"},
+                secrets=PARTNER_KEYS,  # a connector signs with the partner keys, and sees nothing else
             )
             self.extra_metrics = {**getattr(self, "extra_metrics", {}), name: port}
             self.spawn(name)

@@ -14,7 +14,7 @@ from gateway.http.io import json_response, read_limited, read_model, wait_second
 from gateway.http.keys import COMPLETIONS, DIRECTORY, INTAKE, STORE
 from gateway.http.threads import ThreadReader
 from gateway.inquiries import batch_keys
-from gateway.inquiries.batch_plan import EncodingError, plan_batch
+from gateway.inquiries.batch_plan import BatchPlan, EncodingError, plan_batch
 from gateway.inquiries.bulk import BulkError
 from gateway.inquiries.intake import ScopeError
 from gateway.inquiries.live import LiveAssets
@@ -96,7 +96,7 @@ async def create_batch(request: web.Request) -> web.Response:
                          court_field=f"line {line}: court")
             require_credentials(request, row.officer_credentials, f"line {line}: officer_credentials")
         if batch_id is not None and (first := request.app[STORE].inquiries.batch(batch_id)) is not None:
-            return _replay(request, first, plan.format, plan.rows)
+            return _replay(request, first, plan)
         accepted = await request.app[INTAKE].submit_batch(plan, officer_of(request).id, batch_id)
     except EncodingError as exc:
         raise ApiError(400, "invalid_encoding", str(exc), [{"line": exc.line, "field": "body", "message": str(exc)}]) from None
@@ -125,13 +125,15 @@ def _keyed_batch_id(request: web.Request) -> str | None:
     return batch_keys.batch_id_for(officer_of(request).id, key)
 
 
-def _replay(request: web.Request, first: BatchRecord, fmt: str, rows: int) -> web.Response:
-    """The same key again (no check or write between the lookup and the insert awaits, so two such
-    requests cannot both insert): the first batch's acceptance, if it is the same request."""
-    if (first.format, first.rows) != (fmt, rows):
+def _replay(request: web.Request, first: BatchRecord, plan: BatchPlan) -> web.Response:
+    """The same key again: the first batch's acceptance, if it is the same request (a key whose
+    batch is still being stored is refused by the intake). The same body reads the same way, so
+    its encoding and warnings are this request's."""
+    if (first.format, first.rows) != (plan.format, plan.rows):
         raise ApiError(409, "conflict", f"{batch_keys.HEADER} already names a different batch",
                        [{"field": batch_keys.HEADER, "message": f"names batch {first.id} of {first.rows} {first.format} rows"}])
-    body = batch_keys.replayed_acceptance(request.app[STORE].inquiries, first)
+    body = {**batch_keys.replayed_acceptance(request.app[STORE].inquiries, first),
+            "encoding": plan.encoding, "warnings": plan.warnings, "warnings_total": plan.repeats}
     return json_response(body, status=200, headers={"Location": str(body["location"])})
 
 

@@ -66,9 +66,9 @@ def partner_keys_or_exit() -> PartnerKeys | None:
 
 
 def store_path(data_dir: str, kinds: list[str]) -> Path:
-    """One file per simulator process, named by the kinds it serves: processes serving other
-    kinds from the same data directory keep their own."""
-    return Path(data_dir) / "simulators" / f"{'+'.join(kinds)}.sqlite3"
+    """One file per simulator process, named by the kinds it serves (in directory order, however
+    given): processes serving other kinds from the same data directory keep their own."""
+    return Path(data_dir) / "simulators" / f"{'+'.join(k for k in KINDS if k in kinds)}.sqlite3"
 
 
 def durable_state(args: argparse.Namespace, kinds: list[str], population: Population) -> tuple[LedgerBook, NonceCache | None, SqliteJournal | None]:

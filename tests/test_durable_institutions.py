@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 
+from simulators.store import StoreError, open_store
 from tests.helpers import (
     COURT_A,
     control_body,
@@ -29,6 +30,17 @@ from tests.helpers import (
 
 FREEZES = 500
 HELD_FEN = 100  # per freeze: far below any chosen balance, so every one applies whole
+
+
+def test_a_store_serves_one_population_and_one_process(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    path = tmp_path / "simulators" / "bank.sqlite3"
+    journal, saved, nonces = open_store(path, "seed 1", 600)
+    assert (saved.ledgers, saved.answers, saved.known, saved.events, nonces) == ({}, {}, [], [], [])
+    with pytest.raises(StoreError, match="another simulator"):
+        open_store(path, "seed 1", 600)  # held by the first: two copies in memory would diverge
+    journal.close()
+    with pytest.raises(StoreError, match="another population"):
+        open_store(path, "seed 2", 600)
 
 
 def _unknown_account(population: Any, institution_id: str) -> str:

@@ -64,6 +64,7 @@ class SqliteJournal:
         self._feeds: dict[str, tuple[int, int]] = {}
         self._clock: timedelta | None = None
         self._nonces: list[tuple[str, str, float]] = []
+        self.commits = 0  # transactions written (tests check that what changes nothing writes nothing)
 
     # --- the Journal ---------------------------------------------------------------------------------
     def ledger_changed(self, ledger: AssetLedger) -> None:
@@ -116,6 +117,7 @@ class SqliteJournal:
                 db.execute("DELETE FROM nonces WHERE seen_at < ?", (now - self._nonce_ttl_s,))
                 self._pruned_at = now
             db.execute("COMMIT")
+            self.commits += 1
         except sqlite3.Error as exc:
             if db.in_transaction:
                 db.execute("ROLLBACK")

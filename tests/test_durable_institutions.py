@@ -11,6 +11,8 @@ from typing import Any
 
 import pytest
 
+from simulators.control_order import ControlOrder
+from simulators.ledger_book import LedgerBook
 from simulators.store import StoreError, open_store
 from tests.helpers import (
     COURT_A,
@@ -41,6 +43,25 @@ def test_a_store_serves_one_population_and_one_process(tmp_path) -> None:  # typ
     journal.close()
     with pytest.raises(StoreError, match="another population"):
         open_store(path, "seed 2", 600)
+
+
+def test_what_changes_nothing_writes_nothing(tmp_path, population, credential) -> None:  # type: ignore[no-untyped-def]
+    journal, _, _ = open_store(tmp_path / "all.sqlite3", "test", 600)
+    book = LedgerBook(population, journal=journal)
+    debtor = next(d for d in population.debtors if any(a.kind == "deposit" and not a.protected for a in population.assets_of(d.id_number)))
+    account = next(a for a in population.assets_of(debtor.id_number) if a.kind == "deposit" and not a.protected)
+    held = population.assets_at(account.institution_id, debtor.id_number)
+    order = ControlOrder.model_validate(control_body("o-1", account.model_dump(mode="json"), debtor.id_number, credential, "(2025)冀0108执1号"))
+    for step in range(2):  # the first time news, the second time nothing new
+        book.note_reported(account.institution_id, held)
+        journal.flush()
+        book.execute(account.institution_id, order)
+        journal.flush()
+        book.ledger(account.institution_id, account.asset_id)
+        book.events.after(account.institution_id, 0, 100)
+        journal.flush()
+        assert journal.commits == 2, f"round {step + 1}: {journal.commits} commits"
+    journal.close()
 
 
 def _unknown_account(population: Any, institution_id: str) -> str:

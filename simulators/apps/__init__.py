@@ -8,9 +8,8 @@ from aiohttp import web
 
 from schemas.signing import NonceCache, PartnerKeys
 from simulators import admin, admin_events, admin_ledgers, partner_link
-from simulators.apps import bank, control_status, controls, event_feed, land, lodging, payment, vehicle
+from simulators.apps import bank, control_status, controls, event_feed, land, lodging, payment, recorded, vehicle
 from simulators.apps.common import CONTEXT, SimContext
-from simulators.apps.recorded import record_before_answering
 from simulators.behaviour import Behaviours
 from simulators.ledger_book import LedgerBook
 from simulators.population import Population
@@ -33,13 +32,11 @@ def build_app(
     Every answer leaves only once the changes behind it are stored (``apps.recorded``)."""
     if kind not in APIS:
         raise ValueError(f"unknown institution kind {kind!r}; expected one of {', '.join(APIS)}")
+    ledgers = ledgers if ledgers is not None else LedgerBook(population)
     # Outermost: it must also cover the nonce the partner link adds before any handler runs.
-    app = web.Application(middlewares=[record_before_answering])
+    app = web.Application(middlewares=[recorded.middleware(ledgers.journal)])
     institutions = {i.id: i for i in population.directory.of_kind(kind)}
-    app[CONTEXT] = SimContext(
-        kind=kind, population=population, behaviours=behaviours, institutions=institutions,
-        ledgers=ledgers if ledgers is not None else LedgerBook(population),
-    )
+    app[CONTEXT] = SimContext(kind=kind, population=population, behaviours=behaviours, institutions=institutions, ledgers=ledgers)
     partner_link.install(app, partner_keys, nonces)
     admin.add_routes(app)
     admin_ledgers.add_routes(app)

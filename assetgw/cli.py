@@ -183,6 +183,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--activity", default=os.environ.get("ASSETGW_SIM_ACTIVITY_PER_S") or "0", metavar="PER_S",
                    help="background activity (credits, spending, sightings, check-ins) per second; 0 = off (default "
                         "ASSETGW_SIM_ACTIVITY_PER_S or 0)")
+    p.add_argument("--data-dir", default=os.environ.get("ASSETGW_DATA_DIR"),
+                   help="where the institutions keep ledgers, answers, feeds, clock and nonces across restarts "
+                        "(DATA_DIR/simulators/KINDS.sqlite3; default ASSETGW_DATA_DIR; none: in memory, forgotten on exit)")
     p.set_defaults(func=cmd_simulator)
 
     p = sub.add_parser("connector", help="run connector workers for one institution kind (or all)")

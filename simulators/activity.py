@@ -51,6 +51,7 @@ class Activity:
         while True:
             try:
                 self.step()
+                self.book.journal.flush()  # nobody waits on an answer here, but the feed must not forget
             except Exception:
                 log.exception("activity step failed")
             due += 1 / rate_per_s

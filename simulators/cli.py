@@ -6,17 +6,22 @@ import argparse
 import asyncio
 import math
 import os
+from collections import Counter
 from collections.abc import Callable
+from pathlib import Path
 
 import structlog
 
 from schemas.assets import ASSET_KINDS
 from schemas.directory import KINDS, Directory
-from schemas.signing import MissingPartnerKeys, PartnerKeys, PartnerKeysError, load_partner_keys
+from schemas.signing import MissingPartnerKeys, NonceCache, PartnerKeys, PartnerKeysError, load_partner_keys
 from simulators.behaviour import Behaviours
 from simulators.latency import Latency
+from simulators.ledger_book import LedgerBook
+from simulators.partner_link import JournalledNonces
 from simulators.population import DEFAULT_SEED, Population
 from simulators.server import DEFAULT_PORTS, serve
+from simulators.store import SqliteJournal, StoreError, open_store
 
 log = structlog.get_logger("simulator")
 
@@ -60,6 +65,36 @@ def partner_keys_or_exit() -> PartnerKeys | None:
         raise SystemExit(f"assetgw simulator: {exc}") from None
 
 
+def store_path(data_dir: str, kinds: list[str]) -> Path:
+    """One file per simulator process, named by the kinds it serves (in directory order, however
+    given): processes serving other kinds from the same data directory keep their own."""
+    return Path(data_dir) / "simulators" / f"{'+'.join(k for k in KINDS if k in kinds)}.sqlite3"
+
+
+def durable_state(args: argparse.Namespace, kinds: list[str], population: Population) -> tuple[LedgerBook, NonceCache | None, SqliteJournal | None]:
+    """The process's ledger book and nonce cache: restored from ``--data-dir`` and kept there, or
+    (no data directory) in memory only."""
+    if not args.data_dir:
+        return LedgerBook(population), None, None
+    counts = Counter(i.kind for i in population.directory.institutions)
+    population_id = (f"seed {args.seed}, {args.persons} persons, {args.companies} companies, "
+                     + ",".join(f"{k}={n}" for k, n in sorted(counts.items())))
+    path = store_path(args.data_dir, kinds)
+    nonces_window = NonceCache().ttl_s
+    try:
+        journal, saved, seen = open_store(path, population_id, nonces_window)
+        book = LedgerBook(population, journal=journal)
+        book.restore(saved)
+    except (StoreError, ValueError) as exc:
+        raise SystemExit(f"assetgw simulator: {exc}") from None
+    nonces = JournalledNonces(journal)
+    nonces.restore(seen)
+    log.info("simulator state loaded", path=str(path), ledgers=len(saved.ledgers), answers=len(saved.answers),
+             known_assets=len(saved.known), events=len(saved.events), nonces=len(seen),
+             clock_offset_days=round(saved.clock_offset.total_seconds() / 86400, 3))
+    return book, nonces, journal
+
+
 async def run_simulators(args: argparse.Namespace, stop: asyncio.Event, on_ready: Callable[[], None] = lambda: None) -> None:
     """Serve until ``stop``; ``on_ready`` runs once the population is built and the servers listen."""
     kinds = [k for k in args.kinds.split(",") if k]
@@ -74,10 +109,11 @@ async def run_simulators(args: argparse.Namespace, stop: asyncio.Event, on_ready
     for spec in args.institution_latency:
         institution_id, _, latency = spec.partition("=")
         behaviours.update(institution_id, {"latency": latency})
+    book, nonces, journal = durable_state(args, kinds, population)
     ready = asyncio.Event()
     host = os.environ.get("ASSETGW_SIM_BIND", "127.0.0.1")
-    server = asyncio.create_task(serve(kinds, host, ports, population, behaviours, ready, partner_keys=partner_keys,
-                                       activity_per_s=activity))
+    server = asyncio.create_task(serve(kinds, host, ports, population, behaviours, ready, ledgers=book, partner_keys=partner_keys,
+                                       activity_per_s=activity, nonces=nonces))
     waiter = asyncio.create_task(ready.wait())
     await asyncio.wait([server, waiter], return_when=asyncio.FIRST_COMPLETED)
     if server.done():
@@ -92,6 +128,8 @@ async def run_simulators(args: argparse.Namespace, stop: asyncio.Event, on_ready
     finally:
         server.cancel()
         await asyncio.gather(server, return_exceptions=True)
+        if journal is not None:
+            journal.close()
 
 
 def demo_debtor(seed: int = DEFAULT_SEED) -> tuple[dict[str, str], str]:

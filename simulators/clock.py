@@ -17,12 +17,16 @@ def _real_now() -> datetime:
 
 
 class SimClock:
-    def __init__(self, real_now: Callable[[], datetime] = _real_now) -> None:
+    def __init__(self, real_now: Callable[[], datetime] = _real_now, offset: timedelta = timedelta(0)) -> None:
         self._real_now = real_now  # injectable so unit tests can pin real time
-        self._offset = timedelta(0)
+        self._offset = offset  # a restarted simulator resumes the offset it had (simulators.store)
 
     def now(self) -> datetime:
         return self._real_now() + self._offset
+
+    @property
+    def offset(self) -> timedelta:
+        return self._offset
 
     @property
     def offset_days(self) -> float:

@@ -17,19 +17,23 @@ from __future__ import annotations
 
 import asyncio
 import bisect
+from collections.abc import Iterable, Mapping
 from datetime import datetime
 from typing import Any
 
 from schemas.events import InstitutionEvent
+from simulators.journal import Journal, NullJournal
 
 
 class EventLog:
     """Every institution's events, in order; nothing is ever removed."""
 
-    def __init__(self) -> None:
+    def __init__(self, journal: Journal | None = None) -> None:
         self._served: dict[str, list[InstitutionEvent]] = {}
         self._last_seq: dict[str, int] = {}
         self._to_lose: dict[str, int] = {}
+        # A restarted feed must go on from its last seq: a cursor past a reused seq would skip news.
+        self._journal = journal or NullJournal()
         # One waker per institution with a long-poll waiting; set (and dropped) on the next served event.
         self._wakers: dict[str, asyncio.Event] = {}
 
@@ -39,10 +43,14 @@ class EventLog:
         event = InstitutionEvent(event_id=f"{institution_id}:{seq}", seq=seq, institution_id=institution_id,
                                  type=type_, at=at, **fields)  # type: ignore[arg-type]
         self._last_seq[institution_id] = seq  # only once it validated: a bad event spends no seq
-        if self._to_lose.get(institution_id, 0) > 0:
+        lost = self._to_lose.get(institution_id, 0) > 0
+        if lost:
             self._to_lose[institution_id] -= 1
+        self._journal.feed_moved(institution_id, seq, self._to_lose.get(institution_id, 0))
+        if lost:
             return event
         self._served.setdefault(institution_id, []).append(event)
+        self._journal.event_served(event)
         waker = self._wakers.pop(institution_id, None)
         if waker is not None:
             waker.set()
@@ -62,7 +70,17 @@ class EventLog:
         """Fault: the next ``count`` events of the institution happen but are never served. Returns
         how many are now pending loss."""
         self._to_lose[institution_id] = self._to_lose.get(institution_id, 0) + count
+        self._journal.feed_moved(institution_id, self.last_seq(institution_id), self._to_lose[institution_id])
         return self._to_lose[institution_id]
+
+    def restore(self, served: Iterable[InstitutionEvent], feeds: Mapping[str, tuple[int, int]]) -> None:
+        """A restarted institution's feeds: the served events (in seq order) and, per institution,
+        (last seq, losses pending)."""
+        for event in served:
+            self._served.setdefault(event.institution_id, []).append(event)
+        for institution_id, (last_seq, to_lose) in feeds.items():
+            self._last_seq[institution_id] = last_seq
+            self._to_lose[institution_id] = to_lose
 
     def pending_loss(self, institution_id: str) -> int:
         return self._to_lose.get(institution_id, 0)

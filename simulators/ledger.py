@@ -104,7 +104,6 @@ class AssetLedger:
         self.protected_reason = protected_reason
         self.freezes: dict[str, Freeze] = {}  # insertion order = arrival order
         self.deductions: list[Deduction] = []
-        self._seq = 0
         # Tells the institution's event feed what changed: (event type, when, event fields).
         self._emit = emit or (lambda type_, at, fields: None)
 
@@ -184,9 +183,9 @@ class AssetLedger:
             raise Refused("amount_fen must be a positive amount: a money freeze names an exact sum")
         if freeze_id in self.freezes:
             raise Refused(f"freeze {freeze_id!r} already exists on this asset")
-        self._seq += 1
         before = self._positions()
-        freeze = Freeze(freeze_id, court, case_number, served_at, self._seq, term,
+        # Freezes are never removed, so the count is the arrival number: nothing else to restore.
+        freeze = Freeze(freeze_id, court, case_number, served_at, len(self.freezes) + 1, term,
                         amount_fen if self.money else None)
         self.freezes[freeze_id] = freeze
         if self.money:

@@ -10,19 +10,29 @@ each asset, and which assets the network knows of. A real bank notifies the cour
 accounts under its inquiry or control, so an asset's events reach the feed only once the
 institution has reported it in an answer to a query (the apps call ``note_reported``) or a
 control order has named it; changes before that are not news to anyone.
+
+Every change is told to the book's ``Journal`` as it is made (a ledger that changed, an answer
+given, an asset the network learnt of, the clock moved; the feeds tell theirs), and a simulator
+with a data directory stores them (``simulators.store``); ``restore`` puts a restarted process back
+where it was. A ledger's changes all emit (lapses included) or come through ``execute``, ``credit``
+and ``debit``: those are the places that tell the journal.
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable
-from datetime import datetime
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from typing import Any
 
 from schemas.assets import Asset, DepositAccount
+from schemas.events import InstitutionEvent
+from simulators import ledger_state
 from simulators.clock import SimClock
 from simulators.control_order import ControlOrder
 from simulators.events import EventLog
+from simulators.journal import Journal, NullJournal
 from simulators.known_assets import KnownAssets
 from simulators.ledger import AssetLedger, Freeze, Refused, iso
 from simulators.population import REFUSAL_UNREGISTERED, Population
@@ -32,18 +42,47 @@ NO_SUCH_ASSET = "no such asset"
 Key = tuple[str, str]  # (institution_id, asset_id) or (institution_id, order_id)
 
 
+@dataclass
+class Saved:
+    """What a simulator stored, to start again from (``simulators.store`` loads it)."""
+
+    clock_offset: timedelta = timedelta(0)
+    ledgers: dict[Key, dict[str, Any]] = field(default_factory=dict)  # ledger_state.dump
+    answers: dict[Key, tuple[dict[str, Any], bool]] = field(default_factory=dict)  # the record; whether it changed a ledger
+    known: list[Key] = field(default_factory=list)  # in the order the network learnt of them
+    events: list[InstitutionEvent] = field(default_factory=list)  # served, in seq order per institution
+    feeds: dict[str, tuple[int, int]] = field(default_factory=dict)  # institution → (last seq, losses pending)
+
+
 class LedgerBook:
-    def __init__(self, population: Population, clock: SimClock | None = None) -> None:
+    def __init__(self, population: Population, clock: SimClock | None = None, journal: Journal | None = None) -> None:
         self.population = population
         self.clock = clock or SimClock()
+        self.journal: Journal = journal or NullJournal()
         self._ledgers: dict[Key, AssetLedger] = {}
         self._responses: dict[Key, dict[str, Any]] = {}
         self._changed: set[Key] = set()  # orders that changed a ledger
         self._assets: dict[Key, Asset] | None = None
         self._holders: dict[Key, str] = {}  # asset → the debtor holding it (a joint unit's first owner)
-        self.known = KnownAssets()  # their changes are events
+        self.known = KnownAssets(self.journal)  # their changes are events
         self._freezes: dict[Key, str] = {}  # (institution_id, freeze_id) → asset_id
-        self.events = EventLog()
+        self.events = EventLog(self.journal)
+
+    def restore(self, saved: Saved) -> None:
+        """Back to what was stored: call once, on a new book, before serving."""
+        self.clock = SimClock(offset=saved.clock_offset)
+        self.known.restore(saved.known)
+        self.events.restore(saved.events, saved.feeds)
+        for (institution_id, asset_id), state in saved.ledgers.items():
+            ledger = self._new_ledger(institution_id, asset_id)
+            if ledger is None:
+                raise ValueError(f"stored ledger {institution_id}/{asset_id} is not an asset of this population")
+            ledger_state.load(ledger, state)
+            self._freezes.update({(institution_id, f): asset_id for f in ledger.freezes})
+        for key, (record, changed) in saved.answers.items():
+            self._responses[key] = record
+            if changed:
+                self._changed.add(key)
 
     # --- assets ------------------------------------------------------------------------------------
     def asset(self, institution_id: str, asset_id: str) -> Asset | None:
@@ -62,18 +101,21 @@ class LedgerBook:
 
     def ledger(self, institution_id: str, asset_id: str) -> AssetLedger | None:
         """The asset's ledger, settled up to now; ``None`` for an asset not held there."""
-        key = (institution_id, asset_id)
-        ledger = self._ledgers.get(key)
-        if ledger is None:
-            asset = self.asset(institution_id, asset_id)
-            if asset is None:
-                return None
-            protected = None
-            if isinstance(asset, DepositAccount) and asset.protected:
-                protected = asset.protected_reason or "protected account"
-            ledger = self._ledgers[key] = AssetLedger(institution_id, asset_id, asset.kind, asset.value_fen, protected,
-                                                      emit=self._emitter(institution_id, asset_id))
-        ledger.sweep(self.clock.now())
+        ledger = self._ledgers.get((institution_id, asset_id)) or self._new_ledger(institution_id, asset_id)
+        if ledger is not None:
+            ledger.sweep(self.clock.now())
+        return ledger
+
+    def _new_ledger(self, institution_id: str, asset_id: str) -> AssetLedger | None:
+        """The asset's ledger as the population opens it (nothing stored until it changes)."""
+        asset = self.asset(institution_id, asset_id)
+        if asset is None:
+            return None
+        protected = None
+        if isinstance(asset, DepositAccount) and asset.protected:
+            protected = asset.protected_reason or "protected account"
+        ledger = self._ledgers[(institution_id, asset_id)] = AssetLedger(
+            institution_id, asset_id, asset.kind, asset.value_fen, protected, emit=self._emitter(institution_id, asset_id))
         return ledger
 
     def holder(self, institution_id: str, asset_id: str) -> str | None:
@@ -83,6 +125,7 @@ class LedgerBook:
         key = (institution_id, asset_id)
 
         def emit(type_: str, at: datetime, fields: dict[str, Any]) -> None:
+            self.journal.ledger_changed(self._ledgers[key])  # every change emits, news or not (lapses in a sweep too)
             if not self.known.knows(institution_id, asset_id):
                 return  # the network has not heard of this asset: nothing to tell
             asset = self.asset(institution_id, asset_id)
@@ -100,6 +143,7 @@ class LedgerBook:
     # --- time and funds ----------------------------------------------------------------------------
     def advance(self, days: float) -> datetime:
         self.clock.advance(days)
+        self.journal.clock_moved(self.clock.offset)
         return self.sweep_all()
 
     def sweep_all(self) -> datetime:
@@ -113,12 +157,14 @@ class LedgerBook:
         """Funds arriving in a money asset; ``LookupError`` or ``Refused`` when not possible."""
         ledger = self._existing(institution_id, asset_id)
         ledger.credit(amount_fen, self.clock.now())
+        self.journal.ledger_changed(ledger)
         return ledger
 
     def debit(self, institution_id: str, asset_id: str, amount_fen: int) -> AssetLedger:
         """The holder spends free funds; ``LookupError`` or ``Refused`` (beyond what is free)."""
         ledger = self._existing(institution_id, asset_id)
         ledger.debit(amount_fen, self.clock.now())
+        self.journal.ledger_changed(ledger)
         return ledger
 
     def _existing(self, institution_id: str, asset_id: str) -> AssetLedger:
@@ -142,8 +188,12 @@ class LedgerBook:
             return {**stored, "duplicate": True}
         response = self._run(institution_id, order)
         self._responses[key] = response
-        if response["status"] != "refused":
+        changed = response["status"] != "refused"
+        if changed:
             self._changed.add(key)
+            self.journal.ledger_changed(self._ledgers[(institution_id, order.asset.id)])
+        # The answer is stored with the change it made: a repeat after a restart gets it back.
+        self.journal.answered(institution_id, order.order_id, response, changed)
         return dict(response)
 
     def _run(self, institution_id: str, order: ControlOrder) -> dict[str, Any]:

@@ -6,6 +6,9 @@ unauthenticated request reaches no behaviour, ledger or answer: it gets 401
 ``GET /admin/security``. ``/healthz`` and ``/admin/...`` are not signed: they are the test and
 operator endpoints, served on loopback. Without partner keys the guard only counts (nothing),
 which keeps unit tests and explicitly insecure runs working.
+
+The nonces seen are told to the process's ``Journal`` (``JournalledNonces``) and stored with the
+answer, so a request captured before a restart is still refused as replayed after it.
 """
 
 from __future__ import annotations
@@ -20,10 +23,30 @@ from aiohttp import web
 
 from schemas.signing import MAX_SKEW_S, NonceCache, PartnerKeys, SignatureError, verify
 from simulators.apps.common import json_response
+from simulators.journal import Journal
 
 log = structlog.get_logger("simulator")
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+class JournalledNonces(NonceCache):
+    """The nonce cache, telling the journal each new nonce (``restore`` loads stored ones untold)."""
+
+    def __init__(self, journal: Journal, max_skew_s: float = MAX_SKEW_S) -> None:
+        super().__init__(max_skew_s)
+        self._journal = journal
+
+    def add(self, key_id: str, nonce: str, now: float) -> bool:
+        new = super().add(key_id, nonce, now)
+        if new:
+            self._journal.nonce_seen(key_id, nonce, now)
+        return new
+
+    def restore(self, seen: list[tuple[str, str, float]]) -> None:
+        """Nonces stored before a restart, oldest first."""
+        for key_id, nonce, at in seen:
+            super().add(key_id, nonce, at)
 
 
 @dataclass
@@ -32,10 +55,12 @@ class PartnerGuard:
     max_skew_s: float = MAX_SKEW_S
     clock: Callable[[], float] = time.time  # wall clock: timestamps are unix seconds
     refused: Counter[str] = field(default_factory=Counter)
+    shared_nonces: NonceCache | None = None  # the process's, shared by its apps; else the guard's own
     nonces: NonceCache = field(init=False)
 
     def __post_init__(self) -> None:
-        self.nonces = NonceCache(self.max_skew_s)
+        # Not ``or``: an empty cache is falsy (it has a length).
+        self.nonces = self.shared_nonces if self.shared_nonces is not None else NonceCache(self.max_skew_s)
 
 
 GUARD = web.AppKey("partner_guard", PartnerGuard)
@@ -70,8 +95,8 @@ async def security(request: web.Request) -> web.Response:
     return json_response({"verifying": guard.keys is not None, "refused": dict(guard.refused)})
 
 
-def install(app: web.Application, keys: PartnerKeys | None) -> None:
+def install(app: web.Application, keys: PartnerKeys | None, nonces: NonceCache | None = None) -> None:
     """Put the guard in front of ``app`` and add ``GET /admin/security``."""
-    app[GUARD] = PartnerGuard(keys)
+    app[GUARD] = PartnerGuard(keys, shared_nonces=nonces)
     app.middlewares.append(verify_partner)
     app.router.add_get("/admin/security", security)

@@ -7,7 +7,7 @@ import asyncio
 from aiohttp import web
 
 from schemas import ports
-from schemas.signing import PartnerKeys
+from schemas.signing import NonceCache, PartnerKeys
 from simulators.activity import Activity
 from simulators.apps import build_app
 from simulators.behaviour import Behaviours
@@ -27,6 +27,7 @@ async def serve(
     ledgers: LedgerBook | None = None,
     partner_keys: PartnerKeys | None = None,
     activity_per_s: float = 0.0,
+    nonces: NonceCache | None = None,
 ) -> None:
     """Serve ``kinds`` on ``host`` at ``ports[kind]`` and set ``ready`` once all listen.
 
@@ -37,7 +38,8 @@ async def serve(
     All kinds share one ``LedgerBook`` (made here unless given), hence one simulated clock:
     advancing time through any app's admin API moves every institution's freezes along.
 
-    ``partner_keys`` turns on verification of signed partner requests (``schemas.signing``).
+    ``partner_keys`` turns on verification of signed partner requests (``schemas.signing``), with
+    ``nonces`` as the process's nonce cache if given (a stored one: ``simulators.store``).
     ``activity_per_s`` > 0 runs background activity (``simulators.activity``) on the served kinds.
     """
     ledgers = ledgers if ledgers is not None else LedgerBook(population)
@@ -48,7 +50,7 @@ async def serve(
             # handler_cancellation: a client that gives up ends its request, so a hanging
             # institution does not pile up handlers; short shutdown: hangs must not stall exit.
             runner = web.AppRunner(
-                build_app(kind, population, behaviours, ledgers, partner_keys), access_log=None,
+                build_app(kind, population, behaviours, ledgers, partner_keys, nonces), access_log=None,
                 handler_cancellation=True, shutdown_timeout=0.5,
             )
             await runner.setup()

@@ -14,6 +14,7 @@ import threading
 import time
 import uuid
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -28,6 +29,7 @@ from assetgw.stack.supervisor import Stack
 from infra.settings import Settings
 from schemas.assets import ASSET_KINDS, asset_id
 from schemas.courts import Courts
+from schemas.signing import PartnerKeys, sign_headers
 from schemas.watches import today_in_china
 from simulators.population import registered_credentials
 
@@ -360,6 +362,45 @@ class Simulators:
 
     async def summary(self, kind: str) -> dict[str, Any]:
         return await self._call("GET", kind, "/admin/ledgers/summary")
+
+    async def clock(self) -> dict[str, Any]:
+        return await self._call("GET", "bank", "/admin/clock")
+
+    async def feed_position(self, institution_id: str) -> dict[str, Any]:
+        """``{institution_id, last_seq, pending_loss}``: the feed's seq, lost events included."""
+        kind = institution_id.split("-")[0]
+        return await self._call("GET", kind, f"/admin/institutions/{institution_id}/events")
+
+    def signed(self, institution_id: str, method: str, path: str, body: Any = None) -> SignedRequest:
+        """A partner request to the institution, signed with the stack's keys as a connector signs it."""
+        data = b"" if body is None else orjson.dumps(body)
+        keys = PartnerKeys(master=bytes.fromhex(self.stack.env["ASSETGW_PARTNER_MASTER_KEY"]))
+        return SignedRequest(method, f"{self.url(institution_id.split('-')[0])}{path}", data,
+                             {**sign_headers(keys, institution_id, method, path, data), "Content-Type": "application/json"})
+
+    async def send(self, request: SignedRequest) -> tuple[int, Any]:
+        """Sends (or sends again: a replay) a signed request; the status and the decoded body."""
+        async with self.session.request(request.method, request.url, data=request.body, headers=request.headers) as r:
+            return r.status, await r.json(content_type=None)
+
+
+@dataclass(frozen=True)
+class SignedRequest:
+    method: str
+    url: str
+    body: bytes
+    headers: dict[str, str]
+
+
+def control_body(order_id: str, asset: dict[str, Any], holder: str, credential: str, case: str, court: str = COURT_A,
+                 **extra: Any) -> dict[str, Any]:
+    """A freeze as the connectors send it to an institution (``POST /{inst}/controls``)."""
+    return {
+        "order_id": order_id, "type": "freeze", "court": court, "case_number": case,
+        "asset": {"kind": asset["kind"], "id": asset_id(asset)}, "debtor_id_number": holder, "amount_fen": 100,
+        "term_days": 30, "ruling_number": f"{case}之一", "notice_number": f"{case}-协执", "officer_credentials": [credential],
+        "served_at": "2025-11-22T10:00:00+08:00", **extra,
+    }
 
 
 # --- watches and alerts -------------------------------------------------------------------------

@@ -6,9 +6,9 @@ from types import ModuleType
 
 from aiohttp import web
 
-from schemas.signing import PartnerKeys
+from schemas.signing import NonceCache, PartnerKeys
 from simulators import admin, admin_events, admin_ledgers, partner_link
-from simulators.apps import bank, control_status, controls, event_feed, land, lodging, payment, vehicle
+from simulators.apps import bank, control_status, controls, event_feed, land, lodging, payment, recorded, vehicle
 from simulators.apps.common import CONTEXT, SimContext
 from simulators.behaviour import Behaviours
 from simulators.ledger_book import LedgerBook
@@ -24,20 +24,20 @@ STATUS_ROUTE = {"bank", "land", "vehicle", "payment"}
 
 def build_app(
     kind: str, population: Population, behaviours: Behaviours, ledgers: LedgerBook | None = None,
-    partner_keys: PartnerKeys | None = None,
+    partner_keys: PartnerKeys | None = None, nonces: NonceCache | None = None,
 ) -> web.Application:
     """``ledgers`` should be shared by all apps of a process (``serve`` does); a lone app gets
     its own book and clock. With ``partner_keys`` every institution request must be signed
-    (``simulators.partner_link``); without, none is checked."""
+    (``simulators.partner_link``, with the process's ``nonces`` if given); without, none is checked.
+    Every answer leaves only once the changes behind it are stored (``apps.recorded``)."""
     if kind not in APIS:
         raise ValueError(f"unknown institution kind {kind!r}; expected one of {', '.join(APIS)}")
-    app = web.Application()
+    ledgers = ledgers if ledgers is not None else LedgerBook(population)
+    # Outermost: it must also cover the nonce the partner link adds before any handler runs.
+    app = web.Application(middlewares=[recorded.middleware(ledgers.journal)])
     institutions = {i.id: i for i in population.directory.of_kind(kind)}
-    app[CONTEXT] = SimContext(
-        kind=kind, population=population, behaviours=behaviours, institutions=institutions,
-        ledgers=ledgers if ledgers is not None else LedgerBook(population),
-    )
-    partner_link.install(app, partner_keys)
+    app[CONTEXT] = SimContext(kind=kind, population=population, behaviours=behaviours, institutions=institutions, ledgers=ledgers)
+    partner_link.install(app, partner_keys, nonces)
     admin.add_routes(app)
     admin_ledgers.add_routes(app)
     admin_events.add_routes(app)

@@ -536,7 +536,7 @@ def test_person_events_are_deduplicated_per_person(store: Store) -> None:
 def test_a_reconciliation_report_repairs_what_differs_and_says_so(store: Store) -> None:
     applied_freeze(store)
     store.events.apply([event(3, "funds_credited", amount_fen=10, balance_fen=10)], T0 + 2)
-    tracked = store.events.tracked()
+    tracked = store.events.tracked(failed_since=T0)
     assert tracked[BANK.id].freeze_ids == ("f1",) and tracked[BANK.id].asset_ids == (ACCOUNT,)
     report = ControlStatusReport(run_id="r1/0", institution_id=BANK.id, as_of_seq=5, freezes=[state("applied", 100_000)],
                                  unknown_freeze_ids=["f0"], balances=[{"asset_id": ACCOUNT, "balance_fen": 100_000}],  # type: ignore[list-item]
@@ -649,3 +649,23 @@ def test_alerts_are_counted_per_case_of_the_court(store: Store) -> None:
     store.alerts.add(new_alert("w3", "bank-01:4", court=COURT_B, case_number=CASE_B))
     assert store.alerts.counts(COURT, [CASE, "(2025)冀0108执1号", "(2025)冀0108执2号"]) == {CASE: 2, "(2025)冀0108执1号": 1}
     assert store.alerts.counts(COURT, [CASE_B]) == {} and store.alerts.counts(COURT, []) == {}
+
+
+def test_a_freeze_that_failed_lately_is_reconciled_and_taken_if_the_institution_applied_it(store: Store) -> None:
+    store.orders.place(new_order("f1"), actor="OFFICER-A")
+    store.orders.mark_sent(["f1"], T0)
+    store.orders.apply_results([answer("f1", "failed", reason="no answer from bank-01 before the order deadline")], T0 + 5)
+    store.orders.place(new_order("f2"), actor="OFFICER-A")
+    store.orders.mark_sent(["f2"], T0)
+    store.orders.apply_results([answer("f2", "failed", reason="after 4 attempts: 503")], T0 + 5)
+    assert set(store.events.tracked(failed_since=T0)[BANK.id].freeze_ids) == {"f1", "f2"}
+    assert store.events.tracked(failed_since=T0 + 6) == {}  # failed long enough ago: no longer asked
+    # The bank did apply f1 (the connector gave up on its answer); it never had f2.
+    report = ControlStatusReport(run_id="r1/0", institution_id=BANK.id, as_of_seq=3, freezes=[state("applied", 100_000)],
+                                 unknown_freeze_ids=["f2"], answered_at=AT)
+    found = {(d.subject, d.field) for d in store.events.apply_report(report, T0 + 10)}
+    assert {("f1", "status"), ("f1", "held_fen")} <= found and not any(subject == "f2" for subject, _ in found)
+    order = store.orders.get("f1")
+    assert order is not None and (order.status, order.held_fen) == ("applied", 100_000)
+    assert store.orders.case_money(CASE).held_fen == 100_000  # it counts against over-freezing again
+    assert store.orders.get("f2").status == "failed"  # type: ignore[union-attr]

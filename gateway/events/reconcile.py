@@ -27,6 +27,10 @@ from schemas.messages import encode, new_id
 log = structlog.get_logger("reconcile")
 
 PART = 1000  # ids per question, the most a ControlStatusQuery carries
+# A freeze the connector gave up on (an outage longer than its retries) may still have been applied
+# at the institution; for this long after, reconciliation asks about it too, and takes the
+# institution's state if it holds one. Money must not stay frozen with the gateway unaware.
+FAILED_LOOKBACK_MS = 7 * 24 * 3600 * 1000
 
 
 class Reconciler:
@@ -42,7 +46,7 @@ class Reconciler:
         """Asks every institution with something tracked; the run finishes when all have answered."""
         run_id = new_id()
         questions: list[ControlStatusQuery] = []
-        for institution_id, tracked in self.events.tracked().items():
+        for institution_id, tracked in self.events.tracked(now_ms() - FAILED_LOOKBACK_MS).items():
             if institution_id not in self.directory.by_id:
                 continue
             n = max(len(tracked.freeze_ids), len(tracked.asset_ids))

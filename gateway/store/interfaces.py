@@ -282,8 +282,9 @@ class InstitutionEvents(Protocol):
         """Balances the institutions told of, for these (institution_id, asset_id)."""
         ...
 
-    def tracked(self) -> dict[str, Tracked]:
-        """What reconciliation asks each institution about."""
+    def tracked(self, failed_since: int) -> dict[str, Tracked]:
+        """What reconciliation asks each institution about: live freezes, freezes that failed since
+        ``failed_since`` (an institution may have applied one its connector gave up on), balances."""
         ...
 
     def apply_report(self, report: ControlStatusReport, now: int) -> list[Difference]:

@@ -80,14 +80,16 @@ class SqliteInstitutionEvents:
 
     # -- reconciliation -------------------------------------------------------------------------
 
-    def tracked(self) -> dict[str, Tracked]:
-        """Per institution: its live freezes, and the money assets whose balance the gateway shows
-        (those an event told of, and those under a live freeze)."""
+    def tracked(self, failed_since: int) -> dict[str, Tracked]:
+        """Per institution: its live freezes, freezes that failed since ``failed_since`` (the
+        connector gave up, but the institution may have applied it), and the money assets whose
+        balance the gateway shows (those an event told of, and those under a live freeze)."""
         freezes: dict[str, list[str]] = {}
         assets: dict[str, set[str]] = {}
         for order_id, institution, kind, asset in self.db.execute(
             "SELECT id, institution_id, asset_kind, asset_id FROM orders WHERE type = 'freeze'"
-            f" AND status IN ({', '.join('?' * len(TRACKED_FREEZE))})", TRACKED_FREEZE,
+            f" AND (status IN ({', '.join('?' * len(TRACKED_FREEZE))}) OR (status = 'failed' AND updated_at >= ?))",
+            (*TRACKED_FREEZE, failed_since),
         ):
             freezes.setdefault(institution, []).append(order_id)
             if kind in MONEY_KINDS:
@@ -107,6 +109,9 @@ class SqliteInstitutionEvents:
                 differences += set_freeze_state(db, state, inst, seq, now, "reconciled",
                                                 {"why": "reconciliation: the institution's ledger differs", "run_id": report.run_id})
             for missing in report.unknown_freeze_ids:
+                status = db.execute("SELECT status FROM orders WHERE id = ?", (missing,)).fetchone()
+                if status is not None and status[0] == "failed":
+                    continue  # as the gateway has it: never applied
                 differences.append(Difference(inst, missing, "freeze", "tracked", "no record at the institution"))
             for b in report.balances:
                 before = db.execute("SELECT balance_fen, as_of_seq FROM asset_states WHERE institution_id = ? AND asset_id = ?",

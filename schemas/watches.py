@@ -10,9 +10,8 @@ from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from schemas.api import check_credentials
 from schemas.identifiers import check_case_number, check_resident_id, check_uscc, looks_like_uscc
-from schemas.orders import MAX_TERM_DAYS
+from schemas.orders import MAX_TERM_DAYS, Documents
 from schemas.text import Text
 
 WatchKind = Literal["funds", "vehicle", "lodging"]
@@ -33,20 +32,11 @@ def today_in_china() -> date:
     return datetime.now(_SHANGHAI).date()
 
 
-class AutoFreeze(BaseModel):
-    """The documents a freeze of arriving money is served under, and its term."""
+class AutoFreeze(Documents):
+    """The documents a freeze of arriving money is served under (as any order's), and its term."""
 
-    model_config = ConfigDict(extra="forbid")
-    ruling_number: Text = Field(min_length=1, max_length=64, description="冻结裁定书 number")
-    notice_number: Text = Field(min_length=1, max_length=64, description="协助冻结通知书 number")
-    officer_credentials: list[str] = Field(min_length=1, max_length=4)
     term_days: Annotated[int, Field(strict=True, gt=0, le=MAX_TERM_DAYS["deposit"])] = Field(
         MAX_TERM_DAYS["deposit"], description="the freeze's term; at most a deposit freeze's (365 days)")
-
-    @field_validator("officer_credentials")
-    @classmethod
-    def _credentials(cls, value: list[str]) -> list[str]:
-        return check_credentials(value)
 
 
 class WatchCreate(BaseModel):

@@ -19,10 +19,10 @@ app serves too: reconciliation is one interface across the network).
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 from aiohttp import web
-from pydantic import Field
+from pydantic import BaseModel, Field
 
 from schemas.assets import PaymentWallet
 from simulators.apps.common import (
@@ -46,6 +46,7 @@ BATCH_METHOD = "court.wallet.batch_query"
 CONTROL_METHOD = "court.wallet.control"
 STATUS_METHOD = "court.wallet.control_status"
 MAX_BATCH_SUBJECTS = 500
+M = TypeVar("M", bound=BaseModel)
 CERT_KIND: dict[str, DebtorKind] = {"ID_CARD": "person", "USCC": "organisation"}
 
 
@@ -105,12 +106,9 @@ async def gateway(request: web.Request) -> web.Response:
 
 
 async def _query(request: web.Request, ctx: SimContext, inst: str, biz_content: dict[str, Any]) -> web.Response:
-    try:
-        biz = validate(BizContent, biz_content)
-    except ValueError as exc:
-        return _answer("40002", "Invalid Arguments", f"biz_content.{exc}")
-    if (fault := await misbehave(request, ctx, inst, error=_unavailable)) is not None:
-        return fault
+    biz, refusal = await _read(request, ctx, inst, BizContent, biz_content)
+    if refusal is not None:
+        return refusal
     if not ctx.population.is_registered(biz.officer_credentials):
         return _refused()
     wallets = _wallets(ctx, inst, biz.cert_type, biz.cert_no)
@@ -120,12 +118,9 @@ async def _query(request: web.Request, ctx: SimContext, inst: str, biz_content: 
 
 
 async def _batch_query(request: web.Request, ctx: SimContext, inst: str, biz_content: dict[str, Any]) -> web.Response:
-    try:
-        biz = validate(BatchBizContent, biz_content)
-    except ValueError as exc:
-        return _answer("40002", "Invalid Arguments", f"biz_content.{exc}")
-    if (fault := await misbehave(request, ctx, inst, error=_unavailable)) is not None:
-        return fault
+    biz, refusal = await _read(request, ctx, inst, BatchBizContent, biz_content)
+    if refusal is not None:
+        return refusal
     if not ctx.population.is_registered(biz.officer_credentials):
         return _refused()
     results = []
@@ -141,28 +136,32 @@ def _wallets(ctx: SimContext, inst: str, cert_type: str, cert_no: str) -> list[d
             for w in holdings(ctx, inst, cert_no, CERT_KIND[cert_type]) if isinstance(w, PaymentWallet)]
 
 
+async def _read(request: web.Request, ctx: SimContext, inst: str, model: type[M], biz_content: dict[str, Any]) -> tuple[M, web.Response | None]:
+    """``biz_content`` as ``model``, and whether an injected fault answers instead; a body that
+    does not fit is answered 40002 (then the model is not made: the caller returns the answer)."""
+    try:
+        biz = validate(model, biz_content)
+    except ValueError as exc:
+        return None, _answer("40002", "Invalid Arguments", f"biz_content.{exc}")  # type: ignore[return-value]
+    return biz, await misbehave(request, ctx, inst, error=_unavailable)
+
+
 def _refused() -> web.Response:
     return _answer("40003", "refused", REFUSAL_UNREGISTERED)
 
 
 async def _control(request: web.Request, ctx: SimContext, inst: str, biz_content: dict[str, Any]) -> web.Response:
-    try:
-        order = validate(ControlOrder, biz_content)
-    except ValueError as exc:
-        return _answer("40002", "Invalid Arguments", f"biz_content.{exc}")
     # Before the ledger: an injected fault changes nothing.
-    if (fault := await misbehave(request, ctx, inst, error=_unavailable)) is not None:
-        return fault
+    order, refusal = await _read(request, ctx, inst, ControlOrder, biz_content)
+    if refusal is not None:
+        return refusal
     return _answer("10000", "Success", data=ctx.ledgers.execute(inst, order))
 
 
 async def _control_status(request: web.Request, ctx: SimContext, inst: str, biz_content: dict[str, Any]) -> web.Response:
-    try:
-        body = validate(StatusBody, biz_content)
-    except ValueError as exc:
-        return _answer("40002", "Invalid Arguments", f"biz_content.{exc}")
-    if (fault := await misbehave(request, ctx, inst, error=_unavailable)) is not None:
-        return fault
+    body, refusal = await _read(request, ctx, inst, StatusBody, biz_content)
+    if refusal is not None:
+        return refusal
     return _answer("10000", "Success", data=status_report(ctx.ledgers, inst, body.freeze_ids, body.asset_ids))
 
 

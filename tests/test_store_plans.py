@@ -58,3 +58,20 @@ def test_an_officers_lists_search_his_courts_rows_only(tmp_path: Path) -> None:
         assert f"USING INDEX {index}" in plan, f"{statement}\n  plan: {plan}"
         assert "SCAN" not in plan and "TEMP B-TREE" not in plan, f"{statement}\n  plan: {plan}"
     store.close()
+
+
+def test_a_database_whose_ended_freezes_still_hold_money_is_mended_on_open(tmp_path: Path) -> None:
+    """Before a released or lapsed freeze was recorded as holding nothing, it kept what it last held."""
+    path = tmp_path / "old.sqlite3"
+    store = SqliteStore(path)
+    rows = [(f"f{i}", status, held) for i, (status, held) in enumerate([("released", 500), ("lapsed", 7), ("applied", 900), ("released", None)])]
+    for order_id, status, held in rows:
+        store.connection.execute(
+            "INSERT INTO orders (id, idempotency_key, request_digest, type, status, case_number, court, institution_id,"
+            " institution_kind, asset_kind, asset_id, debtor_id_number, ruling_number, notice_number, officer_credentials,"
+            " operator, created_at, deadline, updated_at, held_fen) VALUES (?, ?, '', 'freeze', ?, 'c', 'court', 'bank-01', 'bank',"
+            " 'deposit', 'a', 'd', 'r', 'n', '[]', 'o', 0, 0, 0, ?)", (order_id, order_id, status, held))
+    store.close()
+    reopened = SqliteStore(path)
+    assert [reopened.orders.get(o).held_fen for o, _, _ in rows] == [0, 0, 900, None]  # type: ignore[union-attr]
+    reopened.close()

@@ -36,7 +36,6 @@ class EventConsumer:
         self.events = events
         self.directory = directory
         self.listeners = list(listeners)
-        self.applied = 0
         self.subscriber: Subscriber[InstitutionEvent] = Subscriber(
             consumer, producer, [institution_events_topic(topic_prefix)], group_id=group_id, handler=self,
             deadletter_topic=deadletter_topic(topic_prefix), max_records=2000)
@@ -53,7 +52,6 @@ class EventConsumer:
     async def handle_batch(self, batch: list[Delivery[InstitutionEvent]]) -> None:
         received = [d.message for d in batch]
         new = self.events.apply(received, now_ms())
-        self.applied += len(new)
         fresh = {e.event_id for e in new}
         for (type_, outcome), n in Counter((e.type, "applied" if e.event_id in fresh else "repeat") for e in received).items():
             metrics.EVENTS_APPLIED.labels(type_, outcome).inc(n)

@@ -19,7 +19,7 @@ import orjson
 from gateway.inquiries.live import LiveAssets
 from gateway.orders.freeze_plan import deposit_cap, plan_freezes
 from gateway.orders.shown import shown_times
-from gateway.orders.states import ENDED_FREEZE, HOLDING_FREEZE, LIVE_FREEZE
+from gateway.orders.states import HOLDING_FREEZE, LIVE_FREEZE
 from gateway.store.interfaces import Store, UnitOfWork
 from gateway.store.records import CaseMoney, CaseRecord, FoundAsset, LiveFreeze, NewOrder, OrderEvent, OrderRecord
 from infra.clock import ms_to_dt, now_ms, shown, shown_date, shown_iso
@@ -340,7 +340,6 @@ class OrderDesk:
 
 def order_summary(order: OrderRecord) -> dict[str, Any]:
     """An order as lists show it: everything but its history."""
-    ended = order.type == "freeze" and order.status in ENDED_FREEZE
     return {
         "id": order.id, "type": order.type, "status": order.status,
         "case_number": order.case_number, "court": order.court,
@@ -353,8 +352,7 @@ def order_summary(order: OrderRecord) -> dict[str, Any]:
         "original_order_id": order.original_order_id, "enforcement_account": order.enforcement_account,
         "idempotency_key": unscoped_key(order.idempotency_key), "created_at": shown(order.created_at),
         "sent_at": shown(order.sent_at), "updated_at": shown(order.updated_at),
-        # A released or lapsed freeze holds nothing, whatever it held before it ended.
-        "result": {"held_fen": 0 if ended and order.held_fen is not None else order.held_fen,
+        "result": {"held_fen": order.held_fen,
                    "deducted_fen": order.deducted_fen, "queue_position": order.queue_position,
                    "start_date": shown_iso(order.start_date), "end_date": shown_iso(order.end_date), "reason": order.reason},
     }

@@ -15,6 +15,7 @@ from gateway.store.sqlite.schema import (
     ADDED_COLUMNS,
     CASE_BACKFILL,
     CASE_SCHEMA,
+    ENDED_FREEZE_BACKFILL,
     EVENT_SCHEMA,
     INQUIRY_SCHEMA,
     INQUIRY_TRIGGERS,
@@ -36,6 +37,7 @@ def connect(path: Path) -> sqlite3.Connection:
     db.executescript(INQUIRY_TRIGGERS)
     db.executescript(CASE_SCHEMA)
     db.executescript(CASE_BACKFILL)
+    db.executescript(ENDED_FREEZE_BACKFILL)
     db.executescript(EVENT_SCHEMA)
     db.executescript(WATCH_SCHEMA)
     return db

@@ -65,17 +65,14 @@ class SqliteInstitutionEvents:
         return new
 
     def balances(self, keys: Iterable[Key]) -> dict[Key, AssetBalance]:
-        wanted = set(keys)
-        if not wanted:
-            return {}
+        # One primary-key lookup per asset: a report names a few dozen, an institution may have
+        # thousands of balances.
         out = {}
-        for institution in {inst for inst, _ in wanted}:
-            for row in self.db.execute(
-                "SELECT institution_id, asset_id, balance_fen, as_of_seq, at FROM asset_states WHERE institution_id = ?",
-                (institution,),
-            ):
-                if (row[0], row[1]) in wanted:
-                    out[(row[0], row[1])] = AssetBalance(*row)
+        for key in set(keys):
+            row = self.db.execute("SELECT institution_id, asset_id, balance_fen, as_of_seq, at FROM asset_states"
+                                  " WHERE institution_id = ? AND asset_id = ?", key).fetchone()
+            if row is not None:
+                out[key] = AssetBalance(*row)
         return out
 
     # -- reconciliation -------------------------------------------------------------------------

@@ -5,6 +5,7 @@ since a database was first made are added on open too (``ADDED_COLUMNS``)."""
 from __future__ import annotations
 
 from gateway.inquiries.states import OPEN_LEG as OPEN_LEG_STATUSES
+from gateway.orders.states import ENDED_FREEZE
 
 # SQLite uses a partial index only for a query that repeats the index's WHERE term word for word
 # (``status = 'pending'`` alone does not count as implying it), so queries for open legs add
@@ -101,6 +102,12 @@ CREATE TRIGGER IF NOT EXISTS case_events_append_only_d BEFORE DELETE ON case_eve
     BEGIN SELECT RAISE(ABORT, 'the audit trail is append-only'); END;
 CREATE TRIGGER IF NOT EXISTS cases_kept BEFORE DELETE ON cases
     BEGIN SELECT RAISE(ABORT, 'a case record is never deleted'); END;
+"""
+# Freezes released or lapsed before a freeze that ended was recorded as holding nothing keep the
+# amount they last held; set them to 0 on open (only what is still wrong is touched).
+ENDED_FREEZE_BACKFILL = f"""
+UPDATE orders SET held_fen = 0 WHERE type = 'freeze' AND held_fen > 0
+    AND status IN ({', '.join(repr(s) for s in ENDED_FREEZE)});
 """
 CASE_BACKFILL = """
 INSERT OR IGNORE INTO cases (case_number, court, amount_due_fen, costs_fen, created_at)

@@ -22,6 +22,7 @@ from assetgw.bench.bulk import phase_bulk, phase_scale_out
 from assetgw.bench.common import COURT, COURT_CODE, OFFICER, SEED, console
 from assetgw.bench.context import Ctx, Options
 from assetgw.bench.events import phase_events
+from assetgw.bench.idle import phase_idle
 from assetgw.bench.intake import phase_intake
 from assetgw.bench.latency import phase_latency
 from assetgw.bench.memory import phase_memory
@@ -129,6 +130,8 @@ async def _phases(ctx: Ctx) -> None:
     # Latency first, on a quiet broker: right after the raw ceiling's 3 × 140,000 messages,
     # noida-db spent 3.5× its CPU per inquiry (the whole stack 1.4×) and the one-debtor overhead p99
     # at latency 0 went from 33 to 60 ms.
+    if "idle" not in skip:
+        steps.append(("idle", phase_idle))
     if "latency" not in skip:
         steps.append(("latency", phase_latency))
     if "raw" not in skip:

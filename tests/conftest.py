@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 import signal
 import time
+import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -27,6 +28,22 @@ ENGINE = os.environ.get("ASSETGW_TEST_ENGINE", "noida")
 # Small population keeps each process's start-up quick; the rules and skew are the same.
 PERSONS, COMPANIES = 3000, 300
 INQUIRY_DEADLINE_S = 120  # tests of deadlines set their own; bulk tests must not race a loaded machine
+
+
+@pytest.fixture(scope="session")
+def postgres_server(tmp_path_factory: pytest.TempPathFactory) -> Any:
+    """One PostgreSQL server (pgserver, from PyPI) for the session; tests take databases of it."""
+    from assetgw.stack.postgres import start_postgres
+
+    return start_postgres(tmp_path_factory.mktemp("postgres"))
+
+
+@pytest.fixture
+def postgres_database(postgres_server: Any) -> str:
+    """The URL of a fresh, empty database of its own for one test."""
+    from assetgw.stack.postgres import database_url
+
+    return database_url(postgres_server, f"t_{uuid.uuid4().hex[:16]}")
 
 
 @pytest.fixture(scope="session")

@@ -33,17 +33,23 @@ INQUIRY_DEADLINE_S = 120  # tests of deadlines set their own; bulk tests must no
 @pytest.fixture(scope="session")
 def postgres_server(tmp_path_factory: pytest.TempPathFactory) -> Any:
     """One PostgreSQL server (pgserver, from PyPI) for the session; tests take databases of it."""
-    from assetgw.stack.postgres import start_postgres
+    from assetgw.stack.postgres import database_url, start_postgres
+    from gateway.store.factory import open_store
 
-    return start_postgres(tmp_path_factory.mktemp("postgres"))
+    server = start_postgres(tmp_path_factory.mktemp("postgres"))
+    open_store(database_url(server, PG_TEMPLATE)).close()  # the schema, made once and copied for each test
+    return server
+
+
+PG_TEMPLATE = "assetgw_template"
 
 
 @pytest.fixture
 def postgres_database(postgres_server: Any) -> str:
-    """The URL of a fresh, empty database of its own for one test."""
+    """The URL of a fresh database of its own for one test, with the store's tables."""
     from assetgw.stack.postgres import database_url
 
-    return database_url(postgres_server, f"t_{uuid.uuid4().hex[:16]}")
+    return database_url(postgres_server, f"t_{uuid.uuid4().hex[:16]}", template=PG_TEMPLATE)
 
 
 @pytest.fixture(scope="session")

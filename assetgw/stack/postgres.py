@@ -22,6 +22,6 @@ def start_postgres(data_dir: Path) -> Any:  # pgserver.PostgresServer (the packa
     return pgserver.get_server(data_dir, cleanup_mode="stop")
 
 
-def database_url(server: Any, name: str = DATABASE) -> str:
-    """The URL of database ``name`` on ``server``, created if missing."""
-    return create_database(server.get_uri(), name)
+def database_url(server: Any, name: str = DATABASE, template: str | None = None) -> str:
+    """The URL of database ``name`` on ``server``, created if missing (a copy of ``template``)."""
+    return create_database(server.get_uri(), name, template)

@@ -43,9 +43,11 @@ def transaction(db: Connection) -> AbstractContextManager[psycopg.Transaction]:
     return db.transaction()
 
 
-def create_database(server_url: str, name: str) -> str:
-    """Database ``name`` on the server at ``server_url``, created if missing; its URL."""
+def create_database(server_url: str, name: str, template: str | None = None) -> str:
+    """Database ``name`` on the server at ``server_url``, created if missing (a copy of
+    ``template`` if given); its URL."""
     with psycopg.connect(server_url, autocommit=True) as db:
         if db.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone() is None:
-            db.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+            copy = sql.SQL(" TEMPLATE {}").format(sql.Identifier(template)) if template else sql.SQL("")
+            db.execute(sql.SQL("CREATE DATABASE {}{}").format(sql.Identifier(name), copy))
     return urlsplit(server_url)._replace(path=f"/{name}").geturl()

@@ -62,9 +62,10 @@ def credential(population: Population) -> str:
     return population.officer_credentials[0]
 
 
-def _new_stack(data_dir: Path, topic_prefix: str) -> Stack:
+def _new_stack(data_dir: Path, topic_prefix: str, **stack_args: Any) -> Stack:
     return Stack(
         data_dir,
+        **stack_args,
         engine=ENGINE,
         kafka_bootstrap=os.environ.get("KAFKA_BOOTSTRAP"),
         ports="free",
@@ -87,8 +88,8 @@ def _new_stack(data_dir: Path, topic_prefix: str) -> Stack:
     )
 
 
-async def _running(data_dir: Path, topic_prefix: str) -> AsyncIterator[Stack]:
-    stack = _new_stack(data_dir, topic_prefix)
+async def _running(data_dir: Path, topic_prefix: str, **stack_args: Any) -> AsyncIterator[Stack]:
+    stack = _new_stack(data_dir, topic_prefix, **stack_args)
     try:
         await stack.start(timeout=120)
         yield stack
@@ -107,6 +108,14 @@ async def module_stack(request: pytest.FixtureRequest, tmp_path_factory: pytest.
     """The module's own stack for its ``isolated`` tests; started only if the module has one."""
     name = request.module.__name__.rsplit(".", 1)[-1]
     async for stack in _running(tmp_path_factory.mktemp(f"stack-{name}"), f"iso{int(time.time())}-{name}"):
+        yield stack
+
+
+@pytest.fixture(scope="module")
+async def postgres_stack(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Stack]:
+    """The module's own stack with two gateway instances sharing a PostgreSQL store (pgserver)."""
+    name = request.module.__name__.rsplit(".", 1)[-1]
+    async for stack in _running(tmp_path_factory.mktemp(f"stack-{name}"), f"pg{int(time.time())}-{name}", store="postgres", gateways=2):
         yield stack
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import signal
+import tempfile
 import time
 import uuid
 from collections.abc import AsyncIterator
@@ -30,13 +31,20 @@ PERSONS, COMPANIES = 3000, 300
 INQUIRY_DEADLINE_S = 120  # tests of deadlines set their own; bulk tests must not race a loaded machine
 
 
+def _postgres_dir() -> Path:
+    """Outside pytest's base directory: pytest makes that private (0700) again whenever a session
+    starts, which would cut the server's own user (pgserver runs it as ``pgserver`` under root)
+    off from its data."""
+    return Path(tempfile.mkdtemp(prefix="assetgw-test-pg-"))
+
+
 @pytest.fixture(scope="session")
 def postgres_server(tmp_path_factory: pytest.TempPathFactory) -> Any:
     """One PostgreSQL server (pgserver, from PyPI) for the session; tests take databases of it."""
     from assetgw.stack.postgres import database_url, start_postgres
     from gateway.store.factory import open_store
 
-    server = start_postgres(tmp_path_factory.mktemp("postgres"))
+    server = start_postgres(_postgres_dir(), cleanup_mode="delete")
     open_store(database_url(server, PG_TEMPLATE)).close()  # the schema, made once and copied for each test
     return server
 
@@ -115,7 +123,8 @@ async def module_stack(request: pytest.FixtureRequest, tmp_path_factory: pytest.
 async def postgres_stack(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Stack]:
     """The module's own stack with two gateway instances sharing a PostgreSQL store (pgserver)."""
     name = request.module.__name__.rsplit(".", 1)[-1]
-    async for stack in _running(tmp_path_factory.mktemp(f"stack-{name}"), f"pg{int(time.time())}-{name}", store="postgres", gateways=2):
+    async for stack in _running(tmp_path_factory.mktemp(f"stack-{name}"), f"pg{int(time.time())}-{name}", store="postgres", gateways=2,
+                              postgres_dir=_postgres_dir()):
         yield stack
 
 

@@ -13,13 +13,15 @@ from gateway.store.postgres.connection import create_database
 DATABASE = "assetgw"
 
 
-def start_postgres(data_dir: Path) -> Any:  # pgserver.PostgresServer (the package has no stubs)
+def start_postgres(data_dir: Path, cleanup_mode: str = "stop") -> Any:  # pgserver.PostgresServer (no stubs)
     """The server whose data is in ``data_dir`` (made on first use), started if it is not running;
-    stopped when the last process that started it exits."""
+    stopped (``cleanup_mode="delete"``: and its data deleted) when the last process that started
+    it exits. The server's user must be able to reach ``data_dir`` for as long as it runs: keep it
+    out of trees that something else makes private again (pytest does so to its base directory)."""
     import pgserver
 
     data_dir.mkdir(parents=True, exist_ok=True)
-    return pgserver.get_server(data_dir, cleanup_mode="stop")
+    return pgserver.get_server(data_dir, cleanup_mode=cleanup_mode)
 
 
 def database_url(server: Any, name: str = DATABASE, template: str | None = None) -> str:

@@ -90,11 +90,13 @@ class Stack:
         connector_kinds: tuple[str, ...] | None = None,
         store: str = "sqlite",
         gateways: int = 1,
+        postgres_dir: Path | None = None,
     ) -> None:
         if gateways > 1 and store != "postgres":
             raise ValueError("several gateways need a store they can share: --store postgres")
         self.data_dir = data_dir.resolve()
         self.store = store
+        self.postgres_dir = postgres_dir or self.data_dir / "postgres"  # pgserver's data, unless ASSETGW_DATABASE_URL is given
         self.logs = self.data_dir / "logs"
         self.engine = engine
         pick = free_port if ports == "free" else None
@@ -170,7 +172,8 @@ class Stack:
             return
         from assetgw.stack.postgres import database_url, start_postgres
 
-        self.postgres = await asyncio.to_thread(start_postgres, self.data_dir / "postgres")
+        temporary = self.postgres_dir != self.data_dir / "postgres"
+        self.postgres = await asyncio.to_thread(start_postgres, self.postgres_dir, "delete" if temporary else "stop")
         self.env["ASSETGW_DATABASE_URL"] = await asyncio.to_thread(database_url, self.postgres)
 
     async def start(self, timeout: float = 60.0) -> None:

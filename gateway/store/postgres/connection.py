@@ -7,7 +7,11 @@ which nests as a savepoint inside a unit of work, as SQLite's ``Transaction`` do
 
 from __future__ import annotations
 
+import functools
+import time
+from collections.abc import Callable
 from contextlib import AbstractContextManager
+from typing import ParamSpec, TypeVar
 from urllib.parse import urlsplit
 
 import psycopg
@@ -36,6 +40,32 @@ def create_schema(db: Connection) -> None:
         db.execute(REFUSE)
         for statement in triggers():
             db.execute(statement)
+
+
+P = ParamSpec("P")
+R = TypeVar("R")
+_ATTEMPTS = 5
+
+
+def retried(write: Callable[P, R]) -> Callable[P, R]:
+    """A write that runs again when PostgreSQL aborted it for a deadlock with another gateway's
+    (each rolled back whole, so running it again is safe) — unless it is part of a unit of work
+    already open, which must then fail as a whole."""
+
+    @functools.wraps(write)
+    def run(*args: P.args, **kwargs: P.kwargs) -> R:
+        db: Connection = args[0].db  # type: ignore[attr-defined]
+        for attempt in range(1, _ATTEMPTS + 1):
+            inside = db.info.transaction_status != psycopg.pq.TransactionStatus.IDLE
+            try:
+                return write(*args, **kwargs)
+            except (psycopg.errors.DeadlockDetected, psycopg.errors.SerializationFailure):
+                if inside or attempt == _ATTEMPTS:
+                    raise
+                time.sleep(0.01 * attempt)
+        raise AssertionError("unreachable")
+
+    return run
 
 
 def transaction(db: Connection) -> AbstractContextManager[psycopg.Transaction]:

@@ -13,7 +13,7 @@ import orjson
 
 from gateway.orders.states import TRACKED_FREEZE
 from gateway.store import rows
-from gateway.store.postgres.connection import Connection, transaction
+from gateway.store.postgres.connection import Connection, retried, transaction
 from gateway.store.postgres.orders import set_freeze_state
 from gateway.store.records import AssetBalance, Difference, Reconciliation, Tracked
 from schemas.assets import asset_id
@@ -44,6 +44,7 @@ class PgInstitutionEvents:
 
     # -- events ---------------------------------------------------------------------------------
 
+    @retried
     def apply(self, events: Sequence[InstitutionEvent], now: int) -> list[InstitutionEvent]:
         new: list[InstitutionEvent] = []
         db = self.db

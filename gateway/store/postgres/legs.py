@@ -9,7 +9,7 @@ from collections.abc import Sequence
 import orjson
 
 from gateway.store import rows
-from gateway.store.postgres.connection import Connection, transaction
+from gateway.store.postgres.connection import Connection, retried, transaction
 from gateway.store.postgres.events import remember_assets
 from gateway.store.postgres.schema import CLAIM_LEASE_MS, OPEN_LEG
 from gateway.store.records import InquiryRecord, InstitutionBacklog, PendingLeg
@@ -52,32 +52,38 @@ class PgLegQueue:
             out.append(PendingLeg(*row[:6], inquiry))
         return out
 
+    @retried
     def mark_sent(self, leg_ids: Sequence[str], now: int) -> None:
+        # Rows locked in id order, as apply_results locks them: another gateway applying answers
+        # to the same legs (an answer may overtake the record of sending) waits, never deadlocks.
         self.db.execute("UPDATE legs SET status = 'sent', sent_at = %s, claimed_by = NULL, claimed_until = NULL"
-                        " WHERE id = ANY(%s) AND status = 'pending'", (now, list(leg_ids)))
+                        " FROM (SELECT id FROM legs WHERE id = ANY(%s) ORDER BY id FOR UPDATE) mine"
+                        " WHERE legs.id = mine.id AND legs.status = 'pending'", (now, list(leg_ids)))
 
     # -- results ------------------------------------------------------------------------------
 
+    @retried
     def apply_results(self, batches: Sequence[LegBatchResult], now: int) -> int:
         ended: dict[str, int] = {}
+        # In leg id order (see mark_sent), then the inquiries in id order (_count_ended).
+        answers = sorted(((batch, r) for batch in batches for r in batch.results), key=lambda pair: pair[1].leg_id)
         with transaction(self.db):
-            for batch in batches:
-                for r in batch.results:
-                    found = [a.model_dump(mode="json") for a in r.assets]
-                    assets = orjson.dumps(found).decode() if found else None
-                    if found:
-                        remember_assets(self.db, found)  # events about them are now expected
-                    cur = self.db.execute(
-                        "UPDATE legs SET status = %s, reason = %s, attempts = %s, latency_ms = %s, assets = %s, finished_at = %s"
-                        f" WHERE id = %s AND {OPEN_LEG}",
-                        (r.status, r.reason, r.attempts, r.latency_ms, assets, now, r.leg_id))
-                    if cur.rowcount:
-                        ended[batch.inquiry_id] = ended.get(batch.inquiry_id, 0) + 1
-                    else:
-                        self.db.execute(
-                            "UPDATE legs SET late_status = %s, late_reason = %s, late_assets = %s, late_at = %s"
-                            " WHERE id = %s AND status = 'timed_out' AND late_status IS NULL",
-                            (r.status, r.reason, assets, now, r.leg_id))
+            for batch, r in answers:
+                found = [a.model_dump(mode="json") for a in r.assets]
+                assets = orjson.dumps(found).decode() if found else None
+                if found:
+                    remember_assets(self.db, found)  # events about them are now expected
+                cur = self.db.execute(
+                    "UPDATE legs SET status = %s, reason = %s, attempts = %s, latency_ms = %s, assets = %s, finished_at = %s"
+                    f" WHERE id = %s AND {OPEN_LEG}",
+                    (r.status, r.reason, r.attempts, r.latency_ms, assets, now, r.leg_id))
+                if cur.rowcount:
+                    ended[batch.inquiry_id] = ended.get(batch.inquiry_id, 0) + 1
+                else:
+                    self.db.execute(
+                        "UPDATE legs SET late_status = %s, late_reason = %s, late_assets = %s, late_at = %s"
+                        " WHERE id = %s AND status = 'timed_out' AND late_status IS NULL",
+                        (r.status, r.reason, assets, now, r.leg_id))
             _count_ended(self.db, ended, now)
         return sum(ended.values())
 

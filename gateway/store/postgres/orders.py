@@ -14,7 +14,7 @@ from typing import Any
 from gateway.orders.states import AWAITING_ANSWER, ENDED_FREEZE, LIVE_FREEZE, TRACKED_FREEZE, next_status
 from gateway.store import rows
 from gateway.store.pages import before, page
-from gateway.store.postgres.connection import Connection, transaction
+from gateway.store.postgres.connection import Connection, retried, transaction
 from gateway.store.postgres.schema import CLAIM_LEASE_MS
 from gateway.store.records import CaseMoney, Difference, LiveFreeze, NewOrder, OrderEvent, OrderFilter, OrderRecord, Page
 from infra.clock import now_ms
@@ -83,10 +83,11 @@ class PgOrders:
         claimed = self.db.execute(_CLAIM, {"me": self.owner, "until": now + CLAIM_LEASE_MS, "now": now, "limit": limit})
         return [rows.order(r[:-1]) for r in sorted(claimed, key=lambda r: r[-1])]  # in the order placed
 
+    @retried
     def mark_sent(self, order_ids: Sequence[str], now: int) -> None:
         db = self.db
         with transaction(db):
-            for order_id in order_ids:
+            for order_id in sorted(order_ids):  # in id order, as apply_results locks them
                 cur = db.execute(
                     "UPDATE orders SET status = 'sent', sent_at = %s, updated_at = %s, claimed_by = NULL, claimed_until = NULL"
                     " WHERE id = %s AND status = 'requested'",
@@ -110,11 +111,12 @@ class PgOrders:
 
     # -- results --------------------------------------------------------------------------------
 
+    @retried
     def apply_results(self, results: Iterable[OrderResult], now: int) -> int:
         moved = 0
         db = self.db
         with transaction(db):
-            for r in results:
+            for r in sorted(results, key=lambda r: r.order_id):  # in id order: two gateways never deadlock
                 order = _get(db, r.order_id, lock=True)
                 if order is None:
                     continue

@@ -11,7 +11,7 @@ import os
 import socket
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import BeforeValidator, Field, ValidationError
 from pydantic_core import ErrorDetails, PydanticCustomError
@@ -104,6 +104,10 @@ class _Environment(BaseSettings):
     # How often the gateway reconciles its copy of freezes and balances with every institution's
     # ledger, so a lost event cannot leave it wrong for long; 0 turns the schedule off.
     ASSETGW_RECONCILE_EVERY: Annotated[float, Field(ge=0, allow_inf_nan=False)] = 900.0
+    # Where the gateway keeps its store: SQLite in its data directory (one gateway process), or a
+    # PostgreSQL database at ASSETGW_DATABASE_URL, which several gateway processes may share.
+    ASSETGW_STORE: Literal["sqlite", "postgres"] = "sqlite"
+    ASSETGW_DATABASE_URL: str = ""
 
 
 def _describe(error: ErrorDetails) -> str:
@@ -149,6 +153,8 @@ class Settings:
     body_timeout_s: float
     living_allowance_fen: int
     reconcile_every_s: float
+    store: str
+    database_url: str
     directory: Directory = field(compare=False)
 
     @classmethod
@@ -158,6 +164,8 @@ class Settings:
             env = _Environment()
         except ValidationError as exc:
             raise SettingsError("; ".join(_describe(error) for error in exc.errors())) from None
+        if env.ASSETGW_STORE == "postgres" and not env.ASSETGW_DATABASE_URL.startswith(("postgresql://", "postgres://")):
+            raise SettingsError("ASSETGW_DATABASE_URL: ASSETGW_STORE=postgres needs a postgresql:// URL")
         try:
             directory = Directory.from_env()
         except ValueError as exc:  # its message names ASSETGW_INSTITUTIONS
@@ -193,6 +201,8 @@ class Settings:
             body_timeout_s=env.ASSETGW_BODY_TIMEOUT,
             living_allowance_fen=env.ASSETGW_LIVING_ALLOWANCE_FEN,
             reconcile_every_s=env.ASSETGW_RECONCILE_EVERY,
+            store=env.ASSETGW_STORE,
+            database_url=env.ASSETGW_DATABASE_URL,
             directory=directory,
         )
 

@@ -287,9 +287,10 @@ def officer_token(stack: Stack, officer: str = "OFFICER-A1", court: str = CASE["
 
 
 def officer_session(stack: Stack, officer: str, court: str, roles: tuple[str, ...] = ALL_ROLES,
-                    credentials: tuple[str, ...] = OFFICER_CREDENTIALS) -> aiohttp.ClientSession:
+                    credentials: tuple[str, ...] = OFFICER_CREDENTIALS, api_url: str | None = None) -> aiohttp.ClientSession:
+    """``api_url``: one gateway instance of several (``stack.api_urls``); the first by default."""
     token = officer_token(stack, officer, court, roles, credentials)
-    return aiohttp.ClientSession(stack.api_url, headers={"Authorization": f"Bearer {token}"})
+    return aiohttp.ClientSession(api_url or stack.api_url, headers={"Authorization": f"Bearer {token}"})
 
 
 class Simulators:

@@ -59,6 +59,13 @@ class Relay:
     def wake(self) -> None:
         self._wake.set()
 
+    async def poll(self, every_s: float) -> None:
+        """Wakes the relay every ``every_s``: with several gateways on one store, work may be
+        waiting that no wake of this process announced."""
+        while True:
+            await asyncio.sleep(every_s)
+            self._wake.set()
+
     async def run(self) -> None:
         self._wake.set()  # first pass: whatever a previous run left unsent
         while True:

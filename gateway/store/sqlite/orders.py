@@ -12,10 +12,10 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 from gateway.orders.states import AWAITING_ANSWER, ENDED_FREEZE, LIVE_FREEZE, TRACKED_FREEZE, next_status
+from gateway.store import rows
+from gateway.store.pages import before, page
 from gateway.store.records import CaseMoney, Difference, LiveFreeze, NewOrder, OrderEvent, OrderFilter, OrderRecord, Page
-from gateway.store.sqlite import rows
 from gateway.store.sqlite.connection import Transaction
-from gateway.store.sqlite.pages import before, page
 from schemas.events import FreezeState
 from schemas.orders import OrderResult
 

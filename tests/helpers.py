@@ -486,7 +486,7 @@ async def rebuild_and_compare(stack: Stack, out: Path) -> dict[str, Any]:
     """Rebuilds the gateway's store from the stack's topics into ``out`` and compares it with the
     live store, table by table. The one place the tests read the gateway's database file."""
     rebuilt = await rebuild(ops_settings(stack), out)
-    return compare(stack.data_dir / "gateway.sqlite3", rebuilt)
+    return compare(stack.data_dir / "gateway.sqlite3", rebuilt.path)
 
 
 # --- assetgw up and assetgw inquire as processes --------------------------------------------------

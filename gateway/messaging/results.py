@@ -53,6 +53,7 @@ class ResultConsumer:
         elif isinstance(payload, ControlStatusReport):
             metrics.RESULTS.labels("control_status", payload.status).inc()
         else:
+            metrics.IGNORED.labels("results", "wrong_type").inc()
             raise UndecodableMessage(f"expected leg or order results, got {type(payload).__name__}")
         return payload
 
@@ -60,10 +61,14 @@ class ResultConsumer:
         results = [d.message for d in batch if isinstance(d.message, LegBatchResult)]
         order_results = [d.message for d in batch if isinstance(d.message, OrderResult)]
         if results:
-            self.applied += self.store.apply_results(results, now_ms())
+            ended = self.store.apply_results(results, now_ms())
+            self.applied += ended
+            metrics.DUPLICATES.labels("leg_result").inc(sum(len(r.results) for r in results) - ended)
             self.on_touched({r.inquiry_id for r in results})
         if order_results:
-            self.applied += self.orders.apply_results(order_results, now_ms())
+            moved = self.orders.apply_results(order_results, now_ms())
+            self.applied += moved
+            metrics.DUPLICATES.labels("order_result").inc(len(order_results) - moved)
         reports = [d.message for d in batch if isinstance(d.message, ControlStatusReport)]
         if reports:
             self.on_reports(reports)

@@ -314,7 +314,9 @@ def print_dead_letter(d: DeadLetter, console: Console) -> None:
     console.print(table)
     console.print(f"key: {inert(shown_key(d.key))}")
     console.print("value:")
-    console.print(plain(render_value(d.value)), markup=False, highlight=False)
+    # Line by line: the pretty JSON's own newlines stay newlines; any inside the data are shown escaped.
+    console.print("\n".join(plain(line) for line in render_value(d.value).split("\n")), markup=False, highlight=False,
+                  soft_wrap=True)
 
 
 def render_value(value: bytes | None) -> str:

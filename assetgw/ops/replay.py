@@ -24,6 +24,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from assetgw.ops.reading import OpsError, partitions_of, reader, scan
+from assetgw.tables import id_column, lines
 from assetgw.terminal import inert
 from infra.clock import SHANGHAI
 from infra.kafka.clients import make_producer  # also installs fetch pacing for the reader
@@ -303,9 +304,11 @@ def print_replay_summary(summary: ReplaySummary, console: Console) -> None:
             table.add_row(inert(mtype), str(count))
         console.print(table)
     if summary.first:
-        table = Table("partition", "offset", "key", "type", title=f"first {len(summary.first)}", title_justify="left", show_edge=False)
-        for s in summary.first:
-            table.add_row(str(s.partition), str(s.offset), inert(s.key), inert(s.type))
+        table = Table(title=f"first {len(summary.first)}", title_justify="left", show_edge=False)
+        id_column(table, "partition:offset · key", (lines(f"{s.partition}:{s.offset}", s.key) for s in summary.first))
+        table.add_column("type", overflow="fold")
+        for s in summary.first:  # the key whole: it is what --key takes
+            table.add_row(lines(f"{s.partition}:{s.offset}", s.key), inert(s.type))
         console.print(table)
     if not summary.executed and summary.matched:
         console.print("[yellow]dry run: nothing was published; add --execute to publish[/yellow]")

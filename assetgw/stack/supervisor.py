@@ -23,10 +23,13 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from importlib.metadata import entry_points
 from pathlib import Path
+from typing import Any
 
 import aiohttp
 
+from assetgw.endpoints import describe
 from connectors.contract.registry import GROUP as CONNECTOR_GROUP
+from infra.clock import now_ms
 from infra.kafka.broker import EmbeddedBroker
 from infra.kafka.topics import ensure_topics
 from infra.processes import make_private, open_private_log, private_child
@@ -116,6 +119,7 @@ class Stack:
             **(env or {}),
         }
         self.metrics_ports: dict[str, int] = {}
+        self.started_ms = now_ms()
         ports_arg = ",".join(f"{k}={p}" for k, p in self.sim_ports.items())
         self.services: dict[str, Service] = {
             "simulator": Service("simulator", ["simulator", "--ports", ports_arg, *(simulator_args or [])],
@@ -144,7 +148,16 @@ class Stack:
     def api_url(self) -> str:
         return f"http://127.0.0.1:{self.api_port}"
 
+    def endpoints(self) -> dict[str, Any]:
+        """Every endpoint of this stack, as ``assetgw.endpoints`` writes them for the commands."""
+        return describe(api=self.api_url, kafka_bootstrap=self.kafka_bootstrap,
+                        topic_prefix=self.env.get("ASSETGW_TOPIC_PREFIX", "assetgw"),
+                        simulators={k: f"http://127.0.0.1:{p}" for k, p in self.sim_ports.items()},
+                        connector_metrics={k: f"http://127.0.0.1:{p}/metrics" for k, p in self.metrics_ports.items()},
+                        data_dir=self.data_dir, started_ms=self.started_ms)
+
     async def start(self, timeout: float = 60.0) -> None:
+        self.started_ms = now_ms()
         make_private(self.logs)
         if self.broker:
             await self.start_broker()

@@ -14,13 +14,14 @@ import sys
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import Any, get_args
 
 import orjson
 from aiohttp import web
 from pydantic import BaseModel
 from pydantic.json_schema import models_json_schema
 
+from schemas.assets import DepositAccount
 from schemas.events import InstitutionEvent
 from schemas.signing import HEADER_KEY_ID, HEADER_NONCE, HEADER_SIGNATURE, HEADER_TIMESTAMP
 from simulators.apps import APIS, CONTROLS_ROUTE, STATUS_ROUTE
@@ -79,6 +80,9 @@ STATUS = Operation(
     StatusBody, (200, '{"as_of_seq", "freezes", "unknown_freeze_ids", "balances", "unknown_asset_ids"}'),
     errors=(400, 401, 404, 429, 503),
 )
+ACCOUNT = ('ACCOUNT = {"account_no", "account_type", "currency" (CNY), "balance_fen" (integer fen), "holders" (id numbers), '
+           '"protected" (bool), "protected_reason"}; account_type one of '
+           + ", ".join(get_args(DepositAccount.model_fields["account_type"].annotation)))
 PAYMENT_METHODS: dict[str, tuple[type[BaseModel], str]] = {
     METHOD: (BizContent, "one debtor's wallets: data.wallets; code 40004 when the app has no such user"),
     BATCH_METHOD: (BatchBizContent, "many debtors of one case: data.results, one {request_id, code, wallets} per subject"),
@@ -88,10 +92,10 @@ PAYMENT_METHODS: dict[str, tuple[type[BaseModel], str]] = {
 OPERATIONS: dict[str, tuple[Operation, ...]] = {
     "bank": (
         Operation("post", "/api/v1/deposit-inquiries", "one debtor's deposit accounts (点对点)", InquiryBody,
-                  (200, '{"request_id", "customer_found", "accounts": [{"account_no", "account_type", "currency", '
-                        '"balance_fen", "holders", "protected", "protected_reason"}]}')),
+                  (200, '{"request_id", "customer_found", "accounts": [ACCOUNT]}; ' + ACCOUNT)),
         Operation("post", "/api/v1/deposit-inquiry-batches", "up to 500 debtors of one case (总对总)", BatchInquiryBody,
-                  (200, '{"batch_id", "results": [{"request_id", "customer_found", "accounts"}]}, in request order')),
+                  (200, '{"batch_id", "results": [{"request_id", "customer_found", "accounts": [ACCOUNT]}]}, in request order; '
+                        + ACCOUNT)),
     ),
     "land": (
         Operation("post", "/requests", "submit one debtor's real-estate inquiry; poll its ticket", InquiryBody,

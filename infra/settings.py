@@ -169,6 +169,7 @@ class Settings:
     body_timeout_s: float
     living_allowance_fen: int
     reconcile_every_s: float
+    log_level: str
     directory: Directory = field(compare=False)
 
     @classmethod
@@ -214,6 +215,7 @@ class Settings:
             body_timeout_s=env.ASSETGW_BODY_TIMEOUT,
             living_allowance_fen=env.ASSETGW_LIVING_ALLOWANCE_FEN,
             reconcile_every_s=env.ASSETGW_RECONCILE_EVERY,
+            log_level=env.ASSETGW_LOG_LEVEL,
             directory=directory,
         )
 

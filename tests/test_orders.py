@@ -6,6 +6,7 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
+import orjson
 import pytest
 
 from tests.helpers import (
@@ -212,7 +213,7 @@ async def test_repeated_idempotency_key_returns_the_first_order(api, simulators,
     assert len(freezes_of(await simulators.ledger(account["institution_id"], account["account_no"]))) == 1
 
 
-async def test_freeze_plan_covers_the_due_money_first_without_over_freezing(api, simulators, population, credential) -> None:
+async def test_freeze_plan_covers_the_due_money_first_without_over_freezing(stack, api, simulators, population, credential) -> None:
     def rich(assets: list) -> bool:
         money = sum(a.value_fen for a in assets if a.kind in ("deposit", "wallet") and not getattr(a, "protected", False))
         return money > 50_000 and any(a.kind == "vehicle" for a in assets) and any(a.kind == "real_estate" for a in assets)
@@ -236,6 +237,10 @@ async def test_freeze_plan_covers_the_due_money_first_without_over_freezing(api,
     key = uuid.uuid4().hex
     status, executed = await post_json(api, f"/v1/cases/{case}/freeze-plan", {**request, "execute": True, "idempotency_key": key})
     assert status == 202 and len(executed["order_ids"]) == len(plan["orders"])
+    # A line per order the plan placed, as for an order an officer places himself.
+    placed = [orjson.loads(line) for line in (stack.logs / "gateway.log").read_text().splitlines()
+              if line.startswith("{") and '"order placed"' in line]
+    assert {p["order_id"] for p in placed if p["via"] == "freeze plan"} >= set(executed["order_ids"])
     orders = [await settled(api, order_id) for order_id in executed["order_ids"]]
     assert {o["status"] for o in orders} == {"applied"}
     status, replay = await post_json(api, f"/v1/cases/{case}/freeze-plan", {**request, "execute": True, "idempotency_key": key})

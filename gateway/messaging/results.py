@@ -68,6 +68,7 @@ class ResultConsumer:
         elif isinstance(payload, ControlStatusReport):
             metrics.RESULTS.labels("control_status", payload.status).inc()
         else:
+            metrics.IGNORED.labels("results", "wrong_type").inc()
             raise UndecodableMessage(f"expected leg or order results, got {type(payload).__name__}")
         return payload
 
@@ -76,10 +77,14 @@ class ResultConsumer:
         order_results = [d.message for d in batch if isinstance(d.message, OrderResult)]
         legs, orders = self.thread.store.legs, self.thread.store.orders
         for chunk in in_slices(results, LEGS_PER_TRANSACTION):
-            self.applied += await self.thread.run(legs.apply_results, chunk, now_ms())
+            ended = await self.thread.run(legs.apply_results, chunk, now_ms())
+            self.applied += ended
+            metrics.DUPLICATES.labels("leg_result").inc(sum(len(r.results) for r in chunk) - ended)
             self.on_touched({r.inquiry_id for r in chunk})
         if order_results:
-            self.applied += await self.thread.run(orders.apply_results, order_results, now_ms())
+            moved = await self.thread.run(orders.apply_results, order_results, now_ms())
+            self.applied += moved
+            metrics.DUPLICATES.labels("order_result").inc(len(order_results) - moved)
         reports = [d.message for d in batch if isinstance(d.message, ControlStatusReport)]
         if reports:
             self.on_reports(reports)

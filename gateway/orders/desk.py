@@ -15,6 +15,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import orjson
+import structlog
 
 from gateway.inquiries.live import LiveAssets
 from gateway.orders.freeze_plan import deposit_cap, plan_freezes
@@ -30,6 +31,8 @@ from schemas.identifiers import court_code
 from schemas.messages import new_id
 from schemas.money import yuan
 from schemas.orders import MAX_TERM_DAYS, MONEY_KINDS, Approval, AssetRef, FreezePlanRequest, OrderCreate
+
+log = structlog.get_logger("orders")
 
 INSTITUTION_KIND_OF = {"deposit": "bank", "wallet": "payment", "real_estate": "land", "vehicle": "vehicle"}
 
@@ -83,6 +86,7 @@ class OrderDesk:
                 return existing, True
             order = self._prepare(uow, body, digest)
             uow.orders.place(order, actor=body.operator)
+        _log_placed([order], "officer")
         self.on_ready()
         return self.get(order.id), False
 
@@ -106,6 +110,7 @@ class OrderDesk:
             body = body.model_copy(update={"amount_fen": amount})
             order = self._prepare(uow, body, _digest(body.model_dump(mode="json")), state=state)
             uow.orders.place(order, actor=body.operator)  # type: ignore[arg-type]
+        _log_placed([order], "watch")
         self.on_ready()
         return self.get(order.id), False
 
@@ -308,15 +313,18 @@ class OrderDesk:
                 "shortfall_fen": max(remaining, 0), "orders": planned, "skipped_protected": plan.skipped_protected,
                 "kept_for_living": plan.kept_for_living, "executed": False,
             }
+            placed_now: list[NewOrder] = []
             if req.execute and planned:
-                result["order_ids"] = self._execute(uow, case_number, req, planned, state)
+                placed_now = self._execute(uow, case_number, req, planned, state)
+                result["order_ids"] = [order.id for order in placed_now]
                 result["executed"] = True
         if result["executed"]:
+            _log_placed(placed_now, "freeze plan")
             self.on_ready()
         return result
 
     def _execute(self, uow: UnitOfWork, case_number: str, req: FreezePlanRequest, planned: list[dict[str, Any]],
-                 state: CaseState) -> list[str]:
+                 state: CaseState) -> list[NewOrder]:
         orders, running, deposits = [], 0, {}  # type: ignore[var-annotated]
         for p in planned:
             body = OrderCreate(
@@ -332,10 +340,18 @@ class OrderDesk:
                 deposits[p["debtor_id_number"]] = deposits.get(p["debtor_id_number"], 0) + p["amount_fen"]
         for order in orders:
             uow.orders.place(order, actor=req.operator)
-        return [order.id for order in orders]
+        return orders
 
     def _plan_view(self, case_number: str, placed: list[OrderRecord], replayed: bool) -> dict[str, Any]:
         return {"case_number": case_number, "executed": True, "replayed": replayed, "order_ids": [o.id for o in placed]}
+
+
+def _log_placed(orders: list[NewOrder], via: str) -> None:
+    """One line per order placed, whatever placed it (an officer, a freeze plan, a watch): once
+    committed, so the log never tells of an order that is not there."""
+    for o in orders:
+        log.info("order placed", order_id=o.id, type=o.type, institution=o.institution_id, case_number=o.case_number,
+                 amount_fen=o.amount_fen, operator=o.operator, via=via)
 
 
 def order_summary(order: OrderRecord) -> dict[str, Any]:

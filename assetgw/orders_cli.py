@@ -22,7 +22,7 @@ from assetgw.tables import cases_table, orders_table, plan_summary, plan_table, 
 from assetgw.terminal import inert
 from schemas.orders import MAX_TERM_DAYS, MONEY_KINDS
 
-ASSET_KIND_AT = {"bank": "deposit", "payment": "wallet", "land": "real_estate", "vehicle": "vehicle"}
+ASSET_KIND_AT = {"bank": "deposit", "payment": "wallet", "land": "real_estate", "vehicle": "vehicle", "equity": "equity", "fund": "fund_account"}
 ORDER_STATUSES = ("requested", "sent", "applied", "partially_applied", "queued", "refused", "failed", "lapsed", "released")
 UNANSWERED = ("requested", "sent")
 

@@ -12,10 +12,14 @@ from schemas.money import Fen
 from schemas.text import Text
 
 OrderType = Literal["freeze", "continue", "unfreeze", "deduct"]
-AssetKind = Literal["deposit", "wallet", "real_estate", "vehicle"]
+AssetKind = Literal["deposit", "wallet", "real_estate", "vehicle", "equity", "fund_account"]
 MONEY_KINDS = ("deposit", "wallet")
-# Longest freeze term per asset kind (days): deposits 1 year, movables 2, real estate 3.
-MAX_TERM_DAYS = {"deposit": 365, "wallet": 365, "vehicle": 730, "real_estate": 1095}
+# Assets the law keeps out of enforcement's reach whatever the order: the order desk refuses any
+# freeze or deduction on them with the asset's legal reason (social insurance, provident fund).
+PROTECTED_KINDS = ("fund_account",)
+# Longest freeze term per asset kind (days): deposits 1 year, movables 2, real estate and other
+# property rights (equity) 3. A fund account is never frozen; its entry only keeps lookups total.
+MAX_TERM_DAYS = {"deposit": 365, "wallet": 365, "vehicle": 730, "real_estate": 1095, "equity": 1095, "fund_account": 365}
 
 # What an institution answers to a control order (an unfreeze is answered ``released``).
 ControlAnswer = Literal["applied", "partially_applied", "queued", "refused", "released"]
@@ -26,7 +30,7 @@ OrderStatus = Literal["requested", "sent", "applied", "partially_applied", "queu
 class AssetRef(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
     kind: AssetKind
-    id: Text = Field(min_length=1, max_length=64, description="account_no, wallet_id, unit_no or plate, as in the report")
+    id: Text = Field(min_length=1, max_length=64, description="account_no, wallet_id, unit_no, plate or holding_no, as in the report")
 
 
 class Documents(BaseModel):
@@ -61,6 +65,8 @@ class OrderCreate(Documents):
 
     @model_validator(mode="after")
     def _fields_for_type(self) -> OrderCreate:
+        if self.asset.kind in PROTECTED_KINDS and self.type in ("freeze", "deduct"):
+            return self  # refused by the order desk, with the asset's own legal reason
         money = self.asset.kind in MONEY_KINDS
         need: list[str] = []
         if self.type == "freeze":

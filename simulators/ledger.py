@@ -7,7 +7,7 @@ order leaves the ledger exactly as it was.
 
 Money (deposit, wallet): a freeze names an exact amount and holds at most what is free; funds
 above the held amounts stay usable. A short freeze keeps capturing later funds. Property
-(vehicle, real estate): a freeze takes the whole asset, further freezes queue (轮候).
+(vehicle, real estate, equity): a freeze takes the whole asset, further freezes queue (轮候).
 
 Changes a court did not ask for in the same breath (funds in and out, captures, promotions, queue
 moves, lapses, releases, deductions) go to the ``emit`` hook as ``(type, at, fields)``, ``fields``
@@ -24,8 +24,8 @@ from datetime import datetime, timedelta
 from typing import Any, Literal
 
 MONEY_KINDS = frozenset({"deposit", "wallet"})
-# Statutory maxima: deposits/funds 1 year, movables 2 years, real estate 3 years.
-MAX_TERM_DAYS: dict[str, int] = {"deposit": 365, "wallet": 365, "vehicle": 730, "real_estate": 1095}
+# Statutory maxima: deposits/funds 1 year, movables 2 years, real estate and other property rights (equity) 3 years.
+MAX_TERM_DAYS: dict[str, int] = {"deposit": 365, "wallet": 365, "vehicle": 730, "real_estate": 1095, "equity": 1095}
 
 FreezeState = Literal["queued", "active", "lapsed", "released"]
 

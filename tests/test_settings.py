@@ -114,8 +114,10 @@ def test_defaults() -> None:
     settings = Settings.from_env()
     assert _as_dict(settings) == DEFAULTS
     assert [i.id for i in settings.directory.of_kind("bank")][-1] == "bank-22"
-    assert len(settings.directory.institutions) == 30  # 28 that answer inquiries, and 2 lodging registries
-    assert len(settings.directory.queryable()) == 28
+    # 22 banks, 3 land registries, 1 vehicle office, 2 payment apps, 4 fund centres, 1 market
+    # regulator answer inquiries; 2 lodging registries only tell events.
+    assert len(settings.directory.institutions) == 35
+    assert len(settings.directory.queryable()) == 33
     assert settings.api_url == "http://127.0.0.1:18080"
 
 

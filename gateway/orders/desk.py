@@ -31,7 +31,8 @@ from schemas.messages import new_id
 from schemas.money import yuan
 from schemas.orders import MAX_TERM_DAYS, MONEY_KINDS, Approval, AssetRef, FreezePlanRequest, OrderCreate
 
-INSTITUTION_KIND_OF = {"deposit": "bank", "wallet": "payment", "real_estate": "land", "vehicle": "vehicle"}
+INSTITUTION_KIND_OF = {"deposit": "bank", "wallet": "payment", "real_estate": "land", "vehicle": "vehicle",
+                       "equity": "equity", "fund_account": "fund"}
 
 
 @dataclass(frozen=True)
@@ -140,6 +141,10 @@ class OrderDesk:
         case = self._case(uow, body.case_number, body.court)
         state = state or CaseState.read(uow, body.case_number)  # read once: every check below uses it
         debtor, asset = self._found_asset(state.found, body.institution_id, body.asset)
+        if asset.get("protected") and body.type in ("freeze", "deduct"):
+            # The institution would refuse it: say so now, with the law's reason, and send nothing.
+            raise OrderRejected(422, "asset.id", f"protected funds cannot be {'frozen' if body.type == 'freeze' else 'deducted'}: "
+                                                 f"{asset.get('protected_reason') or 'protected account'}")
         original = self._check_original(uow, body) if body.original_order_id else None
         if body.type == "freeze":
             self._check_not_over_freezing(case, state, body.asset.kind, body.amount_fen, planned_fen)

@@ -14,6 +14,7 @@ import pytest
 
 from gateway.http.auth import MissingSecret, load_token_secret
 from infra.settings import Settings, SettingsError, _Environment
+from schemas.directory import DEFAULT_COUNTS
 from schemas.signing import load_partner_keys
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -34,6 +35,8 @@ DEFAULTS = {
         "vehicle": "http://127.0.0.1:18103",
         "payment": "http://127.0.0.1:18104",
         "lodging": "http://127.0.0.1:18105",
+        "fund": "http://127.0.0.1:18106",
+        "equity": "http://127.0.0.1:18107",
     },
     "inquiry_deadline_s": 600.0,
     "order_deadline_s": 172800.0,
@@ -148,7 +151,7 @@ def test_empty_means_unset(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("ASSETGW_INSTITUTIONS", "")
     settings = Settings.from_env()
     assert _as_dict(settings) == DEFAULTS
-    assert len(settings.directory.institutions) == 30
+    assert len(settings.directory.institutions) == sum(DEFAULT_COUNTS.values())
 
 
 @pytest.mark.parametrize(("word", "meaning"), [("1", True), ("TRUE", True), ("Yes", True), ("on", True),

@@ -150,7 +150,7 @@ async def phase_bulk(ctx: Ctx) -> None:
     raw = ctx.results.get("raw_ceiling", {}).get("msgs_per_s")
     result["ratio_to_raw_ceiling"] = round(result["legs_per_s"] / raw, 4) if raw else None
     result["connector_processes_per_kind"] = 1
-    result["simulator_latency"] = "0"
+    result["simulator_latency"] = "0; fund centres 20:80, market regulator 30:120 (KIND_LATENCY in run.py)"
     ctx.results["bulk"] = result
     if raw:
         console.print(f"bulk / raw ceiling = [bold]{result['ratio_to_raw_ceiling']:.1%}[/bold]")

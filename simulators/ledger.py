@@ -264,6 +264,30 @@ class AssetLedger:
         self._emit_freeze("deduction_executed", now, freeze, amount_fen=amount_fen, court=court)
         return deduction
 
+    def freeze_and_deduct(self, order_id: str, *, court: str, amount_fen: int | None, enforcement_account: str | None,
+                          now: datetime) -> Deduction:
+        """Control code 08 (冻结并扣划): free funds, up to ``amount_fen``, frozen and moved to the court's
+        account in one step; no freeze is left behind. Funds other courts hold stay where they are;
+        a short balance gives what is free (the record says how much), an account with nothing
+        free refuses."""
+        self.sweep(now)
+        if not self.money:
+            raise Refused(f"freeze-and-deduct applies to money assets only; a {self.kind} cannot be deducted")
+        if self.protected_reason is not None:
+            raise Refused(f"protected funds cannot be deducted: {self.protected_reason}")
+        if not enforcement_account:
+            raise Refused("enforcement_account (the court's 执行款专户) is required for a deduction")
+        if amount_fen is None or amount_fen <= 0:
+            raise Refused("amount_fen must be a positive amount to deduct")
+        take = min(amount_fen, self.available_fen)
+        if take <= 0:
+            raise Refused(f"no free funds to deduct (balance {self.balance_fen} fen, held by freezes {self.held_fen} fen)")
+        self.balance_fen -= take
+        deduction = Deduction(order_id, order_id, court, take, enforcement_account, now)
+        self.deductions.append(deduction)
+        self._emit("funds_deducted", now, {"amount_fen": take, "balance_fen": self.balance_fen, "court": court})
+        return deduction
+
     def credit(self, amount_fen: int, now: datetime) -> None:
         """Funds arrive: short freezes capture first, then the queue moves up."""
         if not self.money:

@@ -160,8 +160,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--latency", default="30:300", help="simulated institution latency MEDIAN_MS:P99_MS (default 30:300)")
     p.add_argument("--activity", default=os.environ.get("ASSETGW_SIM_ACTIVITY_PER_S") or "1", metavar="PER_S",
                    help="simulated background activity per second, so the feeds show life (default ASSETGW_SIM_ACTIVITY_PER_S or 1)")
+    p.add_argument("--store", choices=("sqlite", "postgres"), default=os.environ.get("ASSETGW_STORE", "sqlite"),
+                   help="the gateway's store: sqlite (default, in the data directory) or postgres (a PostgreSQL server "
+                        "started in the data directory, or the one ASSETGW_DATABASE_URL names)")
+    p.add_argument("--gateways", type=int, default=1, metavar="N",
+                   help="gateway instances sharing the work, on consecutive API ports (2 or more need --store postgres)")
     p.add_argument("--ports", choices=("default", "free"), default="default",
-                   help=f"default: API {ports.API}, broker {ports.BROKER}, simulators "
+                   help=f"default: API {ports.API} (and up, one per gateway), broker {ports.BROKER}, simulators "
                         f"{min(ports.SIMULATORS.values())}-{max(ports.SIMULATORS.values())}; free: any free ports")
     p.set_defaults(func=cmd_up)
 

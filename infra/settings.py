@@ -107,6 +107,10 @@ class _Environment(BaseSettings):
     # How often the gateway reconciles its copy of freezes and balances with every institution's
     # ledger, so a lost event cannot leave it wrong for long; 0 turns the schedule off.
     ASSETGW_RECONCILE_EVERY: Annotated[float, Field(ge=0, allow_inf_nan=False)] = 900.0
+    # Where the gateway keeps its store: SQLite in its data directory (one gateway process), or a
+    # PostgreSQL database at ASSETGW_DATABASE_URL, which several gateway processes may share.
+    ASSETGW_STORE: Literal["sqlite", "postgres"] = "sqlite"
+    ASSETGW_DATABASE_URL: str = ""
     # What every component logs: DEBUG, INFO (the default), WARNING or ERROR, in any case.
     ASSETGW_LOG_LEVEL: Annotated[LogLevel, BeforeValidator(lambda v: v.upper() if isinstance(v, str) else v)] = "INFO"
 
@@ -169,6 +173,8 @@ class Settings:
     body_timeout_s: float
     living_allowance_fen: int
     reconcile_every_s: float
+    store: str
+    database_url: str
     log_level: str
     directory: Directory = field(compare=False)
 
@@ -179,6 +185,8 @@ class Settings:
             env = _Environment()
         except ValidationError as exc:
             raise SettingsError("; ".join(_describe(error) for error in exc.errors())) from None
+        if env.ASSETGW_STORE == "postgres" and not env.ASSETGW_DATABASE_URL.startswith(("postgresql://", "postgres://")):
+            raise SettingsError("ASSETGW_DATABASE_URL: ASSETGW_STORE=postgres needs a postgresql:// URL")
         try:
             directory = Directory.from_env()
         except ValueError as exc:  # its message names ASSETGW_INSTITUTIONS
@@ -215,6 +223,8 @@ class Settings:
             body_timeout_s=env.ASSETGW_BODY_TIMEOUT,
             living_allowance_fen=env.ASSETGW_LIVING_ALLOWANCE_FEN,
             reconcile_every_s=env.ASSETGW_RECONCILE_EVERY,
+            store=env.ASSETGW_STORE,
+            database_url=env.ASSETGW_DATABASE_URL,
             log_level=env.ASSETGW_LOG_LEVEL,
             directory=directory,
         )

@@ -160,13 +160,15 @@ async def test_deduction_moves_only_own_frozen_funds_after_a_second_officer_appr
     assert (await get_json(api, f"/v1/orders/{freeze['id']}"))["result"]["held_fen"] == 6_000
 
 
-async def test_protected_account_is_refused_by_the_institution(api, simulators, population, credential) -> None:
+async def test_protected_account_is_refused_at_the_desk(api, simulators, population, credential) -> None:
+    """The institution would refuse it (tests/test_ledgers.py): the desk says so first, sending nothing."""
     debtor = pick(population, has_account(1, protected=True))
     case, assets = await open_case(api, debtor, credential)
     account = first(assets, "deposit", protected=True)
-    order = await place(api, order_body("freeze", case, COURT_A, account, credential, amount_fen=1, term_days=30))
-    assert order["status"] == "refused" and account["protected_reason"] in order["result"]["reason"]
-    assert freezes_of(await simulators.ledger(account["institution_id"], account["account_no"]), "applied") == []
+    status, err = await post_json(api, "/v1/orders", order_body("freeze", case, COURT_A, account, credential, amount_fen=1, term_days=30))
+    assert status == 422 and err["errors"][0]["field"] == "asset.id" and account["protected_reason"] in err["errors"][0]["message"]
+    assert (await get_json(api, f"/v1/orders?case_number={case}"))["orders"] == []
+    assert freezes_of(await simulators.ledger(account["institution_id"], account["account_no"])) == []
 
 
 async def test_unfreeze_must_name_the_freeze(api, simulators, population, credential) -> None:

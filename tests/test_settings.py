@@ -14,6 +14,7 @@ import pytest
 
 from gateway.http.auth import MissingSecret, load_token_secret
 from infra.settings import Settings, SettingsError, _Environment, log_level
+from schemas.directory import DEFAULT_COUNTS
 from schemas.signing import load_partner_keys
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -34,6 +35,8 @@ DEFAULTS = {
         "vehicle": "http://127.0.0.1:18103",
         "payment": "http://127.0.0.1:18104",
         "lodging": "http://127.0.0.1:18105",
+        "fund": "http://127.0.0.1:18106",
+        "equity": "http://127.0.0.1:18107",
     },
     "institution_urls": {},
     "inquiry_deadline_s": 600.0,
@@ -56,6 +59,8 @@ DEFAULTS = {
     "body_timeout_s": 60.0,
     "living_allowance_fen": 90_000,
     "reconcile_every_s": 900.0,
+    "store": "sqlite",
+    "database_url": "",
     "log_level": "INFO",
 }
 
@@ -97,6 +102,8 @@ READS = [
     ("ASSETGW_BODY_TIMEOUT", "7.5", "body_timeout_s", 7.5),
     ("ASSETGW_LIVING_ALLOWANCE_FEN", "0", "living_allowance_fen", 0),
     ("ASSETGW_RECONCILE_EVERY", "0", "reconcile_every_s", 0.0),
+    ("ASSETGW_STORE", "sqlite", "store", "sqlite"),  # postgres needs a URL too: test_a_postgres_store_needs_its_url
+    ("ASSETGW_DATABASE_URL", "postgresql://gw@db/assetgw", "database_url", "postgresql://gw@db/assetgw"),
     ("ASSETGW_LOG_LEVEL", "debug", "log_level", "DEBUG"),
     # One institution at its own base URL (a partner's implementation under test); not a field of
     # the model: one variable per institution of the directory.
@@ -120,8 +127,10 @@ def test_defaults() -> None:
     settings = Settings.from_env()
     assert _as_dict(settings) == DEFAULTS
     assert [i.id for i in settings.directory.of_kind("bank")][-1] == "bank-22"
-    assert len(settings.directory.institutions) == 30  # 28 that answer inquiries, and 2 lodging registries
-    assert len(settings.directory.queryable()) == 28
+    # 22 banks, 3 land registries, 1 vehicle office, 2 payment apps, 4 fund centres, 1 market
+    # regulator answer inquiries; 2 lodging registries only tell events.
+    assert len(settings.directory.institutions) == 35
+    assert len(settings.directory.queryable()) == 33
     assert settings.api_url == "http://127.0.0.1:18080"
 
 
@@ -152,7 +161,7 @@ def test_empty_means_unset(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("ASSETGW_INSTITUTIONS", "")
     settings = Settings.from_env()
     assert _as_dict(settings) == DEFAULTS
-    assert len(settings.directory.institutions) == 30
+    assert len(settings.directory.institutions) == sum(DEFAULT_COUNTS.values())
 
 
 @pytest.mark.parametrize(("word", "meaning"), [("1", True), ("TRUE", True), ("Yes", True), ("on", True),

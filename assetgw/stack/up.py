@@ -24,14 +24,18 @@ WATCH_EVERY_S = 0.5  # how soon an exit is noticed (and a dead child reaped)
 async def run_up(args: argparse.Namespace, stop: asyncio.Event) -> None:
     bootstrap = os.environ.get("KAFKA_BOOTSTRAP")
     stack = Stack(Path(args.data_dir), engine=args.engine, kafka_bootstrap=bootstrap, ports=args.ports,
-                  simulator_args=["--latency", args.latency, "--activity", args.activity])
+                  simulator_args=["--latency", args.latency, "--activity", args.activity],
+                  store=args.store, gateways=args.gateways)
     where = f"cluster {bootstrap}" if bootstrap else f"embedded {args.engine} broker on {stack.kafka_bootstrap}"
     console.print(f"starting asset-gateway on the {where} …")
     started = time.monotonic()
     try:
         await stack.start()
-        console.print(f"[green]up in {time.monotonic() - started:.1f}s[/green]: API {stack.api_url}  "
+        console.print(f"[green]up in {time.monotonic() - started:.1f}s[/green]: API {' · '.join(stack.api_urls)}  "
                       f"(logs in {stack.logs}; Ctrl-C stops everything)")
+        if args.store == "postgres":
+            console.print(f"  store: PostgreSQL, {len(stack.api_urls)} gateway instance(s) sharing it; any API URL serves every request",
+                          markup=False)
         console.print(f"  try: export ASSETGW_API={stack.api_url} ASSETGW_TOKEN=$(assetgw token --officer A1 "
                       "--court 石家庄市裕华区人民法院 --court-code 冀0108 --role officer --credential ZF20886323)", markup=False)
         console.print('       curl -H "Authorization: Bearer $ASSETGW_TOKEN" $ASSETGW_API/v1/institutions', markup=False)

@@ -30,11 +30,12 @@ from schemas.directory import Directory
 from schemas.identifiers import court_code
 from schemas.messages import new_id
 from schemas.money import yuan
-from schemas.orders import MAX_TERM_DAYS, MONEY_KINDS, Approval, AssetRef, FreezePlanRequest, OrderCreate
+from schemas.orders import DEDUCTING, MAX_TERM_DAYS, MONEY_KINDS, Approval, AssetRef, FreezePlanRequest, OrderCreate
 
 log = structlog.get_logger("orders")
 
-INSTITUTION_KIND_OF = {"deposit": "bank", "wallet": "payment", "real_estate": "land", "vehicle": "vehicle"}
+INSTITUTION_KIND_OF = {"deposit": "bank", "wallet": "payment", "real_estate": "land", "vehicle": "vehicle",
+                       "equity": "equity", "fund_account": "fund"}
 
 
 @dataclass(frozen=True)
@@ -140,13 +141,18 @@ class OrderDesk:
             raise OrderRejected(422, "institution_id", f"unknown institution {body.institution_id!r}")
         if INSTITUTION_KIND_OF[body.asset.kind] != institution.kind:
             raise OrderRejected(422, "asset.kind", f"a {institution.kind} institution holds no {body.asset.kind}")
-        if body.type == "deduct":
+        if body.type in DEDUCTING:
             self._check_enforcement_account(body)
         case = self._case(uow, body.case_number, body.court)
         state = state or CaseState.read(uow, body.case_number)  # read once: every check below uses it
         debtor, asset = self._found_asset(state.found, body.institution_id, body.asset)
+        if asset.get("protected") and body.type in ("freeze", *DEDUCTING):
+            # The institution would refuse it: say so now, with the law's reason, and send nothing.
+            raise OrderRejected(422, "asset.id", f"protected funds cannot be {'frozen' if body.type == 'freeze' else 'deducted'}: "
+                                                 f"{asset.get('protected_reason') or 'protected account'}")
         original = self._check_original(uow, body) if body.original_order_id else None
-        if body.type == "freeze":
+        if body.type in ("freeze", "freeze_deduct"):
+            # Freezing and deducting at once takes no more than a freeze could: what remains due.
             self._check_not_over_freezing(case, state, body.asset.kind, body.amount_fen, planned_fen)
             if body.asset.kind == "deposit":
                 # What the freeze holds at once: beyond the balance it only captures later funds.
@@ -269,7 +275,7 @@ class OrderDesk:
             order = _existing(uow.orders.get(order_id), order_id)
             now = now_ms()
             problem = None
-            if order.type != "deduct":
+            if order.type not in DEDUCTING:
                 problem = OrderRejected(422, "order_id", "only deductions need a second officer's approval")
             elif order.approved_at is not None or order.status != "requested":
                 problem = OrderRejected(409, "order_id", f"already approved by {order.checker}")
@@ -364,7 +370,7 @@ def order_summary(order: OrderRecord) -> dict[str, Any]:
         "documents": {"ruling_number": order.ruling_number, "notice_number": order.notice_number,
                       "officer_credentials": list(order.officer_credentials)},
         "operator": order.operator, "checker": order.checker, "approved_at": shown(order.approved_at),
-        "awaiting_approval": order.type == "deduct" and order.approved_at is None and order.status == "requested",
+        "awaiting_approval": order.type in DEDUCTING and order.approved_at is None and order.status == "requested",
         "original_order_id": order.original_order_id, "enforcement_account": order.enforcement_account,
         "idempotency_key": unscoped_key(order.idempotency_key), "created_at": shown(order.created_at),
         "sent_at": shown(order.sent_at), "updated_at": shown(order.updated_at),

@@ -16,7 +16,7 @@ from gateway.http.routes.watches import case_number_query
 from gateway.orders.desk import OrderDesk, OrderRejected, order_summary, order_view
 from gateway.store.records import OrderFilter
 from infra import metrics
-from schemas.orders import Approval, FreezePlanRequest, OrderCreate, OrderStatus, OrderType
+from schemas.orders import DEDUCTING, Approval, FreezePlanRequest, OrderCreate, OrderStatus, OrderType
 
 log = structlog.get_logger("orders")
 
@@ -34,7 +34,7 @@ async def create_order(request: web.Request) -> web.Response:
     body = await read_model(request, OrderCreate)
     require_case(request, body.case_number, court=body.court)
     require_credentials(request, body.officer_credentials)
-    if body.type == "deduct":
+    if body.type in DEDUCTING:
         require_role(request, "deduct")
     body = body.model_copy(update={"operator": require_self(request, body.operator, "operator")})
     try:

@@ -7,6 +7,7 @@ from collections.abc import Iterable
 
 import orjson
 
+from gateway.store import rows
 from gateway.store.records import (
     BatchProgress,
     BatchRecord,
@@ -17,7 +18,6 @@ from gateway.store.records import (
     NewBatch,
     NewInquiry,
 )
-from gateway.store.sqlite import rows
 from gateway.store.sqlite.cases import record_case_event
 from gateway.store.sqlite.connection import Transaction
 from schemas.assets import asset_id

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import re
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
@@ -28,11 +29,9 @@ from schemas.signing import HEADER_KEY_ID, HEADER_NONCE, HEADER_SIGNATURE, HEADE
 from simulators.apps import APIS, CONTROLS_ROUTE, STATUS_ROUTE
 from simulators.apps.common import BatchInquiryBody, InquiryBody
 from simulators.apps.control_status import StatusBody
-from simulators.apps.equity import PAGE_SIZE
 from simulators.apps.event_feed import MAX_LIMIT, MAX_WAIT_S
-from simulators.apps.fund import MAX_SUBJECTS as FUND_MAX_SUBJECTS
+from simulators.apps.fund import BODIES as FUND_BODIES
 from simulators.apps.fund import Envelope as FundEnvelope
-from simulators.apps.fund import QueryBody as FundQuery
 from simulators.apps.payment import (
     BATCH_METHOD,
     CONTROL_METHOD,
@@ -123,28 +122,30 @@ OPERATIONS: dict[str, tuple[Operation, ...]] = {
                   errors=(401, 404, 429, 503)),
     ),
     "lodging": (),
-    "fund": (
-        Operation("post", "/exchange", "the provincial data exchange: head.jydm names the transaction, body carries it",
-                  FundEnvelope,
-                  (200, '{"head": {"jylsh", "jydm", "fhdm", "fhxx"}, "body"}: fhdm 0000 done, 1001 refused (whole batch: '
-                        'an unregistered credential), 1002 unknown transaction. CX01 (body FundQuery, up to '
-                        f'{FUND_MAX_SUBJECTS} subjects) → body {{"cxjg": [{{"xh", "cxzt" ("1" found, "0" none), "zhxx": '
-                        '[{"grzh", "xzlx" (GJJ provident fund, SB social insurance), "zhye" (balance, fen), "zhzt", "bhyy" '
-                        '(why it is protected)}]}]}, in subject order. KZ01 (body ControlOrder) → body: the control record, '
-                        'always refused with the legal reason (these funds may not be frozen or deducted)')),
-    ),
     "equity": (
-        Operation("post", "/v2/shareholder-searches", "a search over up to 500 subjects of one case; read it page by page",
-                  BatchInquiryBody, (201, '{"search_id", "total_rows", "page_size", "pages"}')),
-        Operation("get", "/v2/shareholder-searches/{search_id}", "one page of a search's rows, subjects in request order",
+        Operation("post", "/v2/shareholder-searches", "a shareholder search for up to 500 debtors of one case", BatchInquiryBody,
+                  (201, '{"search_id", "total_rows", "page_size", "pages"}; read it page by page')),
+        Operation("get", "/v2/shareholder-searches/{search_id}", "one page of a search's rows",
                   ok=(200, '{"search_id", "page", "pages", "total_rows", "rows": [{"request_id", "holding_no", "company_name", '
-                           '"company_uscc", "registered_capital_fen", "subscribed_fen", "holding_bp", "value_fen"}]}; '
-                           f'{PAGE_SIZE} rows a page; a subject with no row holds no equity here'),
-                  query=(_query("page", "the page, from 1", 1, 10**6),)),
-        Operation("get", "/v2/publicity/{company_uscc}", "the freezes in effect on shares of one company (the public notice board)",
-                  ok=(200, '{"company_uscc", "freezes": [{"holding_no", "holding_bp", "court", "case_number", '
-                           '"status" (applied or queued), "start_date", "end_date"}]}')),
+                           '"company_uscc", "registered_capital_fen", "subscribed_fen", "holding_bp", "value_fen"}]}'),
+                  query=(_query("page", "1-based page number (default 1)", 1, 10**6),)),
+        Operation("get", "/v2/publicity/{company_uscc}", "the public notice board: freezes in effect on shares of the company",
+                  ok=(200, "the freezes on shares of that company (court, case, holding, dates)")),
     ),
+    "fund": (
+        Operation("post", "/exchange", "the provincial exchange envelope: head.jydm names the transaction", FundEnvelope,
+                  (200, '{"head": {"jylsh", "jydm", "fhdm", "fhxx"}, "body"}: fhdm 0000 done, 1001 refused, '
+                        '1002 unknown transaction; CX01 answers body.cxjg, one {xh, cxzt, zhxx} per subject; '
+                        'KZ01 answers a control record, always refused (these funds may not be controlled)'),
+                  errors=(400, 401, 404, 429, 503)),
+    ),
+}
+# Kinds whose one endpoint takes an envelope whose inner body's shape follows a code in it: the
+# request is documented as one variant per code. (schema name, envelope, code's place, body field, codes)
+VARIANTS: dict[str, tuple[str, type[BaseModel], Callable[[str], dict[str, Any]], str, dict[str, tuple[type[BaseModel], str]]]] = {
+    "payment": ("PaymentRequest", Envelope, lambda code: {"method": {"const": code}}, "biz_content", PAYMENT_METHODS),
+    "fund": ("FundRequest", FundEnvelope, lambda code: {"head": {"properties": {"jydm": {"const": code}}}}, "body",
+             {code: (model, f"transaction {code}") for code, model in FUND_BODIES.items()}),
 }
 ERRORS = {
     400: "bad_request: the body does not fit; errors names every field at fault",
@@ -163,10 +164,8 @@ def operations(kind: str) -> tuple[Operation, ...]:
 
 def _schemas(kind: str) -> dict[str, Any]:
     models = {op.body for op in operations(kind) if op.body} | {InstitutionEvent}
-    if kind == "payment":
-        models |= {model for model, _ in PAYMENT_METHODS.values()}
-    if kind == "fund":  # the envelope's body by transaction code
-        models |= {FundQuery, ControlOrder}
+    if kind in VARIANTS:
+        models |= {model for model, _ in VARIANTS[kind][4].values()}
     _, defs = models_json_schema([(m, "validation") for m in sorted(models, key=lambda m: m.__name__)],
                                  ref_template="#/components/schemas/{model}")
     schemas = defs.get("$defs", {})
@@ -174,29 +173,30 @@ def _schemas(kind: str) -> dict[str, Any]:
         "error": {"type": "string"}, "reason": {"type": "string"},
         "errors": {"type": "array", "description": "every field at fault (400 only)", "items": {
             "type": "object", "properties": {"field": {"type": "string"}, "message": {"type": "string"}}}}}}
-    if kind == "payment":  # one envelope per method: biz_content's shape follows the method
-        schemas["PaymentRequest"] = {"oneOf": [
-            {"allOf": [{"$ref": "#/components/schemas/Envelope"}], "title": method, "description": what,
-             "properties": {"method": {"const": method}, "biz_content": {"$ref": f"#/components/schemas/{model.__name__}"}}}
-            for method, (model, what) in PAYMENT_METHODS.items()]}
+    if kind in VARIANTS:  # one envelope per code: the inner body's shape follows the code
+        name, envelope, code_at, body_field, codes = VARIANTS[kind]
+        schemas[name] = {"oneOf": [
+            {"allOf": [{"$ref": f"#/components/schemas/{envelope.__name__}"}], "title": code, "description": what,
+             "properties": {**code_at(code), body_field: {"$ref": f"#/components/schemas/{model.__name__}"}}}
+            for code, (model, what) in codes.items()]}
     return schemas
 
 
 def _operation(kind: str, op: Operation) -> dict[str, Any]:
     status, description = op.ok
     out: dict[str, Any] = {
-        "summary": op.summary, "operationId": f"{kind}_{op.method}_{op.path.strip('/').replace('/', '_').strip('{}')}",
+        "summary": op.summary, "operationId": f"{kind}_{op.method}_" + re.sub(r"[^a-z0-9]+", "_", op.path.lower()).strip("_"),
         "parameters": [{"name": "inst", "in": "path", "required": True, "description": f"the {kind} institution's id, e.g. {kind}-01",
                         "schema": {"type": "string"}},
                        *({"name": name, "in": "path", "required": True, "schema": {"type": "string"}}
-                         for name in re.findall(r"{(\w+)}", op.path)), *op.query],
+                         for name in re.findall(r"\{(\w+)\}", op.path)), *op.query],
         "responses": {str(status): {"description": description, "content": {"application/json": {"schema": {"type": "object"}}}},
                       **{str(e): {"description": ERRORS[e], "content": {"application/json": {
                           "schema": {"$ref": "#/components/schemas/Error"}}}} for e in op.errors}},
         **op.extra,
     }
     if op.body is not None:
-        name = "PaymentRequest" if kind == "payment" and op.body is Envelope else op.body.__name__
+        name = VARIANTS[kind][0] if kind in VARIANTS and op.body is VARIANTS[kind][1] else op.body.__name__
         out["requestBody"] = {"required": True, "content": {"application/json": {"schema": {"$ref": f"#/components/schemas/{name}"}}}}
     return out
 

@@ -471,11 +471,11 @@ def metric_total(text: str, name: str, labels: str = "") -> float:
 
 # --- ops tools ----------------------------------------------------------------------------------
 
-async def run_cli(stack: Stack, *args: str, env: dict[str, str] | None = None) -> tuple[int, str, str]:
+async def run_cli(stack: Stack, *args: str, env: dict[str, str] | None = None, timeout: float = 60) -> tuple[int, str, str]:
     """``assetgw ARGS`` as ops run it against the stack: (exit code, stdout, stderr)."""
     proc = await asyncio.create_subprocess_exec(sys.executable, "-m", "assetgw.cli", *args, env={**stack.env, **(env or {})},
                                                 stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
-    out, err = await asyncio.wait_for(proc.communicate(), 60)
+    out, err = await asyncio.wait_for(proc.communicate(), timeout)
     return proc.returncode or 0, out.decode(), err.decode()
 
 

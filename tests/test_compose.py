@@ -10,6 +10,7 @@ import pytest
 import yaml
 
 from assetgw.stack.supervisor import registered_kinds
+from schemas.ports import SIMULATORS
 
 COMPOSE = Path(__file__).resolve().parent.parent / "docker-compose.yml"
 
@@ -31,7 +32,11 @@ def test_kafka_keeps_its_log_in_its_volume(services: dict[str, Any]) -> None:
 
 
 def test_connectors_wait_for_the_simulators_health(services: dict[str, Any]) -> None:
-    assert services["simulator"]["healthcheck"]["test"], "the simulator needs a healthcheck for service_healthy"
+    check = " ".join(services["simulator"]["healthcheck"]["test"])
+    missing = [kind for kind, port in SIMULATORS.items() if str(port) not in check]
+    assert not missing, f"the simulator's healthcheck does not ask {missing}"
+    env = services["gateway"]["environment"]
+    assert {k: env.get(f"ASSETGW_SIM_URL_{k.upper()}") for k in SIMULATORS} == {k: f"http://simulator:{p}" for k, p in SIMULATORS.items()}
     connectors = {n: s for n, s in services.items() if n.startswith("connector-")}
     assert set(connectors) == {f"connector-{k}" for k in registered_kinds()}, "one connector service per plug-in"
     for name, service in connectors.items():

@@ -5,13 +5,14 @@ as duplicates. Through the real broker, gateway and CLI."""
 
 from __future__ import annotations
 
+import sqlite3
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import aiohttp
 import orjson
 
-from assetgw.ops.rebuild import rebuild
+from assetgw.ops.rebuild import compare, rebuild
 from infra.kafka.topics import legs_topic, results_topic
 from tests.helpers import metric_total, open_case, ops_settings, pick, run_cli, wait_for
 
@@ -57,7 +58,15 @@ async def test_mistaken_replay_is_refused_then_absorbed_and_rebuild_skips_it(sta
     rebuilt = await rebuild(ops_settings(stack), tmp_path / "rebuilt.sqlite3")
     assert rebuilt.skipped[(results, "inquiry.legs.requested")] >= forced["published"]
     assert any(results in line and "inquiry.legs.requested" in line for line in rebuilt.skipped_lines())
-    code, out, err = await run_cli(stack, "rebuild", "--out", str(tmp_path / "cli.sqlite3"), "--json")
+    code, out, err = await run_cli(stack, "rebuild", "--out", str(tmp_path / "cli.sqlite3"), "--json", timeout=180)
     assert code in (0, 1) and "AttributeError" not in err, err  # 1: the stores differ (other tests' work in flight)
     assert any(s["topic"] == results and s["type"] == "inquiry.legs.requested" for s in orjson.loads(out)["skipped"])
     assert "skipped" in err and "inquiry.legs.requested" in err
+
+    # A difference is told field by field, by name.
+    with sqlite3.connect(rebuilt.path) as db:
+        leg_id, status = db.execute("SELECT id, status FROM legs WHERE status IN ('found', 'not_found') LIMIT 1").fetchone()
+        db.execute("UPDATE legs SET status = 'refused' WHERE id = ?", (leg_id,))
+    report = compare(stack.data_dir / "gateway.sqlite3", rebuilt.path, examples=10**6)
+    [changed] = [d for d in report["legs"]["different"] if d["id"] == leg_id]
+    assert changed["fields"] == {"status": {"live": status, "rebuilt": "refused"}}

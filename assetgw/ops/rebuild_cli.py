@@ -43,8 +43,8 @@ async def run_rebuild(args: argparse.Namespace) -> int:
         console.print(f"rebuilt store: {out}", soft_wrap=True)
         for table in ("inquiries", "legs", "orders"):
             t = report[table]
-            console.print(f"{table:10} live {t['live']:>7} · rebuilt {t['rebuilt']:>7} · only live {t['only_live_count']} · "
-                          f"only rebuilt {t['only_rebuilt_count']} · different {t['different_count']}")
+            console.print(f"{table:9} live {t['live']:>5} · rebuilt {t['rebuilt']:>5} · only live {t['only_live_count']} · "
+                          f"only rebuilt {t['only_rebuilt_count']} · differ {t['different_count']}", soft_wrap=True)
             for d in t["different"]:
                 console.print(f"  {inert(d['id'])}", soft_wrap=True)
                 for name, values in d["fields"].items():

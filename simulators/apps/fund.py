@@ -29,6 +29,7 @@ from pydantic import BaseModel, Field
 from schemas.assets import FundAccount
 from simulators.apps.common import (
     REFUSAL_UNREGISTERED,
+    BodyInvalid,
     SimContext,
     WireModel,
     holdings,
@@ -87,6 +88,8 @@ async def exchange(request: web.Request) -> web.Response:
         envelope = validate(Envelope, await read_json(request))
         model = BODIES.get(envelope.head.jydm)
         body = validate(model, envelope.body) if model is not None else None
+    except BodyInvalid as exc:  # every field at fault at once, as every kind answers
+        raise http_error(web.HTTPBadRequest, "bad_request", str(exc), exc.problems) from None
     except ValueError as exc:
         raise http_error(web.HTTPBadRequest, "bad_request", str(exc)) from None
     if (fault := await misbehave(request, ctx, inst)) is not None:

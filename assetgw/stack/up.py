@@ -22,7 +22,11 @@ WATCH_EVERY_S = 0.5  # how soon an exit is noticed (and a dead child reaped)
 
 async def run_up(args: argparse.Namespace, stop: asyncio.Event) -> None:
     bootstrap = os.environ.get("KAFKA_BOOTSTRAP")
+    from simulators.population import registered_credentials
+
+    # The console's demo sign-in: demo officers presenting credentials the simulated institutions know.
     stack = Stack(Path(args.data_dir), engine=args.engine, kafka_bootstrap=bootstrap, ports=args.ports,
+                  env={"ASSETGW_CONSOLE_DEMO": ",".join(registered_credentials()[:2])},
                   simulator_args=["--latency", args.latency, "--activity", args.activity])
     where = f"cluster {bootstrap}" if bootstrap else f"embedded {args.engine} broker on {stack.kafka_bootstrap}"
     console.print(f"starting asset-gateway on the {where} …")
@@ -31,6 +35,8 @@ async def run_up(args: argparse.Namespace, stop: asyncio.Event) -> None:
         await stack.start()
         console.print(f"[green]up in {time.monotonic() - started:.1f}s[/green]: API {stack.api_url}  "
                       f"(logs in {stack.logs}; Ctrl-C stops everything)")
+        console.print(f"  console: {stack.api_url}/ — demo sign-in on (张明 DEMO-A1 places, 李华 DEMO-B2 approves deductions)",
+                      markup=False)
         console.print(f"  try: export ASSETGW_API={stack.api_url} ASSETGW_TOKEN=$(assetgw token --officer A1 "
                       "--court 石家庄市裕华区人民法院 --court-code 冀0108 --role officer --credential ZF20886323)", markup=False)
         console.print('       curl -H "Authorization: Bearer $ASSETGW_TOKEN" $ASSETGW_API/v1/institutions', markup=False)

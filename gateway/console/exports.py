@@ -34,7 +34,9 @@ async def _case(api: GatewayApi, case_number: str) -> tuple[dict, list[dict]]:
 async def printable(request: web.Request, session: Session, api: GatewayApi) -> web.Response:
     case, reports = await _case(api, request.match_info["case_number"])
     reports.sort(key=lambda r: -r["totals_fen"].get("all", 0))
-    return render(request, "report.html", case=case, reports=reports, printed_at=shown(now_ms()))
+    holding = [r for r in reports if any(r["assets"].values())]
+    nothing = [r for r in reports if not any(r["assets"].values())]  # one line each, not a page each
+    return render(request, "report.html", case=case, holding=holding, nothing=nothing, printed_at=shown(now_ms()))
 
 
 @page

@@ -56,5 +56,8 @@ def see_other(location: str) -> web.Response:
 def same_origin(request: web.Request) -> bool:
     """Forms posted before there is a session (signing in) carry no form token: the browser's
     Origin header must then be this site's, so another site cannot sign an officer in as someone else."""
+    fetched_from = request.headers.get("Sec-Fetch-Site")  # set by every current browser, not by scripts
+    if fetched_from is not None:
+        return fetched_from in ("same-origin", "none")
     origin = request.headers.get("Origin")
     return origin is None or origin == f"{request.scheme}://{request.host}"

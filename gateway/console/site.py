@@ -20,7 +20,7 @@ STATIC = Path(__file__).parent / "static"
 CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; font-src 'self'; connect-src 'self'; "
        "object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'")
 HEADERS = {"Content-Security-Policy": CSP, "X-Content-Type-Options": "nosniff", "X-Frame-Options": "DENY",
-           "Referrer-Policy": "no-referrer", "Cross-Origin-Opener-Policy": "same-origin"}
+           "Referrer-Policy": "same-origin", "Cross-Origin-Opener-Policy": "same-origin"}
 
 
 async def _headers(request: web.Request, response: web.StreamResponse) -> None:

@@ -80,9 +80,11 @@ function charts() {
   const holder = document.getElementById("charts");
   if (!holder || typeof uPlot === "undefined") return;
   const plots = {};
+  // One minute of data would otherwise stretch over years: show at least ten minutes around it.
+  const padded = (u, min, max) => (max - min < 600 ? [min - 300, max + 300] : [min, max]);
   const draw = (id, series, data) => {
     const el = document.getElementById(id);
-    const opts = { width: el.clientWidth || 560, height: 240, series: [{}, ...series], scales: { x: { time: true } } };
+    const opts = { width: el.clientWidth || 560, height: 240, series: [{}, ...series], scales: { x: { time: true, range: padded } } };
     if (plots[id]) { plots[id].setData(data); return; }
     plots[id] = new uPlot(opts, data, el);
   };

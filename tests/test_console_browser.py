@@ -28,9 +28,10 @@ from simulators.population import registered_credentials
 from tests.helpers import CASE, SEED, bulk_debtors, new_case_number, officer_token, rich_debtor
 
 webdriver = pytest.importorskip("selenium.webdriver")
-from selenium.common.exceptions import StaleElementReferenceException, WebDriverException  # noqa: E402
+from selenium.common.exceptions import StaleElementReferenceException, TimeoutException, WebDriverException  # noqa: E402
 from selenium.webdriver.chrome.service import Service  # noqa: E402
 from selenium.webdriver.common.by import By  # noqa: E402
+from selenium.webdriver.common.print_page_options import PrintOptions  # noqa: E402
 from selenium.webdriver.support.ui import WebDriverWait  # noqa: E402
 
 pytestmark = pytest.mark.skipif(not (shutil.which("chromium") and shutil.which("chromedriver")),
@@ -115,6 +116,17 @@ class Officer:
         return self.find(f"#fig-{name}").text
 
 
+def _print(driver: Any) -> str:
+    """The report's first pages as Chromium prints them (Page.printToPDF). Embedding the CJK font
+    can take chromedriver's renderer timeout (10 s) on a loaded machine: one more try then."""
+    options = PrintOptions()
+    options.page_ranges = ["1-2"]
+    try:
+        return driver.print_page(options)
+    except TimeoutException:
+        return driver.print_page(options)
+
+
 def officer_day(base: str, case_number: str, csv_text: str, csv_path: Path, token_a: str, token_b: str) -> dict[str, Any]:
     driver = _browser()
     try:
@@ -193,7 +205,7 @@ def officer_day(base: str, case_number: str, csv_text: str, csv_path: Path, toke
         me.go(f"/console/cases/{quote(case_number, safe='')}/report")
         me.wait(lambda: me.all(".report-debtor"), 30, "the report")
         me.shot("report")
-        pdf = base64.b64decode(driver.print_page())
+        pdf = base64.b64decode(_print(driver))
         cookies = {c["name"]: c["value"] for c in driver.get_cookies()}
         return {"asset_ids": asset_ids, "progress_seen": progress_seen, "deducted": (deducted_before, deducted_after),
                 "pdf": pdf, "cookies": cookies}

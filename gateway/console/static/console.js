@@ -84,7 +84,8 @@ function charts() {
   const padded = (u, min, max) => (max - min < 600 ? [min - 300, max + 300] : [min, max]);
   const draw = (id, series, data) => {
     const el = document.getElementById(id);
-    const opts = { width: el.clientWidth || 560, height: 240, series: [{}, ...series], scales: { x: { time: true, range: padded } } };
+    const opts = { width: el.clientWidth || 560, height: 240, series: [{}, ...series], scales: { x: { time: true, range: padded } },
+                   tzDate: (ts) => uPlot.tzDate(new Date(ts * 1e3), "Asia/Shanghai") };  // as officers read time
     if (plots[id]) { plots[id].setData(data); return; }
     plots[id] = new uPlot(opts, data, el);
   };

@@ -144,3 +144,18 @@ async def test_no_page_links_carry_personal_data(console) -> None:
             assert r.status == 200, (path, await r.text())
             links = re.findall(r'(?:href|action|hx-get|data-stream|data-src)="([^"]*)"', await r.text())
             assert links and not any(re.search(r"\d{17}[\dX]", link) for link in links), links
+
+
+async def test_the_routes_behind_the_console_check_the_court_and_count_nothing_in_an_empty_court(console) -> None:
+    server, _ = console
+    headers = {"Authorization": f"Bearer {token(['officer'])}"}
+    async with aiohttp.ClientSession(str(server.make_url("/")), headers=headers) as api:
+        async with api.get("/v1/figures") as r:
+            figures = await r.json()
+            assert r.status == 200
+            assert (figures["inquiries"], figures["legs_sent"], figures["answers"], figures["frozen_fen"]) == (0, 0, 0, 0)
+            assert figures["institutions"] == [] and figures["timeline"]["points"] == []
+        async with api.get("/v1/cases/(2025)冀0102执1号/reports") as r:  # another court's case
+            assert r.status == 403 and (await r.json())["errors"][0]["field"] == "case_number"
+        async with api.get("/v1/cases/(2025)冀0108执1号/reports") as r:
+            assert r.status == 200 and (await r.json())["reports"] == []

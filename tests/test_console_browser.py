@@ -113,7 +113,8 @@ class Officer:
 
     def figure(self, name: str) -> str:
         self.go("/console/dashboard")
-        return self.find(f"#fig-{name}").text
+        return self.wait(lambda: self.driver.execute_script(  # read in the page: htmx replaces the cards every 5 s
+            "const e = document.getElementById(arguments[0]); return e && e.textContent.trim();", f"fig-{name}"), 30, name)
 
 
 def _print(driver: Any) -> str:

@@ -119,13 +119,14 @@ class Officer:
 
 def _print(driver: Any) -> str:
     """The report's first pages as Chromium prints them (Page.printToPDF). Embedding the CJK font
-    can take chromedriver's renderer timeout (10 s) on a loaded machine: one more try then."""
+    can outlast chromedriver's renderer timeout (10 s) on a loaded machine: then the same DevTools
+    command directly."""
     options = PrintOptions()
     options.page_ranges = ["1-2"]
     try:
         return driver.print_page(options)
     except TimeoutException:
-        return driver.print_page(options)
+        return driver.execute_cdp_cmd("Page.printToPDF", {"pageRanges": "1-2", "preferCSSPageSize": True})["data"]
 
 
 def officer_day(base: str, case_number: str, csv_text: str, csv_path: Path, token_a: str, token_b: str) -> dict[str, Any]:

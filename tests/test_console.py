@@ -159,3 +159,13 @@ async def test_the_routes_behind_the_console_check_the_court_and_count_nothing_i
             assert r.status == 403 and (await r.json())["errors"][0]["field"] == "case_number"
         async with api.get("/v1/cases/(2025)冀0108执1号/reports") as r:
             assert r.status == 200 and (await r.json())["reports"] == []
+
+
+async def test_an_amount_that_is_not_yuan_and_fen_is_refused_naming_the_field(console) -> None:
+    _, http = console
+    csrf = await sign_in(http, ["officer"])
+    form = {"csrf_token": csrf, "case_number": "(2025)冀0108执1号", "amount_due": "12.345", "notice_number": "N-1",
+            "id_number0": "130105197905157781", "name0": "潘萍"}
+    async with http.post("/console/inquiries", data=form) as r:
+        page = await r.text()
+        assert r.status == 422 and "amount_due" in page and "two decimals" in page

@@ -8,10 +8,10 @@ from aiohttp import web
 
 from gateway.console.api import GatewayApi
 from gateway.console.cases import case_path
+from gateway.console.forms import FormError, refuse_form, yuan_field
 from gateway.console.guard import form_text, page, see_other
 from gateway.console.render import render
 from gateway.console.sessions import Session
-from schemas.money import fen_of_yuan
 
 DEBTOR_ROWS = 5
 
@@ -21,34 +21,13 @@ async def new_inquiry(request: web.Request, session: Session, api: GatewayApi) -
     return render(request, "inquiry_new.html", rows=range(DEBTOR_ROWS), case_number=request.query.get("case", ""))
 
 
-def _fen(form: object, name: str, label: str, optional: bool = False) -> int:
-    text = form_text(form, name)
-    if optional and not text:
-        return 0
-    try:
-        return fen_of_yuan(text)
-    except ValueError as exc:
-        raise FormError(name, f"{label}：{exc}") from None
-
-
-class FormError(ValueError):
-    def __init__(self, field: str, message: str) -> None:
-        super().__init__(message)
-        self.field = field
-
-
-def _refuse(request: web.Request, exc: FormError) -> web.Response:
-    return render(request, "error.html", status=422, title="表单有误", message=str(exc),
-                  errors=[{"field": exc.field, "message": str(exc)}])
-
-
 @page
 async def submit_inquiry(request: web.Request, session: Session, api: GatewayApi) -> web.Response:
     form = await request.post()
     try:
-        due, costs = _fen(form, "amount_due", "执行标的"), _fen(form, "costs", "执行费用", optional=True)
+        due, costs = yuan_field(form, "amount_due", "执行标的"), yuan_field(form, "costs", "执行费用", optional=True)
     except FormError as exc:
-        return _refuse(request, exc)
+        return refuse_form(request, exc)
     debtors = [{"kind": form_text(form, f"kind{i}") or "person", "id_number": form_text(form, f"id_number{i}"),
                 "name": form_text(form, f"name{i}")} for i in range(DEBTOR_ROWS) if form_text(form, f"id_number{i}")]
     body = {"case_number": form_text(form, "case_number"), "court": session.officer.court, "amount_due_fen": due,
@@ -64,7 +43,7 @@ async def submit_inquiry(request: web.Request, session: Session, api: GatewayApi
 async def upload_batch(request: web.Request, session: Session, api: GatewayApi) -> web.Response:
     upload = (await request.post()).get("file")
     if not isinstance(upload, web.FileField):
-        return _refuse(request, FormError("file", "请选择一个 CSV 文件"))
+        return refuse_form(request, FormError("file", "请选择一个 CSV 文件"))
     accepted = await api.post("/v1/inquiry-batches", data=upload.file.read(), content_type="text/csv")
     return see_other(f"/console/batches/{accepted['id']}")
 

@@ -11,8 +11,8 @@ from aiohttp import web
 
 from gateway.console.api import GatewayApi
 from gateway.console.cases import case_path
+from gateway.console.forms import FormError, refuse_form, yuan_field
 from gateway.console.guard import form_text, page, see_other
-from gateway.console.inquiries import FormError, _fen, _refuse
 from gateway.console.render import ORDER_STATUSES, ORDER_TYPES, render
 from gateway.console.sessions import Session
 from schemas.orders import MONEY_KINDS
@@ -45,7 +45,7 @@ async def plan_execute(request: web.Request, session: Session, api: GatewayApi) 
     case_number = request.match_info["case_number"]
     form = await request.post()
     if form_text(form, "confirm") != "yes":
-        return _refuse(request, FormError("confirm", "执行前请勾选确认：冻结将发往各机构。"))
+        return refuse_form(request, FormError("confirm", "执行前请勾选确认：冻结将发往各机构。"))
     await api.post(f"/v1/cases/{quote(case_number, safe='')}/freeze-plan",
                    {**_documents(form, session), "court": session.officer.court, "execute": True,
                     "idempotency_key": form_text(form, "idempotency_key")})
@@ -93,11 +93,11 @@ async def follow_up(request: web.Request, session: Session, api: GatewayApi) -> 
         if kind == "continue":
             body["term_days"] = int(form_text(form, "term_days") or 0)
         if kind in ("continue", "deduct") and original["asset"]["kind"] in MONEY_KINDS and form_text(form, "amount"):
-            body["amount_fen"] = _fen(form, "amount", "金额")
+            body["amount_fen"] = yuan_field(form, "amount", "金额")
     except FormError as exc:
-        return _refuse(request, exc)
+        return refuse_form(request, exc)
     except ValueError:
-        return _refuse(request, FormError("term_days", "续冻天数须为整数"))
+        return refuse_form(request, FormError("term_days", "续冻天数须为整数"))
     if kind == "deduct":
         body["enforcement_account"] = (await api.get(f"/v1/cases/{quote(original['case_number'], safe='')}"))["enforcement_account"]
     placed = await api.post("/v1/orders", body)

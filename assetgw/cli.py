@@ -160,8 +160,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--latency", default="30:300", help="simulated institution latency MEDIAN_MS:P99_MS (default 30:300)")
     p.add_argument("--activity", default=os.environ.get("ASSETGW_SIM_ACTIVITY_PER_S") or "1", metavar="PER_S",
                    help="simulated background activity per second, so the feeds show life (default ASSETGW_SIM_ACTIVITY_PER_S or 1)")
+    p.add_argument("--store", choices=("sqlite", "postgres"), default=os.environ.get("ASSETGW_STORE", "sqlite"),
+                   help="the gateway's store: sqlite (default, in the data directory) or postgres (a PostgreSQL server "
+                        "started in the data directory, or the one ASSETGW_DATABASE_URL names)")
+    p.add_argument("--gateways", type=int, default=1, metavar="N",
+                   help="gateway instances sharing the work, on consecutive API ports (2 or more need --store postgres)")
     p.add_argument("--ports", choices=("default", "free"), default="default",
-                   help=f"default: API {ports.API}, broker {ports.BROKER}, simulators "
+                   help=f"default: API {ports.API} (and up, one per gateway), broker {ports.BROKER}, simulators "
                         f"{min(ports.SIMULATORS.values())}-{max(ports.SIMULATORS.values())}; free: any free ports")
     p.set_defaults(func=cmd_up)
 
@@ -239,7 +244,9 @@ def build_parser() -> argparse.ArgumentParser:
     from assetgw.ops.rebuild_cli import add_rebuild_command
     from assetgw.ops.reconcile import add_reconcile_command
     from assetgw.ops.simulator_fault import add_fault_command
+    from assetgw.ops.topics_cli import add_topics_command
     from assetgw.orders_cli import add_officer_commands
+    from assetgw.sign_cli import add_sign_command
 
     add_ops_commands(sub)
     add_officer_commands(sub, api_default)
@@ -248,14 +255,25 @@ def build_parser() -> argparse.ArgumentParser:
     add_lag_command(sub, api_default)
     add_reconcile_command(sub, api_default)
     add_rebuild_command(sub)
+    add_topics_command(sub)
+    add_sign_command(sub)
     return parser
 
 
+# What runs a stack rather than talks to one: they take their endpoints from flags and the
+# environment alone, never from a running stack's file.
+SERVES = {"up", "broker", "simulator", "connector", "gateway", "bench"}
+
+
 def main(argv: list[str] | None = None) -> None:
+    from assetgw.endpoints import fill_environment
     from assetgw.stack.supervisor import StackError
     from infra.kafka.broker import BrokerError
     from infra.settings import SettingsError
 
+    command = next((a for a in (sys.argv[1:] if argv is None else argv) if not a.startswith("-")), None)
+    if command not in SERVES:
+        fill_environment()  # before the parser: its defaults (--api) come from the environment
     args = build_parser().parse_args(argv)
     try:
         args.func(args)

@@ -5,13 +5,14 @@ from __future__ import annotations
 
 import asyncio
 import sys
+from collections.abc import Iterable
 
 import structlog
 from aiohttp import web
 
 from gateway.events.consumer import EventConsumer
 from gateway.events.reconcile import Reconciler
-from gateway.http.access import RateLimiter
+from gateway.http.access import rate_limiter
 from gateway.http.app import create_app
 from gateway.http.auth import TokenAuthority, load_token_secret
 from gateway.http.keys import KAFKA_HEALTH
@@ -21,7 +22,8 @@ from gateway.messaging.housekeeping import housekeeping
 from gateway.messaging.outbox import LegOutbox, OrderOutbox, Relay
 from gateway.messaging.results import ResultConsumer
 from gateway.orders.desk import OrderDesk
-from gateway.store.factory import open_store, store_path
+from gateway.store.factory import open_store, store_location
+from gateway.store.thread import StoreThread
 from gateway.watches.wiring import Watches
 from infra import heap
 from infra.kafka.clients import make_consumer, make_producer, start_with_retry
@@ -32,21 +34,33 @@ from schemas.courts import Courts
 
 log = structlog.get_logger("gateway")
 
+SHARED_OUTBOX_POLL_S = 1.0
+
 
 async def run_gateway(settings: Settings, stop: asyncio.Event) -> None:
-    store = open_store(store_path(settings.data_dir))
+    store = open_store(store_location(settings))
+    # The bulk writes (outbox, results, a batch's parts) on a thread and a connection of their own.
+    thread = StoreThread(open_store(store_location(settings)))
+    peers = store.peers  # other gateways on the same store (PostgreSQL), or none
     await ensure_topics(settings.kafka_bootstrap, settings.topic_prefix, settings.partitions)
     producer = make_producer(settings, "gateway")
     group_id = f"{settings.topic_prefix}.gateway"
     consumer = make_consumer(settings, group_id=group_id, client_id="gateway")  # started and stopped by its subscriber
     await start_with_retry(producer)
-    relay = Relay(producer, [LegOutbox(store.legs, settings.topic_prefix, settings.legs_per_message),
-                             OrderOutbox(store.orders, settings.topic_prefix)])
+    relay = Relay(producer, [LegOutbox(thread.store.legs, settings.topic_prefix, settings.legs_per_message),
+                             OrderOutbox(thread.store.orders, settings.topic_prefix)], thread)
     completions = Completions()
+
+    def touched(inquiry_ids: Iterable[str]) -> None:
+        """Wakes ``?wait`` long-polls on the inquiries here and, through the store, on every other gateway."""
+        inquiry_ids = list(inquiry_ids)
+        completions.touched(inquiry_ids)
+        peers.announce("inquiries", inquiry_ids)
+
     reconciler = Reconciler(store.events, store.reconciliations, settings.directory, producer, settings.topic_prefix)
-    results = ResultConsumer(store.legs, store.orders, consumer, producer, settings.topic_prefix, group_id, completions.touched,
+    results = ResultConsumer(thread, consumer, producer, settings.topic_prefix, group_id, touched,
                              reconciler.on_reports)
-    intake = Intake(store.inquiries, store.cases, settings.directory, settings.inquiry_deadline_s, relay.wake)
+    intake = Intake(store.inquiries, store.cases, settings.directory, settings.inquiry_deadline_s, relay.wake, thread)
     courts = Courts.from_env()
     desk = OrderDesk(store, settings.directory, courts, settings.order_deadline_s, relay.wake, settings.living_allowance_fen)
     # Watches and alerts: ``watches.listener`` turns the new institution events into alerts.
@@ -56,8 +70,8 @@ async def run_gateway(settings: Settings, stop: asyncio.Event) -> None:
                            make_consumer(settings, group_id=f"{group_id}.events", client_id="gateway-events"),
                            producer, settings.topic_prefix, f"{group_id}.events", listeners=[watches.listener])
     authority = TokenAuthority(load_token_secret())
-    limiter = RateLimiter(settings.rate_limit_per_s, settings.rate_limit_burst)
-    anonymous = RateLimiter(settings.anon_rate_limit_per_s, settings.anon_rate_limit_burst)
+    limiter = rate_limiter(peers.rate_buckets, "officer:", settings.rate_limit_per_s, settings.rate_limit_burst)
+    anonymous = rate_limiter(peers.rate_buckets, "client:", settings.anon_rate_limit_per_s, settings.anon_rate_limit_burst)
     app = create_app(store, intake, desk, settings.directory, courts, authority, limiter, completions, reconciler, watches,
                      anonymous, settings.body_timeout_s, settings.console_demo)
     app[KAFKA_HEALTH] = kafka = KafkaHealth(settings.kafka_bootstrap)  # /healthz: 503 while Kafka is out of reach
@@ -76,10 +90,18 @@ async def run_gateway(settings: Settings, stop: asyncio.Event) -> None:
     consuming = [asyncio.create_task(results.run(stop), name="results"), asyncio.create_task(events.run(stop), name="events")]
     loops = [asyncio.create_task(c, name=n) for n, c in (
         ("relay", relay.run()), ("kafka-health", kafka.run(stop)),
-        ("housekeeping", housekeeping(store.legs, store.orders, settings.resend_after_s, relay.wake, completions.touched)),
+        ("housekeeping", housekeeping(store.legs, store.orders, settings.resend_after_s, relay.wake, touched,
+                                     leads=lambda: peers.leads("housekeeping"))),
+        # Other gateways' results wake this one's long-polls.
+        ("peer-inquiries", peers.listen("inquiries", completions.touched, stop)),
     )]
+    if settings.store == "postgres":
+        # Work another gateway took and died holding (its claim's lease ran out), or work stored
+        # through another gateway while this one's relay slept: looked for every second.
+        loops.append(asyncio.create_task(relay.poll(SHARED_OUTBOX_POLL_S), name="relay-poll"))
     if settings.reconcile_every_s:
-        loops.append(asyncio.create_task(reconciler.every(settings.reconcile_every_s, stop), name="reconcile"))
+        loops.append(asyncio.create_task(
+            reconciler.every(settings.reconcile_every_s, stop, leads=lambda: peers.leads("reconcile")), name="reconcile"))
     stopper = asyncio.create_task(stop.wait())
     try:
         done, _ = await asyncio.wait([stopper, *consuming, *loops], return_when=asyncio.FIRST_COMPLETED)
@@ -98,5 +120,6 @@ async def run_gateway(settings: Settings, stop: asyncio.Event) -> None:
             await asyncio.wait_for(producer.stop(), timeout=10)
         except Exception as exc:  # noqa: BLE001 - leaving anyway
             log.warning("shutdown step gave up", error=repr(exc))
+        thread.close()
         store.close()
         log.info("gateway stopped")

@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import os
 import signal
+import tempfile
 import time
+import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -29,6 +31,35 @@ PERSONS, COMPANIES = 3000, 300
 INQUIRY_DEADLINE_S = 120  # tests of deadlines set their own; bulk tests must not race a loaded machine
 
 
+def _postgres_dir() -> Path:
+    """Outside pytest's base directory: pytest makes that private (0700) again whenever a session
+    starts, which would cut the server's own user (pgserver runs it as ``pgserver`` under root)
+    off from its data."""
+    return Path(tempfile.mkdtemp(prefix="assetgw-test-pg-"))
+
+
+@pytest.fixture(scope="session")
+def postgres_server(tmp_path_factory: pytest.TempPathFactory) -> Any:
+    """One PostgreSQL server (pgserver, from PyPI) for the session; tests take databases of it."""
+    from assetgw.stack.postgres import database_url, start_postgres
+    from gateway.store.factory import open_store
+
+    server = start_postgres(_postgres_dir(), cleanup_mode="delete")
+    open_store(database_url(server, PG_TEMPLATE)).close()  # the schema, made once and copied for each test
+    return server
+
+
+PG_TEMPLATE = "assetgw_template"
+
+
+@pytest.fixture
+def postgres_database(postgres_server: Any) -> str:
+    """The URL of a fresh database of its own for one test, with the store's tables."""
+    from assetgw.stack.postgres import database_url
+
+    return database_url(postgres_server, f"t_{uuid.uuid4().hex[:16]}", template=PG_TEMPLATE)
+
+
 @pytest.fixture(scope="session")
 def population() -> Population:
     return Population.generate(seed=SEED, persons=PERSONS, companies=COMPANIES)
@@ -39,9 +70,10 @@ def credential(population: Population) -> str:
     return population.officer_credentials[0]
 
 
-def _new_stack(data_dir: Path, topic_prefix: str) -> Stack:
+def _new_stack(data_dir: Path, topic_prefix: str, **stack_args: Any) -> Stack:
     return Stack(
         data_dir,
+        **stack_args,
         engine=ENGINE,
         kafka_bootstrap=os.environ.get("KAFKA_BOOTSTRAP"),
         ports="free",
@@ -64,8 +96,8 @@ def _new_stack(data_dir: Path, topic_prefix: str) -> Stack:
     )
 
 
-async def _running(data_dir: Path, topic_prefix: str) -> AsyncIterator[Stack]:
-    stack = _new_stack(data_dir, topic_prefix)
+async def _running(data_dir: Path, topic_prefix: str, **stack_args: Any) -> AsyncIterator[Stack]:
+    stack = _new_stack(data_dir, topic_prefix, **stack_args)
     try:
         await stack.start(timeout=120)
         yield stack
@@ -84,6 +116,15 @@ async def module_stack(request: pytest.FixtureRequest, tmp_path_factory: pytest.
     """The module's own stack for its ``isolated`` tests; started only if the module has one."""
     name = request.module.__name__.rsplit(".", 1)[-1]
     async for stack in _running(tmp_path_factory.mktemp(f"stack-{name}"), f"iso{int(time.time())}-{name}"):
+        yield stack
+
+
+@pytest.fixture(scope="module")
+async def postgres_stack(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Stack]:
+    """The module's own stack with two gateway instances sharing a PostgreSQL store (pgserver)."""
+    name = request.module.__name__.rsplit(".", 1)[-1]
+    async for stack in _running(tmp_path_factory.mktemp(f"stack-{name}"), f"pg{int(time.time())}-{name}", store="postgres", gateways=2,
+                              postgres_dir=_postgres_dir()):
         yield stack
 
 

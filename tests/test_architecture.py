@@ -98,9 +98,23 @@ def test_no_import_cycles() -> None:
     assert not cycles, cycles
 
 
+def _importers(driver: str) -> set[str]:
+    """Modules that import ``driver`` or one of its submodules (``psycopg_pool`` counts as psycopg's)."""
+    def imports(node: ast.AST) -> set[str]:
+        if isinstance(node, ast.Import):
+            return {a.name for a in node.names}
+        return {node.module or ""} if isinstance(node, ast.ImportFrom) and not node.level else set()
+
+    return {name for name, path in MODULES.items()
+            if any(n.split(".")[0].startswith(driver) for node in ast.walk(ast.parse(path.read_text())) for n in imports(node))}
+
+
 def test_only_the_stores_import_sqlite3() -> None:
-    # The gateway's store, and the simulators' own (an institution keeps its books its own way).
-    users = sorted(name for name, path in MODULES.items() if not name.startswith(("gateway.store", "simulators.store"))
-                   and any(isinstance(n, (ast.Import, ast.ImportFrom)) and "sqlite3" in {a.name for a in n.names} | {getattr(n, "module", None)}
-                           for n in ast.walk(ast.parse(path.read_text()))))
+    # The gateway's SQLite store, and the simulators' own (an institution keeps its books its own way).
+    users = sorted(name for name in _importers("sqlite3") if not name.startswith(("gateway.store.sqlite", "simulators.store")))
+    assert not users, users
+
+
+def test_only_the_postgres_store_imports_psycopg() -> None:
+    users = sorted(name for name in _importers("psycopg") if not name.startswith("gateway.store.postgres"))
     assert not users, users

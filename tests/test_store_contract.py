@@ -22,14 +22,16 @@ from schemas.identifiers import resident_id_check_digit
 from schemas.messages import LegBatchResult, LegResult, leg_id
 from schemas.orders import OrderResult
 
-STORES: dict[str, Callable[[Path], Store]] = {
-    "sqlite": lambda tmp: open_store(tmp / "gateway.sqlite3"),
+# Where each implementation keeps a fresh store for one test.
+STORES: dict[str, Callable[[pytest.FixtureRequest, Path], Store]] = {
+    "sqlite": lambda request, tmp: open_store(tmp / "gateway.sqlite3"),
+    "postgres": lambda request, tmp: open_store(request.getfixturevalue("postgres_database")),
 }
 
 
 @pytest.fixture(params=sorted(STORES))
 def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
-    opened = STORES[request.param](tmp_path)
+    opened = STORES[request.param](request, tmp_path)
     yield opened
     opened.close()
 

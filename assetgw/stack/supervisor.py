@@ -23,10 +23,13 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from importlib.metadata import entry_points
 from pathlib import Path
+from typing import Any
 
 import aiohttp
 
+from assetgw.endpoints import describe
 from connectors.contract.registry import GROUP as CONNECTOR_GROUP
+from infra.clock import now_ms
 from infra.kafka.broker import EmbeddedBroker
 from infra.kafka.topics import ensure_topics
 from infra.processes import make_private, open_private_log, private_child
@@ -88,12 +91,23 @@ class Stack:
         env: dict[str, str] | None = None,
         simulator_args: list[str] | None = None,
         connector_kinds: tuple[str, ...] | None = None,
+        store: str = "sqlite",
+        gateways: int = 1,
+        postgres_dir: Path | None = None,
     ) -> None:
+        if gateways > 1 and store != "postgres":
+            raise ValueError("several gateways need a store they can share: --store postgres")
         self.data_dir = data_dir.resolve()
+        self.store = store
+        self.postgres_dir = postgres_dir or self.data_dir / "postgres"  # pgserver's data, unless ASSETGW_DATABASE_URL is given
         self.logs = self.data_dir / "logs"
         self.engine = engine
         pick = free_port if ports == "free" else None
-        self.api_port = pick() if pick else default_ports.API
+        # Gateway instances on consecutive ports from the API port (free ones in tests), each a
+        # whole API: a client or a load balancer may use any of them.
+        self.api_ports = [pick() if pick else default_ports.API + i for i in range(gateways)]
+        self.api_port = self.api_ports[0]
+        self.postgres = None  # the PostgreSQL server (pgserver) when store == "postgres" and no URL was given
         self.sim_ports = {k: pick() if pick else p for k, p in default_ports.SIMULATORS.items()}
         self.broker: EmbeddedBroker | None = None
         if kafka_bootstrap is None:
@@ -116,12 +130,15 @@ class Stack:
             **(env or {}),
         }
         self.metrics_ports: dict[str, int] = {}
+        self.started_ms = now_ms()
         ports_arg = ",".join(f"{k}={p}" for k, p in self.sim_ports.items())
         self.services: dict[str, Service] = {
             "simulator": Service("simulator", ["simulator", "--ports", ports_arg, *(simulator_args or [])],
                                  [f"http://127.0.0.1:{p}/healthz" for p in self.sim_ports.values()], secrets=PARTNER_KEYS),
             **{f"connector-{k}": self._connector(k, pick) for k in (connector_kinds or registered_kinds())},
-            "gateway": Service("gateway", ["gateway"], [f"{self.api_url}/healthz"], secrets=TOKEN_SECRET),
+            **{name: Service(name, ["gateway"], [f"http://127.0.0.1:{port}/healthz"], secrets=TOKEN_SECRET,
+                             env={"ASSETGW_API_PORT": str(port), "ASSETGW_INSTANCE": f"{socket.gethostname()}-gw{i}"})
+               for i, (name, port) in enumerate(zip(self.gateway_names, self.api_ports, strict=True))},
         }
 
     def _connector(self, kind: str, pick) -> Service:  # type: ignore[no-untyped-def]
@@ -141,11 +158,41 @@ class Stack:
                                                                                 credentials)
 
     @property
+    def gateway_names(self) -> list[str]:
+        """``gateway``, then ``gateway-2``, ``gateway-3`` …"""
+        return ["gateway", *(f"gateway-{i}" for i in range(2, len(self.api_ports) + 1))]
+
+    @property
     def api_url(self) -> str:
         return f"http://127.0.0.1:{self.api_port}"
 
+    @property
+    def api_urls(self) -> list[str]:
+        return [f"http://127.0.0.1:{port}" for port in self.api_ports]
+
+    async def start_postgres(self) -> None:
+        """The PostgreSQL server from PyPI in ``DATA_DIR/postgres``, unless ASSETGW_DATABASE_URL names one."""
+        if self.env.get("ASSETGW_DATABASE_URL"):
+            return
+        from assetgw.stack.postgres import database_url, start_postgres
+
+        temporary = self.postgres_dir != self.data_dir / "postgres"
+        self.postgres = await asyncio.to_thread(start_postgres, self.postgres_dir, "delete" if temporary else "stop")
+        self.env["ASSETGW_DATABASE_URL"] = await asyncio.to_thread(database_url, self.postgres)
+    def endpoints(self) -> dict[str, Any]:
+        """Every endpoint of this stack, as ``assetgw.endpoints`` writes them for the commands."""
+        return describe(api=self.api_url, kafka_bootstrap=self.kafka_bootstrap,
+                        topic_prefix=self.env.get("ASSETGW_TOPIC_PREFIX", "assetgw"),
+                        simulators={k: f"http://127.0.0.1:{p}" for k, p in self.sim_ports.items()},
+                        connector_metrics={k: f"http://127.0.0.1:{p}/metrics" for k, p in self.metrics_ports.items()},
+                        data_dir=self.data_dir, started_ms=self.started_ms)
+
     async def start(self, timeout: float = 60.0) -> None:
+        self.started_ms = now_ms()
         make_private(self.logs)
+        if self.store == "postgres":
+            self.env["ASSETGW_STORE"] = "postgres"
+            await self.start_postgres()
         if self.broker:
             await self.start_broker()
         else:
@@ -222,3 +269,5 @@ class Stack:
                 process.wait()
         if self.broker:
             self.broker.stop()
+        if self.postgres is not None:
+            await asyncio.to_thread(self.postgres.cleanup)

@@ -10,7 +10,7 @@ as of the institution's feed position then, so it is never applied over a newer 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import structlog
 
@@ -75,12 +75,15 @@ class Reconciler:
                 log.warning("reconciliation repaired differences", run_id=run_id, institution=report.institution_id,
                             differences=len(differences))
 
-    async def every(self, interval_s: float, stop: asyncio.Event) -> None:
-        """Runs one reconciliation per interval until ``stop``."""
+    async def every(self, interval_s: float, stop: asyncio.Event, leads: Callable[[], bool] = lambda: True) -> None:
+        """Runs one reconciliation per interval until ``stop``; with several gateways on one store,
+        only in the one that ``leads``."""
         while not stop.is_set():
             try:
                 await asyncio.wait_for(stop.wait(), timeout=interval_s)
             except TimeoutError:
+                if not leads():
+                    continue
                 try:
                     await self.start("schedule")
                 except Exception:  # the next interval tries again

@@ -21,6 +21,7 @@ from aiohttp import web
 from gateway.http.auth import AuthError, Officer, TokenAuthority
 from gateway.http.errors import ApiError
 from gateway.http.refusals import UNMATCHED, RefusalLog
+from gateway.store.interfaces import RateBuckets
 from gateway.store.records import AccessEntry
 from infra.clock import now_ms
 from schemas.courts import Courts
@@ -65,8 +66,8 @@ PUBLIC = {("GET", "/healthz"), ("GET", "/v1/openapi.json")}
 CONSOLE_PREFIX = "/console"
 AUTHORITY = web.AppKey("authority", TokenAuthority)
 COURTS = web.AppKey("courts", Courts)
-LIMITER = web.AppKey("limiter", "RateLimiter")
-ANONYMOUS = web.AppKey("anonymous", "RateLimiter")  # per client address, for requests without a valid token
+LIMITER = web.AppKey("limiter", "RateLimiter | SharedRateLimiter")
+ANONYMOUS = web.AppKey("anonymous", "RateLimiter | SharedRateLimiter")  # per client address, for requests without a valid token
 REFUSALS = web.AppKey("refusals", RefusalLog)
 HOUSEKEEPING_EVERY_S = 5.0
 OFFICER = web.RequestKey("officer", Officer)
@@ -97,6 +98,28 @@ class RateLimiter:
         now = time.monotonic() if now is None else now
         full_after = self.burst / self.rate
         self.buckets = {k: (t, last) for k, (t, last) in self.buckets.items() if now - last < full_after}
+
+
+@dataclass
+class SharedRateLimiter:
+    """The same token buckets, kept in the store for every gateway sharing it (PostgreSQL), so an
+    officer gets ``rate`` a second from all of them together. Keys are ``prefix`` + who."""
+
+    buckets: RateBuckets
+    prefix: str
+    rate: float
+    burst: float
+
+    def wait_s(self, key: str, now: float | None = None) -> float:
+        return self.buckets.take(self.prefix + key, self.rate, self.burst, time.time() if now is None else now)
+
+    def prune(self, now: float | None = None) -> None:
+        self.buckets.prune(self.prefix, self.rate, self.burst, time.time() if now is None else now)
+
+
+def rate_limiter(buckets: RateBuckets | None, prefix: str, rate: float, burst: float) -> RateLimiter | SharedRateLimiter:
+    """Buckets in the process, or in the store when gateways share one (``Peers.rate_buckets``)."""
+    return RateLimiter(rate, burst) if buckets is None else SharedRateLimiter(buckets, prefix, rate, burst)
 
 
 async def housekeeping(app: web.Application) -> AsyncIterator[None]:

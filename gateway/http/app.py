@@ -10,7 +10,18 @@ from aiohttp import web
 from gateway.cases.desk import CaseDesk
 from gateway.console import site as console
 from gateway.events.reconcile import Reconciler
-from gateway.http.access import ANONYMOUS, AUTHORITY, COURTS, LIMITER, REFUSALS, RateLimiter, audit_refusal, authenticate, housekeeping
+from gateway.http.access import (
+    ANONYMOUS,
+    AUTHORITY,
+    COURTS,
+    LIMITER,
+    REFUSALS,
+    RateLimiter,
+    SharedRateLimiter,
+    audit_refusal,
+    authenticate,
+    housekeeping,
+)
 from gateway.http.auth import TokenAuthority
 from gateway.http.errors import ApiError
 from gateway.http.io import BODY_TIMEOUT, DEFAULT_BODY_TIMEOUT_S
@@ -56,9 +67,9 @@ async def json_errors(request: web.Request, handler):  # type: ignore[no-untyped
 
 
 def create_app(store: Store, intake: Intake, desk: OrderDesk, directory: Directory, courts: Courts,
-               authority: TokenAuthority, limiter: RateLimiter, completions: Completions | None = None,
+               authority: TokenAuthority, limiter: RateLimiter | SharedRateLimiter, completions: Completions | None = None,
                reconciler: Reconciler | None = None, watch_parts: Watches | None = None,
-               anonymous: RateLimiter | None = None, body_timeout_s: float = DEFAULT_BODY_TIMEOUT_S,
+               anonymous: RateLimiter | SharedRateLimiter | None = None, body_timeout_s: float = DEFAULT_BODY_TIMEOUT_S,
                console_demo: tuple[str, ...] = ()) -> web.Application:
     """``anonymous`` limits requests without a valid token per client address (default 10 a second,
     bursts of 100); a request body must arrive within ``body_timeout_s``. The officers' web console

@@ -14,11 +14,16 @@ log = structlog.get_logger("housekeeping")
 
 
 async def housekeeping(legs: LegQueue, orders: OrderRepository, resend_after_s: float, wake_relay,  # type: ignore[no-untyped-def]
-                       on_touched: Callable[[Iterable[str]], None] = lambda ids: None, interval_s: float = 0.5) -> None:
+                       on_touched: Callable[[Iterable[str]], None] = lambda ids: None, interval_s: float = 0.5,
+                       leads: Callable[[], bool] = lambda: True) -> None:
     """Ends inquiries whose deadline passed (open legs become ``timed_out``), and sends again what
-    was published but has gone unanswered for ``resend_after_s``."""
+    was published but has gone unanswered for ``resend_after_s``. With several gateways on one
+    store only the one that ``leads`` does it (another takes over when it dies)."""
     last_requeue = 0.0
     while True:
+        if not leads():
+            await asyncio.sleep(interval_s)
+            continue
         now = now_ms()
         overdue = legs.expire_overdue(now)
         if overdue:

@@ -12,7 +12,8 @@ the check and the write. Calls are short and synchronous; do not await inside a 
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Sequence
+import asyncio
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from types import TracebackType
 from typing import Any, Protocol
 
@@ -196,7 +197,8 @@ class OrderRepository(Protocol):
         ...
 
     def live_freezes_of_case(self, case_number: str) -> list[LiveFreeze]:
-        """Freezes that hold, or may yet hold, their asset (requested, sent, applied, queued)."""
+        """Freezes that hold, or may yet hold, their asset (requested, sent, applied, queued), and
+        freeze-and-deduct orders not yet answered (they will take their amount)."""
         ...
 
     def freezes_on(self, assets: Iterable[tuple[str, str]]) -> list[OrderRecord]:
@@ -357,6 +359,40 @@ class UnitOfWork(Protocol):
                  tb: TracebackType | None) -> None: ...
 
 
+class RateBuckets(Protocol):
+    """Token buckets kept where every gateway sees them (the officers' rate limits)."""
+
+    def take(self, key: str, rate: float, burst: float, now: float) -> float:
+        """0 if a request may go now (and takes a token), else seconds until one is free;
+        ``now`` in epoch seconds."""
+        ...
+
+    def prune(self, prefix: str, rate: float, burst: float, now: float) -> None:
+        """Forgets the buckets under ``prefix`` that have filled up again."""
+        ...
+
+
+class Peers(Protocol):
+    """What gateway processes sharing one store tell each other. A store that one process owns
+    (SQLite: ``gateway/store/peers.py``) leads every chore, tells nothing and has no shared buckets."""
+
+    @property
+    def rate_buckets(self) -> RateBuckets | None: ...
+
+    def leads(self, chore: str) -> bool:
+        """Whether this process runs ``chore`` (a loop that must run once for all: deadlines and
+        re-sends, scheduled reconciliation); asked each round, so another takes over when it dies."""
+        ...
+
+    def announce(self, topic: str, ids: Iterable[str]) -> None:
+        """Tells every process listening on ``topic`` (this one too) about ``ids``."""
+        ...
+
+    async def listen(self, topic: str, on_ids: Callable[[list[str]], None], stop: asyncio.Event) -> None:
+        """Calls ``on_ids`` with what is announced on ``topic`` until ``stop``."""
+        ...
+
+
 class Store(Protocol):
     """The whole store, as the process entry wires it."""
 
@@ -386,6 +422,9 @@ class Store(Protocol):
 
     @property
     def reconciliations(self) -> Reconciliations: ...
+
+    @property
+    def peers(self) -> Peers: ...
 
     def unit_of_work(self) -> UnitOfWork: ...
 

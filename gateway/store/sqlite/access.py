@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import sqlite3
 
+from gateway.store import rows
 from gateway.store.records import AccessEntry
-from gateway.store.sqlite import rows
 from gateway.store.sqlite.connection import Transaction
 
 

@@ -7,9 +7,9 @@ from typing import Any
 
 import orjson
 
+from gateway.store.pages import before, page
 from gateway.store.records import CaseAmendment, CaseEvent, CaseRecord, Page
 from gateway.store.sqlite.connection import Transaction
-from gateway.store.sqlite.pages import before, page
 
 _COLUMNS = "case_number, court, amount_due_fen, costs_fen, applicant, created_at, created_by"
 

@@ -11,8 +11,8 @@ from typing import Any
 import orjson
 
 from gateway.orders.states import TRACKED_FREEZE
+from gateway.store import rows
 from gateway.store.records import AssetBalance, Difference, Reconciliation, Tracked
-from gateway.store.sqlite import rows
 from gateway.store.sqlite.connection import Transaction
 from gateway.store.sqlite.orders import set_freeze_state
 from schemas.assets import asset_id

@@ -7,28 +7,22 @@ from collections.abc import Iterable
 
 import orjson
 
-from gateway.inquiries.states import UNANSWERED as _UNANSWERED
+from gateway.store import figures, rows
 from gateway.store.records import (
     BatchProgress,
     BatchRecord,
     CourtFigures,
     DebtorRecord,
-    FiguresBucket,
     FoundAsset,
     InquiryRecord,
-    InstitutionFigures,
     LegRecord,
     NewBatch,
     NewInquiry,
 )
-from gateway.store.sqlite import rows
 from gateway.store.sqlite.cases import record_case_event
 from gateway.store.sqlite.connection import Transaction
 from schemas.assets import asset_id
 from schemas.messages import leg_id
-
-ANSWERED = "('found', 'not_found')"
-UNANSWERED = "(" + ", ".join(f"'{s}'" for s in _UNANSWERED) + ")"
 
 
 class SqliteInquiries:
@@ -119,31 +113,7 @@ class SqliteInquiries:
             "SELECT id FROM inquiries WHERE case_number = ? ORDER BY created_at, rowid", (case_number,))]
 
     def court_figures(self, court: str, bucket_ms: int, buckets: int) -> CourtFigures:
-        of_court = "FROM legs l JOIN inquiries q ON q.id = l.inquiry_id WHERE q.court = ?"
-        inquiries, legs, cases = self.db.execute(
-            "SELECT count(*), coalesce(sum(legs_total), 0), count(DISTINCT case_number) FROM inquiries WHERE court = ?",
-            (court,)).fetchone()
-        (debtors,) = self.db.execute(
-            "SELECT count(DISTINCT d.id_number) FROM debtors d JOIN inquiries q ON q.id = d.inquiry_id WHERE q.court = ?",
-            (court,)).fetchone()
-        institutions = [InstitutionFigures(*row) for row in self.db.execute(
-            f"SELECT l.institution_id, count(*), sum(l.status IN {ANSWERED}), sum(l.status IN {UNANSWERED}),"
-            f" sum(l.status = 'found'), avg(CASE WHEN l.status IN {ANSWERED} THEN l.latency_ms END)"
-            f" {of_court} GROUP BY l.institution_id ORDER BY l.institution_id", (court,))]
-        timeline = [FiguresBucket(*row) for row in self.db.execute(
-            f"SELECT l.finished_at / ? * ? AS at, sum(l.status IN {ANSWERED}), sum(l.status IN {UNANSWERED}),"
-            f" avg(CASE WHEN l.status IN {ANSWERED} THEN l.latency_ms END)"
-            f" {of_court} AND l.finished_at IS NOT NULL GROUP BY at ORDER BY at DESC LIMIT ?",
-            (bucket_ms, bucket_ms, court, buckets))]
-        found = [a for (assets,) in self.db.execute(f"SELECT l.assets {of_court} AND l.assets IS NOT NULL", (court,))
-                 for a in orjson.loads(assets)]
-        return CourtFigures(inquiries=inquiries, legs=legs, legs_sent=sum(f.legs for f in institutions) - self._pending(court),
-                            answers=sum(f.answered for f in institutions), cases=cases, debtors=debtors, found_assets=found,
-                            institutions=institutions, timeline=timeline[::-1])
-
-    def _pending(self, court: str) -> int:
-        return self.db.execute("SELECT count(*) FROM legs l JOIN inquiries q ON q.id = l.inquiry_id"
-                               " WHERE q.court = ? AND l.status = 'pending'", (court,)).fetchone()[0]
+        return figures.court_figures(self.db, "?", court, bucket_ms, buckets)
 
 
 def _insert_inquiry(db: sqlite3.Connection, q: NewInquiry) -> None:

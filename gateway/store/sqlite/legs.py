@@ -9,8 +9,8 @@ from collections.abc import Sequence
 
 import orjson
 
+from gateway.store import rows
 from gateway.store.records import InquiryRecord, InstitutionBacklog, PendingLeg
-from gateway.store.sqlite import rows
 from gateway.store.sqlite.connection import Transaction
 from gateway.store.sqlite.events import remember_assets
 from gateway.store.sqlite.schema import OPEN_LEG

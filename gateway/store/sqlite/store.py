@@ -7,8 +7,9 @@ from collections.abc import Iterator
 from pathlib import Path
 from types import TracebackType
 
+from gateway.store import rows
+from gateway.store.peers import NoPeers
 from gateway.store.records import InquiryRecord, LegRecord, OrderRecord
-from gateway.store.sqlite import rows
 from gateway.store.sqlite.access import SqliteAccessAudit
 from gateway.store.sqlite.cases import SqliteCases
 from gateway.store.sqlite.connection import Transaction, connect, connect_read_only
@@ -33,6 +34,7 @@ class SqliteStore:
         backfill_known_assets(self.connection)
         self.watches = SqliteWatches(self.connection)
         self.alerts = SqliteAlerts(self.connection)
+        self.peers = NoPeers()  # one process owns the file
 
     def unit_of_work(self) -> SqliteUnitOfWork:
         return SqliteUnitOfWork(self)

@@ -8,7 +8,7 @@ from collections.abc import Iterable
 import orjson
 
 from gateway.store.records import AlertRecord, NewAlert, NewWatch, WatchRecord
-from gateway.store.sqlite.rows import dump
+from gateway.store.rows import dump
 
 _WATCH_COLUMNS = ("id, idempotency_key, request_digest, case_number, court, debtor_id_number, kinds, until, auto_freeze,"
                   " officer_id, created_at, ended_at, ended_by")

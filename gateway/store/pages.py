@@ -1,5 +1,6 @@
-"""Lists read a page at a time, newest first, by rowid: a cursor is the rowid of the last row
-given, so rows added meanwhile neither shift a page nor come twice (an offset would)."""
+"""Lists read a page at a time, newest first, by a row number that only grows (SQLite's rowid,
+PostgreSQL's ``seq``): a cursor is the number of the last row given, so rows added meanwhile
+neither shift a page nor come twice (an offset would). Shared by every store."""
 
 from __future__ import annotations
 

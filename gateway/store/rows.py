@@ -1,5 +1,6 @@
-"""Rows to records. Each ``*_COLUMNS`` lists a table's columns in its record's field order, so a
-row converts positionally; JSON columns are decoded here, once."""
+"""Rows to records, for every store (a row is a plain tuple in sqlite3 and psycopg alike). Each
+``*_COLUMNS`` lists a table's columns in its record's field order, so a row converts
+positionally; JSON columns are text in every store and decoded here, once."""
 
 from __future__ import annotations
 

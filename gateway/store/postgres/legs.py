@@ -1,0 +1,129 @@
+"""Legs as work, shared by several gateways: a relay claims pending legs for a lease
+(``FOR UPDATE SKIP LOCKED``, so two relays never wait on or take the same rows), results and
+deadlines end them. Times are epoch milliseconds (UTC)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import orjson
+
+from gateway.store import rows
+from gateway.store.postgres.connection import Connection, retried, transaction
+from gateway.store.postgres.events import remember_assets
+from gateway.store.postgres.schema import CLAIM_LEASE_MS, OPEN_LEG
+from gateway.store.records import InquiryRecord, InstitutionBacklog, PendingLeg
+from infra.clock import now_ms
+from schemas.messages import LegBatchResult
+
+# Pending legs this relay may take: unclaimed, its own, or claimed by a relay whose lease ran out.
+_CLAIM = (
+    "UPDATE legs SET claimed_by = %(me)s, claimed_until = %(until)s WHERE id IN ("
+    f" SELECT id FROM legs WHERE status = 'pending' AND {OPEN_LEG}"
+    "  AND (claimed_by IS NULL OR claimed_by = %(me)s OR claimed_until < %(now)s)"
+    "  LIMIT %(limit)s FOR UPDATE SKIP LOCKED) RETURNING id"
+)
+_PENDING = (
+    f"SELECT l.id, l.institution_id, l.institution_kind, d.kind, d.id_number, d.name, {rows.prefixed(rows.INQUIRY_COLUMNS, 'q')}"
+    " FROM legs l JOIN inquiries q ON q.id = l.inquiry_id"
+    " JOIN debtors d ON d.inquiry_id = l.inquiry_id AND d.seq = l.debtor_seq"
+    " WHERE l.id = ANY(%s)"
+)
+
+
+class PgLegQueue:
+    def __init__(self, db: Connection, owner: str) -> None:
+        self.db = db
+        self.owner = owner  # this store's name in claimed_by
+
+    # -- outbox -------------------------------------------------------------------------------
+
+    def claim_pending(self, limit: int) -> list[PendingLeg]:
+        now = now_ms()
+        with transaction(self.db):
+            ids = [r[0] for r in self.db.execute(_CLAIM, {"me": self.owner, "until": now + CLAIM_LEASE_MS, "now": now,
+                                                          "limit": limit})]
+        inquiries: dict[str, InquiryRecord] = {}
+        out = []
+        for row in self.db.execute(_PENDING, (ids,)) if ids else ():
+            inquiry = inquiries.get(row[6])
+            if inquiry is None:
+                inquiry = inquiries[row[6]] = rows.inquiry(row[6:])
+            out.append(PendingLeg(*row[:6], inquiry))
+        return out
+
+    @retried
+    def mark_sent(self, leg_ids: Sequence[str], now: int) -> None:
+        # Rows locked in id order, as apply_results locks them: another gateway applying answers
+        # to the same legs (an answer may overtake the record of sending) waits, never deadlocks.
+        self.db.execute("UPDATE legs SET status = 'sent', sent_at = %s, claimed_by = NULL, claimed_until = NULL"
+                        " FROM (SELECT id FROM legs WHERE id = ANY(%s) ORDER BY id FOR UPDATE) mine"
+                        " WHERE legs.id = mine.id AND legs.status = 'pending'", (now, list(leg_ids)))
+
+    # -- results ------------------------------------------------------------------------------
+
+    @retried
+    def apply_results(self, batches: Sequence[LegBatchResult], now: int) -> int:
+        ended: dict[str, int] = {}
+        # In leg id order (see mark_sent), then the inquiries in id order (_count_ended).
+        answers = sorted(((batch, r) for batch in batches for r in batch.results), key=lambda pair: pair[1].leg_id)
+        with transaction(self.db):
+            for batch, r in answers:
+                found = [a.model_dump(mode="json") for a in r.assets]
+                assets = orjson.dumps(found).decode() if found else None
+                if found:
+                    remember_assets(self.db, found)  # events about them are now expected
+                cur = self.db.execute(
+                    "UPDATE legs SET status = %s, reason = %s, attempts = %s, latency_ms = %s, assets = %s, finished_at = %s"
+                    f" WHERE id = %s AND {OPEN_LEG}",
+                    (r.status, r.reason, r.attempts, r.latency_ms, assets, now, r.leg_id))
+                if cur.rowcount:
+                    ended[batch.inquiry_id] = ended.get(batch.inquiry_id, 0) + 1
+                else:
+                    self.db.execute(
+                        "UPDATE legs SET late_status = %s, late_reason = %s, late_assets = %s, late_at = %s"
+                        " WHERE id = %s AND status = 'timed_out' AND late_status IS NULL",
+                        (r.status, r.reason, assets, now, r.leg_id))
+            _count_ended(self.db, ended, now)
+        return sum(ended.values())
+
+    def requeue_unanswered(self, now: int, older_than_ms: int) -> int:
+        # The broker may have lost them or their result; answering a leg twice is harmless.
+        return self.db.execute(
+            f"UPDATE legs SET status = 'pending' WHERE status = 'sent' AND {OPEN_LEG} AND sent_at < %s"
+            " AND inquiry_id IN (SELECT id FROM inquiries WHERE completed_at IS NULL)", (now - older_than_ms,)).rowcount
+
+    # -- deadlines ----------------------------------------------------------------------------
+
+    def next_open_deadline(self) -> int | None:
+        return self.db.execute("SELECT min(deadline) FROM inquiries WHERE completed_at IS NULL").fetchone()[0]  # type: ignore[index]
+
+    def expire_overdue(self, now: int) -> list[str]:
+        with transaction(self.db):
+            # Locked, so a second gateway's sweep waits and then finds them completed.
+            overdue = [r[0] for r in self.db.execute(
+                "SELECT id FROM inquiries WHERE completed_at IS NULL AND deadline <= %s ORDER BY id FOR UPDATE", (now,))]
+            ended = {}
+            for inquiry_id in overdue:
+                ended[inquiry_id] = self.db.execute(
+                    "UPDATE legs SET status = 'timed_out', reason = 'no answer before the inquiry deadline',"
+                    f" finished_at = %s WHERE inquiry_id = %s AND {OPEN_LEG}", (now, inquiry_id)).rowcount
+            _count_ended(self.db, ended, now)
+        return overdue
+
+    # -- ops ----------------------------------------------------------------------------------
+
+    def backlog(self) -> list[InstitutionBacklog]:
+        return [InstitutionBacklog(*r) for r in self.db.execute(
+            "SELECT institution_id, count(*), min(sent_at) AS oldest_sent_at FROM legs"
+            f" WHERE status = 'sent' AND {OPEN_LEG} GROUP BY institution_id ORDER BY oldest_sent_at")]
+
+
+def _count_ended(db: Connection, ended: dict[str, int], now: int) -> None:
+    # In id order, so two gateways ending legs of the same inquiries lock them in one order.
+    with db.cursor() as cur:
+        cur.executemany(
+            "UPDATE inquiries SET legs_done = legs_done + %s,"
+            " completed_at = CASE WHEN legs_done + %s >= legs_total THEN %s ELSE completed_at END"
+            " WHERE id = %s AND completed_at IS NULL",
+            [(n, n, now, i) for i, n in sorted(ended.items())])

@@ -23,6 +23,7 @@ import aiohttp
 import openpyxl
 import pytest
 
+from gateway.console.render import KINDS
 from schemas.identifiers import court_code
 from simulators.population import registered_credentials
 from tests.helpers import CASE, SEED, bulk_debtors, new_case_number, officer_token, rich_debtor
@@ -238,6 +239,7 @@ async def test_an_officers_day_in_the_browser(stack, population, tmp_path) -> No
     rows = list(book["财产 Assets"].iter_rows(values_only=True))
     assert rows[0][5] == "资产编号"
     assert set(day["asset_ids"]) <= {row[5] for row in rows[1:]}  # the richest debtor's, as the workspace showed them
-    assert {row[3] for row in rows[1:] if row[2] == richest.id_number} == {"存款", "不动产", "车辆", "网络资金"}
+    held = {a.kind for a in population.assets_of(richest.id_number)}
+    assert {row[3] for row in rows[1:] if row[2] == richest.id_number} == {KINDS[k] for k in held}
     debtor_rows = list(book["被执行人 Debtors"].iter_rows(values_only=True))
     assert len(debtor_rows) == 201 and richest.id_number in {row[2] for row in debtor_rows}

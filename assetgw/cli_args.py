@@ -3,19 +3,16 @@
 from __future__ import annotations
 
 import argparse
-from decimal import Decimal, InvalidOperation
+
+from schemas.money import fen_of_yuan
 
 
 def parse_yuan(text: str) -> int:
-    """Yuan as an officer writes them (12,345.67 or ¥12345) to integer fen, exactly: never a float."""
+    """Yuan as an officer writes them (12,345.67 or ¥12345) to integer fen (``schemas.money``)."""
     try:
-        amount = Decimal(text.replace(",", "").replace("¥", "").strip())
-    except InvalidOperation:
-        raise argparse.ArgumentTypeError(f"not an amount in yuan: {text!r}") from None
-    fen = amount * 100
-    if not fen.is_finite() or fen != fen.to_integral_value() or fen <= 0:
-        raise argparse.ArgumentTypeError(f"yuan with at most two decimals, above zero: {text!r}")
-    return int(fen)
+        return fen_of_yuan(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def positive(text: str) -> int:

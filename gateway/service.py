@@ -73,7 +73,7 @@ async def run_gateway(settings: Settings, stop: asyncio.Event) -> None:
     limiter = rate_limiter(peers.rate_buckets, "officer:", settings.rate_limit_per_s, settings.rate_limit_burst)
     anonymous = rate_limiter(peers.rate_buckets, "client:", settings.anon_rate_limit_per_s, settings.anon_rate_limit_burst)
     app = create_app(store, intake, desk, settings.directory, courts, authority, limiter, completions, reconciler, watches,
-                     anonymous, settings.body_timeout_s)
+                     anonymous, settings.body_timeout_s, settings.console_demo)
     app[KAFKA_HEALTH] = kafka = KafkaHealth(settings.kafka_bootstrap)  # /healthz: 503 while Kafka is out of reach
     await kafka.probe()
     # aiohttp closes a connection whose request head has not fully arrived (or that sits idle)

@@ -104,6 +104,9 @@ class _Environment(BaseSettings):
     # What a natural person keeps free of his deposits (the local minimum-living standard, 低保
     # 标准, per month; Shijiazhuang's is about 900 yuan): integer fen, 0 turns the rule off.
     ASSETGW_LIVING_ALLOWANCE_FEN: Annotated[int, Field(ge=0, le=10**9)] = 90_000
+    # The web console's demo sign-in: credential numbers (执行公务证, comma-separated) for a few demo
+    # officers of one court. Empty, the default: no demo sign-in; only `assetgw up` sets it.
+    ASSETGW_CONSOLE_DEMO: Annotated[str, Field(pattern=r"^([A-Za-z0-9]{4,32}(,[A-Za-z0-9]{4,32})*)?$")] = ""
     # How often the gateway reconciles its copy of freezes and balances with every institution's
     # ledger, so a lost event cannot leave it wrong for long; 0 turns the schedule off.
     ASSETGW_RECONCILE_EVERY: Annotated[float, Field(ge=0, allow_inf_nan=False)] = 900.0
@@ -172,6 +175,7 @@ class Settings:
     header_timeout_s: float
     body_timeout_s: float
     living_allowance_fen: int
+    console_demo: tuple[str, ...]
     reconcile_every_s: float
     store: str
     database_url: str
@@ -222,6 +226,7 @@ class Settings:
             header_timeout_s=env.ASSETGW_HEADER_TIMEOUT,
             body_timeout_s=env.ASSETGW_BODY_TIMEOUT,
             living_allowance_fen=env.ASSETGW_LIVING_ALLOWANCE_FEN,
+            console_demo=tuple(c for c in env.ASSETGW_CONSOLE_DEMO.split(",") if c),
             reconcile_every_s=env.ASSETGW_RECONCILE_EVERY,
             store=env.ASSETGW_STORE,
             database_url=env.ASSETGW_DATABASE_URL,

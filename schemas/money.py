@@ -6,6 +6,7 @@ are client bugs, refused with the field's name; the ceiling keeps every amount f
 
 from __future__ import annotations
 
+from decimal import Decimal, InvalidOperation
 from typing import Annotated
 
 from pydantic import Field
@@ -23,3 +24,16 @@ def yuan(fen: int) -> str:
     sign = "-" if fen < 0 else ""
     fen = abs(fen)
     return f"{sign}¥{fen // 100:,}.{fen % 100:02d}"
+
+
+def fen_of_yuan(text: str) -> int:
+    """Yuan as an officer writes them (12,345.67 or ¥12345) to integer fen, exactly: never a float.
+    ValueError, saying what is wrong, for anything else."""
+    try:
+        amount = Decimal(text.replace(",", "").replace("¥", "").strip())
+    except InvalidOperation:
+        raise ValueError(f"not an amount in yuan: {text!r}") from None
+    fen = amount * 100
+    if not fen.is_finite() or fen != fen.to_integral_value() or fen <= 0:
+        raise ValueError(f"yuan with at most two decimals, above zero: {text!r}")
+    return int(fen)

@@ -58,6 +58,7 @@ DEFAULTS = {
     "header_timeout_s": 20.0,
     "body_timeout_s": 60.0,
     "living_allowance_fen": 90_000,
+    "console_demo": (),
     "reconcile_every_s": 900.0,
     "store": "sqlite",
     "database_url": "",
@@ -102,6 +103,7 @@ READS = [
     ("ASSETGW_BODY_TIMEOUT", "7.5", "body_timeout_s", 7.5),
     ("ASSETGW_LIVING_ALLOWANCE_FEN", "0", "living_allowance_fen", 0),
     ("ASSETGW_RECONCILE_EVERY", "0", "reconcile_every_s", 0.0),
+    ("ASSETGW_CONSOLE_DEMO", "ZF00000001,ZF00000002", "console_demo", ("ZF00000001", "ZF00000002")),
     ("ASSETGW_STORE", "sqlite", "store", "sqlite"),  # postgres needs a URL too: test_a_postgres_store_needs_its_url
     ("ASSETGW_DATABASE_URL", "postgresql://gw@db/assetgw", "database_url", "postgresql://gw@db/assetgw"),
     ("ASSETGW_LOG_LEVEL", "debug", "log_level", "DEBUG"),
@@ -184,6 +186,7 @@ def test_idempotence_flag_words(monkeypatch: pytest.MonkeyPatch, word: str, mean
     ("ASSETGW_RATE_BURST", "0", "greater than 0"),
     ("ASSETGW_LIVING_ALLOWANCE_FEN", "900.5", "valid integer"),
     ("ASSETGW_RECONCILE_EVERY", "-1", "greater than or equal to 0"),
+    ("ASSETGW_CONSOLE_DEMO", "ZF1, <script>", "should match pattern"),
     ("ASSETGW_RESULT_LINGER_MS", "-1", "greater than or equal to 0"),
     ("ASSETGW_KAFKA_IDEMPOTENCE", "maybe", "expected one of 1, true, yes, on, 0, false, no, off"),
     ("ASSETGW_INSTITUTIONS", "bank=many", "expected kind=count"),

@@ -23,7 +23,11 @@ WATCH_EVERY_S = 0.5  # how soon an exit is noticed (and a dead child reaped)
 
 async def run_up(args: argparse.Namespace, stop: asyncio.Event) -> None:
     bootstrap = os.environ.get("KAFKA_BOOTSTRAP")
+    from simulators.population import registered_credentials
+
+    # The console's demo sign-in: demo officers presenting credentials the simulated institutions know.
     stack = Stack(Path(args.data_dir), engine=args.engine, kafka_bootstrap=bootstrap, ports=args.ports,
+                  env={"ASSETGW_CONSOLE_DEMO": ",".join(registered_credentials()[:2])},
                   simulator_args=["--latency", args.latency, "--activity", args.activity],
                   store=args.store, gateways=args.gateways)
     where = f"cluster {bootstrap}" if bootstrap else f"embedded {args.engine} broker on {stack.kafka_bootstrap}"
@@ -33,6 +37,8 @@ async def run_up(args: argparse.Namespace, stop: asyncio.Event) -> None:
         await stack.start()
         console.print(f"[green]up in {time.monotonic() - started:.1f}s[/green]: API {' · '.join(stack.api_urls)}  "
                       f"(logs in {stack.logs}; Ctrl-C stops everything)")
+        console.print(f"  console: {stack.api_url}/ — demo sign-in on (张明 DEMO-A1 places, 李华 DEMO-B2 approves deductions)",
+                      markup=False)
         if args.store == "postgres":
             console.print(f"  store: PostgreSQL, {len(stack.api_urls)} gateway instance(s) sharing it; any API URL serves every request",
                           markup=False)

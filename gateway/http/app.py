@@ -8,6 +8,7 @@ import structlog
 from aiohttp import web
 
 from gateway.cases.desk import CaseDesk
+from gateway.console import site as console
 from gateway.events.reconcile import Reconciler
 from gateway.http.access import (
     ANONYMOUS,
@@ -26,7 +27,7 @@ from gateway.http.errors import ApiError
 from gateway.http.io import BODY_TIMEOUT, DEFAULT_BODY_TIMEOUT_S
 from gateway.http.keys import CASES, COMPLETIONS, DESK, DIRECTORY, INTAKE, RECONCILER, STORE, WATCHES
 from gateway.http.refusals import RefusalLog
-from gateway.http.routes import alerts, cases, inquiries, meta, ops, orders, watches
+from gateway.http.routes import alerts, cases, figures, inquiries, meta, ops, orders, watches
 from gateway.http.routes.inquiries import MAX_BATCH_BYTES
 from gateway.inquiries.completions import Completions
 from gateway.inquiries.intake import Intake
@@ -68,9 +69,11 @@ async def json_errors(request: web.Request, handler):  # type: ignore[no-untyped
 def create_app(store: Store, intake: Intake, desk: OrderDesk, directory: Directory, courts: Courts,
                authority: TokenAuthority, limiter: RateLimiter | SharedRateLimiter, completions: Completions | None = None,
                reconciler: Reconciler | None = None, watch_parts: Watches | None = None,
-               anonymous: RateLimiter | SharedRateLimiter | None = None, body_timeout_s: float = DEFAULT_BODY_TIMEOUT_S) -> web.Application:
+               anonymous: RateLimiter | SharedRateLimiter | None = None, body_timeout_s: float = DEFAULT_BODY_TIMEOUT_S,
+               console_demo: tuple[str, ...] = ()) -> web.Application:
     """``anonymous`` limits requests without a valid token per client address (default 10 a second,
-    bursts of 100); a request body must arrive within ``body_timeout_s``."""
+    bursts of 100); a request body must arrive within ``body_timeout_s``. The officers' web console
+    is mounted at ``/``; ``console_demo`` (credential numbers) turns its demo sign-in on."""
     # aiohttp's own body limit is set above ours so that read_limited answers with JSON.
     app = web.Application(middlewares=[json_errors, authenticate], client_max_size=MAX_BATCH_BYTES + 1)
     app[STORE], app[INTAKE], app[DIRECTORY], app[DESK] = store, intake, directory, desk
@@ -84,6 +87,7 @@ def create_app(store: Store, intake: Intake, desk: OrderDesk, directory: Directo
     if reconciler is not None:
         app[RECONCILER] = reconciler
     app[WATCHES] = watch_parts or Watches(store, desk, directory)
-    for routes in (orders, cases, watches, alerts, inquiries, ops, meta):
+    for routes in (orders, cases, figures, watches, alerts, inquiries, ops, meta):
         routes.setup(app)
+    console.setup(app, console_demo)
     return app

@@ -125,6 +125,13 @@ def openapi_document() -> dict[str, Any]:
         "/v1/cases/{case_number}": {"get": {
             "summary": "A case: amounts, money collected, frozen and released, and its history", "parameters": _path_param("case_number"),
             "responses": {**_ok(200, "the case"), **_errors(404, 422, *AUTH)}}},
+        "/v1/cases/{case_number}/reports": {"get": {
+            "summary": "The case's debtors, each with his merged report from the case's latest inquiry about him",
+            "parameters": _path_param("case_number"),
+            "responses": {**_ok(200, "the reports"), **_errors(422, *AUTH)}}},
+        "/v1/figures": {"get": {
+            "summary": "The court's command-centre figures: inquiries, legs, answers, assets and money, per institution and over time",
+            "responses": {**_ok(200, "the figures"), **_errors(*AUTH)}}},
         "/v1/cases/{case_number}/amendments": {"post": {
             "summary": "Amend what a case may take, under a ruling (audited)", "parameters": _path_param("case_number"),
             "requestBody": _json_body("CaseAmendmentRequest"),

@@ -28,6 +28,7 @@ from gateway.store.records import (
     CaseEvent,
     CaseMoney,
     CaseRecord,
+    CourtFigures,
     DebtorRecord,
     Difference,
     FoundAsset,
@@ -106,6 +107,15 @@ class InquiryRepository(Protocol):
 
     def case_debtors(self, case_number: str) -> set[str]:
         """Id numbers of every debtor any inquiry of the case asked about."""
+        ...
+
+    def case_inquiry_ids(self, case_number: str) -> list[str]:
+        """The case's inquiries, the oldest first."""
+        ...
+
+    def court_figures(self, court: str, bucket_ms: int, buckets: int) -> CourtFigures:
+        """The court's figures over all its inquiries; the timeline is the last ``buckets``
+        intervals of ``bucket_ms`` in which legs ended."""
         ...
 
 

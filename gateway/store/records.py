@@ -146,6 +146,43 @@ class BatchProgress:
 
 
 @dataclass(frozen=True, slots=True)
+class InstitutionFigures:
+    """One institution's legs for a court's inquiries: asked, answered (found or not), failed
+    (refused, failed, timed out), found, and the mean latency of the answers."""
+    institution_id: str
+    legs: int
+    answered: int
+    failed: int
+    found: int
+    mean_latency_ms: float | None
+
+
+@dataclass(frozen=True, slots=True)
+class FiguresBucket:
+    """Legs that ended in one interval (``at``: its start, epoch ms)."""
+    at: int
+    answered: int
+    failed: int
+    mean_latency_ms: float | None
+
+
+@dataclass(frozen=True, slots=True)
+class CourtFigures:
+    """What a court's command centre counts: inquiries and their legs, cases, debtors, the assets
+    found (``found_assets``: each as reported, for the caller to value by the one rule), per
+    institution, and legs ended over time."""
+    inquiries: int
+    legs: int
+    legs_sent: int
+    answers: int
+    cases: int
+    debtors: int
+    found_assets: list[Asset]
+    institutions: list[InstitutionFigures]
+    timeline: list[FiguresBucket]
+
+
+@dataclass(frozen=True, slots=True)
 class CaseRecord:
     """A case as its first inquiry opened it, and as amendments since changed it."""
 

@@ -7,12 +7,13 @@ from collections.abc import Iterable
 
 import orjson
 
-from gateway.store import rows
+from gateway.store import figures, rows
 from gateway.store.postgres.cases import record_case_event
 from gateway.store.postgres.connection import Connection, transaction
 from gateway.store.records import (
     BatchProgress,
     BatchRecord,
+    CourtFigures,
     DebtorRecord,
     FoundAsset,
     InquiryRecord,
@@ -95,6 +96,13 @@ class PgInquiries:
         return {id_number for (id_number,) in self.db.execute(
             "SELECT DISTINCT d.id_number FROM debtors d JOIN inquiries q ON q.id = d.inquiry_id"
             " WHERE q.case_number = %s", (case_number,))}
+
+    def case_inquiry_ids(self, case_number: str) -> list[str]:
+        return [r[0] for r in self.db.execute(
+            "SELECT id FROM inquiries WHERE case_number = %s ORDER BY created_at, seq", (case_number,))]
+
+    def court_figures(self, court: str, bucket_ms: int, buckets: int) -> CourtFigures:
+        return figures.court_figures(self.db, "%s", court, bucket_ms, buckets)
 
 
 def _insert_inquiry(db: Connection, q: NewInquiry) -> None:

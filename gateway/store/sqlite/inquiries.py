@@ -7,10 +7,11 @@ from collections.abc import Iterable
 
 import orjson
 
-from gateway.store import rows
+from gateway.store import figures, rows
 from gateway.store.records import (
     BatchProgress,
     BatchRecord,
+    CourtFigures,
     DebtorRecord,
     FoundAsset,
     InquiryRecord,
@@ -106,6 +107,13 @@ class SqliteInquiries:
         return {id_number for (id_number,) in self.db.execute(
             "SELECT DISTINCT d.id_number FROM debtors d JOIN inquiries q ON q.id = d.inquiry_id"
             " WHERE q.case_number = ?", (case_number,))}
+
+    def case_inquiry_ids(self, case_number: str) -> list[str]:
+        return [r[0] for r in self.db.execute(
+            "SELECT id FROM inquiries WHERE case_number = ? ORDER BY created_at, rowid", (case_number,))]
+
+    def court_figures(self, court: str, bucket_ms: int, buckets: int) -> CourtFigures:
+        return figures.court_figures(self.db, "?", court, bucket_ms, buckets)
 
 
 def _insert_inquiry(db: sqlite3.Connection, q: NewInquiry) -> None:

@@ -20,10 +20,10 @@ from assetgw.cli_args import parse_yuan, positive
 from assetgw.gateway_client import Gateway, GatewayError, path_part, run, token_claims
 from assetgw.tables import cases_table, orders_table, plan_summary, plan_table, print_order
 from assetgw.terminal import inert
-from schemas.orders import MAX_TERM_DAYS, MONEY_KINDS, OrderType
+from schemas.orders import MAX_TERM_DAYS, MONEY_KINDS, OrderStatus, OrderType
 
 ASSET_KIND_AT = {"bank": "deposit", "payment": "wallet", "land": "real_estate", "vehicle": "vehicle", "equity": "equity", "fund": "fund_account"}
-ORDER_STATUSES = ("requested", "sent", "applied", "partially_applied", "queued", "refused", "failed", "lapsed", "released")
+ORDER_STATUSES = get_args(OrderStatus)
 UNANSWERED = ("requested", "sent")
 
 
@@ -159,6 +159,16 @@ async def approve(args: argparse.Namespace) -> int:
     return 0
 
 
+async def decline(args: argparse.Namespace) -> int:
+    async with Gateway(args.api, args.token) as gw:
+        declined = await gw.call("POST", f"/v1/orders/{path_part(args.order_id)}/decline", {"reason": args.reason})
+    if args.json:
+        _print_json(declined)
+    else:
+        print_order(declined, Console(emoji=False))
+    return 0
+
+
 async def orders(args: argparse.Namespace) -> int:
     params = {k: v for k, v in {"case_number": args.case, "status": args.status, "type": args.type,
                                  "awaiting_approval": "true" if args.awaiting_approval else None,
@@ -253,6 +263,12 @@ def add_officer_commands(sub: argparse._SubParsersAction, api_default: str) -> N
     p.add_argument("--wait", type=float, default=0, metavar="S", help="wait up to S seconds for the institution's answer")
     _common(p, api_default)
     p.set_defaults(func=_runner("approve", approve))
+
+    p = sub.add_parser("decline", help="decline a colleague's deduction, saying why (it is never sent)")
+    p.add_argument("order_id")
+    p.add_argument("--reason", required=True, help="why, for the order's audit trail")
+    _common(p, api_default)
+    p.set_defaults(func=_runner("decline", decline))
 
     p = sub.add_parser("orders", help="list your court's orders, newest first")
     p.add_argument("--case", help="only this case's")

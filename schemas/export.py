@@ -14,7 +14,7 @@ from schemas.api import BatchRow, InquiryCreate
 from schemas.assets import Asset
 from schemas.events import ControlStatusQuery, ControlStatusReport, InstitutionEvent
 from schemas.messages import SCHEMA_VERSION, Envelope, LegBatch, LegBatchResult
-from schemas.orders import Approval, FreezePlanRequest, OrderCreate, OrderRequest, OrderResult
+from schemas.orders import Approval, Decline, FreezePlanRequest, OrderCreate, OrderRequest, OrderResult
 from schemas.watches import WatchCreate
 
 OUT = Path(__file__).parent / "json"
@@ -34,6 +34,7 @@ def documents() -> dict[str, dict]:
         "institution.event": InstitutionEvent,
         "api.order-create": OrderCreate,
         "api.order-approval": Approval,
+        "api.order-decline": Decline,
         "api.freeze-plan": FreezePlanRequest,
         "api.watch-create": WatchCreate,
     }

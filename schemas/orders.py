@@ -35,7 +35,9 @@ MAX_TERM_DAYS = {"deposit": 365, "wallet": 365, "vehicle": 730, "real_estate": 1
 # What an institution answers to a control order (an unfreeze is answered ``released``).
 ControlAnswer = Literal["applied", "partially_applied", "queued", "refused", "released"]
 # Where an order stands in the gateway (gateway/orders/states.py has the transitions).
-OrderStatus = Literal["requested", "sent", "applied", "partially_applied", "queued", "refused", "failed", "lapsed", "released"]
+# declined: a deduction the second officer turned down (never sent).
+OrderStatus = Literal["requested", "sent", "applied", "partially_applied", "queued", "refused", "failed", "lapsed", "released",
+                      "declined"]
 
 
 class AssetRef(BaseModel):
@@ -111,6 +113,13 @@ class Approval(BaseModel):
     model_config = ConfigDict(extra="forbid")
     checker: Text | None = Field(None, min_length=1, max_length=32,
                                 description="the approving officer (the token's); must differ from the operator")
+
+
+class Decline(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    checker: Text | None = Field(None, min_length=1, max_length=32,
+                                description="the declining officer (the token's); must differ from the operator")
+    reason: Text = Field(min_length=2, max_length=500, description="why the deduction is not approved, for the audit trail")
 
 
 class FreezePlanRequest(Documents):

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import uuid
 from typing import Any
+from urllib.parse import quote
 
 import orjson
 import pytest
@@ -158,6 +159,37 @@ async def test_deduction_moves_only_own_frozen_funds_after_a_second_officer_appr
     assert [(d["amount_fen"], d["court"], d["enforcement_account"]) for d in ledger["deductions"]] == [(4_000, COURT_A, ACCOUNT_A)]
     assert freezes_of(ledger)[0]["held_fen"] == 6_000
     assert (await get_json(api, f"/v1/orders/{freeze['id']}"))["result"]["held_fen"] == 6_000
+
+
+async def test_a_declined_deduction_is_never_sent_and_says_why(api, officers, simulators, population, credential) -> None:
+    checker = officers("OFFICER-A2", COURT_A)
+    debtor = pick(population, has_account(20_000))
+    case, assets = await open_case(api, debtor, credential, COURT_A)
+    account = largest_account(assets)
+    freeze = await place(api, order_body("freeze", case, COURT_A, account, credential, amount_fen=10_000, term_days=300))
+    deduct = order_body("deduct", case, COURT_A, account, credential, amount_fen=4_000, original_order_id=freeze["id"],
+                        enforcement_account=ACCOUNT_A)
+    status, placed = await post_json(api, "/v1/orders", deduct)
+    assert status == 202 and placed["awaiting_approval"]
+
+    status, err = await post_json(api, f"/v1/orders/{placed['id']}/decline", {"reason": "自己的扣划"})
+    assert status == 422 and err["errors"][0]["field"] == "checker"  # the two-person rule holds both ways
+    status, err = await post_json(checker, f"/v1/orders/{placed['id']}/decline", {})
+    assert status == 422 and err["errors"][0]["field"] == "reason"
+    status, declined = await post_json(checker, f"/v1/orders/{placed['id']}/decline", {"reason": "执行款已由被执行人主动履行"})
+    assert status == 200 and declined["status"] == "declined" and declined["checker"] == "OFFICER-A2"
+    assert declined["history"][-1]["event"] == "declined"
+    assert declined["history"][-1]["detail"]["reason"] == "执行款已由被执行人主动履行"
+    status, err = await post_json(checker, f"/v1/orders/{placed['id']}/approve", {})
+    assert status == 409  # declined stays declined
+
+    # Later orders on the same account have been sent and answered: a declined deduction sent
+    # by mistake would have reached the bank by now.
+    await sent_after(api, case, account, freeze, credential)
+    assert (await get_json(api, f"/v1/orders/{placed['id']}"))["sent_at"] is None
+    assert (await simulators.ledger(account["institution_id"], account["account_no"]))["deductions"] == []
+    queue = await get_json(checker, f"/v1/orders?case_number={quote(case)}&awaiting_approval=true")
+    assert placed["id"] not in {o["id"] for o in queue["orders"]}
 
 
 async def test_protected_account_is_refused_at_the_desk(api, simulators, population, credential) -> None:

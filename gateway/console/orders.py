@@ -111,6 +111,17 @@ async def approve(request: web.Request, session: Session, api: GatewayApi) -> we
     return see_other(f"/console/orders/{order_id}")
 
 
+@page
+async def decline(request: web.Request, session: Session, api: GatewayApi) -> web.Response:
+    order_id = request.match_info["order_id"]
+    form = await request.post()
+    reason = str(form.get("reason", "")).strip()
+    if len(reason) < 2:
+        return refuse_form(request, FormError("reason", "请填写不予批准的理由"))
+    await api.post(f"/v1/orders/{order_id}/decline", {"reason": reason})
+    return see_other(f"/console/orders/{order_id}")
+
+
 def setup(app: web.Application) -> None:
     app.router.add_get("/console/cases/{case_number}/plan", plan_form)
     app.router.add_post("/console/cases/{case_number}/plan", plan_preview)
@@ -119,4 +130,5 @@ def setup(app: web.Application) -> None:
     app.router.add_get("/console/approvals", approvals)
     app.router.add_get("/console/orders/{order_id}", order)
     app.router.add_post("/console/orders/{order_id}/approve", approve)
+    app.router.add_post("/console/orders/{order_id}/decline", decline)
     app.router.add_post("/console/orders/{order_id}/{type}", follow_up)

@@ -21,7 +21,8 @@ KINDS = {"deposit": "存款", "wallet": "网络资金", "real_estate": "不动�
 FUND_TYPES = {"housing_provident_fund": "住房公积金", "social_insurance": "社会保险"}
 ORDER_TYPES = {"freeze": "冻结", "continue": "续冻", "unfreeze": "解冻", "deduct": "扣划"}
 ORDER_STATUSES = {"requested": "已提交", "sent": "已发送", "applied": "已执行", "partially_applied": "部分执行",
-                  "queued": "轮候", "refused": "被拒绝", "failed": "失败", "lapsed": "已到期", "released": "已解除"}
+                  "queued": "轮候", "refused": "被拒绝", "failed": "失败", "lapsed": "已到期", "released": "已解除",
+                  "declined": "不予批准"}
 ACCOUNT_TYPES = {"debit_card": "借记卡", "savings": "储蓄", "corporate": "对公", "social_insurance": "社保卡（受保护）",
                  "housing_provident_fund": "住房公积金（受保护）"}
 LEG_STATUSES = {"pending": "待发送", "sent": "查询中", "found": "有财产", "not_found": "无财产", "refused": "拒绝",

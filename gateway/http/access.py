@@ -41,6 +41,7 @@ ROUTE_ROLES: dict[tuple[str, str], str] = {
     ("GET", "/v1/orders"): "officer",
     ("GET", "/v1/orders/{order_id}"): "officer",
     ("POST", "/v1/orders/{order_id}/approve"): "deduct",
+    ("POST", "/v1/orders/{order_id}/decline"): "deduct",
     ("POST", "/v1/cases/{case_number}/freeze-plan"): "officer",
     ("GET", "/v1/cases"): "officer",
     ("GET", "/v1/cases/{case_number}"): "officer",

@@ -9,10 +9,10 @@ from typing import Any, get_args
 from pydantic.json_schema import models_json_schema
 
 from schemas.api import CaseAmendmentRequest, InquiryCreate
-from schemas.orders import Approval, FreezePlanRequest, OrderCreate, OrderStatus, OrderType
+from schemas.orders import Approval, Decline, FreezePlanRequest, OrderCreate, OrderStatus, OrderType
 from schemas.watches import WatchCreate
 
-_MODELS = (InquiryCreate, OrderCreate, Approval, FreezePlanRequest, CaseAmendmentRequest, WatchCreate)
+_MODELS = (InquiryCreate, OrderCreate, Approval, Decline, FreezePlanRequest, CaseAmendmentRequest, WatchCreate)
 _ERROR = {
     "type": "object", "required": ["error", "message", "errors"],
     "properties": {
@@ -118,6 +118,10 @@ def openapi_document() -> dict[str, Any]:
             "summary": "A second officer approves a deduction", "parameters": _path_param("order_id"),
             "requestBody": _json_body("Approval", required=False),
             "responses": {**_ok(200, "approved"), **_errors(400, 404, 409, 413, 422, *AUTH)}}},
+        "/v1/orders/{order_id}/decline": {"post": {
+            "summary": "A second officer declines a deduction, with the reason: it is never sent", "parameters": _path_param("order_id"),
+            "requestBody": _json_body("Decline"),
+            "responses": {**_ok(200, "declined"), **_errors(400, 404, 409, 413, 422, *AUTH)}}},
         "/v1/cases/{case_number}/freeze-plan": {"post": {
             "summary": "Plan (and optionally place) the freezes that cover a case", "parameters": _path_param("case_number"),
             "requestBody": _json_body("FreezePlanRequest"),

@@ -30,7 +30,7 @@ from schemas.directory import Directory
 from schemas.identifiers import court_code
 from schemas.messages import new_id
 from schemas.money import yuan
-from schemas.orders import DEDUCTING, MAX_TERM_DAYS, MONEY_KINDS, Approval, AssetRef, FreezePlanRequest, OrderCreate
+from schemas.orders import DEDUCTING, MAX_TERM_DAYS, MONEY_KINDS, Approval, AssetRef, Decline, FreezePlanRequest, OrderCreate
 
 log = structlog.get_logger("orders")
 
@@ -274,13 +274,7 @@ class OrderDesk:
         with self.store.unit_of_work() as uow:
             order = _existing(uow.orders.get(order_id), order_id)
             now = now_ms()
-            problem = None
-            if order.type not in DEDUCTING:
-                problem = OrderRejected(422, "order_id", "only deductions need a second officer's approval")
-            elif order.approved_at is not None or order.status != "requested":
-                problem = OrderRejected(409, "order_id", f"already approved by {order.checker}")
-            elif approval.checker == order.operator:
-                problem = OrderRejected(422, "checker", "must be a different officer from the operator (two-person rule)")
+            problem = _second_officer_problem(order, approval.checker)  # type: ignore[arg-type]
             if problem:
                 uow.orders.note(order_id, now, approval.checker, "approval_refused", {"reason": problem.message})
             else:
@@ -288,6 +282,18 @@ class OrderDesk:
         if problem:
             raise problem  # after the unit of work: the refusal stays in the audit trail
         self.on_ready()
+        return self.get(order_id)
+
+    def decline(self, order_id: str, decline: Decline) -> OrderRecord:
+        """The second officer turns the deduction down: it is never sent, and why is in its trail."""
+        with self.store.unit_of_work() as uow:
+            order = _existing(uow.orders.get(order_id), order_id)
+            problem = _second_officer_problem(order, decline.checker)  # type: ignore[arg-type]
+            if problem is None:
+                uow.orders.decline(order_id, decline.checker, decline.reason, now_ms())  # type: ignore[arg-type]
+        if problem:
+            raise problem
+        log.info("deduction declined", order_id=order_id, checker=decline.checker)
         return self.get(order_id)
 
     def get(self, order_id: str) -> OrderRecord:
@@ -420,3 +426,16 @@ def _existing(order: OrderRecord | None, order_id: str) -> OrderRecord:
 
 def _digest(data: dict[str, Any]) -> str:
     return hashlib.sha256(orjson.dumps(data, option=orjson.OPT_SORT_KEYS)).hexdigest()
+
+
+def _second_officer_problem(order: OrderRecord, checker: str) -> OrderRejected | None:
+    """What stops ``checker`` from approving or declining ``order`` (the two-person rule)."""
+    if order.type not in DEDUCTING:
+        return OrderRejected(422, "order_id", "only deductions need a second officer's approval")
+    if order.status == "declined":
+        return OrderRejected(409, "order_id", f"already declined by {order.checker}")
+    if order.approved_at is not None or order.status != "requested":
+        return OrderRejected(409, "order_id", f"already approved by {order.checker}")
+    if checker == order.operator:
+        return OrderRejected(422, "checker", "must be a different officer from the operator (two-person rule)")
+    return None

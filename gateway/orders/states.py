@@ -9,7 +9,8 @@
 After its first answer a freeze's state is the institution's: events and reconciliation reports
 carry its whole state, applied in the order of the institution's feed (``state_seq``).
 
-A deduction waits in ``requested`` until a second officer approves it (two-person rule).
+A deduction waits in ``requested`` until a second officer approves it (two-person rule), or
+declines it with a reason: ``declined``, never sent.
 """
 
 from __future__ import annotations

@@ -181,6 +181,10 @@ class OrderRepository(Protocol):
 
     def approve(self, order_id: str, checker: str, now: int) -> None: ...
 
+    def decline(self, order_id: str, checker: str, reason: str, now: int) -> None:
+        """A deduction still awaiting approval becomes ``declined``, with the reason in its trail."""
+        ...
+
     def note(self, order_id: str, now: int, actor: str, event: str, detail: dict[str, Any]) -> None:
         """An event that changes no state, e.g. a refused attempt to approve."""
         ...

@@ -16,7 +16,7 @@ from gateway.http.routes.watches import case_number_query
 from gateway.orders.desk import OrderDesk, OrderRejected, order_summary, order_view
 from gateway.store.records import OrderFilter
 from infra import metrics
-from schemas.orders import DEDUCTING, Approval, FreezePlanRequest, OrderCreate, OrderStatus, OrderType
+from schemas.orders import DEDUCTING, Approval, Decline, FreezePlanRequest, OrderCreate, OrderStatus, OrderType
 
 log = structlog.get_logger("orders")
 
@@ -91,6 +91,24 @@ async def approve_order(request: web.Request) -> web.Response:
     return json_response(_view(desk, order_id))
 
 
+async def decline_order(request: web.Request) -> web.Response:
+    desk = request.app[DESK]
+    order_id = request.match_info["order_id"]
+    try:
+        order = desk.get(order_id)
+    except OrderRejected as exc:
+        raise _rejected(exc) from None
+    require_case(request, order.case_number, case_field="order_id")
+    require_role(request, "deduct")  # as for approving
+    body = await read_model(request, Decline)
+    body = body.model_copy(update={"checker": require_self(request, body.checker, "checker")})
+    try:
+        desk.decline(order_id, body)
+    except OrderRejected as exc:
+        raise _rejected(exc) from None
+    return json_response(_view(desk, order_id))
+
+
 async def freeze_plan(request: web.Request) -> web.Response:
     desk = request.app[DESK]
     body = await read_model(request, FreezePlanRequest)
@@ -110,4 +128,5 @@ def setup(app: web.Application) -> None:
     app.router.add_get("/v1/orders", list_orders)
     app.router.add_get("/v1/orders/{order_id}", get_order)
     app.router.add_post("/v1/orders/{order_id}/approve", approve_order)
+    app.router.add_post("/v1/orders/{order_id}/decline", decline_order)
     app.router.add_post("/v1/cases/{case_number}/freeze-plan", freeze_plan)

@@ -72,6 +72,13 @@ class PgOrders:
             db.execute("UPDATE orders SET checker = %s, approved_at = %s, updated_at = %s WHERE id = %s", (checker, now, now, order_id))
             _event(db, order_id, now, checker, "approved", "requested", {"checker": checker})
 
+    def decline(self, order_id: str, checker: str, reason: str, now: int) -> None:
+        db = self.db
+        with transaction(db):
+            db.execute("UPDATE orders SET status = 'declined', checker = %s, updated_at = %s WHERE id = %s"
+                       " AND status = 'requested' AND approved_at IS NULL", (checker, now, order_id))
+            _event(db, order_id, now, checker, "declined", "declined", {"checker": checker, "reason": reason})
+
     def note(self, order_id: str, now: int, actor: str, event: str, detail: dict[str, Any]) -> None:
         db = self.db
         with transaction(db):

@@ -59,6 +59,12 @@ class SqliteOrders:
             db.execute("UPDATE orders SET checker = ?, approved_at = ?, updated_at = ? WHERE id = ?", (checker, now, now, order_id))
             _event(db, order_id, now, checker, "approved", "requested", {"checker": checker})
 
+    def decline(self, order_id: str, checker: str, reason: str, now: int) -> None:
+        with Transaction(self.db) as db:
+            db.execute("UPDATE orders SET status = 'declined', checker = ?, updated_at = ? WHERE id = ?"
+                       " AND status = 'requested' AND approved_at IS NULL", (checker, now, order_id))
+            _event(db, order_id, now, checker, "declined", "declined", {"checker": checker, "reason": reason})
+
     def note(self, order_id: str, now: int, actor: str, event: str, detail: dict[str, Any]) -> None:
         with Transaction(self.db) as db:
             _event(db, order_id, now, actor, event, _status(db, order_id), detail)

@@ -13,6 +13,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from schemas.assets import ASSET_KINDS
 from schemas.debtor import Debtor
 from schemas.text import BIDI_CONTROLS, refused_character
 from tests.helpers import CASE, case_body, debtor_json, order_body, watch_body
@@ -124,7 +125,7 @@ def _hostile_report() -> dict:
                             "queue_position": None}]}
     vehicle = {"kind": "vehicle", "institution_id": "vehicle-01", "plate": "冀A\u2066123", "model": f"[bold]X{OSC_TITLE}",
                "vin": "LVS\x07", "value_fen": 5, "control": []}
-    empty = {"deposit": [], "real_estate": [], "vehicle": [], "wallet": []}
+    empty: dict[str, list] = {kind: [] for kind in ASSET_KINDS}
     return {
         "id": "inq-1", "status": "completed", "created_at": "2025-01-01T00:00:00+08:00", "completed_at": None,
         "case": {"case_number": "(2025)冀0108执1号", "court": f"法院{MARKUP}", "amount_due_fen": 1, "costs_fen": 0,
@@ -132,7 +133,7 @@ def _hostile_report() -> dict:
         "reports": [{
             "debtor": {"name": name, "kind": "person", "id_number": "11010519491231002X"},
             "legs_done": 1, "legs_total": 2, "assets": {**empty, "deposit": [deposit], "vehicle": [vehicle]},
-            "totals_fen": {"deposit": 100, "real_estate": 0, "vehicle": 5, "wallet": 0, "all": 105},
+            "totals_fen": {**dict.fromkeys(ASSET_KINDS, 0), "deposit": 100, "vehicle": 5, "all": 105},
             "legs": [{"institution_id": "bank-02", "status": "failed", "reason": f"boom{OSC_TITLE}[red]x"}],
         }],
     }

@@ -55,6 +55,8 @@ DEFAULTS = {
     "body_timeout_s": 60.0,
     "living_allowance_fen": 90_000,
     "reconcile_every_s": 900.0,
+    "store": "sqlite",
+    "database_url": "",
 }
 
 # (variable, value, attribute, what the attribute becomes)
@@ -95,6 +97,8 @@ READS = [
     ("ASSETGW_BODY_TIMEOUT", "7.5", "body_timeout_s", 7.5),
     ("ASSETGW_LIVING_ALLOWANCE_FEN", "0", "living_allowance_fen", 0),
     ("ASSETGW_RECONCILE_EVERY", "0", "reconcile_every_s", 0.0),
+    ("ASSETGW_STORE", "sqlite", "store", "sqlite"),  # postgres needs a URL too: test_a_postgres_store_needs_its_url
+    ("ASSETGW_DATABASE_URL", "postgresql://gw@db/assetgw", "database_url", "postgresql://gw@db/assetgw"),
 ]
 
 
@@ -180,6 +184,18 @@ def test_a_bad_value_names_its_variable(monkeypatch: pytest.MonkeyPatch, variabl
     message = str(caught.value)
     assert message.startswith(variable) and expected in message
     assert "\n" not in message
+
+
+def test_a_postgres_store_needs_its_url(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("ASSETGW_STORE", "postgres")
+    with pytest.raises(SettingsError, match=r"^ASSETGW_DATABASE_URL: ASSETGW_STORE=postgres needs a postgresql:// URL$"):
+        Settings.from_env()
+    monkeypatch.setenv("ASSETGW_DATABASE_URL", "postgresql://gw@db/assetgw")
+    settings = Settings.from_env()
+    assert (settings.store, settings.database_url) == ("postgres", "postgresql://gw@db/assetgw")
+    monkeypatch.setenv("ASSETGW_STORE", "mysql")
+    with pytest.raises(SettingsError, match=r"^ASSETGW_STORE="):
+        Settings.from_env()
 
 
 def test_every_bad_value_is_named_on_one_line(monkeypatch: pytest.MonkeyPatch) -> None:

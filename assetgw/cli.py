@@ -244,7 +244,9 @@ def build_parser() -> argparse.ArgumentParser:
     from assetgw.ops.rebuild_cli import add_rebuild_command
     from assetgw.ops.reconcile import add_reconcile_command
     from assetgw.ops.simulator_fault import add_fault_command
+    from assetgw.ops.topics_cli import add_topics_command
     from assetgw.orders_cli import add_officer_commands
+    from assetgw.sign_cli import add_sign_command
 
     add_ops_commands(sub)
     add_officer_commands(sub, api_default)
@@ -253,14 +255,25 @@ def build_parser() -> argparse.ArgumentParser:
     add_lag_command(sub, api_default)
     add_reconcile_command(sub, api_default)
     add_rebuild_command(sub)
+    add_topics_command(sub)
+    add_sign_command(sub)
     return parser
 
 
+# What runs a stack rather than talks to one: they take their endpoints from flags and the
+# environment alone, never from a running stack's file.
+SERVES = {"up", "broker", "simulator", "connector", "gateway", "bench"}
+
+
 def main(argv: list[str] | None = None) -> None:
+    from assetgw.endpoints import fill_environment
     from assetgw.stack.supervisor import StackError
     from infra.kafka.broker import BrokerError
     from infra.settings import SettingsError
 
+    command = next((a for a in (sys.argv[1:] if argv is None else argv) if not a.startswith("-")), None)
+    if command not in SERVES:
+        fill_environment()  # before the parser: its defaults (--api) come from the environment
     args = build_parser().parse_args(argv)
     try:
         args.func(args)

@@ -11,7 +11,7 @@ import os
 import sys
 import time
 import uuid
-from typing import Any
+from typing import Any, get_args
 
 import orjson
 from rich.console import Console
@@ -20,9 +20,9 @@ from assetgw.cli_args import parse_yuan, positive
 from assetgw.gateway_client import Gateway, GatewayError, path_part, run, token_claims
 from assetgw.tables import cases_table, orders_table, plan_summary, plan_table, print_order
 from assetgw.terminal import inert
-from schemas.orders import MAX_TERM_DAYS, MONEY_KINDS
+from schemas.orders import MAX_TERM_DAYS, MONEY_KINDS, OrderType
 
-ASSET_KIND_AT = {"bank": "deposit", "payment": "wallet", "land": "real_estate", "vehicle": "vehicle"}
+ASSET_KIND_AT = {"bank": "deposit", "payment": "wallet", "land": "real_estate", "vehicle": "vehicle", "equity": "equity", "fund": "fund_account"}
 ORDER_STATUSES = ("requested", "sent", "applied", "partially_applied", "queued", "refused", "failed", "lapsed", "released")
 UNANSWERED = ("requested", "sent")
 
@@ -80,8 +80,9 @@ async def plan(args: argparse.Namespace) -> int:
 async def order(args: argparse.Namespace) -> int:
     out, err = Console(emoji=False), Console(stderr=True, emoji=False)
     async with Gateway(args.api, args.token) as gw:
-        body = await (_new_freeze(gw, args) if args.type == "freeze" else _follow_up(gw, args))
-        body.update(type=args.type, **_documents(args), idempotency_key=_key(args, err))
+        new = {"freeze": _new_freeze, "freeze-deduct": _new_freeze_deduct}.get(args.type, _follow_up)
+        body = await new(gw, args)
+        body.update(type=args.type.replace("-", "_"), **_documents(args), idempotency_key=_key(args, err))
         placed = await gw.call("POST", "/v1/orders", body)
         if placed.get("replayed"):
             err.print("this key placed the order before: here it is (nothing new was placed)")
@@ -94,16 +95,29 @@ async def order(args: argparse.Namespace) -> int:
 
 
 async def _new_freeze(gw: Gateway, args: argparse.Namespace) -> dict[str, Any]:
-    case = await gw.call("GET", f"/v1/cases/{path_part(args.case)}")
-    institutions = {i["id"]: i["kind"] for i in await gw.call("GET", "/v1/institutions")}
-    if args.institution not in institutions:
-        raise GatewayError(f"no institution {args.institution!r}; `assetgw report` shows where each asset is", 2)
-    kind = args.kind or ASSET_KIND_AT[institutions[args.institution]]
+    case, kind = await _case_and_kind(gw, args)
     if kind in MONEY_KINDS and args.amount is None:
         raise GatewayError(f"freezing a {kind} needs --amount (yuan)", 2)
     return {"case_number": case["case_number"], "court": case["court"], "institution_id": args.institution,
             "asset": {"kind": kind, "id": args.asset}, "amount_fen": args.amount if kind in MONEY_KINDS else None,
             "term_days": args.term_days or MAX_TERM_DAYS[kind]}  # the legal maximum, as the freeze plan uses
+
+
+async def _new_freeze_deduct(gw: Gateway, args: argparse.Namespace) -> dict[str, Any]:
+    """Freeze and deduct at once (冻结并扣划): free money of the asset straight to the court's account."""
+    case, kind = await _case_and_kind(gw, args)
+    return {"case_number": case["case_number"], "court": case["court"], "institution_id": args.institution,
+            "asset": {"kind": kind, "id": args.asset}, "amount_fen": args.amount,
+            "enforcement_account": args.account or case.get("enforcement_account")}
+
+
+async def _case_and_kind(gw: Gateway, args: argparse.Namespace) -> tuple[dict[str, Any], str]:
+    """The case named on the command line, and the kind of asset at the institution named."""
+    case = await gw.call("GET", f"/v1/cases/{path_part(args.case)}")
+    institutions = {i["id"]: i["kind"] for i in await gw.call("GET", "/v1/institutions")}
+    if args.institution not in institutions:
+        raise GatewayError(f"no institution {args.institution!r}; `assetgw report` shows where each asset is", 2)
+    return case, args.kind or ASSET_KIND_AT[institutions[args.institution]]
 
 
 async def _follow_up(gw: Gateway, args: argparse.Namespace) -> dict[str, Any]:
@@ -203,7 +217,7 @@ def add_officer_commands(sub: argparse._SubParsersAction, api_default: str) -> N
     _common(p, api_default)
     p.set_defaults(func=_runner("plan", plan))
 
-    p = sub.add_parser("order", help="place a freeze, continue, unfreeze or deduct order")
+    p = sub.add_parser("order", help="place a freeze, freeze-and-deduct, continue, unfreeze or deduct order")
     kinds = p.add_subparsers(dest="type", required=True, metavar="TYPE")
     q = kinds.add_parser("freeze", help="freeze an asset a report of the case found")
     q.add_argument("case", help="case number")
@@ -212,6 +226,13 @@ def add_officer_commands(sub: argparse._SubParsersAction, api_default: str) -> N
     q.add_argument("--kind", choices=tuple(MAX_TERM_DAYS), help="asset kind (default: what the institution holds)")
     q.add_argument("--amount", type=parse_yuan, help="yuan to freeze, e.g. 12,345.67 (deposits and wallets)")
     q.add_argument("--term-days", type=positive, help="term (default: the legal maximum for the kind)")
+    q = kinds.add_parser("freeze-deduct", help="freeze and deduct free money at once (冻结并扣划); a second officer approves it")
+    q.add_argument("case", help="case number")
+    q.add_argument("--institution", required=True, help="where the account is, e.g. bank-03 (as in the report)")
+    q.add_argument("--asset", required=True, help="the account or wallet id as in the report")
+    q.add_argument("--kind", choices=MONEY_KINDS, help="asset kind (default: what the institution holds)")
+    q.add_argument("--amount", type=parse_yuan, required=True, help="yuan to take, e.g. 12,345.67 (at most what is free)")
+    q.add_argument("--account", help="the court's 执行款专户 (default: the case's, from the court directory)")
     for name, what in (("continue", "extend a freeze (续冻)"), ("unfreeze", "release a freeze (解冻)"),
                        ("deduct", "deduct frozen money to the court's account (扣划); a second officer approves it")):
         q = kinds.add_parser(name, help=what)
@@ -237,7 +258,7 @@ def add_officer_commands(sub: argparse._SubParsersAction, api_default: str) -> N
     p.add_argument("--case", help="only this case's")
     p.add_argument("--awaiting-approval", action="store_true", help="only deductions waiting for a second officer")
     p.add_argument("--status", choices=ORDER_STATUSES, help="only orders in this state")
-    p.add_argument("--type", choices=("freeze", "continue", "unfreeze", "deduct"), help="only orders of this type")
+    p.add_argument("--type", choices=get_args(OrderType), help="only orders of this type")
     p.add_argument("--limit", type=positive, default=100, help="at most this many (1-500, default 100)")
     _common(p, api_default)
     p.set_defaults(func=_runner("orders", orders))

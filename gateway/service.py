@@ -23,6 +23,7 @@ from gateway.messaging.outbox import LegOutbox, OrderOutbox, Relay
 from gateway.messaging.results import ResultConsumer
 from gateway.orders.desk import OrderDesk
 from gateway.store.factory import open_store, store_location
+from gateway.store.thread import StoreThread
 from gateway.watches.wiring import Watches
 from infra import heap
 from infra.kafka.clients import make_consumer, make_producer, start_with_retry
@@ -38,14 +39,16 @@ SHARED_OUTBOX_POLL_S = 1.0
 
 async def run_gateway(settings: Settings, stop: asyncio.Event) -> None:
     store = open_store(store_location(settings))
+    # The bulk writes (outbox, results, a batch's parts) on a thread and a connection of their own.
+    thread = StoreThread(open_store(store_location(settings)))
     peers = store.peers  # other gateways on the same store (PostgreSQL), or none
     await ensure_topics(settings.kafka_bootstrap, settings.topic_prefix, settings.partitions)
     producer = make_producer(settings, "gateway")
     group_id = f"{settings.topic_prefix}.gateway"
     consumer = make_consumer(settings, group_id=group_id, client_id="gateway")  # started and stopped by its subscriber
     await start_with_retry(producer)
-    relay = Relay(producer, [LegOutbox(store.legs, settings.topic_prefix, settings.legs_per_message),
-                             OrderOutbox(store.orders, settings.topic_prefix)])
+    relay = Relay(producer, [LegOutbox(thread.store.legs, settings.topic_prefix, settings.legs_per_message),
+                             OrderOutbox(thread.store.orders, settings.topic_prefix)], thread)
     completions = Completions()
 
     def touched(inquiry_ids: Iterable[str]) -> None:
@@ -55,9 +58,9 @@ async def run_gateway(settings: Settings, stop: asyncio.Event) -> None:
         peers.announce("inquiries", inquiry_ids)
 
     reconciler = Reconciler(store.events, store.reconciliations, settings.directory, producer, settings.topic_prefix)
-    results = ResultConsumer(store.legs, store.orders, consumer, producer, settings.topic_prefix, group_id, touched,
+    results = ResultConsumer(thread, consumer, producer, settings.topic_prefix, group_id, touched,
                              reconciler.on_reports)
-    intake = Intake(store.inquiries, store.cases, settings.directory, settings.inquiry_deadline_s, relay.wake)
+    intake = Intake(store.inquiries, store.cases, settings.directory, settings.inquiry_deadline_s, relay.wake, thread)
     courts = Courts.from_env()
     desk = OrderDesk(store, settings.directory, courts, settings.order_deadline_s, relay.wake, settings.living_allowance_fen)
     # Watches and alerts: ``watches.listener`` turns the new institution events into alerts.
@@ -117,5 +120,6 @@ async def run_gateway(settings: Settings, stop: asyncio.Event) -> None:
             await asyncio.wait_for(producer.stop(), timeout=10)
         except Exception as exc:  # noqa: BLE001 - leaving anyway
             log.warning("shutdown step gave up", error=repr(exc))
+        thread.close()
         store.close()
         log.info("gateway stopped")

@@ -13,6 +13,7 @@ from typing import Any
 import structlog
 
 from infra.log_repeats import RepeatFilter, Repeats, structlog_processor
+from infra.settings import log_level
 from schemas.identifiers import mask
 
 # 18-character resident IDs / USCCs, and 12-19 digit card or account numbers.
@@ -43,7 +44,9 @@ def _mask_values(_: Any, __: str, event: dict[str, Any]) -> dict[str, Any]:
     return event
 
 
-def configure_logging(component: str, level: str = "INFO") -> None:
+def configure_logging(component: str, level: str | None = None) -> None:
+    """``level``: default ``ASSETGW_LOG_LEVEL`` (INFO); DEBUG adds what is only for finding a bug."""
+    level = level or log_level()
     renderer = structlog.dev.ConsoleRenderer() if sys.stderr.isatty() else structlog.processors.JSONRenderer()
     repeats = Repeats()  # one for both paths: a retry storm is collapsed wherever it is logged
     structlog.configure(

@@ -37,6 +37,11 @@ LAG = Gauge("assetgw_consumer_lag", "Messages behind the partition's end (end of
 EVENTS_APPLIED = Counter("assetgw_institution_events_total", "Institution events the gateway received, by type and outcome"
                          " (applied, repeat)", ["type", "outcome"])
 RESULTS = Counter("assetgw_results_received_total", "Leg and order results the gateway received", ["kind", "status"])
+# What a redelivery or replay brought again is absorbed; what a topic does not carry is set aside.
+DUPLICATES = Counter("assetgw_duplicates_total", "Results and events that changed nothing: a redelivery or replay"
+                     " absorbed (or an answer after its leg timed out)", ["what"])
+IGNORED = Counter("assetgw_ignored_total", "Messages the gateway's consumers set aside to the dead-letter topic, by what and why"
+                  " (wrong_type: a type the topic does not carry, e.g. after a mistaken replay)", ["what", "reason"])
 ACCEPTED = Counter("assetgw_accepted_total", "Inquiries, batches, orders and watches accepted by the API", ["what"])
 HTTP = Counter("assetgw_http_requests_total", "API requests by route and status", ["method", "route", "status"])
 

@@ -47,6 +47,9 @@ Seconds = Annotated[float, _POSITIVE]
 PerSecond = Annotated[float, _POSITIVE]
 
 
+LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR"]
+
+
 class _Environment(BaseSettings):
     """The variables exactly as named in the environment, with their defaults. An empty value
     counts as unset, as it always has."""
@@ -108,6 +111,8 @@ class _Environment(BaseSettings):
     # PostgreSQL database at ASSETGW_DATABASE_URL, which several gateway processes may share.
     ASSETGW_STORE: Literal["sqlite", "postgres"] = "sqlite"
     ASSETGW_DATABASE_URL: str = ""
+    # What every component logs: DEBUG, INFO (the default), WARNING or ERROR, in any case.
+    ASSETGW_LOG_LEVEL: Annotated[LogLevel, BeforeValidator(lambda v: v.upper() if isinstance(v, str) else v)] = "INFO"
 
 
 def _describe(error: ErrorDetails) -> str:
@@ -119,6 +124,20 @@ def _simulator_url(kind: str, sim_host: str) -> str:
     # One variable per institution kind, and the kinds come from the directory, so these names
     # are not fields of the model; a URL is taken as given, like KAFKA_BOOTSTRAP.
     return os.environ.get(f"ASSETGW_SIM_URL_{kind.upper()}") or f"http://{sim_host}:{ports.SIMULATORS[kind]}"
+
+
+def log_level() -> str:
+    """``ASSETGW_LOG_LEVEL``, checked alone: logging is set up before the rest is read."""
+    raw = os.environ.get("ASSETGW_LOG_LEVEL") or "INFO"
+    if raw.upper() not in LogLevel.__args__:  # type: ignore[attr-defined]
+        raise SettingsError(f"ASSETGW_LOG_LEVEL={raw!r}: expected one of {', '.join(LogLevel.__args__)}")  # type: ignore[attr-defined]
+    return raw.upper()
+
+
+def institution_url_variable(institution_id: str) -> str:
+    """``ASSETGW_INSTITUTION_URL_BANK_03`` for bank-03: one institution's own base URL (a partner's
+    own implementation under test) in place of its kind's simulator."""
+    return "ASSETGW_INSTITUTION_URL_" + institution_id.upper().replace("-", "_")
 
 
 @dataclass(frozen=True)
@@ -133,6 +152,7 @@ class Settings:
     api_port: int
     metrics_port: int
     simulator_urls: dict[str, str]
+    institution_urls: dict[str, str]  # institution id -> its own base URL, where one is set
     inquiry_deadline_s: float
     order_deadline_s: float
     resend_after_s: float
@@ -155,6 +175,7 @@ class Settings:
     reconcile_every_s: float
     store: str
     database_url: str
+    log_level: str
     directory: Directory = field(compare=False)
 
     @classmethod
@@ -181,6 +202,7 @@ class Settings:
             api_port=env.ASSETGW_API_PORT,
             metrics_port=env.ASSETGW_METRICS_PORT,
             simulator_urls={kind: _simulator_url(kind, env.ASSETGW_SIM_HOST) for kind in KINDS},
+            institution_urls={i.id: url for i in directory.institutions if (url := os.environ.get(institution_url_variable(i.id)))},
             inquiry_deadline_s=env.ASSETGW_INQUIRY_DEADLINE,
             order_deadline_s=env.ASSETGW_ORDER_DEADLINE,
             resend_after_s=env.ASSETGW_RESEND_AFTER,
@@ -203,6 +225,7 @@ class Settings:
             reconcile_every_s=env.ASSETGW_RECONCILE_EVERY,
             store=env.ASSETGW_STORE,
             database_url=env.ASSETGW_DATABASE_URL,
+            log_level=env.ASSETGW_LOG_LEVEL,
             directory=directory,
         )
 

@@ -10,7 +10,8 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 # The field that identifies an asset of each kind, to officers and institutions alike.
-ID_FIELD: dict[str, str] = {"deposit": "account_no", "real_estate": "unit_no", "vehicle": "plate", "wallet": "wallet_id"}
+ID_FIELD: dict[str, str] = {"deposit": "account_no", "real_estate": "unit_no", "vehicle": "plate", "wallet": "wallet_id",
+                            "fund_account": "account_no", "equity": "holding_no"}
 
 
 def asset_id(asset: Mapping[str, Any]) -> str:
@@ -74,8 +75,33 @@ class PaymentWallet(_Asset):
     wallet_id: str
 
 
-Asset = Annotated[DepositAccount | RealEstate | Vehicle | PaymentWallet, Field(discriminator="kind")]
-ASSET_KINDS = ("deposit", "real_estate", "vehicle", "wallet")
+class FundAccount(_Asset):
+    """A housing-provident-fund (住房公积金) or social-insurance (社会保险) account at a fund centre:
+    its balance is reported, but the law keeps it out of enforcement's reach."""
+
+    kind: Literal["fund_account"] = "fund_account"
+    account_no: str = Field(description="个人账号 at the centre")
+    fund_type: Literal["housing_provident_fund", "social_insurance"]
+    account_status: Literal["正常", "封存"] = Field(description="contributions being paid (正常) or suspended (封存)")
+    protected: Literal[True] = True
+    protected_reason: str = Field(description="the legal reason it may not be frozen or deducted")
+
+
+class Shareholding(_Asset):
+    """Equity in a company (股权) as the market regulator registers it; ``value_fen`` is the holding's
+    estimated worth (its part of the company's net assets), property-like: frozen whole, never deducted."""
+
+    kind: Literal["equity"] = "equity"
+    holding_no: str = Field(description="股权登记编号 at the regulator")
+    company_name: str
+    company_uscc: str = Field(description="the company's unified social credit code")
+    registered_capital_fen: int = Field(ge=0, description="the company's registered capital (注册资本), fen")
+    subscribed_fen: int = Field(ge=0, description="the holder's subscribed contribution (认缴出资额), fen")
+    holding_bp: int = Field(ge=1, le=10_000, description="the holder's share of the company (持股比例), basis points")
+
+
+Asset = Annotated[DepositAccount | RealEstate | Vehicle | PaymentWallet | FundAccount | Shareholding, Field(discriminator="kind")]
+ASSET_KINDS = ("deposit", "real_estate", "vehicle", "wallet", "equity", "fund_account")
 
 
 def asset_sort_key(asset: _Asset) -> tuple[str, str, str]:

@@ -10,11 +10,13 @@ import os
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-KINDS = ("bank", "land", "vehicle", "payment", "lodging")
+KINDS = ("bank", "land", "vehicle", "payment", "lodging", "fund", "equity")
 # Kinds that hold assets and answer asset inquiries. A lodging registry (旅馆业治安管理信息系统)
 # only reports debtors' hotel check-ins on its event feed: inquiries never fan out to it.
-QUERY_KINDS = ("bank", "land", "vehicle", "payment")
-DEFAULT_COUNTS = {"bank": 22, "land": 3, "vehicle": 1, "payment": 2, "lodging": 2}
+QUERY_KINDS = ("bank", "land", "vehicle", "payment", "fund", "equity")
+# fund: a housing-provident-fund centre and a social-insurance centre per province (Hebei, Beijing);
+# equity: the market regulator's enterprise registry (市场监督管理局), where shareholdings are registered.
+DEFAULT_COUNTS = {"bank": 22, "land": 3, "vehicle": 1, "payment": 2, "lodging": 2, "fund": 4, "equity": 1}
 
 _NAMES = {
     "bank": [
@@ -27,14 +29,23 @@ _NAMES = {
     "vehicle": ["公安部交通管理局车辆管理所"],
     "payment": ["财付通(微信支付)", "支付宝"],
     "lodging": ["河北省公安厅旅馆业治安管理信息系统", "广东省公安厅旅馆业治安管理信息系统"],
+    # Alternating: a provident-fund centre, then its province's social-insurance centre (fund_type_of).
+    "fund": ["河北省住房公积金管理中心", "河北省社会保险事业管理局", "北京住房公积金管理中心", "北京市社会保险基金管理中心"],
+    "equity": ["国家市场监督管理总局企业信用信息系统"],
 }
-
-
 @dataclass(frozen=True, slots=True)
 class Institution:
     id: str
     kind: str
     name: str
+
+
+FUND_TYPES = ("housing_provident_fund", "social_insurance")
+
+
+def fund_type_of(institution: Institution) -> str:
+    """What a fund centre keeps: odd-numbered centres the housing provident fund, even ones social insurance."""
+    return FUND_TYPES[(int(institution.id.rsplit("-", 1)[1]) - 1) % 2]
 
 
 class UnknownInstitution(ValueError):

@@ -36,11 +36,12 @@ EventType = Literal[
     "freeze_lapsed",       # a freeze ran out at its end date
     "freeze_released",     # an unfreeze was applied
     "deduction_executed",  # frozen funds moved to a court's enforcement-fund account
+    "funds_deducted",      # free funds frozen and moved to a court's account in one order (冻结并扣划)
     "vehicle_sighted",     # a car-park or road camera saw a registered vehicle
     "guest_checked_in",    # a lodging registry recorded a person's hotel check-in
 ]
 EVENT_TYPES: tuple[str, ...] = EventType.__args__  # type: ignore[attr-defined]
-FUNDS_EVENTS = ("funds_credited", "funds_debited")
+FUNDS_EVENTS = ("funds_credited", "funds_debited", "funds_deducted")
 FREEZE_EVENTS = ("freeze_captured", "freeze_promoted", "queue_advanced", "freeze_lapsed", "freeze_released", "deduction_executed")
 # Events about a person rather than an asset: no asset_kind/asset_id, keyed by the person.
 PERSON_EVENTS = ("guest_checked_in",)

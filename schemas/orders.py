@@ -1,4 +1,12 @@
-"""Control orders (freeze 冻结, continue 续冻, unfreeze 解冻, deduct 扣划): API bodies and messages."""
+"""Control orders (freeze 冻结, continue 续冻, unfreeze 解冻, deduct 扣划, freeze-and-deduct 冻结并扣划):
+API bodies and messages.
+
+The bank interface's control codes and how they map here: 01 freeze → ``freeze``; 02 continue →
+``continue``; 03 queued freeze (轮候) → a ``freeze`` the institution answers ``queued`` because
+another court's freeze holds the asset; 04 unfreeze → ``unfreeze``; 05 lift a queued freeze → an
+``unfreeze`` naming a ``queued`` freeze; 06 deduct → ``deduct`` (frozen funds only); 08 freeze and
+deduct at once → ``freeze_deduct`` (free funds, up to the amount, straight to the court's
+enforcement-fund account: for a court holding a judgment that wants the money now)."""
 
 from __future__ import annotations
 
@@ -11,11 +19,18 @@ from schemas.identifiers import check_case_number
 from schemas.money import Fen
 from schemas.text import Text
 
-OrderType = Literal["freeze", "continue", "unfreeze", "deduct"]
-AssetKind = Literal["deposit", "wallet", "real_estate", "vehicle"]
+OrderType = Literal["freeze", "continue", "unfreeze", "deduct", "freeze_deduct"]
+# Orders that move money to the court: the `deduct` role, the court's 执行款专户 and a second
+# officer's approval before they are sent.
+DEDUCTING = ("deduct", "freeze_deduct")
+AssetKind = Literal["deposit", "wallet", "real_estate", "vehicle", "equity", "fund_account"]
 MONEY_KINDS = ("deposit", "wallet")
-# Longest freeze term per asset kind (days): deposits 1 year, movables 2, real estate 3.
-MAX_TERM_DAYS = {"deposit": 365, "wallet": 365, "vehicle": 730, "real_estate": 1095}
+# Assets the law keeps out of enforcement's reach whatever the order: the order desk refuses any
+# freeze or deduction on them with the asset's legal reason (social insurance, provident fund).
+PROTECTED_KINDS = ("fund_account",)
+# Longest freeze term per asset kind (days): deposits 1 year, movables 2, real estate and other
+# property rights (equity) 3. A fund account is never frozen; its entry only keeps lookups total.
+MAX_TERM_DAYS = {"deposit": 365, "wallet": 365, "vehicle": 730, "real_estate": 1095, "equity": 1095, "fund_account": 365}
 
 # What an institution answers to a control order (an unfreeze is answered ``released``).
 ControlAnswer = Literal["applied", "partially_applied", "queued", "refused", "released"]
@@ -26,7 +41,7 @@ OrderStatus = Literal["requested", "sent", "applied", "partially_applied", "queu
 class AssetRef(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
     kind: AssetKind
-    id: Text = Field(min_length=1, max_length=64, description="account_no, wallet_id, unit_no or plate, as in the report")
+    id: Text = Field(min_length=1, max_length=64, description="account_no, wallet_id, unit_no, plate or holding_no, as in the report")
 
 
 class Documents(BaseModel):
@@ -61,6 +76,8 @@ class OrderCreate(Documents):
 
     @model_validator(mode="after")
     def _fields_for_type(self) -> OrderCreate:
+        if self.asset.kind in PROTECTED_KINDS and self.type in ("freeze", *DEDUCTING):
+            return self  # refused by the order desk, with the asset's own legal reason
         money = self.asset.kind in MONEY_KINDS
         need: list[str] = []
         if self.type == "freeze":
@@ -75,6 +92,13 @@ class OrderCreate(Documents):
             if not money:
                 raise ValueError("asset.kind: only deposits and wallets can be deducted")
             need += ["amount_fen", "original_order_id", "enforcement_account"]
+        elif self.type == "freeze_deduct":
+            if not money:
+                raise ValueError("asset.kind: only deposits and wallets can be frozen and deducted")
+            if self.original_order_id is not None:
+                raise ValueError("original_order_id: a freeze_deduct takes free funds and names no freeze; "
+                                 "to deduct what a freeze holds, use deduct")
+            need += ["amount_fen", "enforcement_account"]
         missing = [f for f in need if getattr(self, f) is None]
         if missing:
             raise ValueError(f"{missing[0]}: required for a {self.type} order")

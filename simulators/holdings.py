@@ -14,8 +14,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date
 
-from schemas.assets import DepositAccount, PaymentWallet, RealEstate, Vehicle
-from schemas.directory import Institution
+from schemas.assets import DepositAccount, FundAccount, PaymentWallet, RealEstate, Shareholding, Vehicle
+from schemas.directory import Institution, fund_type_of
 from simulators.identities import REGIONS, Region, luhn_number, plate, vin
 
 MAX_FEN = 50_000_000_000  # 5亿元: cap on one balance so a log-normal tail stays believable
@@ -163,6 +163,33 @@ class AssetMaker:
             institution_id=office.id, plate=self._unique(lambda: plate(rng, region.plate)),
             vin=self._unique(lambda: vin(rng, wmi, year)), model=model,
             registered_on=registered.isoformat(), value_fen=value_fen,
+        )
+
+    # --- fund centres -------------------------------------------------------------------------
+    def fund_account(self, centre: Institution) -> FundAccount:
+        """A provident-fund or social-insurance account at ``centre`` (its type is the centre's)."""
+        rng = self.rng
+        fund_type = fund_type_of(centre)
+        median = 3_000_000 if fund_type == "housing_provident_fund" else 1_500_000
+        return FundAccount(
+            institution_id=centre.id, account_no=self._unique(lambda: f"{rng.randrange(10**11, 10**12)}"),
+            fund_type=fund_type,  # type: ignore[arg-type]
+            account_status="正常" if rng.random() < 0.9 else "封存",
+            value_fen=lognormal_fen(rng, median, 1.1), protected_reason=BENEFIT_ACCOUNTS[fund_type],
+        )
+
+    # --- equity -------------------------------------------------------------------------------
+    def shareholding(self, registry: Institution, company_name: str, company_uscc: str) -> Shareholding:
+        """A holding in ``company``: its registered capital, the holder's part of it, and what that
+        part is worth (the company's net assets over its capital vary widely)."""
+        rng = self.rng
+        capital = min(MAX_FEN, lognormal_fen(rng, 100_000_000, 1.2) // 100_000 * 100_000 or 1_000_000)  # whole thousands of yuan
+        bp = rng.choice((500, 1_000, 2_000, 3_000, 4_000, 5_000, 6_000, 10_000))
+        subscribed = capital * bp // 10_000
+        return Shareholding(
+            institution_id=registry.id, holding_no=self._unique(lambda: f"GQ{company_uscc[2:8]}{rng.randrange(10**8):08d}"),
+            company_name=company_name, company_uscc=company_uscc, registered_capital_fen=capital,
+            subscribed_fen=subscribed, holding_bp=bp, value_fen=min(MAX_FEN, int(subscribed * rng.uniform(0.3, 2.5))),
         )
 
     # --- wallets ------------------------------------------------------------------------------

@@ -7,7 +7,7 @@ order leaves the ledger exactly as it was.
 
 Money (deposit, wallet): a freeze names an exact amount and holds at most what is free; funds
 above the held amounts stay usable. A short freeze keeps capturing later funds. Property
-(vehicle, real estate): a freeze takes the whole asset, further freezes queue (轮候).
+(vehicle, real estate, equity): a freeze takes the whole asset, further freezes queue (轮候).
 
 Changes a court did not ask for in the same breath (funds in and out, captures, promotions, queue
 moves, lapses, releases, deductions) go to the ``emit`` hook as ``(type, at, fields)``, ``fields``
@@ -24,8 +24,8 @@ from datetime import datetime, timedelta
 from typing import Any, Literal
 
 MONEY_KINDS = frozenset({"deposit", "wallet"})
-# Statutory maxima: deposits/funds 1 year, movables 2 years, real estate 3 years.
-MAX_TERM_DAYS: dict[str, int] = {"deposit": 365, "wallet": 365, "vehicle": 730, "real_estate": 1095}
+# Statutory maxima: deposits/funds 1 year, movables 2 years, real estate and other property rights (equity) 3 years.
+MAX_TERM_DAYS: dict[str, int] = {"deposit": 365, "wallet": 365, "vehicle": 730, "real_estate": 1095, "equity": 1095}
 
 FreezeState = Literal["queued", "active", "lapsed", "released"]
 
@@ -262,6 +262,30 @@ class AssetLedger:
         deduction = Deduction(order_id, freeze.freeze_id, court, amount_fen, enforcement_account, now)
         self.deductions.append(deduction)
         self._emit_freeze("deduction_executed", now, freeze, amount_fen=amount_fen, court=court)
+        return deduction
+
+    def freeze_and_deduct(self, order_id: str, *, court: str, amount_fen: int | None, enforcement_account: str | None,
+                          now: datetime) -> Deduction:
+        """Control code 08 (冻结并扣划): free funds, up to ``amount_fen``, frozen and moved to the court's
+        account in one step; no freeze is left behind. Funds other courts hold stay where they are;
+        a short balance gives what is free (the record says how much), an account with nothing
+        free refuses."""
+        self.sweep(now)
+        if not self.money:
+            raise Refused(f"freeze-and-deduct applies to money assets only; a {self.kind} cannot be deducted")
+        if self.protected_reason is not None:
+            raise Refused(f"protected funds cannot be deducted: {self.protected_reason}")
+        if not enforcement_account:
+            raise Refused("enforcement_account (the court's 执行款专户) is required for a deduction")
+        if amount_fen is None or amount_fen <= 0:
+            raise Refused("amount_fen must be a positive amount to deduct")
+        take = min(amount_fen, self.available_fen)
+        if take <= 0:
+            raise Refused(f"no free funds to deduct (balance {self.balance_fen} fen, held by freezes {self.held_fen} fen)")
+        self.balance_fen -= take
+        deduction = Deduction(order_id, order_id, court, take, enforcement_account, now)
+        self.deductions.append(deduction)
+        self._emit("funds_deducted", now, {"amount_fen": take, "balance_fen": self.balance_fen, "court": court})
         return deduction
 
     def credit(self, amount_fen: int, now: datetime) -> None:

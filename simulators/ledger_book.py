@@ -222,6 +222,11 @@ class LedgerBook:
             if order.type == "unfreeze":
                 freeze = ledger.release(order.original_freeze_id, court=order.court, now=now)
                 return _record(order, "released", ledger, freeze)
+            if order.type == "freeze_deduct":
+                deduction = ledger.freeze_and_deduct(order.order_id, court=order.court, amount_fen=order.amount_fen,
+                                                     enforcement_account=order.enforcement_account, now=now)
+                status = "applied" if deduction.amount_fen == order.amount_fen else "partially_applied"
+                return _record(order, status, ledger, deducted_fen=deduction.amount_fen)
             deduction = ledger.deduct(
                 order.order_id, order.original_freeze_id, court=order.court, amount_fen=order.amount_fen,
                 enforcement_account=order.enforcement_account, now=now,
@@ -272,7 +277,10 @@ def _record(
     money = ledger.money if ledger is not None else order.asset.kind in ("deposit", "wallet")
     freeze_id = (freeze.freeze_id if freeze is not None else None) if order.type == "freeze" else order.original_freeze_id
     # What was asked: the order's own amount for a freeze or deduction, else the freeze's target.
-    requested = (order.amount_fen if money else None) if order.type in ("freeze", "deduct") else freeze.requested_fen if freeze is not None else None
+    if order.type in ("freeze", "deduct", "freeze_deduct"):
+        requested = order.amount_fen if money else None
+    else:
+        requested = freeze.requested_fen if freeze is not None else None
     return {
         "order_id": order.order_id,
         "status": status,

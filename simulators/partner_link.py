@@ -4,8 +4,9 @@ A middleware verifies every request to ``/{institution_id}/...`` before any hand
 unauthenticated request reaches no behaviour, ledger or answer: it gets 401
 ``{"error": "unauthenticated", "reason"}`` and is counted by reason, readable at
 ``GET /admin/security``. ``/healthz`` and ``/admin/...`` are not signed: they are the test and
-operator endpoints, served on loopback. Without partner keys the guard only counts (nothing),
-which keeps unit tests and explicitly insecure runs working.
+operator endpoints, served on loopback; nor is ``/openapi.json``, the contract
+(``simulators.openapi``). Without partner keys the guard only counts (nothing), which keeps unit
+tests and explicitly insecure runs working.
 
 The nonces seen are told to the process's ``Journal`` (``JournalledNonces``) and stored with the
 answer, so a request captured before a restart is still refused as replayed after it.
@@ -67,7 +68,7 @@ GUARD = web.AppKey("partner_guard", PartnerGuard)
 
 
 def _exempt(path: str) -> bool:
-    return path == "/healthz" or path.startswith("/admin/")
+    return path in ("/healthz", "/openapi.json") or path.startswith("/admin/")
 
 
 @web.middleware

@@ -20,7 +20,7 @@ from typing import Literal
 
 from schemas.assets import Asset, RealEstate, asset_sort_key
 from schemas.debtor import Debtor
-from schemas.directory import Directory, Institution
+from schemas.directory import FUND_TYPES, Directory, Institution, fund_type_of
 from simulators.holdings import AssetMaker, geometric, land_city
 from simulators.identities import (
     REGION_BY_CODE,
@@ -45,6 +45,13 @@ P_COMPANY_EMPTY = 0.25  # shell companies: the usual enforcement disappointment
 P_WAGE_ACCOUNT = 0.03  # of company accounts: migrant-worker wage accounts, protected
 P_SOCIAL_INSURANCE = 0.15  # of people: a social-insurance account with benefits (protected)
 P_PROVIDENT_FUND = 0.10  # of people: a housing-provident-fund account (protected)
+# At the fund centres (their own stream): accounts of people who hold anything.
+P_CENTRE_PROVIDENT = 0.35
+P_CENTRE_SOCIAL = 0.50
+# At the market regulator (its own stream): property owners often own a business; companies invest.
+P_PERSON_EQUITY_WITH_PROPERTY = 0.20
+P_PERSON_EQUITY = 0.03
+P_COMPANY_EQUITY = 0.20
 N_OFFICERS = 100
 REFUSAL_UNREGISTERED = "officer credentials not registered with this institution (执行公务证未备案)"
 
@@ -122,6 +129,7 @@ class Population:
         with _gc_paused():
             debtors = _debtors(random.Random(f"{seed}:identities"), persons, companies)
             holdings = _Distributor(random.Random(f"{seed}:assets"), directory, random.Random(f"{seed}:benefits")).run(debtors)
+            _Registrations(random.Random(f"{seed}:registrations"), directory, holdings).run(debtors)
             officers = registered_credentials(seed)
             return cls(seed=seed, directory=directory, debtors=debtors, holdings=holdings, officer_credentials=officers)
 
@@ -264,6 +272,40 @@ class _Distributor:
         local = [i for i in range(len(self.lands)) if land_city(i) == region.city]
         index = self.rng.choice(local) if local and self.rng.random() < 0.7 else self.rng.randrange(len(self.lands))
         return index, self.lands[index]
+
+
+class _Registrations:
+    """Accounts at the fund centres and shareholdings at the market regulator, from their own random
+    stream after everything else: adding these kinds moved no earlier holding. Who holds something
+    already (``holdings``) is who may have a fund account; equity is in the population's companies."""
+
+    def __init__(self, rng: random.Random, directory: Directory, holdings: dict[str, list[Asset]]) -> None:
+        self.rng = rng
+        self.holdings = holdings
+        self.make = AssetMaker(rng, seen={a.asset_id for assets in holdings.values() for a in assets})  # type: ignore[attr-defined]
+        self.centres = {t: [i for i in directory.of_kind("fund") if fund_type_of(i) == t] for t in FUND_TYPES}
+        self.registries = directory.of_kind("equity")
+
+    def run(self, debtors: Sequence[DebtorRecord]) -> None:
+        rng = self.rng
+        companies = [d for d in debtors if d.kind == "organisation"]
+        for d in debtors:
+            mine = self.holdings.get(d.id_number)
+            if not mine:
+                continue  # who holds nothing anywhere holds nothing here either
+            if d.kind == "person":
+                for fund_type, share in (("housing_provident_fund", P_CENTRE_PROVIDENT), ("social_insurance", P_CENTRE_SOCIAL)):
+                    centres = self.centres[fund_type]
+                    if centres and rng.random() < share:
+                        # The centre of the debtor's province: Beijing's second, Hebei's (and everyone else's) first.
+                        mine.append(self.make.fund_account(centres[min(int(d.region.province == "京"), len(centres) - 1)]))
+            owns_property = any(isinstance(a, RealEstate) for a in mine)
+            p_equity = P_COMPANY_EQUITY if d.kind == "organisation" else P_PERSON_EQUITY_WITH_PROPERTY if owns_property else P_PERSON_EQUITY
+            if self.registries and companies and rng.random() < p_equity:
+                for _ in range(geometric(rng, 0.3, 3)):
+                    company = rng.choice(companies)
+                    if company.id_number != d.id_number and all(getattr(a, "company_uscc", None) != company.id_number for a in mine):
+                        mine.append(self.make.shareholding(rng.choice(self.registries), company.name, company.id_number))
 
 
 def _share(unit: RealEstate, other: str) -> RealEstate:

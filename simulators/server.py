@@ -12,6 +12,7 @@ from simulators.activity import Activity
 from simulators.apps import build_app
 from simulators.behaviour import Behaviours
 from simulators.ledger_book import LedgerBook
+from simulators.openapi import install as install_openapi
 from simulators.population import Population
 
 DEFAULT_PORTS: dict[str, int] = ports.SIMULATORS
@@ -49,10 +50,9 @@ async def serve(
         for kind in kinds:
             # handler_cancellation: a client that gives up ends its request, so a hanging
             # institution does not pile up handlers; short shutdown: hangs must not stall exit.
-            runner = web.AppRunner(
-                build_app(kind, population, behaviours, ledgers, partner_keys, nonces), access_log=None,
-                handler_cancellation=True, shutdown_timeout=0.5,
-            )
+            app = build_app(kind, population, behaviours, ledgers, partner_keys, nonces)
+            install_openapi(app, kind)
+            runner = web.AppRunner(app, access_log=None, handler_cancellation=True, shutdown_timeout=0.5)
             await runner.setup()
             runners.append(runner)
             site = web.TCPSite(runner, host, ports.get(kind, DEFAULT_PORTS[kind]))

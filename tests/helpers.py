@@ -23,12 +23,15 @@ from unittest import mock
 import aiohttp
 import orjson
 from aiokafka import AIOKafkaConsumer, TopicPartition
+from yarl import URL
 
+from assetgw import endpoints
 from assetgw.ops.rebuild import compare, rebuild
 from assetgw.stack.supervisor import Stack
 from infra.settings import Settings
-from schemas.assets import ASSET_KINDS, asset_id
+from schemas.assets import ASSET_KINDS, ID_FIELD, asset_id
 from schemas.courts import Courts
+from schemas.directory import Directory
 from schemas.signing import PartnerKeys, sign_headers
 from schemas.watches import today_in_china
 from simulators.population import registered_credentials
@@ -48,6 +51,8 @@ ACCOUNT_A = Courts.built_in().by_code[COURT_CODES[COURT_A]].enforcement_account
 ACCOUNT_B = Courts.built_in().by_code[COURT_CODES[COURT_B]].enforcement_account
 ALL_ROLES = ("officer", "deduct", "ops")
 SEED = 20251122  # the simulated population's
+# Legs of one debtor's inquiry: one per institution of the default directory that answers inquiries.
+LEGS_PER_DEBTOR = len(Directory.from_counts().queryable())
 # A credential the institutions never registered: the identity system may know one they do not yet.
 UNREGISTERED = "UNREGISTERED-001"
 # What the tests' officers present, so their tokens carry it: the population's first registered
@@ -153,15 +158,12 @@ def deposit_of(population: Any, debtor: Any, min_fen: int) -> dict[str, Any] | N
     return None
 
 
-_ID_FIELD = {"deposit": "account_no", "real_estate": "unit_no", "vehicle": "plate", "wallet": "wallet_id"}
-
-
 def expected_from_truth(truth: list[dict[str, Any]]) -> tuple[dict[str, list], dict[str, int]]:
     by_kind: dict[str, list] = {k: [] for k in ASSET_KINDS}
     for asset in truth:
         by_kind[asset["kind"]].append(asset)
     for kind, items in by_kind.items():
-        items.sort(key=lambda a: (a["institution_id"], a[_ID_FIELD[kind]]))
+        items.sort(key=lambda a: (a["institution_id"], a[ID_FIELD[kind]]))
     totals = {k: sum(a["value_fen"] * a["share_percent"] // 100 for a in items) for k, items in by_kind.items()}
     totals["all"] = sum(totals.values())
     return by_kind, totals
@@ -487,7 +489,7 @@ async def rebuild_and_compare(stack: Stack, out: Path) -> dict[str, Any]:
     """Rebuilds the gateway's store from the stack's topics into ``out`` and compares it with the
     live store, table by table. The one place the tests read the gateway's database file."""
     rebuilt = await rebuild(ops_settings(stack), out)
-    return compare(stack.data_dir / "gateway.sqlite3", rebuilt)
+    return compare(stack.data_dir / "gateway.sqlite3", rebuilt.path)
 
 
 # --- assetgw up and assetgw inquire as processes --------------------------------------------------
@@ -502,7 +504,7 @@ class UpProcess:
             [sys.executable, "-m", "assetgw.cli", "up", "--ports", "free", "--data-dir", str(data_dir), *args],
             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env={**os.environ, "COLUMNS": "250", **(env or {})})
         self.lines: list[str] = []
-        self.api_url, self.sim_ports = "", {}
+        self.api_url, self.sim_ports, self.endpoints = "", {}, {}
         threading.Thread(target=self._read, daemon=True).start()
 
     def _read(self) -> None:
@@ -514,14 +516,15 @@ class UpProcess:
         return next((line for line in self.lines[after:] if needle in line), None)
 
     async def started(self, timeout: float = 180) -> None:
-        async def up() -> str | None:
+        """Up once it has written its endpoints file (after every component is healthy)."""
+        async def up() -> dict[str, Any] | None:
             if self.proc.poll() is not None:
                 raise AssertionError("assetgw up exited:\n" + "\n".join(self.lines))
-            return self.said(" · simulators ")
+            return endpoints.read(self.data_dir) if self.said("written to ") else None
 
-        ports = await wait_for(up, timeout, what="assetgw up to start")
-        self.api_url = re.search(r"API (http://\S+)", self.said("API http://") or "").group(1)  # type: ignore[union-attr]
-        self.sim_ports = {k: int(p) for k, p in (kv.split("=") for kv in ports.split("simulators ")[1].split(","))}
+        self.endpoints = await wait_for(up, timeout, what="assetgw up to start")
+        self.api_url = self.endpoints["api"]
+        self.sim_ports = {k: URL(u).port for k, u in self.endpoints["simulators"].items()}
 
     def child(self, needle: str) -> int:
         """The pid of the child whose command line contains ``needle``."""

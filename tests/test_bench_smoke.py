@@ -46,6 +46,14 @@ def test_bench_smoke_reports_every_section(tmp_path: Path) -> None:
     assert doc["bulk"]["legs"] == doc["bulk"]["debtors"] * doc["meta"]["institutions"]
     assert doc["bulk"]["ratio_to_raw_ceiling"] == pytest.approx(legs_s / raw, rel=0.01)
     assert sum(doc["bulk"]["leg_outcomes"].values()) >= doc["bulk"]["legs"]
+    # The direct fan-out asked the same debtors of the same institutions, and every leg got an answer.
+    direct = doc["bulk"]["direct"]
+    assert direct["legs"] == doc["bulk"]["legs"] and direct["answers"].get("missing", 0) == 0
+    assert sum(direct["answers"].values()) == direct["legs"]
+    assert doc["bulk"]["ratio_to_direct"] == pytest.approx(legs_s / _positive(doc, "bulk", "direct", "legs_per_s"), rel=0.01)
+    _positive(doc, "bulk", "cpu_ms_per_leg", "gateway")
+    _positive(doc, "bulk", "direct", "cpu_ms_per_leg", "bench")
+    _positive(doc, "idle", "stack_share_of_one_core")
 
     for setting in ("zero", "realistic"):
         for stat in ("p50", "p95", "p99"):

@@ -41,6 +41,7 @@ from schemas.signing import (
 )
 from simulators.behaviour import Behaviours
 from simulators.cli import partner_keys_or_exit
+from simulators.holdings import BENEFIT_ACCOUNTS
 from simulators.latency import Latency
 from simulators.population import Population
 from simulators.server import DEFAULT_PORTS, serve
@@ -330,9 +331,15 @@ async def test_batch_endpoints_are_signed_like_the_rest(sim: Sim) -> None:
         "case_number": CASE, "court": COURT, "notice_number": "n", "officer_credentials": [sim.credential],
         "subjects": [{"request_id": "r0", "cert_type": "ID_CARD" if subject["id_type"] == "resident_id" else "USCC",
                       "cert_no": subject["id_number"], "name": subject["name"]}]})
+    fund = batch("fund-01")
+    fund_query = {"head": {"jylsh": uuid.uuid4().hex, "jydm": "CX01", "fydm": COURT},
+                  "body": {"ah": CASE, "tzsh": "n", "zfzh": [sim.credential],
+                           "cxdx": [{"xh": "r0", "zjlx": "A", "zjhm": s["id_number"], "xm": s["name"]} for s in fund["subjects"]]}}
     calls = [("bank", "/bank-01/api/v1/deposit-inquiry-batches", batch("bank-01"), 200),
              ("land", "/land-01/request-batches", batch("land-01"), 202),
-             ("payment", "/payment-01/gateway", wallet_batch, 200)]
+             ("payment", "/payment-01/gateway", wallet_batch, 200),
+             ("equity", "/equity-01/v2/shareholder-searches", batch("equity-01"), 201),
+             ("fund", "/fund-01/exchange", fund_query, 200)]
     before = {kind: await sim.refused(kind) for kind, *_ in calls}
     for kind, path, payload, ok in calls:
         unsigned = await sim.raw(kind, "POST", path, orjson.dumps(payload))
@@ -345,8 +352,35 @@ async def test_batch_endpoints_are_signed_like_the_rest(sim: Sim) -> None:
             poll = f"/land-01/request-batches/{answer.json()['ticket']}"
             assert (await sim.raw("land", "GET", poll)).status == 401
             assert (await sim.send("land", "GET", poll)).status == 200
+        if kind == "equity":
+            page = f"/equity-01/v2/shareholder-searches/{answer.json()['search_id']}?page=1"
+            assert (await sim.raw("equity", "GET", page)).status == 401
+            assert (await sim.send("equity", "GET", page)).json()["rows"][0]["request_id"] == "r0"
+        if kind == "fund":
+            assert answer.json()["head"]["fhdm"] == "0000" and answer.json()["body"]["cxjg"][0]["cxzt"] == "1"
     for kind, *_ in calls:
-        assert delta(await sim.refused(kind), before[kind]) == {"unsigned": 2 if kind == "land" else 1}, kind
+        assert delta(await sim.refused(kind), before[kind]) == {"unsigned": 2 if kind in ("land", "equity") else 1}, kind
+
+
+async def test_fund_centres_refuse_every_control_with_the_legal_reason(sim: Sim) -> None:
+    """Asked anyway (the gateway's desk already refuses), a centre refuses a freeze or deduction
+    of a provident-fund or social-insurance account, saying why in law; no ledger exists for it."""
+    for fund_type, inst in (("housing_provident_fund", "fund-01"), ("social_insurance", "fund-02")):
+        holder = sim.population.holders_at(inst)[0]
+        [account] = sim.population.assets_at(inst, holder)
+        assert account.fund_type == fund_type  # type: ignore[union-attr]
+        for order_type in ("freeze", "deduct"):
+            order = {**freeze(account, holder, sim.credential), "type": order_type, "original_freeze_id": "f1",
+                     "enforcement_account": "1234567890"}
+            answer = await sim.send("fund", "POST", f"/{inst}/exchange",
+                                    {"head": {"jylsh": order["order_id"], "jydm": "KZ01", "fydm": COURT}, "body": order})
+            record = answer.json()["body"]
+            assert answer.json()["head"]["fhdm"] == "0000" and record["status"] == "refused", record
+            assert record["reason"] == f"不予协助：{BENEFIT_ACCOUNTS[fund_type]}"
+    unknown = await sim.send("fund", "POST", "/fund-01/exchange", {"head": {"jylsh": "x", "jydm": "ZZ99"}, "body": {}})
+    assert unknown.json()["head"]["fhdm"] == "1002"
+    bad = await sim.send("fund", "POST", "/fund-01/exchange", {"head": {"jylsh": "x", "jydm": "CX01"}, "body": {"ah": CASE}})
+    assert bad.status == 400 and "tzsh" in bad.json()["reason"]
 
 
 # --- faults ---------------------------------------------------------------------------------------

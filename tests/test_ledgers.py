@@ -248,6 +248,30 @@ def test_deduct_moves_only_own_frozen_funds_up_to_what_is_held() -> None:
         prop().deduct("d7", "A", court=COURT_A, amount_fen=1, enforcement_account=ACCOUNT_A, now=at(1))
 
 
+def test_freeze_and_deduct_takes_free_funds_only_and_leaves_no_freeze() -> None:
+    """Control code 08: free funds up to the amount, moved at once; what freezes hold stays."""
+    events: list[tuple[str, dict[str, Any]]] = []
+    ledger = AssetLedger("bank-01", "6222020000000000001", "deposit", 10_000, emit=lambda t, _, f: events.append((t, f)))
+    freeze(ledger, "A", COURT_B, amount=4_000)
+    before = ledger.view()
+    for call, reason in [
+        (lambda: ledger.freeze_and_deduct("x1", court=COURT_A, amount_fen=0, enforcement_account=ACCOUNT_A, now=at(1)), "positive"),
+        (lambda: ledger.freeze_and_deduct("x2", court=COURT_A, amount_fen=1, enforcement_account=None, now=at(1)), "执行款专户"),
+        (lambda: prop().freeze_and_deduct("x3", court=COURT_A, amount_fen=1, enforcement_account=ACCOUNT_A, now=at(1)), "money assets only"),
+        (lambda: money(5, protected="农民工工资专用账户").freeze_and_deduct("x4", court=COURT_A, amount_fen=1,
+                                                                       enforcement_account=ACCOUNT_A, now=at(1)), "protected"),
+    ]:
+        with pytest.raises(Refused, match=reason):
+            call()
+    assert ledger.view() == before
+    d = ledger.freeze_and_deduct("fd1", court=COURT_A, amount_fen=9_000, enforcement_account=ACCOUNT_A, now=at(1))
+    assert (d.amount_fen, d.freeze_id, d.court) == (6_000, "fd1", COURT_A)  # only the free 6,000 fen
+    assert (ledger.balance_fen, ledger.freezes["A"].held_fen, list(ledger.freezes)) == (4_000, 4_000, ["A"])
+    assert events[-1] == ("funds_deducted", {"amount_fen": 6_000, "balance_fen": 4_000, "court": COURT_A})
+    with pytest.raises(Refused, match="no free funds"):
+        ledger.freeze_and_deduct("fd2", court=COURT_A, amount_fen=1, enforcement_account=ACCOUNT_A, now=at(2))
+
+
 def test_protected_account_refuses_freeze_and_deduct() -> None:
     ledger = money(50_000, protected="农民工工资专用账户")
     with pytest.raises(Refused, match="农民工工资专用账户"):

@@ -167,6 +167,10 @@ async def test_report_filters_rank_and_keep_ids_whole(stack, api, population, cr
     assert code == 0, err
     units = [a["unit_no"] for r in inquiry["reports"] for a in r["assets"]["real_estate"]]
     assert units and all(len(u) == 28 and u in out for u in units), out  # whole at 80 columns, ready to paste
+    holdings = [a["holding_no"] for r in inquiry["reports"] for a in r["assets"]["equity"]]
+    funds = [a["account_no"] for r in inquiry["reports"] for a in r["assets"]["fund_account"]]
+    assert holdings and funds and all(h in out for h in holdings + funds), out
+    assert "股权 Equity in companies" in out and "公积金与社保" in out, out
     assert poorer.name not in out and "shown 1 of 3 debtors" in out
 
 

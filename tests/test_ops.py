@@ -21,6 +21,7 @@ from tests.helpers import (
     ACCOUNT_A,
     CASE,
     COURT_A,
+    LEGS_PER_DEBTOR,
     bulk_debtors,
     case_body,
     connector_metrics,
@@ -126,7 +127,7 @@ async def test_rebuild_from_topics_equals_the_live_store(stack, api, officers, s
 
     report = await rebuild_and_compare(stack, tmp_path / "rebuilt.sqlite3")
     assert report["equal"], report
-    assert report["legs"]["rebuilt"] >= 200 * 28 and report["orders"]["rebuilt"] >= 4
+    assert report["legs"]["rebuilt"] >= 200 * LEGS_PER_DEBTOR and report["orders"]["rebuilt"] >= 4
 
 
 async def _legs_answered(stack) -> float:  # type: ignore[no-untyped-def]
@@ -202,7 +203,7 @@ async def test_sigterm_mid_batch_loses_nothing_and_leaves_no_processed_message_u
     for name in ("connector-bank", "gateway"):
         await stack.restart(name)
     done = await wait_batch(api, batch["location"], timeout=300)
-    assert done["legs"] == {"total": 200 * 28, "done": 200 * 28}
+    assert done["legs"] == {"total": 200 * LEGS_PER_DEBTOR, "done": 200 * LEGS_PER_DEBTOR}
     answered = await answered_legs()
     assert all(answered[leg_id] <= copies[leg_id] for leg_id in copies), "a leg message was processed twice"
 

@@ -276,8 +276,22 @@ async def test_poison_leg_is_listed_shown_and_redriven(stack, settings) -> None:
         return [d for d in await letters_with_poison() if d.source_offset == sent.offset]
 
     [again] = await wait_for(second, 30, what="the redriven copy to be dead-lettered again")
-    assert again.position != letter.position and again.attempts is not None and again.attempts >= 1
+    assert again.position != letter.position and again.attempts == 2  # counted across the redrive
     assert again.source_partition == src_p and again.reason == letter.reason
+    assert again.header(REDRIVEN_FROM) == f"{dlq_topic}/{letter.partition}/{letter.offset}"
+
+    # The redrive left its mark: the letter shows where it went, and a second redrive passes it by.
+    [marked] = [d for d in await letters_with_poison() if d.position == letter.position]
+    assert marked.redriven and marked.redriven[0].startswith(f"{source}/{src_p}/{sent.offset} at ") and "+08:00" in marked.redriven[0]
+    everything = await redrive(settings, select_all=True, progress=False)
+    assert letter.position not in {d.position for d in everything.selected}, "--all would send a redriven letter again"
+    assert again.position in {d.position for d in everything.selected}
+    code, out, _ = await run_cli(stack, "dlq", "list", "--source-topic", source, env={"COLUMNS": "80"})
+    assert code == 0 and "redriven →" in out, out
+    assert max(len(line) for line in out.splitlines()) <= 80 and f"{source}/{src_p}/{src_o}" in out, out  # whole, at 80 columns
+    code, out, _ = await run_cli(stack, "dlq", "list", "--source-topic", source, "--json")
+    [listed] = [d for d in orjson.loads(out) if f"{d['partition']}:{d['offset']}" == letter.position]
+    assert listed["redriven"] == list(marked.redriven)
 
 
 async def test_replay_cli_dry_run_execute_and_errors(stack) -> None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
+import orjson
 import pytest
 
 from tests.helpers import (
@@ -159,13 +160,15 @@ async def test_deduction_moves_only_own_frozen_funds_after_a_second_officer_appr
     assert (await get_json(api, f"/v1/orders/{freeze['id']}"))["result"]["held_fen"] == 6_000
 
 
-async def test_protected_account_is_refused_by_the_institution(api, simulators, population, credential) -> None:
+async def test_protected_account_is_refused_at_the_desk(api, simulators, population, credential) -> None:
+    """The institution would refuse it (tests/test_ledgers.py): the desk says so first, sending nothing."""
     debtor = pick(population, has_account(1, protected=True))
     case, assets = await open_case(api, debtor, credential)
     account = first(assets, "deposit", protected=True)
-    order = await place(api, order_body("freeze", case, COURT_A, account, credential, amount_fen=1, term_days=30))
-    assert order["status"] == "refused" and account["protected_reason"] in order["result"]["reason"]
-    assert freezes_of(await simulators.ledger(account["institution_id"], account["account_no"]), "applied") == []
+    status, err = await post_json(api, "/v1/orders", order_body("freeze", case, COURT_A, account, credential, amount_fen=1, term_days=30))
+    assert status == 422 and err["errors"][0]["field"] == "asset.id" and account["protected_reason"] in err["errors"][0]["message"]
+    assert (await get_json(api, f"/v1/orders?case_number={case}"))["orders"] == []
+    assert freezes_of(await simulators.ledger(account["institution_id"], account["account_no"])) == []
 
 
 async def test_unfreeze_must_name_the_freeze(api, simulators, population, credential) -> None:
@@ -212,7 +215,7 @@ async def test_repeated_idempotency_key_returns_the_first_order(api, simulators,
     assert len(freezes_of(await simulators.ledger(account["institution_id"], account["account_no"]))) == 1
 
 
-async def test_freeze_plan_covers_the_due_money_first_without_over_freezing(api, simulators, population, credential) -> None:
+async def test_freeze_plan_covers_the_due_money_first_without_over_freezing(stack, api, simulators, population, credential) -> None:
     def rich(assets: list) -> bool:
         money = sum(a.value_fen for a in assets if a.kind in ("deposit", "wallet") and not getattr(a, "protected", False))
         return money > 50_000 and any(a.kind == "vehicle" for a in assets) and any(a.kind == "real_estate" for a in assets)
@@ -236,6 +239,10 @@ async def test_freeze_plan_covers_the_due_money_first_without_over_freezing(api,
     key = uuid.uuid4().hex
     status, executed = await post_json(api, f"/v1/cases/{case}/freeze-plan", {**request, "execute": True, "idempotency_key": key})
     assert status == 202 and len(executed["order_ids"]) == len(plan["orders"])
+    # A line per order the plan placed, as for an order an officer places himself.
+    placed = [orjson.loads(line) for line in (stack.logs / "gateway.log").read_text().splitlines()
+              if line.startswith("{") and '"order placed"' in line]
+    assert {p["order_id"] for p in placed if p["via"] == "freeze plan"} >= set(executed["order_ids"])
     orders = [await settled(api, order_id) for order_id in executed["order_ids"]]
     assert {o["status"] for o in orders} == {"applied"}
     status, replay = await post_json(api, f"/v1/cases/{case}/freeze-plan", {**request, "execute": True, "idempotency_key": key})

@@ -14,6 +14,7 @@ from schemas.identifiers import mask
 from tests.helpers import (
     CASE,
     COURT_A,
+    LEGS_PER_DEBTOR,
     as_found,
     assert_matches_truth,
     bulk_debtors,
@@ -104,10 +105,10 @@ async def test_gateway_killed_mid_batch_loses_nothing(stack, api, simulators, po
 
     done = await wait_batch(api, batch["location"], timeout=300)
     assert done["inquiries"] == {"total": 6, "completed": 6}
-    assert done["legs"] == {"total": 300 * 28, "done": 300 * 28}
+    assert done["legs"] == {"total": 300 * LEGS_PER_DEBTOR, "done": 300 * LEGS_PER_DEBTOR}
     for location in singles:
         inquiry = await wait_inquiry(api, location)
-        assert inquiry["progress"]["legs_done"] == 28
+        assert inquiry["progress"]["legs_done"] == LEGS_PER_DEBTOR
     async with api.get(done["reports"]) as r:
         reports = [orjson.loads(line) for line in (await r.read()).splitlines()]
     assert len(reports) == 300
@@ -309,7 +310,7 @@ async def test_broker_killed_mid_batch_with_orders_loses_nothing_and_applies_not
             stack.broker.start()
 
     done = await wait_batch(api, batch2["location"], timeout=300)
-    assert done["legs"] == {"total": 300 * 28, "done": 300 * 28}
+    assert done["legs"] == {"total": 300 * LEGS_PER_DEBTOR, "done": 300 * LEGS_PER_DEBTOR}
     async with api.get(done["reports"]) as r:
         reports = [orjson.loads(line) for line in (await r.read()).splitlines()]
     assert sum(1 for rep in reports for leg in rep["legs"] if leg["status"] == "timed_out") == 0, "legs were lost to the crash"

@@ -13,7 +13,8 @@ from pathlib import Path
 import pytest
 
 from gateway.http.auth import MissingSecret, load_token_secret
-from infra.settings import Settings, SettingsError, _Environment
+from infra.settings import Settings, SettingsError, _Environment, log_level
+from schemas.directory import DEFAULT_COUNTS
 from schemas.signing import load_partner_keys
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -34,7 +35,10 @@ DEFAULTS = {
         "vehicle": "http://127.0.0.1:18103",
         "payment": "http://127.0.0.1:18104",
         "lodging": "http://127.0.0.1:18105",
+        "fund": "http://127.0.0.1:18106",
+        "equity": "http://127.0.0.1:18107",
     },
+    "institution_urls": {},
     "inquiry_deadline_s": 600.0,
     "order_deadline_s": 172800.0,
     "resend_after_s": 120.0,
@@ -57,6 +61,7 @@ DEFAULTS = {
     "reconcile_every_s": 900.0,
     "store": "sqlite",
     "database_url": "",
+    "log_level": "INFO",
 }
 
 # (variable, value, attribute, what the attribute becomes)
@@ -99,6 +104,10 @@ READS = [
     ("ASSETGW_RECONCILE_EVERY", "0", "reconcile_every_s", 0.0),
     ("ASSETGW_STORE", "sqlite", "store", "sqlite"),  # postgres needs a URL too: test_a_postgres_store_needs_its_url
     ("ASSETGW_DATABASE_URL", "postgresql://gw@db/assetgw", "database_url", "postgresql://gw@db/assetgw"),
+    ("ASSETGW_LOG_LEVEL", "debug", "log_level", "DEBUG"),
+    # One institution at its own base URL (a partner's implementation under test); not a field of
+    # the model: one variable per institution of the directory.
+    ("ASSETGW_INSTITUTION_URL_BANK_03", "http://10.0.0.7:8443", "institution_urls", {"bank-03": "http://10.0.0.7:8443"}),
 ]
 
 
@@ -118,8 +127,10 @@ def test_defaults() -> None:
     settings = Settings.from_env()
     assert _as_dict(settings) == DEFAULTS
     assert [i.id for i in settings.directory.of_kind("bank")][-1] == "bank-22"
-    assert len(settings.directory.institutions) == 30  # 28 that answer inquiries, and 2 lodging registries
-    assert len(settings.directory.queryable()) == 28
+    # 22 banks, 3 land registries, 1 vehicle office, 2 payment apps, 4 fund centres, 1 market
+    # regulator answer inquiries; 2 lodging registries only tell events.
+    assert len(settings.directory.institutions) == 35
+    assert len(settings.directory.queryable()) == 33
     assert settings.api_url == "http://127.0.0.1:18080"
 
 
@@ -150,7 +161,7 @@ def test_empty_means_unset(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("ASSETGW_INSTITUTIONS", "")
     settings = Settings.from_env()
     assert _as_dict(settings) == DEFAULTS
-    assert len(settings.directory.institutions) == 30
+    assert len(settings.directory.institutions) == sum(DEFAULT_COUNTS.values())
 
 
 @pytest.mark.parametrize(("word", "meaning"), [("1", True), ("TRUE", True), ("Yes", True), ("on", True),
@@ -176,6 +187,7 @@ def test_idempotence_flag_words(monkeypatch: pytest.MonkeyPatch, word: str, mean
     ("ASSETGW_RESULT_LINGER_MS", "-1", "greater than or equal to 0"),
     ("ASSETGW_KAFKA_IDEMPOTENCE", "maybe", "expected one of 1, true, yes, on, 0, false, no, off"),
     ("ASSETGW_INSTITUTIONS", "bank=many", "expected kind=count"),
+    ("ASSETGW_LOG_LEVEL", "loud", "'DEBUG', 'INFO', 'WARNING' or 'ERROR'"),
 ])
 def test_a_bad_value_names_its_variable(monkeypatch: pytest.MonkeyPatch, variable: str, value: str, expected: str) -> None:
     monkeypatch.setenv(variable, value)
@@ -207,6 +219,25 @@ def test_every_bad_value_is_named_on_one_line(monkeypatch: pytest.MonkeyPatch) -
         "ASSETGW_PARTITIONS='four': Input should be a valid integer, unable to parse string as an integer; "
         "ASSETGW_API_PORT='99999': Input should be less than or equal to 65535"
     )
+
+
+def test_log_level_is_checked_alone_before_logging_starts(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert log_level() == "INFO"
+    monkeypatch.setenv("ASSETGW_LOG_LEVEL", "warning")
+    assert log_level() == "WARNING"
+    monkeypatch.setenv("ASSETGW_LOG_LEVEL", "loud")
+    with pytest.raises(SettingsError, match="ASSETGW_LOG_LEVEL='loud': expected one of DEBUG, INFO, WARNING, ERROR"):
+        log_level()
+
+
+def test_the_log_level_is_what_a_component_logs() -> None:
+    """A component at WARNING drops its info lines and keeps its warnings."""
+    said = "import structlog; from infra.logs import configure_logging; configure_logging('t'); " \
+           "log = structlog.get_logger(); log.info('quiet-info'); log.warning('loud-warning')"
+    for level, info_shown in (("WARNING", False), ("info", True)):
+        run = subprocess.run([sys.executable, "-c", said], capture_output=True, text=True, check=True,
+                             env={**os.environ, "ASSETGW_LOG_LEVEL": level})
+        assert "loud-warning" in run.stderr and ("quiet-info" in run.stderr) == info_shown, run.stderr
 
 
 def test_settings_are_immutable() -> None:

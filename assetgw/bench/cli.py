@@ -15,6 +15,8 @@ from assetgw.bench.run import run_bench
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--debtors", type=int, default=None, help="debtors in the bulk run, each over every institution (default 5000; --smoke 50)")
+    p.add_argument("--bulk-rounds", type=int, default=None,
+                   help="bulk runs, each after a direct fan-out of the same debtors (default 3; --smoke 1)")
     p.add_argument("--latency-samples", type=int, default=None, help="sequential one-debtor inquiries per latency setting (default 200; --smoke 20)")
     p.add_argument("--orders", type=int, default=None, help="freeze orders in the orders run (default 1000; --smoke 50)")
     p.add_argument("--event-samples", type=int, default=None,

@@ -7,7 +7,7 @@ from datetime import datetime
 
 from rich.console import Console
 
-SECTIONS = ("raw", "latency", "bulk", "orders", "events", "memory", "scaleout", "intake")
+SECTIONS = ("idle", "raw", "latency", "bulk", "orders", "events", "memory", "scaleout", "intake")
 COURT, COURT_CODE = "石家庄市裕华区人民法院", "冀0108"
 OFFICER = "BENCH-1"
 SEED = 20251122
@@ -18,6 +18,10 @@ REALISTIC_LATENCY = "30:300"
 ORDERS_STALL_S = 30.0  # orders: give up waiting when none has been answered for this long
 TARGET_RATIO, TARGET_LEGS_S, TARGET_OVERHEAD_MS, TARGET_RSS_MB, TARGET_LEGS = 0.25, 5000.0, 50.0, 300.0, 1_000_000
 TARGET_HEALTHZ_P99_MS, TARGET_INTAKE_RSS_MB = 200.0, 300.0  # during a 100,000-row batch and its read back (issue 15)
+# Issue 18: end to end against the direct fan-out of the same run; successive runs on one stack;
+# orders; an idle stack.
+TARGET_DIRECT_RATIO, TARGET_SUCCESSIVE_SPREAD = 0.5, 0.10
+TARGET_ORDERS_S, TARGET_ORDER_P99_MS, TARGET_IDLE_SHARE = 1000.0, 200.0, 0.10
 TARGET_EVENT_P99_MS = 1000.0  # money credited → automatic freeze applied at the bank (seed 003: "within minutes")
 MB = 1024 * 1024
 

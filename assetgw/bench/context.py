@@ -32,6 +32,7 @@ class Options:
     data_dir: Path | None
     keep_data: bool
     intake_rows: int = 100_000
+    bulk_rounds: int = 3
     persons: int = 10_000
     companies: int = 1_000
 
@@ -54,7 +55,8 @@ class Options:
                    Path(args.json),
                    args.engine, args.partitions, smoke, Path(args.data_dir) if args.data_dir else None, args.keep_data,
                    args.intake_rows if args.intake_rows is not None else (200 if smoke else 100_000))
-        if opts.intake_rows < 1:
+        opts.bulk_rounds = args.bulk_rounds if args.bulk_rounds is not None else (1 if smoke else 3)
+        if opts.intake_rows < 1 or opts.bulk_rounds < 1:
             raise SystemExit("bench: sizes must be positive")
         # The simulators' population must hold every distinct debtor a run names (the bulk takes
         # 90% people, 10% companies); the bench and the simulators generate it from the same args.

@@ -87,7 +87,7 @@ def cmd_replay(args: argparse.Namespace) -> None:
             settings, args.topic, target_topic=args.to, since=args.since, until=args.until,
             from_offset=args.from_offset, to_offset=args.to_offset, partition=args.partition, key=args.key,
             msg_type=args.type, case_number=args.case, rate=args.rate, execute=args.execute,
-            progress=sys.stderr.isatty(),
+            progress=sys.stderr.isatty(), force=args.force,
         )
         if args.json:
             _print_json(summary.as_dict())
@@ -155,6 +155,8 @@ def add_ops_commands(sub: argparse._SubParsersAction) -> None:  # type: ignore[t
     sel.add_argument("--case", metavar="C", help="payload case_number, e.g. (2025)冀0108执4502号")
     p.add_argument("--rate", type=_positive, metavar="N", help="publish at most N messages per second")
     p.add_argument("--execute", action="store_true", help="publish (without it: a dry run that only counts and lists)")
+    p.add_argument("--force", action="store_true",
+                   help="publish even messages of a type the target topic does not carry (its consumer dead-letters them)")
     p.add_argument("--json", action="store_true", help="print the summary as JSON")
     p.set_defaults(func=cmd_replay)
 

@@ -2,13 +2,19 @@
 
 A dead letter keeps the original key and value; its ``dlq.*`` headers say where it came from and
 why it failed (``infra.kafka.deadletter``). Redrive re-publishes the original bytes to the source
-topic and partition, carrying the ``dlq.*`` headers along (so a consumer that fails again can see
-the history) plus ``dlq.redriven-from``. Redrive is not idempotent: run it once per mended cause.
+topic and partition, carrying the ``dlq.*`` headers along (so a consumer that fails again counts
+its attempts on and shows the history) plus ``dlq.redriven-from``.
+
+Redrive leaves a trace where the letters are: a **mark** in the dead-letter topic itself (no key
+value of its own, a ``dlq.redrive-of`` header naming the letter and ``dlq.redriven-to`` where it
+went). The listing attaches marks to their letters and never lists a mark; selecting by filter or
+``--all`` passes over letters already redriven, so running a redrive twice sends nothing twice
+(``--offsets`` names letters explicitly and sends them again).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
@@ -21,14 +27,19 @@ from rich.table import Table
 
 from assetgw.ops.reading import OpsError, partitions_of, reader, scan
 from assetgw.ops.replay import progress_bar, shown_key, start_producer
+from assetgw.tables import id_column, lines
 from assetgw.terminal import inert, plain
 from infra.clock import SHANGHAI
 from infra.kafka.clients import make_producer
 from infra.kafka.deadletter import ORIGIN
+from infra.kafka.deadletter import REDRIVEN_FROM as REDRIVEN_FROM  # re-exported: the header on a redriven copy
 from infra.kafka.topics import deadletter_topic
 from infra.settings import Settings
+from schemas.messages import utcnow
 
-REDRIVEN_FROM = "dlq.redriven-from"
+REDRIVE_OF = "dlq.redrive-of"  # on a mark: the letter's P:O
+REDRIVEN_TO = "dlq.redriven-to"  # on a mark: topic/partition/offset of the copy
+REDRIVEN_AT = "dlq.redriven-at"
 Position = tuple[int, int]  # (partition, offset) in the dead-letter topic
 Wanted = tuple[int | None, int]  # as typed: the partition may be left out
 
@@ -42,6 +53,7 @@ class DeadLetter:
     key: bytes | None
     value: bytes | None
     headers: tuple[tuple[str, bytes], ...]
+    redriven: tuple[str, ...] = ()  # "topic/partition/offset at TIME" per redrive (from the marks)
 
     @classmethod
     def of(cls, record: ConsumerRecord) -> DeadLetter:
@@ -78,11 +90,7 @@ class DeadLetter:
     @property
     def failed_at(self) -> str | None:
         """As people here read it (Asia/Shanghai); the header itself is UTC."""
-        raw = self.header("dlq.failed_at")
-        try:
-            return datetime.fromisoformat(raw).astimezone(SHANGHAI).isoformat(timespec="seconds") if raw else None
-        except ValueError:
-            return raw
+        return shanghai(self.header("dlq.failed_at"))
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -90,8 +98,25 @@ class DeadLetter:
             "source_topic": self.source_topic, "source_partition": self.source_partition, "source_offset": self.source_offset,
             "reason": self.reason, "attempts": self.attempts, "consumer": self.header("dlq.consumer"),
             "failed_at": self.failed_at, "redriven_from": self.header(REDRIVEN_FROM), "origin": self.header(ORIGIN),
-            "value_bytes": None if self.value is None else len(self.value),
+            "redriven": list(self.redriven), "value_bytes": None if self.value is None else len(self.value),
         }
+
+
+def shanghai(iso: str | None) -> str | None:
+    """An ISO instant as people here read it (Asia/Shanghai); what does not parse, unchanged."""
+    try:
+        return datetime.fromisoformat(iso).astimezone(SHANGHAI).isoformat(timespec="seconds") if iso else None
+    except ValueError:
+        return iso
+
+
+def _mark_of(record: ConsumerRecord) -> tuple[str, str] | None:
+    """(letter P:O, "where at when") when the record is a redrive mark."""
+    headers = dict(record.headers or ())
+    if REDRIVE_OF not in headers:
+        return None
+    at = shanghai(headers.get(REDRIVEN_AT, b"").decode()) or "?"
+    return headers[REDRIVE_OF].decode(), f"{headers.get(REDRIVEN_TO, b'?').decode()} at {at}"
 
 
 def _int(text: str | None) -> int | None:
@@ -125,35 +150,33 @@ def _matches(letter: DeadLetter, source_topic: str | None, reason_contains: str 
 
 
 async def _read(settings: Settings, wanted_at: list[Wanted] | None, progress: bool) -> list[DeadLetter]:
-    """The dead letters at ``wanted_at``, or all of them; a missing position is an error."""
+    """The dead letters at ``wanted_at``, or all of them, each with its redrive marks; a missing
+    position is an error. The whole topic is read: a letter's marks come after it."""
     topic = deadletter_topic(settings.topic_prefix)
     async with reader(settings, "assetgw-dlq") as consumer:
         parts = await partitions_of(consumer, topic)
         positions = None if wanted_at is None else [_resolve(pos, parts, topic) for pos in wanted_at]
-        if positions is not None:
-            parts = sorted({p for p, _ in positions})
         tps = [TopicPartition(topic, p) for p in parts]
         begin, end = await consumer.beginning_offsets(tps), await consumer.end_offsets(tps)
+        for p, o in positions or ():
+            tp = TopicPartition(topic, p)
+            if not begin[tp] <= o < end[tp]:
+                raise OpsError(f"no dead letter at {p}:{o}: partition {p} of {topic} holds offsets {begin[tp]}..{end[tp] - 1}"
+                               if end[tp] > begin[tp] else f"no dead letter at {p}:{o}: partition {p} of {topic} is empty")
         ranges = {tp: (begin[tp], end[tp]) for tp in tps}
-        if positions is not None:
-            for p, o in positions:
-                tp = TopicPartition(topic, p)
-                if not begin[tp] <= o < end[tp]:
-                    raise OpsError(f"no dead letter at {p}:{o}: partition {p} of {topic} holds offsets {begin[tp]}..{end[tp] - 1}"
-                                   if end[tp] > begin[tp] else f"no dead letter at {p}:{o}: partition {p} of {topic} is empty")
-            # Read only from the first wanted offset to the last one, per partition.
-            ranges = {tp: (min(o for p, o in positions if p == tp.partition), max(o for p, o in positions if p == tp.partition) + 1)
-                      for tp in tps}
         wanted = set(positions) if positions is not None else None
-        letters = []
+        letters, marks = [], {}
         with progress_bar(f"read {topic}", progress) as bar:
             task = bar.add_task("scan", total=sum(e - s for s, e in ranges.values()))
             async for record in scan(consumer, ranges, lambda: bar.advance(task)):
-                if wanted is None or (record.partition, record.offset) in wanted:
+                if (mark := _mark_of(record)) is not None:
+                    marks.setdefault(mark[0], []).append(mark[1])
+                elif wanted is None or (record.partition, record.offset) in wanted:
                     letters.append(DeadLetter.of(record))
+    letters = [replace(d, redriven=tuple(marks.get(d.position, ()))) for d in letters]
     if wanted is not None and len(letters) < len(wanted):
         missing = wanted - {(d.partition, d.offset) for d in letters}
-        raise OpsError(f"no dead letter at {', '.join(f'{p}:{o}' for p, o in sorted(missing))} (compacted or not a record)")
+        raise OpsError(f"no dead letter at {', '.join(f'{p}:{o}' for p, o in sorted(missing))} (compacted, or a redrive mark)")
     return letters
 
 
@@ -224,8 +247,9 @@ async def redrive(
     if not (select_all or positions or source_topic or reason_contains):
         raise OpsError("say what to redrive: --offsets P:O,..., --source-topic T, --reason-contains S, or --all")
     letters = await _read(settings, positions or None, progress)
+    # Chosen by filter or --all: what was redriven already is not sent again (named offsets are).
     summary = RedriveSummary(deadletter_topic(settings.topic_prefix), execute,
-                             [d for d in letters if _matches(d, source_topic, reason_contains)])
+                             [d for d in letters if _matches(d, source_topic, reason_contains) and (positions or not d.redriven)])
     unroutable = [d.position for d in summary.selected if not d.source_topic]
     if unroutable:
         raise OpsError(f"dead letters without a dlq.source.topic header cannot be redriven: {', '.join(unroutable)}")
@@ -243,6 +267,9 @@ async def redrive(
             headers.append((REDRIVEN_FROM, f"{d.topic}/{d.partition}/{d.offset}".encode()))
             meta = await producer.send_and_wait(d.source_topic, d.value, key=d.key, partition=partition, headers=headers)
             summary.sent.append(Redriven(d.position, meta.topic, meta.partition, meta.offset))
+            await producer.send_and_wait(summary.dlq_topic, None, key=d.position.encode(), partition=d.partition, headers=[
+                (REDRIVE_OF, d.position.encode()), (REDRIVEN_TO, f"{meta.topic}/{meta.partition}/{meta.offset}".encode()),
+                (REDRIVEN_AT, utcnow().isoformat().encode())])
     except KafkaError as exc:
         raise OpsError(f"redrive failed after {summary.published} of {len(summary.selected)}: {exc!r}") from None
     finally:
@@ -252,19 +279,23 @@ async def redrive(
 
 # --- output -------------------------------------------------------------------------------------
 
-def _short(text: str, width: int = 60) -> str:
-    return text if len(text) <= width else text[: width - 1] + "…"
-
-
 def print_dead_letters(letters: list[DeadLetter], console: Console, title: str = "dead letters") -> None:
-    table = Table("dlq", "source (topic/partition/offset)", "reason", "attempts", "failed at",
-                  title=f"{title}: {len(letters)}", title_justify="left", show_edge=False)
-    for d in letters:
-        source = f"{d.source_topic}/{d.source_partition}/{d.source_offset}" if d.source_topic else "?"
-        if d.header(ORIGIN):  # rejected before any topic (an institution's event): where it came from
-            source = f"{d.header(ORIGIN)} → {d.source_topic}"
-        table.add_row(*(inert(v) for v in (d.position, source, _short(d.reason), d.attempts or "?", d.failed_at or "?")))
+    """Two columns that fit 80: the positions whole (pasted into show and redrive), and the rest,
+    which wraps."""
+    table = Table(title=f"{title}: {len(letters)}", title_justify="left", show_edge=False, show_lines=True)
+    cells = [lines(d.position, _source(d)) for d in letters]
+    id_column(table, "dlq · source topic/partition/offset", cells)
+    table.add_column("reason · attempts · failed at (+08:00) · redriven", overflow="fold")
+    for cell, d in zip(cells, letters, strict=True):
+        table.add_row(cell, lines(d.reason, f"attempts {d.attempts or '?'} · {d.failed_at or '?'}",
+                                  *(f"redriven → {r}" for r in d.redriven)))
     console.print(table)
+
+
+def _source(d: DeadLetter) -> str:
+    if d.header(ORIGIN):  # rejected before any topic (an institution's event): where it came from
+        return f"{d.header(ORIGIN)} → {d.source_topic}"
+    return f"{d.source_topic}/{d.source_partition}/{d.source_offset}" if d.source_topic else "?"
 
 
 def dead_letters_json(letters: list[DeadLetter]) -> str:
@@ -274,12 +305,18 @@ def dead_letters_json(letters: list[DeadLetter]) -> str:
 def print_dead_letter(d: DeadLetter, console: Console) -> None:
     console.rule(f"{inert(d.topic)} {inert(d.position)}")
     table = Table("header", "value", show_edge=False)
+    table.columns[1].overflow = "fold"
     for k, v in d.headers:
-        table.add_row(inert(k), inert(v.decode("utf-8", "backslashreplace")))
+        text = v.decode("utf-8", "backslashreplace")
+        table.add_row(inert(k), inert(shanghai(text) if k == "dlq.failed_at" else text))  # as dlq list shows it
+    for r in d.redriven:
+        table.add_row("redriven", inert(r))
     console.print(table)
     console.print(f"key: {inert(shown_key(d.key))}")
     console.print("value:")
-    console.print(plain(render_value(d.value)), markup=False, highlight=False)
+    # Line by line: the pretty JSON's own newlines stay newlines; any inside the data are shown escaped.
+    console.print("\n".join(plain(line) for line in render_value(d.value).split("\n")), markup=False, highlight=False,
+                  soft_wrap=True)
 
 
 def render_value(value: bytes | None) -> str:
@@ -294,8 +331,9 @@ def render_value(value: bytes | None) -> str:
 
 def print_redrive(summary: RedriveSummary, console: Console) -> None:
     if summary.executed:
-        table = Table("dlq", "redriven to (topic/partition/offset)", title=f"redriven: {summary.published}",
-                      title_justify="left", show_edge=False)
+        table = Table(title=f"redriven: {summary.published}", title_justify="left", show_edge=False)
+        id_column(table, "dlq", (r.dead_letter for r in summary.sent))
+        id_column(table, "redriven to (topic/partition/offset)", (f"{r.topic}/{r.partition}/{r.offset}" for r in summary.sent))
         for r in summary.sent:
             table.add_row(inert(r.dead_letter), inert(f"{r.topic}/{r.partition}/{r.offset}"))
         console.print(table)

@@ -11,6 +11,7 @@ from rich.console import Console
 from rich.table import Table
 
 from assetgw.ops.lag import consumer_lag, pending_legs
+from assetgw.tables import id_column, lines
 from assetgw.terminal import inert
 from infra.settings import Settings
 
@@ -24,22 +25,26 @@ async def show_lag(args: argparse.Namespace) -> int:
         print(orjson.dumps({"partitions": [r.as_dict() for r in rows], "pending_legs": pending}).decode())
         return 0
     console = Console()
-    table = Table(title="consumer lag", title_justify="left")
-    for column in ("group", "topic", "partition", "committed", "end", "lag"):
-        table.add_column(column, justify="right" if column in ("partition", "committed", "end", "lag") else "left")
-    for r in rows:
-        table.add_row(*(inert(v) for v in (r.group, r.topic, r.partition, r.committed, r.end, r.lag)))
+    # Group and topic/partition whole, one above the other: four connector groups stay apart at 80 columns.
+    table = Table(title="consumer lag (committed -: nothing yet)", title_justify="left", show_edge=False, show_lines=True)
+    cells = [lines(r.group, f"{r.topic}/{r.partition}") for r in rows]
+    id_column(table, "group · topic/partition", cells)
+    for column in ("committed", "end", "lag"):
+        table.add_column(column, justify="right")
+    for cell, r in zip(cells, rows, strict=True):
+        table.add_row(cell, inert(r.committed if r.committed >= 0 else "-"), inert(r.end), inert(r.lag))
     console.print(table)
     totals: dict[str, int] = {}
     for r in rows:
         totals[r.group] = totals.get(r.group, 0) + r.lag
-    console.print("total lag: " + (", ".join(f"{inert(g)} {n}" for g, n in totals.items()) or "no groups"))
+    console.print("total lag:" + ("".join(f"\n  {inert(g)} {n}" for g, n in totals.items()) or " no groups"), soft_wrap=True)
     if pending is None:
         console.print(f"[yellow]gateway at {args.api} not reachable, or no ops token (--token): no per-institution view")
     elif pending:
-        legs = Table(title="oldest unanswered leg per institution", title_justify="left")
-        for column in ("institution", "pending", "oldest sent", "age (s)"):
-            legs.add_column(column)
+        legs = Table(title="oldest unanswered leg per institution", title_justify="left", show_edge=False)
+        id_column(legs, "institution", (p["institution_id"] for p in pending))
+        for column in ("pending", "oldest sent (+08:00)", "age (s)"):
+            legs.add_column(column, justify="right")
         for p in pending:
             legs.add_row(*(inert(p[k]) for k in ("institution_id", "pending", "oldest_sent_at", "oldest_age_s")))
         console.print(legs)

@@ -11,9 +11,9 @@ for its second officer).
 from __future__ import annotations
 
 import contextlib
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -26,7 +26,14 @@ from gateway.store.factory import Location, open_snapshot, open_store
 from gateway.store.interfaces import Store
 from gateway.store.records import InquiryRecord, LegRecord, NewInquiry, NewOrder, OrderRecord
 from infra.clock import now_ms
-from infra.kafka.topics import institution_events_topic, legs_topic, order_results_topic, orders_topic, results_topic
+from infra.kafka.topics import (
+    carried_types,
+    institution_events_topic,
+    legs_topic,
+    order_results_topic,
+    orders_topic,
+    results_topic,
+)
 from infra.settings import Settings
 from schemas.directory import KINDS, Directory, Institution
 from schemas.events import ControlStatusReport, InstitutionEvent
@@ -36,36 +43,65 @@ from schemas.orders import OrderRequest, OrderResult
 Progress = Callable[[int], None]
 
 
-async def read_topics(settings: Settings, topics: list[str], progress: Progress | None = None) -> list[BaseModel]:
-    """Every decodable message of the topics, from their start to their end at this moment."""
+@dataclass
+class Rebuilt:
+    """The fresh database, and what was set aside on the way: messages of a type their topic does
+    not carry (a mistaken replay; the gateway dead-lettered them live), per (topic, type)."""
+
+    path: Path
+    skipped: Counter[tuple[str, str]] = field(default_factory=Counter)
+
+    def skipped_lines(self) -> list[str]:
+        return [f"skipped {n} {mtype} message(s) on {topic}, which carries no such messages"
+                for (topic, mtype), n in sorted(self.skipped.items())]
+
+
+async def read_topics(settings: Settings, topics: list[str], progress: Progress | None = None,
+                      skipped: Counter[tuple[str, str]] | None = None) -> list[BaseModel]:
+    """Every decodable message of the topics of a type its topic carries, from their start to
+    their end at this moment; the others are counted in ``skipped``."""
     out: list[BaseModel] = []
+    carried = carried_types(settings.topic_prefix)
     async with reader(settings, "rebuild") as consumer:
         tps = [TopicPartition(t, p) for t in topics for p in await partitions_of(consumer, t)]
         starts, ends = await consumer.beginning_offsets(tps), await consumer.end_offsets(tps)
         async for record in scan(consumer, {tp: (starts[tp], ends[tp]) for tp in tps},
                                  on_record=(lambda: progress(1)) if progress else None):
             with contextlib.suppress(UndecodableMessage):  # dead-lettered when it was consumed; not part of the state
-                out.append(decode(record.value)[1])
+                envelope, message = decode(record.value)
+                if envelope.type not in carried.get(record.topic, (envelope.type,)):
+                    if skipped is not None:
+                        skipped[(record.topic, envelope.type)] += 1
+                    continue
+                out.append(message)
     return out
 
 
-async def rebuild(settings: Settings, out: Path, progress: Progress | None = None) -> Path:
+async def rebuild(settings: Settings, out: Path, progress: Progress | None = None) -> Rebuilt:
     prefix = settings.topic_prefix
-    work = await read_topics(settings, [legs_topic(prefix, k) for k in KINDS] + [orders_topic(prefix, k) for k in KINDS], progress)
-    answers = await read_topics(settings, [results_topic(prefix), order_results_topic(prefix)], progress)
-    told = await read_topics(settings, [institution_events_topic(prefix)], progress)
     if out.exists():
         raise FileExistsError(f"{out} exists; rebuild writes a fresh database")
+    rebuilt = Rebuilt(out)
+    work = await read_topics(settings, [legs_topic(prefix, k) for k in KINDS] + [orders_topic(prefix, k) for k in KINDS],
+                             progress, rebuilt.skipped)
+    answers = await read_topics(settings, [results_topic(prefix), order_results_topic(prefix)], progress, rebuilt.skipped)
+    told = await read_topics(settings, [institution_events_topic(prefix)], progress, rebuilt.skipped)
     store = open_store(out)
-    legs = {leg.leg_id: (m, leg) for m in work if isinstance(m, LegBatch) for leg in m.legs}  # a leg published twice is one leg
-    _insert_inquiries(store, list(legs.values()))
-    store.legs.mark_sent(list(legs), now_ms())
-    _insert_orders(store, {m.order_id: m for m in work if isinstance(m, OrderRequest)})
-    _replay_answers(store, [a for a in answers if not isinstance(a, ControlStatusReport)])
-    _replay_institutions(store, settings.directory, told, [a for a in answers if isinstance(a, ControlStatusReport)])
-    store.legs.expire_overdue(now_ms())
+    try:
+        legs = {leg.leg_id: (m, leg) for m in work if isinstance(m, LegBatch) for leg in m.legs}  # a leg published twice is one leg
+        _insert_inquiries(store, list(legs.values()))
+        store.legs.mark_sent(list(legs), now_ms())
+        _insert_orders(store, {m.order_id: m for m in work if isinstance(m, OrderRequest)})
+        _replay_answers(store, [a for a in answers if not isinstance(a, ControlStatusReport)])
+        _replay_institutions(store, settings.directory, told, [a for a in answers if isinstance(a, ControlStatusReport)])
+        store.legs.expire_overdue(now_ms())
+    except BaseException:
+        store.close()
+        for leftover in out.parent.glob(out.name + "*"):  # no partial database left behind (nor its -wal, -shm)
+            leftover.unlink()
+        raise
     store.close()
-    return out
+    return rebuilt
 
 
 def _replay_institutions(store: Store, directory: Directory, told: list[BaseModel], reports: list[ControlStatusReport]) -> None:
@@ -145,26 +181,32 @@ def _insert_orders(store: Store, requests: dict[str, OrderRequest]) -> None:
 
 # -- comparison -----------------------------------------------------------------------------------
 
-# What a rebuild can derive of each record; the rest (e.g. when a leg was sent) differs run to run.
-def _inquiry_fields(q: InquiryRecord) -> tuple:  # type: ignore[type-arg]
-    return (q.batch_id, q.case_number, q.court, q.amount_due_fen, q.costs_fen, q.notice_number, q.officer_id,
-            q.legs_total, q.legs_done, q.completed_at is not None)
+# What a rebuild can derive of each record, by name; the rest (e.g. when a leg was sent) differs run to run.
+Fields = dict[str, Any]
 
 
-def _leg_fields(leg: LegRecord) -> tuple:  # type: ignore[type-arg]
-    return leg.inquiry_id, leg.debtor_seq, leg.institution_id, leg.status, leg.assets
+def _inquiry_fields(q: InquiryRecord) -> Fields:
+    names = ("batch_id", "case_number", "court", "amount_due_fen", "costs_fen", "notice_number", "officer_id",
+             "legs_total", "legs_done")
+    return {**{n: getattr(q, n) for n in names}, "completed": q.completed_at is not None}
 
 
-def _order_fields(o: OrderRecord) -> tuple:  # type: ignore[type-arg]
-    return (o.type, o.status, o.case_number, o.court, o.institution_id, o.asset_kind, o.asset_id, o.debtor_id_number,
-            o.amount_fen, o.term_days, o.original_order_id, o.held_fen, o.deducted_fen, o.queue_position, o.end_date)
+def _leg_fields(leg: LegRecord) -> Fields:
+    return {**{n: getattr(leg, n) for n in ("inquiry_id", "debtor_seq", "institution_id", "status")},
+            "assets": list(leg.assets)}
+
+
+def _order_fields(o: OrderRecord) -> Fields:
+    return {n: getattr(o, n) for n in (
+        "type", "status", "case_number", "court", "institution_id", "asset_kind", "asset_id", "debtor_id_number",
+        "amount_fen", "term_days", "original_order_id", "held_fen", "deducted_fen", "queue_position", "end_date")}
 
 
 @dataclass(frozen=True, slots=True)
 class _Derivable:
     """Per table, id → derivable fields of what left the gateway; and which inquiries had a leg published."""
 
-    tables: dict[str, dict[str, tuple]]  # type: ignore[type-arg]
+    tables: dict[str, dict[str, Fields]]
     published_inquiries: set[str]
 
 
@@ -176,7 +218,7 @@ def _derivable(path: Location) -> _Derivable:
             "inquiries": {q.id: _inquiry_fields(q) for q in snapshot.inquiries()},
             "legs": legs,
             "orders": {o.id: _order_fields(o) for o in snapshot.published_orders()},
-        }, {fields[0] for fields in legs.values()})
+        }, {fields["inquiry_id"] for fields in legs.values()})
     finally:
         snapshot.close()
 
@@ -195,7 +237,8 @@ def compare(live_path: Location, rebuilt_path: Path, examples: int = 5) -> dict[
             "live": len(a), "rebuilt": len(b),
             "only_live": sorted(a.keys() - b.keys())[:examples], "only_live_count": len(a.keys() - b.keys()),
             "only_rebuilt": sorted(b.keys() - a.keys())[:examples], "only_rebuilt_count": len(b.keys() - a.keys()),
-            "different": [{"id": k, "live": a[k], "rebuilt": b[k]} for k in different[:examples]],
+            "different": [{"id": k, "fields": {n: {"live": a[k][n], "rebuilt": b[k][n]} for n in a[k] if a[k][n] != b[k].get(n)}}
+                          for k in different[:examples]],
             "different_count": len(different),
         }
     report["equal"] = all(t["only_live_count"] == t["only_rebuilt_count"] == t["different_count"] == 0 for t in report.values())

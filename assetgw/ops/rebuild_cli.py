@@ -32,21 +32,26 @@ async def run_rebuild(args: argparse.Namespace) -> int:
     try:
         with Progress(SpinnerColumn(), TextColumn("{task.description} {task.completed} messages"), console=console) as bar:
             task = bar.add_task("reading topics", total=None)
-            await rebuild(settings, out, progress=lambda n: bar.advance(task, n))
+            rebuilt = await rebuild(settings, out, progress=lambda n: bar.advance(task, n))
     except (OpsError, FileExistsError) as exc:
         console.print(f"[red]assetgw rebuild: {inert(exc)}")
         return 2
+    for line in rebuilt.skipped_lines():  # said on stderr whatever the output format
+        console.print(f"[yellow]{inert(line)}[/yellow] (a mistaken replay? the gateway dead-lettered them)")
     report = compare(live, out)
+    report["skipped"] = [{"topic": t, "type": m, "count": n} for (t, m), n in sorted(rebuilt.skipped.items())]
     if args.json:
         print(orjson.dumps(report).decode())
     else:
-        console.print(f"rebuilt store: {out}")
+        console.print(f"rebuilt store: {out}", soft_wrap=True)
         for table in ("inquiries", "legs", "orders"):
             t = report[table]
-            console.print(f"{table:10} live {t['live']:>8}  rebuilt {t['rebuilt']:>8}  only live {t['only_live_count']}  "
-                          f"only rebuilt {t['only_rebuilt_count']}  different {t['different_count']}")
+            console.print(f"{table:10} live {t['live']:>7} · rebuilt {t['rebuilt']:>7} · only live {t['only_live_count']} · "
+                          f"only rebuilt {t['only_rebuilt_count']} · different {t['different_count']}")
             for d in t["different"]:
-                console.print(f"  {inert(d['id'])}: live {inert(d['live'])} / rebuilt {inert(d['rebuilt'])}")
+                console.print(f"  {inert(d['id'])}", soft_wrap=True)
+                for name, values in d["fields"].items():
+                    console.print(f"    {name}: live {inert(values['live'])} · rebuilt {inert(values['rebuilt'])}", soft_wrap=True)
         console.print("[green]equal[/green]" if report["equal"] else "[yellow]the stores differ[/yellow]")
     return 0 if report["equal"] else 1
 

@@ -24,9 +24,11 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from assetgw.ops.reading import OpsError, partitions_of, reader, scan
+from assetgw.tables import id_column, lines
 from assetgw.terminal import inert
 from infra.clock import SHANGHAI
 from infra.kafka.clients import make_producer  # also installs fetch pacing for the reader
+from infra.kafka.topics import carried_types
 from infra.settings import Settings
 
 REPLAY_SOURCE = "replay.source"
@@ -113,6 +115,7 @@ class ReplaySummary:
     matched: int = 0
     published: int = 0
     by_type: Counter[str] = field(default_factory=Counter)
+    held_back: Counter[str] = field(default_factory=Counter)  # of a type the target does not carry
     first: list[Selected] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, Any]:
@@ -120,6 +123,7 @@ class ReplaySummary:
             "source_topic": self.source_topic, "target_topic": self.target_topic, "executed": self.executed,
             "ranges": {str(p): list(r) for p, r in self.ranges.items()}, "scanned": self.scanned,
             "matched": self.matched, "published": self.published, "by_type": dict(self.by_type),
+            "held_back": dict(self.held_back),
             "first": [s.__dict__ for s in self.first],
         }
 
@@ -140,6 +144,7 @@ async def replay(
     rate: float | None = None,
     execute: bool = False,
     progress: bool = True,
+    force: bool = False,
 ) -> ReplaySummary:
     """Replays ``source_topic`` records in the range that pass every filter.
 
@@ -147,10 +152,16 @@ async def replay(
     the time window ``[since, until)`` (naive datetimes are Asia/Shanghai); the end defaults to the
     end offsets taken now. Copies keep key, value and headers, plus ``replay.source``. Onto its own
     topic a copy goes to the partition it came from; onto another topic, to its key's partition.
-    Without ``execute`` nothing is published.
+    Without ``execute`` nothing is published. A message of a type the target topic does not carry
+    (``carried_types``) is held back, and a source whose types the target never carries is refused,
+    unless ``force``: its consumer could only dead-letter it, and a rebuild would have to skip it.
     """
     _check_arguments(since, until, from_offset, to_offset, rate)
     target = target_topic or source_topic
+    carried = carried_types(settings.topic_prefix)
+    allowed = None if force else carried.get(target)
+    if allowed is not None:
+        _check_types(source_topic, target, (msg_type,) if msg_type else carried.get(source_topic), allowed)
     wanted_key = key.encode() if key is not None else None
     async with reader(settings, "assetgw-replay") as consumer:
         parts = await partitions_of(consumer, source_topic)
@@ -191,6 +202,9 @@ async def replay(
                     if not matches(record, mtype, case):
                         continue
                     summary.matched += 1
+                    if allowed is not None and mtype not in allowed:
+                        summary.held_back[mtype or UNDECODABLE] += 1
+                        continue
                     summary.by_type[mtype or UNDECODABLE] += 1
                     if len(summary.first) < SHOW_FIRST:
                         summary.first.append(Selected(record.partition, record.offset, shown_key(record.key), mtype or UNDECODABLE))
@@ -212,6 +226,12 @@ async def replay(
             if producer is not None:
                 await producer.stop()
     return summary
+
+
+def _check_types(source: str, target: str, sent: tuple[str, ...] | None, allowed: tuple[str, ...]) -> None:
+    if sent is not None and not set(sent) & set(allowed):
+        raise OpsError(f"{target} carries {', '.join(allowed)}, not {', '.join(sent)} (what {source} carries): its consumer "
+                       "would only dead-letter them. Pick the topic that carries them, or --force")
 
 
 def _check_arguments(since: datetime | None, until: datetime | None, from_offset: int | None,
@@ -273,16 +293,22 @@ def print_replay_summary(summary: ReplaySummary, console: Console) -> None:
     console.print(f"{inert(summary.source_topic)} → {inert(summary.target_topic)} · partitions:{inert('[start,end)')} {inert(ranges or '-')}")
     verb = "published" if summary.executed else "would replay"
     console.print(f"scanned {summary.scanned}, matched {summary.matched}, "
-                  f"{verb} {summary.published if summary.executed else summary.matched}")
+                  f"{verb} {summary.published if summary.executed else sum(summary.by_type.values())}")
+    if summary.held_back:
+        held = ", ".join(f"{n} {inert(t)}" for t, n in summary.held_back.most_common())
+        console.print(f"[yellow]held back {held}: {inert(summary.target_topic)} does not carry that type (--force sends them)[/yellow]",
+                      soft_wrap=True)
     if summary.by_type:
         table = Table("type", "messages", title="by type", title_justify="left", show_edge=False)
         for mtype, count in summary.by_type.most_common():
             table.add_row(inert(mtype), str(count))
         console.print(table)
     if summary.first:
-        table = Table("partition", "offset", "key", "type", title=f"first {len(summary.first)}", title_justify="left", show_edge=False)
-        for s in summary.first:
-            table.add_row(str(s.partition), str(s.offset), inert(s.key), inert(s.type))
+        table = Table(title=f"first {len(summary.first)}", title_justify="left", show_edge=False)
+        id_column(table, "partition:offset · key", (lines(f"{s.partition}:{s.offset}", s.key) for s in summary.first))
+        table.add_column("type", overflow="fold")
+        for s in summary.first:  # the key whole: it is what --key takes
+            table.add_row(lines(f"{s.partition}:{s.offset}", s.key), inert(s.type))
         console.print(table)
     if not summary.executed and summary.matched:
         console.print("[yellow]dry run: nothing was published; add --execute to publish[/yellow]")

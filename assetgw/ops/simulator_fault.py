@@ -1,7 +1,8 @@
 """``assetgw simulator-fault``: read or change one institution's misbehaviour at run time.
 
-Talks to the admin API of the simulator serving the institution's kind (URL from
-``ASSETGW_SIM_URL_{KIND}``, as the connectors use) and prints the resulting behaviour as JSON.
+Talks to the admin API of the simulator serving the institution's kind (``--url``, else
+``ASSETGW_SIM_URL_{KIND}`` as the connectors use, which a running ``assetgw up`` fills in from its
+endpoints file) and prints the resulting behaviour as JSON.
 Options map one to one onto the admin fields (``simulators.behaviour.Behaviour``); the simulator
 validates them, so its 400 message names the field at fault.
 """
@@ -89,7 +90,7 @@ async def apply_fault(args: argparse.Namespace) -> dict[str, Any]:
         kind = kind_of(args.institution)
     except ValueError as exc:
         raise FaultError(str(exc)) from None
-    base = simulator_url(kind)
+    base = args.url.rstrip("/") if args.url else simulator_url(kind)
     url = f"{base}/admin/institutions/{args.institution}/behaviour"
     patch = build_patch(args)
     try:
@@ -103,7 +104,7 @@ async def apply_fault(args: argparse.Namespace) -> dict[str, Any]:
                 behaviour = await _call(http, "GET", url)
             return behaviour
     except aiohttp.ClientError as exc:
-        raise FaultError(f"cannot reach the {kind} simulator at {base} (ASSETGW_SIM_URL_{kind.upper()}): {exc}") from None
+        raise FaultError(f"cannot reach the {kind} simulator at {base} (--url, or ASSETGW_SIM_URL_{kind.upper()}): {exc}") from None
     except TimeoutError:
         raise FaultError(f"the {kind} simulator at {base} did not answer within {TIMEOUT_S:g} s") from None
 
@@ -123,6 +124,8 @@ def add_fault_command(sub: argparse._SubParsersAction) -> argparse.ArgumentParse
                     "Options not given stay as they are; with none, the behaviour is shown.",
     )
     p.add_argument("institution", metavar="INSTITUTION", help="institution id, e.g. bank-03")
+    p.add_argument("--url", metavar="URL", help="the simulator's base URL, e.g. http://127.0.0.1:18101 (default "
+                                                "ASSETGW_SIM_URL_{KIND}, else the running stack's endpoints file)")
     p.add_argument("--latency", metavar="M:P", help="latency MEDIAN_MS:P99_MS, e.g. 200:2000 (0 for none)")
     p.add_argument("--error-rate", type=float, metavar="R", help="share of requests answered with --error-status (0..1)")
     p.add_argument("--error-status", type=int, metavar="S", help="HTTP status of injected errors (400-599; payment: code 20000)")

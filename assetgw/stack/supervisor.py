@@ -23,10 +23,13 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from importlib.metadata import entry_points
 from pathlib import Path
+from typing import Any
 
 import aiohttp
 
+from assetgw.endpoints import describe
 from connectors.contract.registry import GROUP as CONNECTOR_GROUP
+from infra.clock import now_ms
 from infra.kafka.broker import EmbeddedBroker
 from infra.kafka.topics import ensure_topics
 from infra.processes import make_private, open_private_log, private_child
@@ -127,6 +130,7 @@ class Stack:
             **(env or {}),
         }
         self.metrics_ports: dict[str, int] = {}
+        self.started_ms = now_ms()
         ports_arg = ",".join(f"{k}={p}" for k, p in self.sim_ports.items())
         self.services: dict[str, Service] = {
             "simulator": Service("simulator", ["simulator", "--ports", ports_arg, *(simulator_args or [])],
@@ -175,8 +179,16 @@ class Stack:
         temporary = self.postgres_dir != self.data_dir / "postgres"
         self.postgres = await asyncio.to_thread(start_postgres, self.postgres_dir, "delete" if temporary else "stop")
         self.env["ASSETGW_DATABASE_URL"] = await asyncio.to_thread(database_url, self.postgres)
+    def endpoints(self) -> dict[str, Any]:
+        """Every endpoint of this stack, as ``assetgw.endpoints`` writes them for the commands."""
+        return describe(api=self.api_url, kafka_bootstrap=self.kafka_bootstrap,
+                        topic_prefix=self.env.get("ASSETGW_TOPIC_PREFIX", "assetgw"),
+                        simulators={k: f"http://127.0.0.1:{p}" for k, p in self.sim_ports.items()},
+                        connector_metrics={k: f"http://127.0.0.1:{p}/metrics" for k, p in self.metrics_ports.items()},
+                        data_dir=self.data_dir, started_ms=self.started_ms)
 
     async def start(self, timeout: float = 60.0) -> None:
+        self.started_ms = now_ms()
         make_private(self.logs)
         if self.store == "postgres":
             self.env["ASSETGW_STORE"] = "postgres"

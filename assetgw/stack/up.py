@@ -12,6 +12,7 @@ from pathlib import Path
 import aiohttp
 from rich.console import Console
 
+from assetgw import endpoints
 from assetgw.officer import render_inquiry
 from assetgw.stack.supervisor import Stack
 from assetgw.stack.watchdog import Watchdog
@@ -38,8 +39,11 @@ async def run_up(args: argparse.Namespace, stop: asyncio.Event) -> None:
         console.print(f"  try: export ASSETGW_API={stack.api_url} ASSETGW_TOKEN=$(assetgw token --officer A1 "
                       "--court 石家庄市裕华区人民法院 --court-code 冀0108 --role officer --credential ZF20886323)", markup=False)
         console.print('       curl -H "Authorization: Bearer $ASSETGW_TOKEN" $ASSETGW_API/v1/institutions', markup=False)
-        sims = ",".join(f"{k}={p}" for k, p in stack.sim_ports.items())
-        console.print(f"  broker {stack.kafka_bootstrap} · simulators {sims}", markup=False, soft_wrap=True)
+        where = endpoints.write(stack.data_dir, stack.endpoints())
+        for line in endpoints.lines(stack.endpoints()):
+            console.print(f"  {line}", markup=False, soft_wrap=True)
+        console.print(f"  written to {where}: every assetgw command run with this data directory finds them", markup=False,
+                      soft_wrap=True)
         watchdog = Watchdog(stack, lambda text: console.print(text, style="yellow", markup=False, soft_wrap=True))
         if args.demo:
             await demo_inquiry(stack)
@@ -49,6 +53,7 @@ async def run_up(args: argparse.Namespace, stop: asyncio.Event) -> None:
                 await asyncio.wait_for(stop.wait(), timeout=WATCH_EVERY_S)
         await watchdog.close()
     finally:
+        endpoints.remove(stack.data_dir)
         console.print("stopping …")
         await stack.stop()
         console.print("stopped.")

@@ -57,3 +57,20 @@ class HttpTransport:
 
     async def aclose(self) -> None:
         await self._session.close()
+
+
+class RoutedTransport:
+    """Each institution's requests to its own base URL where it has one, else the kind's: one bank
+    can be a partner's own implementation under test while the simulators serve the rest. The
+    institution is the path's first segment, as for signing."""
+
+    def __init__(self, default: Transport, own: Mapping[str, Transport]) -> None:
+        self.default = default
+        self.own = dict(own)
+
+    async def send(self, method: str, path: str, json: Any | None = None) -> Reply:
+        return await self.own.get(path.split("/")[1], self.default).send(method, path, json)
+
+    async def aclose(self) -> None:
+        for transport in (self.default, *self.own.values()):
+            await transport.aclose()

@@ -13,6 +13,7 @@ from collections.abc import Awaitable, Callable, Iterator
 from typing import TypeVar
 
 import aiohttp
+import structlog
 from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_attempt
 
 from connectors.contract.base import Permanent, Retryable
@@ -22,6 +23,7 @@ from infra.settings import Settings
 from schemas.directory import Institution
 
 T = TypeVar("T")
+log = structlog.get_logger("connector")
 
 
 def backoff_s(failures: int, exc: BaseException | None) -> float:
@@ -93,13 +95,13 @@ class InstitutionCalls:
             async with asyncio.timeout(timeout_s):
                 answer = await call()
         except TimeoutError:
-            breaker.failed()
+            _failed(institution, breaker, "stops answering", f"no answer within {timeout_s:g}s")
             raise Retryable(f"{institution.id} did not answer within {timeout_s:g}s") from None
         except (aiohttp.ClientError, OSError) as exc:
-            breaker.failed()
+            _failed(institution, breaker, "failing", f"connection error: {exc!r}"[:300])
             raise Retryable(f"{institution.id} connection error: {exc!r}"[:300]) from None
-        except Retryable:
-            breaker.failed()
+        except Retryable as exc:
+            _failed(institution, breaker, "failing", str(exc))
             raise
         except Permanent:
             breaker.succeeded()  # it answered, if unhelpfully: the link works
@@ -119,6 +121,17 @@ class InstitutionCalls:
                 institution_id, self.settings.breaker_failures, self.settings.breaker_cool_down_s
             )
         return breaker
+
+
+def _failed(institution: Institution, breaker: CircuitBreaker, what: str, error: str) -> None:
+    """Tell the breaker, and ops: a warning per cause, which the log's repeat filter
+    (``infra.log_repeats``) lets through once per 30 s with the count of the rest."""
+    was = breaker.state
+    breaker.failed()
+    log.warning(f"institution {what}", institution=institution.id, error=error)
+    if breaker.state == OPEN and was != OPEN:
+        log.warning("circuit opened: calls to the institution paused", institution=institution.id,
+                    failures=breaker.failures, pause_s=breaker.cool_down_s)
 
 
 def observe(institution_id: str, operation: str, started: float, attempts: int) -> None:

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import AsyncIterator
 
 import structlog
@@ -48,13 +48,20 @@ class LegAnswers:
             for i in range(0, len(legs), size):
                 order[asyncio.create_task(self._ask_chunk(batch.part(legs[i:i + size]), institution, remaining))] = len(order)
         pending = set(order)
+        started, outcomes = time.monotonic(), Counter[str]()
         try:
             while pending:
                 done, pending = await asyncio.wait(pending, return_when=asyncio.FIRST_COMPLETED)
                 if pending and self.settings.result_linger_s > 0:  # more answers may follow soon: take them along
                     more, pending = await asyncio.wait(pending, timeout=self.settings.result_linger_s)
                     done |= more
-                yield _batch_result(batch, [r for t in sorted(done, key=order.__getitem__) for r in t.result()]), not pending
+                result = _batch_result(batch, [r for t in sorted(done, key=order.__getitem__) for r in t.result()])
+                outcomes.update(r.status for r in result.results)
+                yield result, not pending
+            # One line per message, not per leg: what a bulk run did, institution by institution in the metrics.
+            log.info("legs answered", inquiry_id=batch.inquiry_id, kind=batch.institution_kind, legs=len(batch.legs),
+                     institutions=len(by_institution), calls=len(order), seconds=round(time.monotonic() - started, 3),
+                     **dict(sorted(outcomes.items())))
         finally:
             for task in pending:  # the message was abandoned (shutdown): stop asking
                 task.cancel()
@@ -78,10 +85,13 @@ class LegAnswers:
             await self.calls.call(institution, ask_the_rest, attempts, remaining)
         except TimeoutError:
             failure = ("timed_out", f"no answer from {institution.id} before the leg deadline")
+            log.warning("legs timed out: the institution stopped answering", institution=institution.id, legs=len(chunk.legs))
         except Permanent as exc:
             failure = ("failed", str(exc))
         except Retryable as exc:
             failure = ("failed", f"gave up after {attempts.count} attempts: {exc}")
+            log.warning("legs failed: the institution gave no usable answer", institution=institution.id, legs=len(chunk.legs),
+                        error=str(exc))
         except Exception as exc:  # a connector bug must still end the legs
             log.exception("connector error", institution=institution.id)
             failure = ("failed", f"connector error: {exc!r}"[:500])

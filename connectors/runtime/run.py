@@ -8,7 +8,7 @@ import os
 import structlog
 
 from connectors.contract.registry import load_connectors
-from connectors.contract.transport import HttpTransport
+from connectors.contract.transport import HttpTransport, RoutedTransport, Transport
 from connectors.runtime.worker import ConnectorWorker, connector_group
 from infra import heap
 from infra.kafka.clients import make_consumer, make_producer, start_with_retry
@@ -30,6 +30,19 @@ def partner_keys() -> PartnerKeys | None:
         raise
 
 
+def transport_for(kind: str, settings: Settings, keys: PartnerKeys | None) -> Transport:
+    """The kind's simulator (or institution gateway), and each institution's own base URL where
+    ``ASSETGW_INSTITUTION_URL_{ID}`` sets one."""
+    kind_url = settings.simulator_urls[kind]
+    own = {i.id: settings.institution_urls[i.id] for i in settings.directory.of_kind(kind) if i.id in settings.institution_urls}
+    for institution_id, url in own.items():
+        structlog.get_logger("connector").info("institution served at its own URL", institution=institution_id, url=url)
+    default = HttpTransport(kind_url, keys=keys)
+    if not own:
+        return default
+    return RoutedTransport(default, {i: HttpTransport(url, keys=keys, connections=32) for i, url in own.items()})
+
+
 async def run_connectors(settings: Settings, kinds: list[str], stop: asyncio.Event) -> None:
     factories = load_connectors()
     missing = [k for k in kinds if k not in factories]
@@ -42,7 +55,7 @@ async def run_connectors(settings: Settings, kinds: list[str], stop: asyncio.Eve
     metrics_server = await serve_metrics(settings.api_host, port)
     producers = {kind: make_producer(settings, f"connector-{kind}") for kind in kinds}
     workers = [
-        ConnectorWorker(kind, factories[kind](HttpTransport(settings.simulator_urls[kind], keys=keys)), settings,
+        ConnectorWorker(kind, factories[kind](transport_for(kind, settings, keys)), settings,
                         consumer=make_consumer(settings, group_id=connector_group(settings.topic_prefix, kind),
                                                client_id=f"connector-{kind}"),
                         producer=producers[kind])

@@ -45,8 +45,13 @@ class EventConsumer:
 
     def accept(self, payload: BaseModel) -> InstitutionEvent:
         if not isinstance(payload, InstitutionEvent):
+            metrics.IGNORED.labels("events", "wrong_type").inc()
             raise UndecodableMessage(f"expected an institution event, got {type(payload).__name__}")
-        check_event(payload, self.events, self.directory)
+        try:
+            check_event(payload, self.events, self.directory)
+        except UndecodableMessage:
+            metrics.IGNORED.labels("events", "unplaceable").inc()
+            raise
         return payload
 
     async def handle_batch(self, batch: list[Delivery[InstitutionEvent]]) -> None:
@@ -55,6 +60,7 @@ class EventConsumer:
         fresh = {e.event_id for e in new}
         for (type_, outcome), n in Counter((e.type, "applied" if e.event_id in fresh else "repeat") for e in received).items():
             metrics.EVENTS_APPLIED.labels(type_, outcome).inc(n)
+        metrics.DUPLICATES.labels("event").inc(len(received) - len(new))
         for listener in self.listeners:
             try:
                 await listener.on_events(new)

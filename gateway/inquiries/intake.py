@@ -5,19 +5,22 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Any, TypeVar
 
 from gateway.inquiries.batch_plan import BatchPlan, Group
 from gateway.store.interfaces import CaseRepository, InquiryRepository
 from gateway.store.records import NewBatch, NewInquiry
+from gateway.store.thread import StoreThread
 from infra.clock import now_ms
 from schemas.api import CaseFields, InquiryCreate
 from schemas.debtor import Debtor
 from schemas.directory import Directory, UnknownInstitution
 from schemas.messages import new_id
 
-# About 10-40 ms of SQLite work on a busy 2-core machine: the longest the loop waits for a batch.
+# About 10-40 ms of SQLite work on a busy 2-core machine: the longest another writer waits for a batch.
 LEGS_PER_PART = 2000
 CHECKS_PER_TURN = 500
+T = TypeVar("T")
 
 
 class ScopeError(ValueError):
@@ -49,10 +52,18 @@ class Accepted:
     legs: int
 
 
+async def _inline(work: Callable[..., T], *args: Any) -> T:
+    return work(*args)
+
+
 class Intake:
+    """``thread``: where a batch's parts are written (gateway/store/thread.py); without it, on the
+    loop, on ``inquiries``."""
+
     def __init__(self, inquiries: InquiryRepository, cases: CaseRepository, directory: Directory, default_deadline_s: float,
-                 on_accepted: Callable[[], None]) -> None:
+                 on_accepted: Callable[[], None], thread: StoreThread | None = None) -> None:
         self.inquiries = inquiries
+        self.thread = thread
         self.cases = cases
         self.directory = directory
         self.default_deadline_s = default_deadline_s
@@ -76,9 +87,9 @@ class Intake:
         thread), one inquiry per part of at most 1,000 debtors of a case and legal basis.
 
         Every check is made before the first write, so a refused batch stores nothing. The writes
-        then go in parts of about ``LEGS_PER_PART`` legs, each a short transaction on the loop's
-        connection with a turn of the event loop between them: a 100,000-row batch (2.8 million
-        legs) never holds the loop, nor SQLite's one write lock, for more than one part, and its
+        then go in parts of about ``LEGS_PER_PART`` legs, each a short transaction on the store
+        thread: a 100,000-row batch (2.8 million legs) never holds the loop, and holds the
+        database's one write lock for no more than one part at a time, and its
         first inquiries are in the outbox while the rest are stored. The batch itself is recorded
         last; a gateway that stops half-way through leaves the inquiries stored so far (they are
         asked as usual) and no batch, and the officer, who got no 202, submits it again.
@@ -100,20 +111,21 @@ class Intake:
             self._storing.discard(batch_id)
 
     async def _store_batch(self, plan: BatchPlan, groups: Sequence[Group], officer_id: str, batch_id: str) -> Accepted:
+        repository, run = (self.thread.store.inquiries, self.thread.run) if self.thread else (self.inquiries, _inline)
         inquiries = debtors = legs = 0
         for group in groups:
             institutions = self.directory.resolve_scope(group.first.institutions)
             step = max(1, LEGS_PER_PART // len(institutions))
             for part in group.parts():
                 inquiry = self._inquiry(group.first, part, institutions, batch_id, group.first.deadline_seconds, officer_id)
-                self.inquiries.open_inquiry(inquiry)
+                await run(repository.open_inquiry, inquiry)
                 for start in range(0, len(part), step):
                     await asyncio.sleep(0)  # let others in between parts
-                    legs += self.inquiries.add_legs(inquiry, range(start, min(start + step, len(part))))
+                    legs += await run(repository.add_legs, inquiry, range(start, min(start + step, len(part))))
                 self.on_accepted()
                 inquiries += 1
                 debtors += len(part)
-        self.inquiries.record_batch(NewBatch(batch_id, now_ms(), plan.format, plan.rows), inquiries, legs)
+        await run(repository.record_batch, NewBatch(batch_id, now_ms(), plan.format, plan.rows), inquiries, legs)
         return Accepted(batch_id, inquiries, debtors, legs)
 
     def _check_case(self, case: CaseFields, line: int | None = None, first: CaseFields | None = None) -> None:

@@ -19,6 +19,7 @@ from aiokafka.errors import KafkaError
 
 from gateway.store.interfaces import LegQueue, OrderRepository
 from gateway.store.records import PendingLeg
+from gateway.store.thread import StoreThread
 from infra.clock import ms_to_dt, now_ms
 from infra.kafka.clients import Publisher
 from infra.kafka.topics import legs_topic, orders_topic
@@ -45,9 +46,13 @@ class Outbox(Protocol):
 
 
 class Relay:
-    def __init__(self, producer: Publisher, sources: Sequence[Outbox]) -> None:
+    """Publishes each source's pending rows; reading, encoding and marking run in ``thread``,
+    whose store the sources were built on."""
+
+    def __init__(self, producer: Publisher, sources: Sequence[Outbox], thread: StoreThread) -> None:
         self.producer = producer
         self.sources = sources
+        self.thread = thread
         self._wake = asyncio.Event()
         self.published = 0
 
@@ -77,13 +82,13 @@ class Relay:
                 self._wake.set()
 
     async def _publish_page(self, source: Outbox) -> int:
-        items = source.pending(PAGE)
+        items = await self.thread.run(source.pending, PAGE)
         if not items:
             return 0
         futures = [await self.producer.send(i.topic, i.value, key=i.key) for i in items]
         await asyncio.gather(*futures)
         ids = [row_id for i in items for row_id in i.ids]
-        source.mark_sent(ids, now_ms())
+        await self.thread.run(source.mark_sent, ids, now_ms())
         self.published += len(ids)
         return len(ids)
 

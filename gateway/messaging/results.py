@@ -1,5 +1,6 @@
-"""Consumes leg results and order results into the store, one transaction per fetched batch
-(a ``BatchHandler`` of the shared subscriber loop, infra/kafka/subscriber.py).
+"""Consumes leg results and order results into the store (a ``BatchHandler`` of the shared
+subscriber loop, infra/kafka/subscriber.py), on the store thread (gateway/store/thread.py), in
+transactions of at most ``LEGS_PER_TRANSACTION`` legs so the loop's own writes wait little.
 
 Offsets are committed after the transaction, on the subscriber's interval rather than per batch
 (a commit is a broker round trip, and results arrive in many small batches): a crash replays at
@@ -9,11 +10,11 @@ from __future__ import annotations
 
 import asyncio
 from collections import Counter
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 
 from pydantic import BaseModel
 
-from gateway.store.interfaces import LegQueue, OrderRepository
+from gateway.store.thread import StoreThread
 from infra import metrics
 from infra.clock import now_ms
 from infra.kafka.protocols import Consumer, Producer
@@ -24,14 +25,28 @@ from schemas.messages import LegBatchResult, UndecodableMessage
 from schemas.orders import OrderResult
 
 Result = LegBatchResult | OrderResult | ControlStatusReport
+LEGS_PER_TRANSACTION = 4000
+
+
+def in_slices(results: list[LegBatchResult], legs: int) -> Iterator[list[LegBatchResult]]:
+    """Whole messages, about ``legs`` legs to a slice."""
+    chunk: list[LegBatchResult] = []
+    size = 0
+    for result in results:
+        chunk.append(result)
+        size += len(result.results)
+        if size >= legs:
+            yield chunk
+            chunk, size = [], 0
+    if chunk:
+        yield chunk
 
 
 class ResultConsumer:
-    def __init__(self, store: LegQueue, orders: OrderRepository, consumer: Consumer, producer: Producer,
+    def __init__(self, thread: StoreThread, consumer: Consumer, producer: Producer,
                  topic_prefix: str, group_id: str, on_touched: Callable[[Iterable[str]], None] = lambda ids: None,
                  on_reports: Callable[[list[ControlStatusReport]], None] = lambda reports: None) -> None:
-        self.store = store
-        self.orders = orders
+        self.thread = thread
         self.on_reports = on_reports  # reconciliation's answers (gateway/events/reconcile.py)
         self.on_touched = on_touched  # wakes API requests waiting for these inquiries
         self.applied = 0
@@ -53,17 +68,23 @@ class ResultConsumer:
         elif isinstance(payload, ControlStatusReport):
             metrics.RESULTS.labels("control_status", payload.status).inc()
         else:
+            metrics.IGNORED.labels("results", "wrong_type").inc()
             raise UndecodableMessage(f"expected leg or order results, got {type(payload).__name__}")
         return payload
 
     async def handle_batch(self, batch: list[Delivery[Result]]) -> None:
         results = [d.message for d in batch if isinstance(d.message, LegBatchResult)]
         order_results = [d.message for d in batch if isinstance(d.message, OrderResult)]
-        if results:
-            self.applied += self.store.apply_results(results, now_ms())
-            self.on_touched({r.inquiry_id for r in results})
+        legs, orders = self.thread.store.legs, self.thread.store.orders
+        for chunk in in_slices(results, LEGS_PER_TRANSACTION):
+            ended = await self.thread.run(legs.apply_results, chunk, now_ms())
+            self.applied += ended
+            metrics.DUPLICATES.labels("leg_result").inc(sum(len(r.results) for r in chunk) - ended)
+            self.on_touched({r.inquiry_id for r in chunk})
         if order_results:
-            self.applied += self.orders.apply_results(order_results, now_ms())
+            moved = await self.thread.run(orders.apply_results, order_results, now_ms())
+            self.applied += moved
+            metrics.DUPLICATES.labels("order_result").inc(len(order_results) - moved)
         reports = [d.message for d in batch if isinstance(d.message, ControlStatusReport)]
         if reports:
             self.on_reports(reports)

@@ -15,6 +15,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import orjson
+import structlog
 
 from gateway.inquiries.live import LiveAssets
 from gateway.orders.freeze_plan import deposit_cap, plan_freezes
@@ -29,9 +30,12 @@ from schemas.directory import Directory
 from schemas.identifiers import court_code
 from schemas.messages import new_id
 from schemas.money import yuan
-from schemas.orders import MAX_TERM_DAYS, MONEY_KINDS, Approval, AssetRef, FreezePlanRequest, OrderCreate
+from schemas.orders import DEDUCTING, MAX_TERM_DAYS, MONEY_KINDS, Approval, AssetRef, FreezePlanRequest, OrderCreate
 
-INSTITUTION_KIND_OF = {"deposit": "bank", "wallet": "payment", "real_estate": "land", "vehicle": "vehicle"}
+log = structlog.get_logger("orders")
+
+INSTITUTION_KIND_OF = {"deposit": "bank", "wallet": "payment", "real_estate": "land", "vehicle": "vehicle",
+                       "equity": "equity", "fund_account": "fund"}
 
 
 @dataclass(frozen=True)
@@ -83,6 +87,7 @@ class OrderDesk:
                 return existing, True
             order = self._prepare(uow, body, digest)
             uow.orders.place(order, actor=body.operator)
+        _log_placed([order], "officer")
         self.on_ready()
         return self.get(order.id), False
 
@@ -106,6 +111,7 @@ class OrderDesk:
             body = body.model_copy(update={"amount_fen": amount})
             order = self._prepare(uow, body, _digest(body.model_dump(mode="json")), state=state)
             uow.orders.place(order, actor=body.operator)  # type: ignore[arg-type]
+        _log_placed([order], "watch")
         self.on_ready()
         return self.get(order.id), False
 
@@ -135,13 +141,18 @@ class OrderDesk:
             raise OrderRejected(422, "institution_id", f"unknown institution {body.institution_id!r}")
         if INSTITUTION_KIND_OF[body.asset.kind] != institution.kind:
             raise OrderRejected(422, "asset.kind", f"a {institution.kind} institution holds no {body.asset.kind}")
-        if body.type == "deduct":
+        if body.type in DEDUCTING:
             self._check_enforcement_account(body)
         case = self._case(uow, body.case_number, body.court)
         state = state or CaseState.read(uow, body.case_number)  # read once: every check below uses it
         debtor, asset = self._found_asset(state.found, body.institution_id, body.asset)
+        if asset.get("protected") and body.type in ("freeze", *DEDUCTING):
+            # The institution would refuse it: say so now, with the law's reason, and send nothing.
+            raise OrderRejected(422, "asset.id", f"protected funds cannot be {'frozen' if body.type == 'freeze' else 'deducted'}: "
+                                                 f"{asset.get('protected_reason') or 'protected account'}")
         original = self._check_original(uow, body) if body.original_order_id else None
-        if body.type == "freeze":
+        if body.type in ("freeze", "freeze_deduct"):
+            # Freezing and deducting at once takes no more than a freeze could: what remains due.
             self._check_not_over_freezing(case, state, body.asset.kind, body.amount_fen, planned_fen)
             if body.asset.kind == "deposit":
                 # What the freeze holds at once: beyond the balance it only captures later funds.
@@ -264,7 +275,7 @@ class OrderDesk:
             order = _existing(uow.orders.get(order_id), order_id)
             now = now_ms()
             problem = None
-            if order.type != "deduct":
+            if order.type not in DEDUCTING:
                 problem = OrderRejected(422, "order_id", "only deductions need a second officer's approval")
             elif order.approved_at is not None or order.status != "requested":
                 problem = OrderRejected(409, "order_id", f"already approved by {order.checker}")
@@ -308,15 +319,18 @@ class OrderDesk:
                 "shortfall_fen": max(remaining, 0), "orders": planned, "skipped_protected": plan.skipped_protected,
                 "kept_for_living": plan.kept_for_living, "executed": False,
             }
+            placed_now: list[NewOrder] = []
             if req.execute and planned:
-                result["order_ids"] = self._execute(uow, case_number, req, planned, state)
+                placed_now = self._execute(uow, case_number, req, planned, state)
+                result["order_ids"] = [order.id for order in placed_now]
                 result["executed"] = True
         if result["executed"]:
+            _log_placed(placed_now, "freeze plan")
             self.on_ready()
         return result
 
     def _execute(self, uow: UnitOfWork, case_number: str, req: FreezePlanRequest, planned: list[dict[str, Any]],
-                 state: CaseState) -> list[str]:
+                 state: CaseState) -> list[NewOrder]:
         orders, running, deposits = [], 0, {}  # type: ignore[var-annotated]
         for p in planned:
             body = OrderCreate(
@@ -332,10 +346,18 @@ class OrderDesk:
                 deposits[p["debtor_id_number"]] = deposits.get(p["debtor_id_number"], 0) + p["amount_fen"]
         for order in orders:
             uow.orders.place(order, actor=req.operator)
-        return [order.id for order in orders]
+        return orders
 
     def _plan_view(self, case_number: str, placed: list[OrderRecord], replayed: bool) -> dict[str, Any]:
         return {"case_number": case_number, "executed": True, "replayed": replayed, "order_ids": [o.id for o in placed]}
+
+
+def _log_placed(orders: list[NewOrder], via: str) -> None:
+    """One line per order placed, whatever placed it (an officer, a freeze plan, a watch): once
+    committed, so the log never tells of an order that is not there."""
+    for o in orders:
+        log.info("order placed", order_id=o.id, type=o.type, institution=o.institution_id, case_number=o.case_number,
+                 amount_fen=o.amount_fen, operator=o.operator, via=via)
 
 
 def order_summary(order: OrderRecord) -> dict[str, Any]:
@@ -348,7 +370,7 @@ def order_summary(order: OrderRecord) -> dict[str, Any]:
         "documents": {"ruling_number": order.ruling_number, "notice_number": order.notice_number,
                       "officer_credentials": list(order.officer_credentials)},
         "operator": order.operator, "checker": order.checker, "approved_at": shown(order.approved_at),
-        "awaiting_approval": order.type == "deduct" and order.approved_at is None and order.status == "requested",
+        "awaiting_approval": order.type in DEDUCTING and order.approved_at is None and order.status == "requested",
         "original_order_id": order.original_order_id, "enforcement_account": order.enforcement_account,
         "idempotency_key": unscoped_key(order.idempotency_key), "created_at": shown(order.created_at),
         "sent_at": shown(order.sent_at), "updated_at": shown(order.updated_at),

@@ -2,7 +2,8 @@
 properties): cover what is due without over-freezing.
 
 Money comes first, largest first, each account frozen for exactly what remains (protected accounts
-skipped; a natural person keeps his living allowance free across his deposit accounts). Property
+skipped, and the fund centres' balances always listed as skipped; a natural person keeps his
+living allowance free across his deposit accounts). Property (vehicles, real estate, equity)
 is indivisible, so freezing it may exceed what remains; the law (超标的) allows that only when
 nothing smaller covers it: while something remains, the property that covers the
 remainder with the least excess is chosen, and when no single one covers it, the most valuable
@@ -17,10 +18,10 @@ from typing import Any
 
 from schemas.assets import asset_id, attributable_fen
 from schemas.money import yuan
-from schemas.orders import MAX_TERM_DAYS, MONEY_KINDS
+from schemas.orders import MAX_TERM_DAYS, MONEY_KINDS, PROTECTED_KINDS
 
 MONEY_ORDER = ("deposit", "wallet")
-PROPERTY_KINDS = ("vehicle", "real_estate")
+PROPERTY_KINDS = ("vehicle", "real_estate", "equity")
 
 Found = tuple[str, dict[str, Any]]  # (debtor id number, asset as reported)
 
@@ -49,8 +50,7 @@ def plan_freezes(found: Iterable[Found], already_frozen: set[tuple[str, str]], n
         if plan.remaining_fen <= 0:
             break
         if asset.get("protected"):
-            plan.skipped_protected.append({"institution_id": asset["institution_id"], "asset": _ref(asset),
-                                           "reason": asset.get("protected_reason")})
+            _skip(plan, asset)
             continue
         amount = min(attributable_fen(asset), plan.remaining_fen)
         if asset["kind"] == "deposit" and debtor in freezable:
@@ -64,6 +64,9 @@ def plan_freezes(found: Iterable[Found], already_frozen: set[tuple[str, str]], n
     for debtor in limited:
         plan.kept_for_living.append({"debtor_id_number": debtor, "kept_fen": living_allowance_fen,
                                      "reason": f"被执行人及其所扶养家属的生活必需费用：存款中保留 {yuan(living_allowance_fen)}"})
+    for _, asset in open_:  # the fund centres' balances: always reported, never frozen, so always listed
+        if asset["kind"] in PROTECTED_KINDS:
+            _skip(plan, asset)
     property_ = [da for da in open_ if da[1]["kind"] in PROPERTY_KINDS]
     while plan.remaining_fen > 0 and property_:
         debtor, asset, why = _next_property(property_, plan.remaining_fen)
@@ -100,6 +103,10 @@ def _add(plan: Plan, debtor: str, asset: dict[str, Any], amount: int | None, rea
         "institution_id": asset["institution_id"], "asset": _ref(asset), "debtor_id_number": debtor,
         "amount_fen": amount, "value_fen": value, "term_days": MAX_TERM_DAYS[asset["kind"]], "reason": reason,
     })
+
+
+def _skip(plan: Plan, asset: dict[str, Any]) -> None:
+    plan.skipped_protected.append({"institution_id": asset["institution_id"], "asset": _ref(asset), "reason": asset.get("protected_reason")})
 
 
 def _ref(asset: dict[str, Any]) -> dict[str, str]:

@@ -187,7 +187,8 @@ class OrderRepository(Protocol):
         ...
 
     def live_freezes_of_case(self, case_number: str) -> list[LiveFreeze]:
-        """Freezes that hold, or may yet hold, their asset (requested, sent, applied, queued)."""
+        """Freezes that hold, or may yet hold, their asset (requested, sent, applied, queued), and
+        freeze-and-deduct orders not yet answered (they will take their amount)."""
         ...
 
     def freezes_on(self, assets: Iterable[tuple[str, str]]) -> list[OrderRecord]:

@@ -14,15 +14,29 @@ from infra.kafka.protocols import Producer
 from schemas.messages import utcnow
 
 ORIGIN = "dlq.origin"
+ATTEMPTS = "dlq.attempts"
+REDRIVEN_FROM = "dlq.redriven-from"  # set by ``assetgw dlq redrive`` on what it sends back
+
+
+def earlier_attempts(record: ConsumerRecord) -> int:
+    """Attempts counted before a redrive brought the message back (its ``dlq.attempts`` header, which
+    ``assetgw dlq redrive`` carries along): a letter that fails again counts on from there."""
+    values = [v for k, v in record.headers or () if k == ATTEMPTS]
+    try:
+        return max(int(values[-1]), 0) if values else 0
+    except ValueError:
+        return 0
 
 
 def deadletter_headers(record: ConsumerRecord, reason: str, consumer: str, attempts: int = 1) -> list[tuple[str, bytes]]:
+    attempts += earlier_attempts(record)
     return [
         ("dlq.reason", reason[:1000].encode()),
         ("dlq.source.topic", record.topic.encode()),
         ("dlq.source.partition", str(record.partition).encode()),
         ("dlq.source.offset", str(record.offset).encode()),
         *_what_and_when(attempts, consumer),
+        *((k, v) for k, v in record.headers or () if k in (REDRIVEN_FROM, ORIGIN)),  # the history it came back with
     ]
 
 
@@ -38,7 +52,7 @@ def rejected_headers(reason: str, consumer: str, *, bound_for: str, origin: str)
 
 def _what_and_when(attempts: int, consumer: str) -> list[tuple[str, bytes]]:
     return [
-        ("dlq.attempts", str(attempts).encode()),
+        (ATTEMPTS, str(attempts).encode()),
         ("dlq.consumer", consumer.encode()),
         ("dlq.failed_at", utcnow().isoformat().encode()),
     ]

@@ -177,9 +177,9 @@ class Subscriber(Generic[M]):
     async def _dead_letter(self, record: ConsumerRecord, reason: str) -> None:
         log.warning("dead-lettering", reason=reason, topic=record.topic, partition=record.partition, offset=record.offset)
         metrics.DEAD_LETTERS.labels(self.group_id, record.topic).inc()
-        attempts = 1 + int(dict(record.headers or ()).get("dlq.attempts", b"0"))  # a re-driven message failing again
+        # A redriven message failing again counts on from its earlier attempts (infra.kafka.deadletter).
         await Delivery(record, None, self).settle(lambda: send_to_deadletter(
-            self.producer, self.deadletter_topic, record, reason, self.group_id, attempts))
+            self.producer, self.deadletter_topic, record, reason, self.group_id))
 
     def _finished(self, delivery: Delivery[Any]) -> None:
         self.tracker.finished(delivery.partition, delivery.record.offset)

@@ -9,6 +9,9 @@ from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import TopicAlreadyExistsError
 
 from schemas.directory import KINDS
+from schemas.events import ControlStatusQuery, ControlStatusReport, InstitutionEvent
+from schemas.messages import TYPE_OF, LegBatch, LegBatchResult
+from schemas.orders import OrderRequest, OrderResult
 
 
 def legs_topic(prefix: str, kind: str) -> str:
@@ -42,6 +45,19 @@ def all_topics(prefix: str) -> list[str]:
         *(orders_topic(prefix, k) for k in KINDS), order_results_topic(prefix),
         institution_events_topic(prefix), deadletter_topic(prefix),
     ]
+
+
+def carried_types(prefix: str) -> dict[str, tuple[str, ...]]:
+    """The envelope types each topic carries (the dead-letter topic: any, so not listed). The one
+    home of the rule that rebuild skips, replay enforces and ``assetgw topics`` shows."""
+    names = lambda *models: tuple(TYPE_OF[m] for m in models)  # noqa: E731
+    return {
+        **{legs_topic(prefix, k): names(LegBatch) for k in KINDS},
+        results_topic(prefix): names(LegBatchResult),
+        **{orders_topic(prefix, k): names(OrderRequest, ControlStatusQuery) for k in KINDS},
+        order_results_topic(prefix): names(OrderResult, ControlStatusReport),
+        institution_events_topic(prefix): names(InstitutionEvent),
+    }
 
 
 async def ensure_topics(bootstrap: str, prefix: str, partitions: int) -> list[str]:

@@ -45,8 +45,11 @@ def json_response(data: Any, status: int = 200) -> web.Response:
     return web.Response(body=orjson.dumps(data), status=status, content_type="application/json")
 
 
-def http_error(cls: type[web.HTTPException], error: str, reason: str) -> web.HTTPException:
-    return cls(text=orjson.dumps({"error": error, "reason": reason}).decode(), content_type="application/json")
+def http_error(cls: type[web.HTTPException], error: str, reason: str, problems: list[dict[str, str]] | None = None) -> web.HTTPException:
+    body: dict[str, Any] = {"error": error, "reason": reason}
+    if problems is not None:
+        body["errors"] = problems
+    return cls(text=orjson.dumps(body).decode(), content_type="application/json")
 
 
 def context(request: web.Request) -> SimContext:
@@ -81,38 +84,50 @@ async def read_object(request: web.Request) -> dict[str, Any]:
     return body
 
 
+class BodyInvalid(ValueError):
+    """A body that does not fit its model; ``problems`` names every field at fault at once, so a
+    partner's test team learns the whole contract in one round trip, not one field per call."""
+
+    def __init__(self, problems: list[dict[str, str]]) -> None:
+        super().__init__("; ".join(f"{p['field']}: {p['message']}" if p["field"] else p["message"] for p in problems))
+        self.problems = problems
+
+
 def validate(model: type[M], data: Any) -> M:
-    """``model`` from decoded JSON; ``ValueError`` naming the first field at fault."""
+    """``model`` from decoded JSON; ``BodyInvalid`` naming every field at fault."""
     try:
         return model.model_validate(data)
     except ValidationError as exc:
-        err = exc.errors()[0]
-        loc = ".".join(str(p) for p in err["loc"])
-        raise ValueError(f"{loc}: {err['msg']}" if loc else err["msg"]) from None
+        raise BodyInvalid([{"field": ".".join(str(p) for p in err["loc"]), "message": err["msg"]}
+                           for err in exc.errors()]) from None
 
 
 async def read_body(request: web.Request, model: type[M]) -> M:
-    """The validated body, or a 400 ``bad_request`` naming what is wrong."""
+    """The validated body, or a 400 ``bad_request`` whose ``errors`` name every field at fault."""
     try:
         return validate(model, await read_json(request))
+    except BodyInvalid as exc:
+        raise http_error(web.HTTPBadRequest, "bad_request", str(exc), exc.problems) from None
     except ValueError as exc:
         raise http_error(web.HTTPBadRequest, "bad_request", str(exc)) from None
 
 
 class Subject(WireModel):
-    id_type: Literal["resident_id", "uscc"]
-    id_number: str = Field(min_length=1, max_length=64)
-    name: str
+    id_type: Literal["resident_id", "uscc"] = Field(
+        description="resident_id: a person's 18-character resident identity number (GB 11643); "
+                    "uscc: an organisation's unified social credit code (GB 32100)")
+    id_number: str = Field(min_length=1, max_length=64, description="the number of that document")
+    name: str = Field(description="the person's or organisation's name, as the court has it")
 
 
 class InquiryBody(WireModel):
     """One debtor, one case: the request body of the bank and land-registry APIs."""
 
-    request_id: str = Field(min_length=1, max_length=128)
-    case_number: str
-    court: str
-    notice_number: str
-    officer_credentials: list[str]
+    request_id: str = Field(min_length=1, max_length=128, description="the caller's id for this request, echoed in the answer")
+    case_number: str = Field(description="the enforcement case, e.g. (2025)冀0108执4502号")
+    court: str = Field(description="the court's name, e.g. 石家庄市裕华区人民法院")
+    notice_number: str = Field(description="the 协助查询通知书 number the court served")
+    officer_credentials: list[str] = Field(description="the 执行公务证 numbers of the officers; an unregistered one is refused (403)")
     subject: Subject
 
 

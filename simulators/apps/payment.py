@@ -27,6 +27,7 @@ from pydantic import BaseModel, Field
 from schemas.assets import PaymentWallet
 from simulators.apps.common import (
     REFUSAL_UNREGISTERED,
+    BodyInvalid,
     DebtorKind,
     SimContext,
     WireModel,
@@ -141,8 +142,9 @@ async def _read(request: web.Request, ctx: SimContext, inst: str, model: type[M]
     does not fit is answered 40002 (then the model is not made: the caller returns the answer)."""
     try:
         biz = validate(model, biz_content)
-    except ValueError as exc:
-        return None, _answer("40002", "Invalid Arguments", f"biz_content.{exc}")  # type: ignore[return-value]
+    except BodyInvalid as exc:
+        within = BodyInvalid([{**p, "field": f"biz_content.{p['field']}" if p["field"] else "biz_content"} for p in exc.problems])
+        return None, _answer("40002", "Invalid Arguments", str(within))  # type: ignore[return-value]
     return biz, await misbehave(request, ctx, inst, error=_unavailable)
 
 

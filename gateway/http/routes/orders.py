@@ -16,7 +16,7 @@ from gateway.http.routes.watches import case_number_query
 from gateway.orders.desk import OrderDesk, OrderRejected, order_summary, order_view
 from gateway.store.records import OrderFilter
 from infra import metrics
-from schemas.orders import Approval, FreezePlanRequest, OrderCreate, OrderStatus, OrderType
+from schemas.orders import DEDUCTING, Approval, FreezePlanRequest, OrderCreate, OrderStatus, OrderType
 
 log = structlog.get_logger("orders")
 
@@ -34,7 +34,7 @@ async def create_order(request: web.Request) -> web.Response:
     body = await read_model(request, OrderCreate)
     require_case(request, body.case_number, court=body.court)
     require_credentials(request, body.officer_credentials)
-    if body.type == "deduct":
+    if body.type in DEDUCTING:
         require_role(request, "deduct")
     body = body.model_copy(update={"operator": require_self(request, body.operator, "operator")})
     try:
@@ -43,8 +43,7 @@ async def create_order(request: web.Request) -> web.Response:
         raise _rejected(exc) from None
     location = f"/v1/orders/{order.id}"
     if not replayed:
-        metrics.ACCEPTED.labels("order").inc()
-        log.info("order placed", order_id=order.id, type=order.type, institution=order.institution_id)
+        metrics.ACCEPTED.labels("order").inc()  # the desk logs the order, as for those a plan or watch places
     return json_response({**_view(desk, order.id), "replayed": replayed}, status=200 if replayed else 202,
                          headers={"Location": location})
 

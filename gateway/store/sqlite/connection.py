@@ -1,13 +1,17 @@
 """Opening the database and running transactions on it.
 
-One connection for writing, used from the event loop thread: calls are short and batched (a large
-batch is stored in parts), and SQLite has one writer anyway. A write from another thread would make
-the loop's own writes wait inside SQLite's busy handler, blocking the loop. Large reads (reports)
-run in worker threads on read-only connections of their own (``SqliteStore.reader``)."""
+A gateway opens two writing connections: the event loop's, and the store thread's for the bulk
+writes (gateway/store/thread.py). SQLite has one writer per file; left to itself, a writer that
+finds the file locked sleeps in SQLite's busy handler in steps of up to 100 ms, and can lose the
+race again and again to a thread that writes all the time. So every connection of a process to one
+file takes the same lock around each write transaction (``WRITE_LOCKS``): waiters get their turn
+as soon as the transaction ahead commits. Large reads (reports) run in worker threads on read-only
+connections of their own (``SqliteStore.reader``)."""
 
 from __future__ import annotations
 
 import sqlite3
+import threading
 from pathlib import Path
 from types import TracebackType
 
@@ -24,10 +28,26 @@ from gateway.store.sqlite.schema import (
 )
 
 
+class WritingConnection(sqlite3.Connection):
+    """A connection that knows its file's process-wide write lock."""
+
+    write_lock: threading.Lock
+
+
+WRITE_LOCKS: dict[Path, threading.Lock] = {}
+_registry = threading.Lock()
+
+
+def write_lock(path: Path) -> threading.Lock:
+    with _registry:
+        return WRITE_LOCKS.setdefault(path.resolve(), threading.Lock())
+
+
 def connect(path: Path) -> sqlite3.Connection:
     """Opens (creating it and its tables if need be) the database at ``path``."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+    db = sqlite3.connect(path, isolation_level=None, check_same_thread=False, factory=WritingConnection)
+    db.write_lock = write_lock(path)
     db.execute("PRAGMA journal_mode=WAL")
     # NORMAL in WAL mode survives a process crash (kill -9); only power loss could drop a commit.
     db.execute("PRAGMA synchronous=NORMAL")
@@ -65,16 +85,33 @@ class Transaction:
     def __init__(self, db: sqlite3.Connection) -> None:
         self.db = db
         self.nested = False
+        self.lock: threading.Lock | None = getattr(db, "write_lock", None)
 
     def __enter__(self) -> sqlite3.Connection:
         self.nested = self.db.in_transaction
-        self.db.execute("SAVEPOINT step" if self.nested else "BEGIN IMMEDIATE")
+        if self.nested:
+            self.db.execute("SAVEPOINT step")
+            return self.db
+        if self.lock:
+            self.lock.acquire()
+        try:
+            self.db.execute("BEGIN IMMEDIATE")
+        except BaseException:
+            self._release()
+            raise
         return self.db
 
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None) -> None:
         if not self.nested:
-            self.db.execute("ROLLBACK" if exc_type else "COMMIT")
+            try:
+                self.db.execute("ROLLBACK" if exc_type else "COMMIT")
+            finally:
+                self._release()
             return
         if exc_type:
             self.db.execute("ROLLBACK TO step")
         self.db.execute("RELEASE step")
+
+    def _release(self) -> None:
+        if self.lock:
+            self.lock.release()

@@ -1,0 +1,221 @@
+"""The institution-side contract: one OpenAPI 3.1 document per institution kind, built from the
+same pydantic models the simulators validate requests with, so the document cannot drift from
+what they accept. Served unsigned at ``GET /openapi.json`` by each kind's app and exported to
+``docs/partners/openapi/{kind}.json`` (``python -m simulators.openapi``; a test fails while an
+exported file is stale, and another while a partner route is missing from the document).
+
+A partner's team implementing, say, a bank reads ``bank.json``: every path, body and field with
+its allowed values, the answers, and the four signature headers (docs/partners.md#signing).
+"""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass, field
+from functools import cache
+from pathlib import Path
+from typing import Any, get_args
+
+import orjson
+from aiohttp import web
+from pydantic import BaseModel
+from pydantic.json_schema import models_json_schema
+
+from schemas.assets import DepositAccount
+from schemas.events import InstitutionEvent
+from schemas.signing import HEADER_KEY_ID, HEADER_NONCE, HEADER_SIGNATURE, HEADER_TIMESTAMP
+from simulators.apps import APIS, CONTROLS_ROUTE, STATUS_ROUTE
+from simulators.apps.common import BatchInquiryBody, InquiryBody
+from simulators.apps.control_status import StatusBody
+from simulators.apps.event_feed import MAX_LIMIT, MAX_WAIT_S
+from simulators.apps.payment import (
+    BATCH_METHOD,
+    CONTROL_METHOD,
+    METHOD,
+    STATUS_METHOD,
+    BatchBizContent,
+    BizContent,
+    Envelope,
+)
+from simulators.apps.vehicle import BatchBody
+from simulators.control_order import ControlOrder
+
+OUT = Path(__file__).resolve().parent.parent / "docs" / "partners" / "openapi"
+PATH = "/openapi.json"
+
+
+@dataclass(frozen=True)
+class Operation:
+    method: str
+    path: str  # under /{inst}
+    summary: str
+    body: type[BaseModel] | None = None
+    ok: tuple[int, str] = (200, "the answer")
+    query: tuple[dict[str, Any], ...] = ()
+    errors: tuple[int, ...] = (400, 401, 403, 404, 429, 503)
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def _query(name: str, description: str, low: int | float, high: int | float, integer: bool = True) -> dict[str, Any]:
+    return {"name": name, "in": "query", "required": False, "description": description,
+            "schema": {"type": "integer" if integer else "number", "minimum": low, "maximum": high}}
+
+
+EVENTS = Operation(
+    "get", "/events", "the institution's event feed, oldest first, long-polled by cursor",
+    ok=(200, '{"events": [InstitutionEvent, ...], "next": SEQ}: keep next and ask again with after=next'),
+    query=(_query("after", "the cursor: events after this feed position (default 0)", 0, 10**12),
+           _query("limit", f"at most this many events (default 100, at most {MAX_LIMIT})", 1, MAX_LIMIT),
+           _query("wait", f"seconds to wait for news when there is none (0-{MAX_WAIT_S}; a long poll)", 0, MAX_WAIT_S, False)),
+    errors=(400, 401, 404, 429, 503),
+    extra={"x-event-schema": {"$ref": "#/components/schemas/InstitutionEvent"}},
+)
+CONTROLS = Operation(
+    "post", "/controls", "a control order (freeze, continue, unfreeze, deduct): the control record",
+    ControlOrder, (200, "the control record; a refusal is a business answer (status refused), not an HTTP error"),
+    errors=(400, 401, 404, 429, 503),
+)
+STATUS = Operation(
+    "post", "/controls/status", "reconciliation: the state of the named freezes and the balances of the named assets",
+    StatusBody, (200, '{"as_of_seq", "freezes", "unknown_freeze_ids", "balances", "unknown_asset_ids"}'),
+    errors=(400, 401, 404, 429, 503),
+)
+ACCOUNT = ('ACCOUNT = {"account_no", "account_type", "currency" (CNY), "balance_fen" (integer fen), "holders" (id numbers), '
+           '"protected" (bool), "protected_reason"}; account_type one of '
+           + ", ".join(get_args(DepositAccount.model_fields["account_type"].annotation)))
+PAYMENT_METHODS: dict[str, tuple[type[BaseModel], str]] = {
+    METHOD: (BizContent, "one debtor's wallets: data.wallets; code 40004 when the app has no such user"),
+    BATCH_METHOD: (BatchBizContent, "many debtors of one case: data.results, one {request_id, code, wallets} per subject"),
+    CONTROL_METHOD: (ControlOrder, "a control order: data is the control record"),
+    STATUS_METHOD: (StatusBody, "reconciliation: data as POST /{inst}/controls/status answers"),
+}
+OPERATIONS: dict[str, tuple[Operation, ...]] = {
+    "bank": (
+        Operation("post", "/api/v1/deposit-inquiries", "one debtor's deposit accounts (点对点)", InquiryBody,
+                  (200, '{"request_id", "customer_found", "accounts": [ACCOUNT]}; ' + ACCOUNT)),
+        Operation("post", "/api/v1/deposit-inquiry-batches", "up to 500 debtors of one case (总对总)", BatchInquiryBody,
+                  (200, '{"batch_id", "results": [{"request_id", "customer_found", "accounts": [ACCOUNT]}]}, in request order; '
+                        + ACCOUNT)),
+    ),
+    "land": (
+        Operation("post", "/requests", "submit one debtor's real-estate inquiry; poll its ticket", InquiryBody,
+                  (202, '{"ticket"}')),
+        Operation("get", "/requests/{ticket}", "a ticket's state: processing, then done (with units) or refused",
+                  ok=(200, '{"state": "processing"} | {"state": "done", "found", "units"} | {"state": "refused", "reason"}')),
+        Operation("post", "/request-batches", "submit up to 500 debtors of one case", BatchInquiryBody, (202, '{"ticket"}')),
+        Operation("get", "/request-batches/{ticket}", "a batch ticket's state",
+                  ok=(200, '{"state": "done", "results": [{"request_id", "found", "units"}]} | processing | refused')),
+    ),
+    "vehicle": (
+        Operation("post", "/batch-queries", "up to 100 debtors: their registered vehicles", BatchBody,
+                  (200, '{"batch_id", "results": [{"item_id", ...}]}, one per item')),
+    ),
+    "payment": (
+        Operation("post", "/gateway", "the open-platform gateway: one envelope, the method names the call", Envelope,
+                  (200, '{"code", "msg", "sub_msg"?, "data"?}: code 10000 success, 20000 unavailable (retry), '
+                        '40001 unknown method, 40002 invalid arguments (every field at fault in sub_msg), 40003 refused, '
+                        '40004 user not found'),
+                  errors=(401, 404, 429, 503)),
+    ),
+    "lodging": (),
+}
+ERRORS = {
+    400: "bad_request: the body does not fit; errors names every field at fault",
+    401: "unauthenticated: unsigned, unknown key id, bad signature, stale or replayed (reason says which)",
+    403: "refused: an officer credential is not registered",
+    404: "unknown_institution: no institution of this kind with that id here",
+    429: "throttled: too many requests (Retry-After)",
+    503: "unavailable: an outage; try again later",
+}
+
+
+def operations(kind: str) -> tuple[Operation, ...]:
+    return (*OPERATIONS[kind], *((CONTROLS,) if kind in CONTROLS_ROUTE else ()),
+            *((STATUS,) if kind in STATUS_ROUTE else ()), EVENTS)
+
+
+def _schemas(kind: str) -> dict[str, Any]:
+    models = {op.body for op in operations(kind) if op.body} | {InstitutionEvent}
+    if kind == "payment":
+        models |= {model for model, _ in PAYMENT_METHODS.values()}
+    _, defs = models_json_schema([(m, "validation") for m in sorted(models, key=lambda m: m.__name__)],
+                                 ref_template="#/components/schemas/{model}")
+    schemas = defs.get("$defs", {})
+    schemas["Error"] = {"type": "object", "required": ["error"], "properties": {
+        "error": {"type": "string"}, "reason": {"type": "string"},
+        "errors": {"type": "array", "description": "every field at fault (400 only)", "items": {
+            "type": "object", "properties": {"field": {"type": "string"}, "message": {"type": "string"}}}}}}
+    if kind == "payment":  # one envelope per method: biz_content's shape follows the method
+        schemas["PaymentRequest"] = {"oneOf": [
+            {"allOf": [{"$ref": "#/components/schemas/Envelope"}], "title": method, "description": what,
+             "properties": {"method": {"const": method}, "biz_content": {"$ref": f"#/components/schemas/{model.__name__}"}}}
+            for method, (model, what) in PAYMENT_METHODS.items()]}
+    return schemas
+
+
+def _operation(kind: str, op: Operation) -> dict[str, Any]:
+    status, description = op.ok
+    out: dict[str, Any] = {
+        "summary": op.summary, "operationId": f"{kind}_{op.method}_{op.path.strip('/').replace('/', '_').strip('{}')}",
+        "parameters": [{"name": "inst", "in": "path", "required": True, "description": f"the {kind} institution's id, e.g. {kind}-01",
+                        "schema": {"type": "string"}},
+                       *({"name": "ticket", "in": "path", "required": True, "schema": {"type": "string"}}
+                         for _ in ([1] if "{ticket}" in op.path else [])), *op.query],
+        "responses": {str(status): {"description": description, "content": {"application/json": {"schema": {"type": "object"}}}},
+                      **{str(e): {"description": ERRORS[e], "content": {"application/json": {
+                          "schema": {"$ref": "#/components/schemas/Error"}}}} for e in op.errors}},
+        **op.extra,
+    }
+    if op.body is not None:
+        name = "PaymentRequest" if kind == "payment" and op.body is Envelope else op.body.__name__
+        out["requestBody"] = {"required": True, "content": {"application/json": {"schema": {"$ref": f"#/components/schemas/{name}"}}}}
+    return out
+
+
+@cache
+def document(kind: str) -> dict[str, Any]:
+    if kind not in APIS:
+        raise ValueError(f"unknown institution kind {kind!r}; expected one of {', '.join(APIS)}")
+    paths: dict[str, dict[str, Any]] = {}
+    for op in operations(kind):
+        paths.setdefault("/{inst}" + op.path, {})[op.method] = _operation(kind, op)
+    headers = {HEADER_KEY_ID: "the institution's id (the first path segment)", HEADER_TIMESTAMP: "unix seconds",
+               HEADER_NONCE: "16-64 hex characters, new for every request",
+               HEADER_SIGNATURE: "lowercase hex HMAC-SHA256 of the canonical request under the institution's key"}
+    return {
+        "openapi": "3.1.0",
+        "info": {"title": f"asset-gateway partner API: {kind}", "version": "1",
+                 "description": (APIS[kind].__doc__ or "").strip() + "\n\nEvery request is signed: docs/partners.md#signing."},
+        "paths": paths,
+        "components": {
+            "schemas": _schemas(kind),
+            "securitySchemes": {h.replace("-", ""): {"type": "apiKey", "in": "header", "name": h, "description": d}
+                                for h, d in headers.items()},
+        },
+        "security": [{h.replace("-", ""): [] for h in headers}],
+    }
+
+
+def install(app: web.Application, kind: str) -> None:
+    """``GET /openapi.json`` on the kind's app, unsigned (``simulators.partner_link`` exempts it)."""
+    body = render(document(kind))
+
+    async def serve(_: web.Request) -> web.Response:
+        return web.Response(body=body, content_type="application/json")
+
+    app.router.add_get(PATH, serve)
+
+
+def render(doc: dict[str, Any]) -> bytes:
+    return orjson.dumps(doc, option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS) + b"\n"
+
+
+def main() -> None:
+    OUT.mkdir(parents=True, exist_ok=True)
+    for kind in APIS:
+        (OUT / f"{kind}.json").write_bytes(render(document(kind)))
+    print(f"wrote {', '.join(f'{k}.json' for k in APIS)} to {OUT}", file=sys.stderr)
+
+
+if __name__ == "__main__":
+    main()

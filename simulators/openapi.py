@@ -10,6 +10,7 @@ its allowed values, the answers, and the four signature headers (docs/partners.m
 
 from __future__ import annotations
 
+import re
 import sys
 from dataclasses import dataclass, field
 from functools import cache
@@ -27,7 +28,11 @@ from schemas.signing import HEADER_KEY_ID, HEADER_NONCE, HEADER_SIGNATURE, HEADE
 from simulators.apps import APIS, CONTROLS_ROUTE, STATUS_ROUTE
 from simulators.apps.common import BatchInquiryBody, InquiryBody
 from simulators.apps.control_status import StatusBody
+from simulators.apps.equity import PAGE_SIZE
 from simulators.apps.event_feed import MAX_LIMIT, MAX_WAIT_S
+from simulators.apps.fund import MAX_SUBJECTS as FUND_MAX_SUBJECTS
+from simulators.apps.fund import Envelope as FundEnvelope
+from simulators.apps.fund import QueryBody as FundQuery
 from simulators.apps.payment import (
     BATCH_METHOD,
     CONTROL_METHOD,
@@ -118,6 +123,28 @@ OPERATIONS: dict[str, tuple[Operation, ...]] = {
                   errors=(401, 404, 429, 503)),
     ),
     "lodging": (),
+    "fund": (
+        Operation("post", "/exchange", "the provincial data exchange: head.jydm names the transaction, body carries it",
+                  FundEnvelope,
+                  (200, '{"head": {"jylsh", "jydm", "fhdm", "fhxx"}, "body"}: fhdm 0000 done, 1001 refused (whole batch: '
+                        'an unregistered credential), 1002 unknown transaction. CX01 (body FundQuery, up to '
+                        f'{FUND_MAX_SUBJECTS} subjects) → body {{"cxjg": [{{"xh", "cxzt" ("1" found, "0" none), "zhxx": '
+                        '[{"grzh", "xzlx" (GJJ provident fund, SB social insurance), "zhye" (balance, fen), "zhzt", "bhyy" '
+                        '(why it is protected)}]}]}, in subject order. KZ01 (body ControlOrder) → body: the control record, '
+                        'always refused with the legal reason (these funds may not be frozen or deducted)')),
+    ),
+    "equity": (
+        Operation("post", "/v2/shareholder-searches", "a search over up to 500 subjects of one case; read it page by page",
+                  BatchInquiryBody, (201, '{"search_id", "total_rows", "page_size", "pages"}')),
+        Operation("get", "/v2/shareholder-searches/{search_id}", "one page of a search's rows, subjects in request order",
+                  ok=(200, '{"search_id", "page", "pages", "total_rows", "rows": [{"request_id", "holding_no", "company_name", '
+                           '"company_uscc", "registered_capital_fen", "subscribed_fen", "holding_bp", "value_fen"}]}; '
+                           f'{PAGE_SIZE} rows a page; a subject with no row holds no equity here'),
+                  query=(_query("page", "the page, from 1", 1, 10**6),)),
+        Operation("get", "/v2/publicity/{company_uscc}", "the freezes in effect on shares of one company (the public notice board)",
+                  ok=(200, '{"company_uscc", "freezes": [{"holding_no", "holding_bp", "court", "case_number", '
+                           '"status" (applied or queued), "start_date", "end_date"}]}')),
+    ),
 }
 ERRORS = {
     400: "bad_request: the body does not fit; errors names every field at fault",
@@ -138,6 +165,8 @@ def _schemas(kind: str) -> dict[str, Any]:
     models = {op.body for op in operations(kind) if op.body} | {InstitutionEvent}
     if kind == "payment":
         models |= {model for model, _ in PAYMENT_METHODS.values()}
+    if kind == "fund":  # the envelope's body by transaction code
+        models |= {FundQuery, ControlOrder}
     _, defs = models_json_schema([(m, "validation") for m in sorted(models, key=lambda m: m.__name__)],
                                  ref_template="#/components/schemas/{model}")
     schemas = defs.get("$defs", {})
@@ -159,8 +188,8 @@ def _operation(kind: str, op: Operation) -> dict[str, Any]:
         "summary": op.summary, "operationId": f"{kind}_{op.method}_{op.path.strip('/').replace('/', '_').strip('{}')}",
         "parameters": [{"name": "inst", "in": "path", "required": True, "description": f"the {kind} institution's id, e.g. {kind}-01",
                         "schema": {"type": "string"}},
-                       *({"name": "ticket", "in": "path", "required": True, "schema": {"type": "string"}}
-                         for _ in ([1] if "{ticket}" in op.path else [])), *op.query],
+                       *({"name": name, "in": "path", "required": True, "schema": {"type": "string"}}
+                         for name in re.findall(r"{(\w+)}", op.path)), *op.query],
         "responses": {str(status): {"description": description, "content": {"application/json": {"schema": {"type": "object"}}}},
                       **{str(e): {"description": ERRORS[e], "content": {"application/json": {
                           "schema": {"$ref": "#/components/schemas/Error"}}}} for e in op.errors}},

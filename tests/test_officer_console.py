@@ -141,7 +141,7 @@ async def test_an_officers_flow_from_the_terminal(stack, api, population, creden
 
 
 async def test_report_filters_rank_and_keep_ids_whole(stack, api, population, credential) -> None:
-    rich = pick(population, lambda assets: {"real_estate", "deposit"} <= {a.kind for a in assets})
+    rich = pick(population, lambda assets: {"real_estate", "deposit", "equity", "fund_account"} <= {a.kind for a in assets})
     poorer = pick(population, has_account(100))
     nothing = pick(population, lambda assets: not assets)
     case = new_case_number()
@@ -167,8 +167,9 @@ async def test_report_filters_rank_and_keep_ids_whole(stack, api, population, cr
     assert code == 0, err
     units = [a["unit_no"] for r in inquiry["reports"] for a in r["assets"]["real_estate"]]
     assert units and all(len(u) == 28 and u in out for u in units), out  # whole at 80 columns, ready to paste
-    holdings = [a["holding_no"] for r in inquiry["reports"] for a in r["assets"]["equity"]]
-    funds = [a["account_no"] for r in inquiry["reports"] for a in r["assets"]["fund_account"]]
+    [shown_report] = [r for r in inquiry["reports"] if r["debtor"]["id_number"] == rich.id_number]
+    holdings = [a["holding_no"] for a in shown_report["assets"]["equity"]]
+    funds = [a["account_no"] for a in shown_report["assets"]["fund_account"]]
     assert holdings and funds and all(h in out for h in holdings + funds), out
     assert "股权 Equity in companies" in out and "公积金与社保" in out, out
     assert poorer.name not in out and "shown 1 of 3 debtors" in out

@@ -671,3 +671,31 @@ def test_a_freeze_that_failed_lately_is_reconciled_and_taken_if_the_institution_
     assert order is not None and (order.status, order.held_fen) == ("applied", 100_000)
     assert store.orders.case_money(CASE).held_fen == 100_000  # it counts against over-freezing again
     assert store.orders.get("f2").status == "failed"  # type: ignore[union-attr]
+
+
+# -- two connections: the loop's and the store thread's ----------------------------------------------
+
+
+@pytest.fixture(params=sorted(STORES))
+def loop_and_thread(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tuple[Store, Store]]:
+    """Two stores on one database, as a gateway opens them (gateway/service.py, gateway/store/thread.py)."""
+    loop, thread = STORES[request.param](request, tmp_path), STORES[request.param](request, tmp_path)
+    yield loop, thread
+    thread.close()
+    loop.close()
+
+
+def test_a_read_view_sees_one_moment_while_the_other_connection_writes(loop_and_thread: tuple[Store, Store]) -> None:
+    loop, thread = loop_and_thread
+    loop.orders.place(new_order("o1"), actor="OFFICER-A")
+    thread.orders.mark_sent(["o1"], T0 + 1)
+    with loop.read_view():
+        before = loop.orders.get("o1")
+        assert before is not None and before.status == "sent"
+        # The answer is stored on the other connection between the view's two reads.
+        thread.orders.apply_results([answer("o1", "applied", held_fen=100_000)], T0 + 2)
+        assert "answered" not in {e.event for e in loop.orders.events("o1")}
+        assert loop.orders.get("o1") == before
+    assert loop.orders.get("o1").status == "applied"  # type: ignore[union-attr]
+    assert "answered" in {e.event for e in loop.orders.events("o1")}
+

@@ -28,7 +28,8 @@ class CaseDesk:
         self.courts = courts
 
     def view(self, case_number: str) -> dict[str, Any]:
-        return self._view(self._existing(self.store.cases.get(case_number), case_number))
+        with self.store.read_view():  # the record and its money as of one moment
+            return self._view(self._existing(self.store.cases.get(case_number), case_number))
 
     def of_court(self, court: str, limit: int, cursor: str | None = None) -> dict[str, Any]:
         """The court's cases, the most recently opened first, each with its money and how many

@@ -296,6 +296,11 @@ class OrderDesk:
     def events(self, order_id: str) -> list[OrderEvent]:
         return self.store.orders.events(order_id)
 
+    def with_history(self, order_id: str) -> tuple[OrderRecord, list[OrderEvent]]:
+        """The order and its audit trail as of one moment (its status agrees with its history)."""
+        with self.store.read_view():
+            return self.get(order_id), self.events(order_id)
+
     # -- planning -----------------------------------------------------------------------------------
 
     def plan(self, case_number: str, req: FreezePlanRequest) -> dict[str, Any]:

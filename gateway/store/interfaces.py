@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import AbstractContextManager
 from types import TracebackType
 from typing import Any, Protocol
 
@@ -417,6 +418,12 @@ class Store(Protocol):
     def peers(self) -> Peers: ...
 
     def unit_of_work(self) -> UnitOfWork: ...
+
+    def read_view(self) -> AbstractContextManager[None]:
+        """Several reads that see the store at one moment: the bulk writes go on meanwhile on the
+        store thread (gateway/store/thread.py), so an order read twice could otherwise show its
+        answer in its history and not yet in its status. Reads only; takes no write lock."""
+        ...
 
     def reader(self) -> Reader: ...
 

@@ -10,7 +10,7 @@ A search is created, then read page by page:
   "pages", "total_rows", "rows": [{"request_id", "holding_no", "company_name", "company_uscc",
   "registered_capital_fen", "subscribed_fen", "holding_bp", "value_fen"}]}``: one row per
   shareholding, subjects in request order. A subject with no row holds no equity here. 404 for a
-  search that expired (an hour) or was never made.
+  search that was forgotten (the registry keeps its last 10,000) or never made.
 
 Freezes of a shareholding (``POST /{inst}/controls``, the common control request) freeze it
 whole, queue further ones (轮候), continue and unfreeze like any property; the regulator
@@ -46,6 +46,8 @@ MAX_SEARCHES = 10_000  # oldest forgotten first: a search is read within seconds
 
 
 class Searches:
+    """Made searches' rows by (registry, search id), oldest forgotten first."""
+
     def __init__(self) -> None:
         self.rows: OrderedDict[tuple[str, str], list[dict[str, Any]]] = OrderedDict()
 

@@ -24,7 +24,7 @@ from __future__ import annotations
 from typing import Any, Literal
 
 from aiohttp import web
-from pydantic import Field
+from pydantic import BaseModel, Field
 
 from schemas.assets import FundAccount
 from simulators.apps.common import (
@@ -73,6 +73,10 @@ class QueryBody(WireModel):
     cxdx: list[Cxdx] = Field(min_length=1, max_length=MAX_SUBJECTS)
 
 
+# The transaction codes a centre serves, and the body each carries.
+BODIES: dict[str, type[BaseModel]] = {"CX01": QueryBody, "KZ01": ControlOrder}
+
+
 def _answer(head: Head, code: str, message: str, body: dict[str, Any] | None = None) -> web.Response:
     return json_response({"head": {"jylsh": head.jylsh, "jydm": head.jydm, "fhdm": code, "fhxx": message}, "body": body or {}})
 
@@ -81,12 +85,8 @@ async def exchange(request: web.Request) -> web.Response:
     ctx, inst = institution(request)
     try:
         envelope = validate(Envelope, await read_json(request))
-        if envelope.head.jydm == "CX01":
-            body: WireModel = validate(QueryBody, envelope.body)
-        elif envelope.head.jydm == "KZ01":
-            body = validate(ControlOrder, envelope.body)
-        else:
-            body = None  # type: ignore[assignment]
+        model = BODIES.get(envelope.head.jydm)
+        body = validate(model, envelope.body) if model is not None else None
     except ValueError as exc:
         raise http_error(web.HTTPBadRequest, "bad_request", str(exc)) from None
     if (fault := await misbehave(request, ctx, inst)) is not None:

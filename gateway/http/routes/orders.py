@@ -26,7 +26,7 @@ def _rejected(exc: OrderRejected) -> ApiError:
 
 
 def _view(desk: OrderDesk, order_id: str) -> dict:
-    return order_view(desk.get(order_id), desk.events(order_id))
+    return order_view(*desk.with_history(order_id))
 
 
 async def create_order(request: web.Request) -> web.Response:

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import functools
 import time
-from collections.abc import Callable
-from contextlib import AbstractContextManager
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager
 from typing import ParamSpec, TypeVar
 from urllib.parse import urlsplit
 
@@ -71,6 +71,18 @@ def retried(write: Callable[P, R]) -> Callable[P, R]:
 def transaction(db: Connection) -> AbstractContextManager[psycopg.Transaction]:
     """BEGIN … COMMIT, rolled back on error; a savepoint inside one already open."""
     return db.transaction()
+
+
+@contextmanager
+def read_view(db: Connection) -> Iterator[None]:
+    """Several reads in one REPEATABLE READ, READ ONLY transaction: one snapshot for them all.
+    Inside a transaction already open, that transaction's view is kept."""
+    if db.info.transaction_status != psycopg.pq.TransactionStatus.IDLE:
+        yield
+        return
+    with db.transaction():
+        db.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+        yield
 
 
 def create_database(server_url: str, name: str, template: str | None = None) -> str:

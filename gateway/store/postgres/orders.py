@@ -19,7 +19,7 @@ from gateway.store.postgres.schema import CLAIM_LEASE_MS
 from gateway.store.records import CaseMoney, Difference, LiveFreeze, NewOrder, OrderEvent, OrderFilter, OrderRecord, Page
 from infra.clock import now_ms
 from schemas.events import FreezeState
-from schemas.orders import OrderResult
+from schemas.orders import DEDUCTING, OrderResult
 
 _NEW_COLUMNS = ("id", "idempotency_key", "request_digest", "type", "status", "case_number", "court", "institution_id",
                 "institution_kind", "asset_kind", "asset_id", "debtor_id_number", "amount_fen", "term_days",
@@ -27,13 +27,14 @@ _NEW_COLUMNS = ("id", "idempotency_key", "request_digest", "type", "status", "ca
                 "enforcement_account", "created_at", "deadline", "updated_at")
 _INSERT = f"INSERT INTO orders ({', '.join(_NEW_COLUMNS)}) VALUES ({', '.join(['%s'] * len(_NEW_COLUMNS))})"
 _SELECT = f"SELECT {rows.ORDER_COLUMNS} FROM orders"
-# A deduction placed but not yet approved by a second officer (it is not sent before).
-_AWAITING_APPROVAL = "(type = 'deduct' AND status = 'requested' AND approved_at IS NULL)"
+# A deduction (or freeze-and-deduct) placed but not yet approved by a second officer (it is not sent before).
+_DEDUCTING = f"type IN ({', '.join(repr(t) for t in DEDUCTING)})"
+_AWAITING_APPROVAL = f"({_DEDUCTING} AND status = 'requested' AND approved_at IS NULL)"
 
 
 _CLAIM = (
     "UPDATE orders SET claimed_by = %(me)s, claimed_until = %(until)s WHERE id IN ("
-    " SELECT id FROM orders WHERE status = 'requested' AND (type != 'deduct' OR approved_at IS NOT NULL)"
+    f" SELECT id FROM orders WHERE status = 'requested' AND (NOT {_DEDUCTING} OR approved_at IS NOT NULL)"
     "  AND (claimed_by IS NULL OR claimed_by = %(me)s OR claimed_until < %(now)s)"
     f"  ORDER BY seq LIMIT %(limit)s FOR UPDATE SKIP LOCKED) RETURNING {rows.ORDER_COLUMNS}, seq"
 )
@@ -180,8 +181,17 @@ class PgOrders:
             " AND status = 'applied'", (case_number,),
         ):
             deducted_from[original] = deducted_from.get(original, 0) + (deducted_fen or 0)
-        held = released = 0
+        held = released = at_once = 0
         open_by_freeze: dict[str, int] = {}
+        # Frozen and deducted in one order (control code 08): collected once answered, with no
+        # freeze to follow; until then it covers its amount, as a freeze would.
+        for order_id, status, amount, deducted_fen in self.db.execute(
+            "SELECT id, status, amount_fen, deducted_fen FROM orders WHERE case_number = %s AND type = 'freeze_deduct'", (case_number,),
+        ):
+            if status in AWAITING_ANSWER:
+                open_by_freeze[order_id] = amount or 0
+            elif status in ("applied", "partially_applied"):
+                at_once += deducted_fen or 0
         for order_id, status, amount, held_fen in self.db.execute(
             "SELECT id, status, amount_fen, held_fen FROM orders WHERE case_number = %s AND type = 'freeze'"
             " AND asset_kind IN ('deposit', 'wallet')", (case_number,),
@@ -192,7 +202,7 @@ class PgOrders:
                 open_by_freeze[order_id] = left
             elif status == "released":
                 released += left
-        return CaseMoney(held, sum(deducted_from.values()), released, open_by_freeze)
+        return CaseMoney(held, sum(deducted_from.values()) + at_once, released, open_by_freeze)
 
     def of_court(self, court: str, where: OrderFilter, limit: int, cursor: str | None = None) -> Page[OrderRecord]:
         terms, args = ["court = %s", "seq < %s"], [court, before(cursor)]
@@ -209,8 +219,9 @@ class PgOrders:
     def live_freezes_of_case(self, case_number: str) -> list[LiveFreeze]:
         return [LiveFreeze(*row) for row in self.db.execute(
             "SELECT id, institution_id, asset_kind, asset_id, debtor_id_number, amount_fen FROM orders"
-            f" WHERE case_number = %s AND type = 'freeze' AND status IN ({', '.join(['%s'] * len(LIVE_FREEZE))})",
-            (case_number, *LIVE_FREEZE),
+            f" WHERE case_number = %s AND ((type = 'freeze' AND status IN ({', '.join(['%s'] * len(LIVE_FREEZE))}))"
+            f" OR (type = 'freeze_deduct' AND status IN ({', '.join(['%s'] * len(AWAITING_ANSWER))})))",
+            (case_number, *LIVE_FREEZE, *AWAITING_ANSWER),
         )]
 
 

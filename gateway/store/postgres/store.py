@@ -6,12 +6,13 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterator
+from contextlib import AbstractContextManager
 from types import TracebackType
 
 from gateway.store import rows
 from gateway.store.postgres.access import PgAccessAudit
 from gateway.store.postgres.cases import PgCases
-from gateway.store.postgres.connection import open_pool, transaction
+from gateway.store.postgres.connection import open_pool, read_view, transaction
 from gateway.store.postgres.events import PgInstitutionEvents, PgReconciliations
 from gateway.store.postgres.inquiries import PgInquiries
 from gateway.store.postgres.legs import PgLegQueue
@@ -45,6 +46,9 @@ class PgStore:
 
     def unit_of_work(self) -> PgUnitOfWork:
         return PgUnitOfWork(self)
+
+    def read_view(self) -> AbstractContextManager[None]:
+        return read_view(self.connection)
 
     def reader(self) -> PgReader:
         return PgReader(self)

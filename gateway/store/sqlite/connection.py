@@ -115,3 +115,22 @@ class Transaction:
     def _release(self) -> None:
         if self.lock:
             self.lock.release()
+
+
+class ReadView:
+    """BEGIN (deferred) … COMMIT around several reads: in WAL mode the first read fixes the
+    snapshot they all see, and no lock is taken. Inside a transaction already open it does nothing."""
+
+    def __init__(self, db: sqlite3.Connection) -> None:
+        self.db = db
+        self.began = False
+
+    def __enter__(self) -> None:
+        if not self.db.in_transaction:
+            self.db.execute("BEGIN")
+            self.began = True
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None) -> None:
+        if self.began:
+            self.began = False
+            self.db.execute("COMMIT")

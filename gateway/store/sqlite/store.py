@@ -12,7 +12,7 @@ from gateway.store.peers import NoPeers
 from gateway.store.records import InquiryRecord, LegRecord, OrderRecord
 from gateway.store.sqlite.access import SqliteAccessAudit
 from gateway.store.sqlite.cases import SqliteCases
-from gateway.store.sqlite.connection import Transaction, connect, connect_read_only
+from gateway.store.sqlite.connection import ReadView, Transaction, connect, connect_read_only
 from gateway.store.sqlite.events import SqliteInstitutionEvents, SqliteReconciliations, backfill_known_assets
 from gateway.store.sqlite.inquiries import SqliteInquiries
 from gateway.store.sqlite.legs import SqliteLegQueue
@@ -38,6 +38,9 @@ class SqliteStore:
 
     def unit_of_work(self) -> SqliteUnitOfWork:
         return SqliteUnitOfWork(self)
+
+    def read_view(self) -> ReadView:
+        return ReadView(self.connection)
 
     def reader(self) -> SqliteReader:
         return SqliteReader(self.path)

@@ -1,7 +1,7 @@
 """Two gateway instances on one PostgreSQL store (pgserver from PyPI), through the real chain:
 an inquiry asked at one gateway is answered, and its ``?wait`` long-poll woken, at the other; an
 order placed at either is applied once; and kill -9 of one gateway in the middle of a 300-debtor
-batch and 150 freezes loses nothing and applies no freeze twice — the other gateway finishes it.
+batch (300 debtors × every institution) and 150 freezes loses nothing and applies no freeze twice — the other gateway finishes it.
 The store-level rules that make that so (claims, chores, news, shared rate limits) are tested on
 two stores opened on one database."""
 
@@ -22,6 +22,7 @@ from gateway.store.factory import open_store
 from tests.helpers import (
     CASE,
     COURT_A,
+    LEGS_PER_DEBTOR,
     Simulators,
     assert_matches_truth,
     bulk_debtors,
@@ -194,7 +195,7 @@ async def test_one_gateway_killed_mid_batch_and_freezes_the_other_finishes_and_n
     try:
         done = await wait_batch(second, batch["location"], timeout=400)
         assert done["inquiries"] == {"total": 6, "completed": 6}
-        assert done["legs"] == {"total": 300 * 28, "done": 300 * 28}
+        assert done["legs"] == {"total": 300 * LEGS_PER_DEBTOR, "done": 300 * LEGS_PER_DEBTOR}
         async with second.get(done["reports"]) as r:
             reports = [orjson.loads(line) for line in (await r.read()).splitlines()]
         assert len(reports) == 300

@@ -202,7 +202,7 @@ async def test_one_gateway_killed_mid_batch_and_freezes_the_other_finishes_and_n
         for report in reports[::15]:
             await assert_matches_truth(report, sims)
         try:
-            orders = [await settled(second, i, timeout=180) for i in order_ids]
+            orders = [await settled(second, i, timeout=400) for i in order_ids]
         except AssertionError:
             left = [o for o in [await get_json(second, f"/v1/orders/{i}") for i in order_ids] if o["status"] in ("requested", "sent")]
             raise AssertionError(f"{len(left)} orders unanswered, e.g. {[(o['id'], o['history'][-3:]) for o in left[:2]]}") from None

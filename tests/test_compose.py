@@ -21,7 +21,7 @@ def services() -> dict[str, Any]:
 
 
 def _consumers(services: dict[str, Any]) -> dict[str, Any]:
-    return {name: s for name, s in services.items() if name == "gateway" or name.startswith("connector-")}
+    return {name: s for name, s in services.items() if name.startswith(("gateway", "connector-"))}
 
 
 def test_kafka_keeps_its_log_in_its_volume(services: dict[str, Any]) -> None:

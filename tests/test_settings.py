@@ -201,6 +201,18 @@ def test_a_bad_value_names_its_variable(monkeypatch: pytest.MonkeyPatch, variabl
     assert "\n" not in message
 
 
+def test_a_postgres_store_needs_its_url(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("ASSETGW_STORE", "postgres")
+    with pytest.raises(SettingsError, match=r"^ASSETGW_DATABASE_URL: ASSETGW_STORE=postgres needs a postgresql:// URL$"):
+        Settings.from_env()
+    monkeypatch.setenv("ASSETGW_DATABASE_URL", "postgresql://gw@db/assetgw")
+    settings = Settings.from_env()
+    assert (settings.store, settings.database_url) == ("postgres", "postgresql://gw@db/assetgw")
+    monkeypatch.setenv("ASSETGW_STORE", "mysql")
+    with pytest.raises(SettingsError, match=r"^ASSETGW_STORE="):
+        Settings.from_env()
+
+
 def test_every_bad_value_is_named_on_one_line(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("ASSETGW_PARTITIONS", "four")
     monkeypatch.setenv("ASSETGW_API_PORT", "99999")

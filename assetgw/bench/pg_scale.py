@@ -47,6 +47,17 @@ class RoundRobin:
         return self._session().get(*args, **kwargs)
 
 
+def postgres_cpu_seconds(stack: Any) -> float:
+    """CPU seconds so far of the PostgreSQL server: its postmaster and every backend under it."""
+    import psutil  # pgserver's own dependency
+
+    try:
+        root = psutil.Process(stack.postgres.get_pid())
+        return sum(sum(p.cpu_times()[:2]) for p in [root, *root.children(recursive=True)])
+    except psutil.Error:
+        return 0.0
+
+
 def _options(args: argparse.Namespace, data_dir: Path) -> Options:
     persons = max(3_000, args.debtors * 2)
     return Options(debtors=args.debtors, latency_samples=1, orders=args.orders, event_samples=1, memory_scale=0, raw_messages=1,
@@ -82,8 +93,13 @@ async def measure(gateways: int, args: argparse.Namespace) -> dict[str, Any]:
             async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=30)) as plain:
                 ctx = Ctx(opts, stack, RoundRobin(sessions), plain, population, credential,  # type: ignore[arg-type]
                           len(Directory.from_env().queryable()), prefix, results, errors)
+                # The server's backends come and go with connections: what it spent is read around each phase.
+                pg0 = postgres_cpu_seconds(stack)
                 results["bulk"] = await run_bulk(ctx, f"bulk ({gateways} gw)", bulk_debtors(ctx, opts.debtors), 1)
+                pg1 = postgres_cpu_seconds(stack)
                 await phase_orders(ctx)
+                pg2 = postgres_cpu_seconds(stack)
+                results["postgres_cpu_seconds"] = {"bulk": round(pg1 - pg0, 2), "orders_with_their_inquiry": round(pg2 - pg1, 2)}
         finally:
             for s in sessions:
                 await s.close()
@@ -96,6 +112,8 @@ async def measure(gateways: int, args: argparse.Namespace) -> dict[str, Any]:
         "bulk_seconds": bulk["seconds"], "bulk_gateway_cpu_seconds": gateway_cpu,
         "bulk_gateway_cpu_ms_per_leg": round(1000 * sum(gateway_cpu.values()) / bulk["legs"], 3),
         "bulk_cpu_seconds": bulk.get("cpu_seconds", {}),
+        "postgres_cpu_seconds": results.get("postgres_cpu_seconds"),
+        "bulk_postgres_cpu_ms_per_leg": round(1000 * results.get("postgres_cpu_seconds", {}).get("bulk", 0) / bulk["legs"], 3),
         "orders": orders.get("answered"), "orders_per_s": orders.get("orders_per_s"),
         "order_latency_ms": orders.get("latency_ms"), "order_cpu_seconds": orders.get("cpu_seconds", {}),
         "errors": errors,
@@ -111,7 +129,8 @@ async def main(args: argparse.Namespace) -> int:
     for r in runs:
         latency = r["order_latency_ms"] or {}
         console.print(f"{r['gateways']} gateway(s): bulk {r['legs']:,} legs at {r['bulk_legs_per_s']:,.0f} legs/s "
-                      f"(gateway CPU {r['bulk_gateway_cpu_ms_per_leg']} ms/leg); {r['orders']} freezes at {r['orders_per_s']} orders/s, "
+                      f"(CPU per leg: gateways {r['bulk_gateway_cpu_ms_per_leg']} ms, PostgreSQL {r['bulk_postgres_cpu_ms_per_leg']} ms); "
+                      f"{r['orders']} freezes at {r['orders_per_s']} orders/s, "
                       f"created→answered p99 {latency.get('p99')} ms" + (f"; errors {r['errors']}" if r["errors"] else ""))
     console.print(f"written to {args.json}")
     return 0 if not any(r["errors"] for r in runs) else 1

@@ -22,7 +22,7 @@ from pydantic import BaseModel
 
 from assetgw.ops.reading import partitions_of, reader, scan
 from gateway.events.consumer import check_event
-from gateway.store.factory import open_snapshot, open_store
+from gateway.store.factory import Location, open_snapshot, open_store
 from gateway.store.interfaces import Store
 from gateway.store.records import InquiryRecord, LegRecord, NewInquiry, NewOrder, OrderRecord
 from infra.clock import now_ms
@@ -210,7 +210,7 @@ class _Derivable:
     published_inquiries: set[str]
 
 
-def _derivable(path: Path) -> _Derivable:
+def _derivable(path: Location) -> _Derivable:
     snapshot = open_snapshot(path)
     try:
         legs = {leg.id: _leg_fields(leg) for leg in snapshot.published_legs()}
@@ -223,7 +223,7 @@ def _derivable(path: Path) -> _Derivable:
         snapshot.close()
 
 
-def compare(live_path: Path, rebuilt_path: Path, examples: int = 5) -> dict[str, Any]:
+def compare(live_path: Location, rebuilt_path: Path, examples: int = 5) -> dict[str, Any]:
     """Per table: records only live, only rebuilt, and different (with a few examples of each)."""
     live, rebuilt = _derivable(live_path), _derivable(rebuilt_path)
     # Inquiries whose legs were never published are not derivable.

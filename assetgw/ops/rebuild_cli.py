@@ -14,15 +14,18 @@ from rich.progress import Progress, SpinnerColumn, TextColumn
 from assetgw.ops.reading import OpsError
 from assetgw.ops.rebuild import compare, rebuild
 from assetgw.terminal import inert
-from gateway.store.factory import store_path
+from gateway.store.factory import Location, store_location
 from infra.settings import Settings
 
 
 async def run_rebuild(args: argparse.Namespace) -> int:
     settings = Settings.from_env()
     console = Console(stderr=True)
-    live = Path(args.live or store_path(settings.data_dir))
-    if not live.is_file():
+    # The live store: a SQLite file, or the PostgreSQL database the settings name.
+    live: Location = args.live or store_location(settings)
+    if isinstance(live, str) and not live.startswith(("postgresql://", "postgres://")):
+        live = Path(live)
+    if isinstance(live, Path) and not live.is_file():
         console.print(f"[red]no live store at {live} (set --live or ASSETGW_DATA_DIR)")
         return 2
     out = Path(args.out or settings.data_dir / f"rebuild-{time.strftime('%Y%m%dT%H%M%S')}.sqlite3")

@@ -159,8 +159,10 @@ class PgReconciliations:
 
 
 def remember_assets(db: Connection, assets: Iterable[dict[str, Any]]) -> None:
-    db.cursor().executemany("INSERT INTO known_assets (institution_id, asset_id, asset_kind) VALUES (%s, %s, %s) ON CONFLICT DO NOTHING",
-                   [(a["institution_id"], asset_id(a), a["kind"]) for a in assets])
+    known = sorted({(a["institution_id"], asset_id(a), a["kind"]) for a in assets})  # in key order: no deadlock between gateways
+    db.execute("INSERT INTO known_assets (institution_id, asset_id, asset_kind)"
+               " SELECT * FROM unnest(%s::text[], %s::text[], %s::text[]) ON CONFLICT DO NOTHING",
+               ([k[0] for k in known], [k[1] for k in known], [k[2] for k in known]))
 
 
 def _set_balance(db: Connection, institution_id: str, asset: str, balance_fen: int, seq: int, at: str, now: int) -> None:

@@ -5,6 +5,7 @@ deadlines end them. Times are epoch milliseconds (UTC)."""
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import orjson
 
@@ -14,7 +15,7 @@ from gateway.store.postgres.events import remember_assets
 from gateway.store.postgres.schema import CLAIM_LEASE_MS, OPEN_LEG
 from gateway.store.records import InquiryRecord, InstitutionBacklog, PendingLeg
 from infra.clock import now_ms
-from schemas.messages import LegBatchResult
+from schemas.messages import LegBatchResult, LegResult
 
 # Pending legs this relay may take: unclaimed, its own, or claimed by a relay whose lease ran out.
 _CLAIM = (
@@ -29,6 +30,11 @@ _PENDING = (
     " JOIN debtors d ON d.inquiry_id = l.inquiry_id AND d.seq = l.debtor_seq"
     " WHERE l.id = ANY(%s)"
 )
+
+
+# A batch's answers as rows: one array per column.
+_ANSWERS = ("SELECT * FROM unnest(%s::text[], %s::text[], %s::text[], %s::int[], %s::int[], %s::text[])"
+            " AS a(id, status, reason, attempts, latency_ms, assets)")
 
 
 class PgLegQueue:
@@ -64,26 +70,36 @@ class PgLegQueue:
 
     @retried
     def apply_results(self, batches: Sequence[LegBatchResult], now: int) -> int:
+        # Set-based: a fetched batch may hold 25,000 answers, and a round trip per answer would
+        # hold the event loop (and the rows) for seconds. A leg's first answer in the batch counts.
+        first: dict[str, tuple[str, LegResult, str | None]] = {}
+        found: list[dict[str, Any]] = []
+        for batch in batches:
+            for r in batch.results:
+                if r.leg_id not in first:
+                    assets = [a.model_dump(mode="json") for a in r.assets]
+                    found += assets
+                    first[r.leg_id] = (batch.inquiry_id, r, orjson.dumps(assets).decode() if assets else None)
+        ids = sorted(first)
+        columns = [ids, [first[i][1].status for i in ids], [first[i][1].reason for i in ids],
+                   [first[i][1].attempts for i in ids], [first[i][1].latency_ms for i in ids], [first[i][2] for i in ids]]
         ended: dict[str, int] = {}
-        # In leg id order (see mark_sent), then the inquiries in id order (_count_ended).
-        answers = sorted(((batch, r) for batch in batches for r in batch.results), key=lambda pair: pair[1].leg_id)
         with transaction(self.db):
-            for batch, r in answers:
-                found = [a.model_dump(mode="json") for a in r.assets]
-                assets = orjson.dumps(found).decode() if found else None
-                if found:
-                    remember_assets(self.db, found)  # events about them are now expected
-                cur = self.db.execute(
-                    "UPDATE legs SET status = %s, reason = %s, attempts = %s, latency_ms = %s, assets = %s, finished_at = %s"
-                    f" WHERE id = %s AND {OPEN_LEG}",
-                    (r.status, r.reason, r.attempts, r.latency_ms, assets, now, r.leg_id))
-                if cur.rowcount:
-                    ended[batch.inquiry_id] = ended.get(batch.inquiry_id, 0) + 1
-                else:
-                    self.db.execute(
-                        "UPDATE legs SET late_status = %s, late_reason = %s, late_assets = %s, late_at = %s"
-                        " WHERE id = %s AND status = 'timed_out' AND late_status IS NULL",
-                        (r.status, r.reason, assets, now, r.leg_id))
+            if found:
+                remember_assets(self.db, found)  # events about them are now expected
+            # Locked in id order (see mark_sent), then the inquiries in id order (_count_ended).
+            self.db.execute("SELECT 1 FROM legs WHERE id = ANY(%s) ORDER BY id FOR UPDATE", (ids,))
+            answered = {leg for (leg,) in self.db.execute(
+                "UPDATE legs SET status = v.status, reason = v.reason, attempts = v.attempts, latency_ms = v.latency_ms,"
+                f" assets = v.assets, finished_at = %s FROM ({_ANSWERS}) v WHERE legs.id = v.id AND legs.{OPEN_LEG}"
+                " RETURNING legs.id", (now, *columns))}
+            for leg in answered:
+                ended[first[leg][0]] = ended.get(first[leg][0], 0) + 1
+            if len(answered) < len(ids):  # answers to legs that timed out are kept beside the timeout
+                self.db.execute(
+                    "UPDATE legs SET late_status = v.status, late_reason = v.reason, late_assets = v.assets, late_at = %s"
+                    f" FROM ({_ANSWERS}) v WHERE legs.id = v.id AND legs.status = 'timed_out' AND legs.late_status IS NULL",
+                    (now, *columns))
             _count_ended(self.db, ended, now)
         return sum(ended.values())
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
@@ -111,7 +112,8 @@ class Intake:
             self._storing.discard(batch_id)
 
     async def _store_batch(self, plan: BatchPlan, groups: Sequence[Group], officer_id: str, batch_id: str) -> Accepted:
-        repository, run = (self.thread.store.inquiries, self.thread.run) if self.thread else (self.inquiries, _inline)
+        repository, run = (self.thread.store.inquiries, functools.partial(self.thread.run, urgent=True)) if self.thread \
+            else (self.inquiries, _inline)
         inquiries = debtors = legs = 0
         for group in groups:
             institutions = self.directory.resolve_scope(group.first.institutions)

@@ -72,7 +72,9 @@ async def get_order(request: web.Request) -> web.Response:
     return json_response(_view(desk, order.id))
 
 
-async def approve_order(request: web.Request) -> web.Response:
+def _deduction_for_second_officer(request: web.Request) -> tuple[OrderDesk, str]:
+    """The order a second officer approves or declines: of his own court's case, and only an
+    officer who may deduct may do either."""
     desk = request.app[DESK]
     order_id = request.match_info["order_id"]
     try:
@@ -80,7 +82,12 @@ async def approve_order(request: web.Request) -> web.Response:
     except OrderRejected as exc:
         raise _rejected(exc) from None
     require_case(request, order.case_number, case_field="order_id")
-    require_role(request, "deduct")  # only an officer who may deduct can approve a deduction
+    require_role(request, "deduct")
+    return desk, order_id
+
+
+async def approve_order(request: web.Request) -> web.Response:
+    desk, order_id = _deduction_for_second_officer(request)
     approval = await read_model(request, Approval) if request.can_read_body else Approval()
     checker = require_self(request, approval.checker, "checker")
     try:
@@ -92,18 +99,10 @@ async def approve_order(request: web.Request) -> web.Response:
 
 
 async def decline_order(request: web.Request) -> web.Response:
-    desk = request.app[DESK]
-    order_id = request.match_info["order_id"]
-    try:
-        order = desk.get(order_id)
-    except OrderRejected as exc:
-        raise _rejected(exc) from None
-    require_case(request, order.case_number, case_field="order_id")
-    require_role(request, "deduct")  # as for approving
+    desk, order_id = _deduction_for_second_officer(request)
     body = await read_model(request, Decline)
-    body = body.model_copy(update={"checker": require_self(request, body.checker, "checker")})
     try:
-        desk.decline(order_id, body)
+        desk.decline(order_id, body.model_copy(update={"checker": require_self(request, body.checker, "checker")}))
     except OrderRejected as exc:
         raise _rejected(exc) from None
     return json_response(_view(desk, order_id))

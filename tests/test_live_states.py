@@ -3,6 +3,7 @@ through the real chain, and events the gateway cannot place dead-lettered with t
 
 from __future__ import annotations
 
+import itertools
 import uuid
 from datetime import UTC, datetime
 from typing import Any
@@ -56,8 +57,13 @@ async def publish(stack, events: list[InstitutionEvent]) -> None:  # type: ignor
         await producer.stop()
 
 
+_CRAFTED = itertools.count(10**9)  # far beyond any real feed position, so no real event is mistaken for a repeat of one
+
+
 def crafted(institution_id: str, asset_id: str, **fields: Any) -> InstitutionEvent:
-    seq = 10**9  # far beyond any real feed position, so no real event of the asset is mistaken for a repeat of it
+    # Each its own feed position, as an institution's events are: two crafted events of one
+    # institution with one id would be one event told twice.
+    seq = next(_CRAFTED)
     return InstitutionEvent(event_id=f"{institution_id}:{seq}", seq=seq, institution_id=institution_id, type="freeze_captured",
                             at=datetime.now(UTC), asset_kind="deposit", asset_id=asset_id, **fields)
 

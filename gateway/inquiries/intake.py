@@ -89,9 +89,9 @@ class Intake:
 
         Every check is made before the first write, so a refused batch stores nothing. The writes
         then go in parts of about ``LEGS_PER_PART`` legs, each a short transaction on the store
-        thread: a 100,000-row batch (2.8 million legs) never holds the loop, and holds the
-        database's one write lock for no more than one part at a time, and its
-        first inquiries are in the outbox while the rest are stored. The batch itself is recorded
+        thread, ahead of the relay's work: a 100,000-row batch (2.8 million legs) never holds the
+        loop, nor the database's one write lock for more than one part at a time; its first
+        inquiries are in the outbox while the rest are stored. The batch itself is recorded
         last; a gateway that stops half-way through leaves the inquiries stored so far (they are
         asked as usual) and no batch, and the officer, who got no 202, submits it again.
         ``batch_id``: the one an idempotency key names (gateway/inquiries/batch_keys.py)."""

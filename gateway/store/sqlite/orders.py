@@ -12,7 +12,7 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 from gateway.orders.states import AWAITING_ANSWER, ENDED_FREEZE, LIVE_FREEZE, TRACKED_FREEZE, next_status
-from gateway.store import rows
+from gateway.store import money, rows
 from gateway.store.pages import before, page
 from gateway.store.records import CaseMoney, Difference, LiveFreeze, NewOrder, OrderEvent, OrderFilter, OrderRecord, Page
 from gateway.store.sqlite.connection import Transaction
@@ -162,34 +162,7 @@ class SqliteOrders:
         return out
 
     def case_money(self, case_number: str) -> CaseMoney:
-        deducted_from: dict[str, int] = {}
-        for original, deducted_fen in self.db.execute(
-            "SELECT original_order_id, deducted_fen FROM orders WHERE case_number = ? AND type = 'deduct'"
-            " AND status = 'applied'", (case_number,),
-        ):
-            deducted_from[original] = deducted_from.get(original, 0) + (deducted_fen or 0)
-        held = released = at_once = 0
-        open_by_freeze: dict[str, int] = {}
-        # Frozen and deducted in one order (control code 08): collected once answered, with no
-        # freeze to follow; until then it covers its amount, as a freeze would.
-        for order_id, status, amount, deducted_fen in self.db.execute(
-            "SELECT id, status, amount_fen, deducted_fen FROM orders WHERE case_number = ? AND type = 'freeze_deduct'", (case_number,),
-        ):
-            if status in AWAITING_ANSWER:
-                open_by_freeze[order_id] = amount or 0
-            elif status in ("applied", "partially_applied"):
-                at_once += deducted_fen or 0
-        for order_id, status, amount, held_fen in self.db.execute(
-            "SELECT id, status, amount_fen, held_fen FROM orders WHERE case_number = ? AND type = 'freeze'"
-            " AND asset_kind IN ('deposit', 'wallet')", (case_number,),
-        ):
-            left = max((amount or 0) - deducted_from.get(order_id, 0), 0)  # what deductions did not take
-            if status in LIVE_FREEZE:
-                held += held_fen or 0
-                open_by_freeze[order_id] = left
-            elif status == "released":
-                released += left
-        return CaseMoney(held, sum(deducted_from.values()) + at_once, released, open_by_freeze)
+        return money.case_money(self.db, "?", case_number)
 
     def of_court(self, court: str, where: OrderFilter, limit: int, cursor: str | None = None) -> Page[OrderRecord]:
         terms, args = ["court = ?", "rowid < ?"], [court, before(cursor)]

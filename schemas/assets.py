@@ -11,7 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 # The field that identifies an asset of each kind, to officers and institutions alike.
 ID_FIELD: dict[str, str] = {"deposit": "account_no", "real_estate": "unit_no", "vehicle": "plate", "wallet": "wallet_id",
-                            "fund_account": "account_no", "equity": "holding_no"}
+                            "fund_account": "account_no", "equity": "holding_no", "securities": "holding_id"}
 
 
 def asset_id(asset: Mapping[str, Any]) -> str:
@@ -100,8 +100,27 @@ class Shareholding(_Asset):
     holding_bp: int = Field(ge=1, le=10_000, description="the holder's share of the company (持股比例), basis points")
 
 
-Asset = Annotated[DepositAccount | RealEstate | Vehicle | PaymentWallet | FundAccount | Shareholding, Field(discriminator="kind")]
-ASSET_KINDS = ("deposit", "real_estate", "vehicle", "wallet", "equity", "fund_account")
+class SecuritiesHolding(_Asset):
+    """Shares of one listed security in one securities account at the national depository (中国结算):
+    ``value_fen`` is ``quantity × price_fen`` (the day's closing price), both integers. Frozen by
+    quantity (a freeze names so many shares), never deducted: a court sells frozen shares by its own order."""
+
+    kind: Literal["securities"] = "securities"
+    holding_id: str = Field(description="the account and the security code, ``{account_no}:{security_code}``")
+    account_no: str = Field(description="证券账户号码 (A + 9 digits in Shanghai, 10 digits in Shenzhen)")
+    security_code: str = Field(pattern=r"^\d{6}$", description="证券代码, six digits")
+    security_name: str = Field(description="证券简称")
+    quantity: int = Field(ge=1, description="shares held (持有数量)")
+    price_fen: int = Field(ge=1, description="price per share, fen (the day's closing price)")
+
+
+def holding_id(account_no: str, security_code: str) -> str:
+    return f"{account_no}:{security_code}"
+
+
+Asset = Annotated[DepositAccount | RealEstate | Vehicle | PaymentWallet | FundAccount | Shareholding | SecuritiesHolding,
+                  Field(discriminator="kind")]
+ASSET_KINDS = ("deposit", "real_estate", "vehicle", "wallet", "equity", "fund_account", "securities")
 
 
 def asset_sort_key(asset: _Asset) -> tuple[str, str, str]:

@@ -10,13 +10,14 @@ import os
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-KINDS = ("bank", "land", "vehicle", "payment", "lodging", "fund", "equity")
+KINDS = ("bank", "land", "vehicle", "payment", "lodging", "fund", "equity", "securities")
 # Kinds that hold assets and answer asset inquiries. A lodging registry (旅馆业治安管理信息系统)
 # only reports debtors' hotel check-ins on its event feed: inquiries never fan out to it.
-QUERY_KINDS = ("bank", "land", "vehicle", "payment", "fund", "equity")
+QUERY_KINDS = ("bank", "land", "vehicle", "payment", "fund", "equity", "securities")
 # fund: a housing-provident-fund centre and a social-insurance centre per province (Hebei, Beijing);
 # equity: the market regulator's enterprise registry (市场监督管理局), where shareholdings are registered.
-DEFAULT_COUNTS = {"bank": 22, "land": 3, "vehicle": 1, "payment": 2, "lodging": 2, "fund": 4, "equity": 1}
+# securities: the national securities depository (中国证券登记结算), where listed shares are held by account.
+DEFAULT_COUNTS = {"bank": 22, "land": 3, "vehicle": 1, "payment": 2, "lodging": 2, "fund": 4, "equity": 1, "securities": 1}
 
 _NAMES = {
     "bank": [
@@ -32,6 +33,7 @@ _NAMES = {
     # Alternating: a provident-fund centre, then its province's social-insurance centre (fund_type_of).
     "fund": ["河北省住房公积金管理中心", "河北省社会保险事业管理局", "北京住房公积金管理中心", "北京市社会保险基金管理中心"],
     "equity": ["国家市场监督管理总局企业信用信息系统"],
+    "securities": ["中国证券登记结算有限责任公司"],
 }
 @dataclass(frozen=True, slots=True)
 class Institution:

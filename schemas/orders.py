@@ -23,17 +23,23 @@ OrderType = Literal["freeze", "continue", "unfreeze", "deduct", "freeze_deduct"]
 # Orders that move money to the court: the `deduct` role, the court's 执行款专户 and a second
 # officer's approval before they are sent.
 DEDUCTING = ("deduct", "freeze_deduct")
-AssetKind = Literal["deposit", "wallet", "real_estate", "vehicle", "equity", "fund_account"]
+AssetKind = Literal["deposit", "wallet", "real_estate", "vehicle", "equity", "fund_account", "securities"]
 MONEY_KINDS = ("deposit", "wallet")
+# Assets frozen by a number of units (shares at the securities depository), not by amount or whole.
+QUANTITY_KINDS = ("securities",)
 # Assets the law keeps out of enforcement's reach whatever the order: the order desk refuses any
 # freeze or deduction on them with the asset's legal reason (social insurance, provident fund).
 PROTECTED_KINDS = ("fund_account",)
 # Longest freeze term per asset kind (days): deposits 1 year, movables 2, real estate and other
 # property rights (equity) 3. A fund account is never frozen; its entry only keeps lookups total.
-MAX_TERM_DAYS = {"deposit": 365, "wallet": 365, "vehicle": 730, "real_estate": 1095, "equity": 1095, "fund_account": 365}
+MAX_TERM_DAYS = {"deposit": 365, "wallet": 365, "vehicle": 730, "real_estate": 1095, "equity": 1095, "fund_account": 365,
+                 "securities": 1095}
 
 # What an institution answers to a control order (an unfreeze is answered ``released``).
 ControlAnswer = Literal["applied", "partially_applied", "queued", "refused", "released"]
+# Not an answer: the institution would not take the order yet (the securities depository outside its
+# working hours) and the connector holds it until ``resubmit_at``; the order stays sent.
+DEFERRED = "deferred"
 # Where an order stands in the gateway (gateway/orders/states.py has the transitions).
 # declined: a deduction the second officer turned down (never sent).
 OrderStatus = Literal["requested", "sent", "applied", "partially_applied", "queued", "refused", "failed", "lapsed", "released",
@@ -43,7 +49,8 @@ OrderStatus = Literal["requested", "sent", "applied", "partially_applied", "queu
 class AssetRef(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
     kind: AssetKind
-    id: Text = Field(min_length=1, max_length=64, description="account_no, wallet_id, unit_no, plate or holding_no, as in the report")
+    id: Text = Field(min_length=1, max_length=64,
+                     description="account_no, wallet_id, unit_no, plate, holding_no or holding_id, as in the report")
 
 
 class Documents(BaseModel):
@@ -65,6 +72,8 @@ class OrderCreate(Documents):
     institution_id: Text
     asset: AssetRef
     amount_fen: Fen | None = Field(None, description="money assets: exact amount to freeze or deduct")
+    quantity: Annotated[int, Field(strict=True, gt=0)] | None = Field(
+        None, description="securities: shares to freeze, or to release (an unfreeze without it releases the whole freeze)")
     term_days: Annotated[int, Field(strict=True, gt=0)] | None = Field(None, description="freeze or continuation term")
     original_order_id: Text | None = Field(None, description="the freeze a continue, unfreeze or deduct refers to")
     enforcement_account: Text | None = Field(None, min_length=6, max_length=40, description="court's 执行款专户, for deduct")
@@ -81,11 +90,15 @@ class OrderCreate(Documents):
         if self.asset.kind in PROTECTED_KINDS and self.type in ("freeze", *DEDUCTING):
             return self  # refused by the order desk, with the asset's own legal reason
         money = self.asset.kind in MONEY_KINDS
+        counted = self.asset.kind in QUANTITY_KINDS
         need: list[str] = []
+        if self.quantity is not None and not (counted and self.type in ("freeze", "unfreeze")):
+            raise ValueError("quantity: only a freeze or unfreeze of securities names a number of shares")
         if self.type == "freeze":
-            need += ["term_days"] + (["amount_fen"] if money else [])
+            need += ["term_days"] + (["amount_fen"] if money else ["quantity"] if counted else [])
             if not money and self.amount_fen is not None:
-                raise ValueError("amount_fen: property is frozen whole; omit amount_fen")
+                raise ValueError(f"amount_fen: {'securities are frozen by quantity' if counted else 'property is frozen whole'}; "
+                                 "omit amount_fen")
         elif self.type == "continue":
             need += ["term_days", "original_order_id"]
         elif self.type == "unfreeze":
@@ -148,6 +161,7 @@ class OrderRequest(BaseModel):
     asset: AssetRef
     debtor_id_number: str
     amount_fen: int | None = None
+    quantity: int | None = None
     term_days: int | None = None
     ruling_number: str
     notice_number: str
@@ -166,9 +180,10 @@ class OrderResult(BaseModel):
     model_config = ConfigDict(extra="forbid")
     order_id: str
     institution_id: str
-    status: Literal[ControlAnswer, "failed"]
+    status: Literal[ControlAnswer, "failed", "deferred"]
     freeze_id: str | None = None
     held_fen: int | None = None
+    held_quantity: int | None = None  # securities: shares the freeze holds (``held_fen`` is their value)
     requested_fen: int | None = None
     deducted_fen: int | None = None
     queue_position: int | None = None
@@ -177,4 +192,5 @@ class OrderResult(BaseModel):
     reason: str | None = None
     duplicate: bool = False
     attempts: int = 1
+    resubmit_at: AwareDatetime | None = None  # deferred: when the connector sends it again
     answered_at: AwareDatetime

@@ -31,6 +31,7 @@ from simulators.identities import (
     resident_id,
     uscc,
 )
+from simulators.securities_holdings import add_securities
 
 DEFAULT_SEED = 20251122
 
@@ -130,6 +131,7 @@ class Population:
             debtors = _debtors(random.Random(f"{seed}:identities"), persons, companies)
             holdings = _Distributor(random.Random(f"{seed}:assets"), directory, random.Random(f"{seed}:benefits")).run(debtors)
             _Registrations(random.Random(f"{seed}:registrations"), directory, holdings).run(debtors)
+            add_securities(random.Random(f"{seed}:securities"), directory, holdings, debtors)
             officers = registered_credentials(seed)
             return cls(seed=seed, directory=directory, debtors=debtors, holdings=holdings, officer_credentials=officers)
 

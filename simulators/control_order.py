@@ -36,6 +36,7 @@ class ControlOrder(_Wire):
     asset: AssetRef
     debtor_id_number: str
     amount_fen: StrictInt | None = None
+    quantity: StrictInt | None = None  # securities: shares to freeze or release
     term_days: StrictInt | None = None
     ruling_number: str
     notice_number: str

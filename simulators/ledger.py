@@ -6,8 +6,12 @@ should already have ended. Refusals raise ``Refused`` *before* anything changes,
 order leaves the ledger exactly as it was.
 
 Money (deposit, wallet): a freeze names an exact amount and holds at most what is free; funds
-above the held amounts stay usable. A short freeze keeps capturing later funds. Property
-(vehicle, real estate, equity): a freeze takes the whole asset, further freezes queue (轮候).
+above the held amounts stay usable. A short freeze keeps capturing later funds. Securities are
+counted the same way in shares: a freeze names a quantity, holds at most the free shares, and an
+unfreeze may release part of it; inside the ledger every amount of a securities holding is a
+number of shares, and what it tells outside is priced (``unit_fen``, the price per share), with
+the shares beside. Property (vehicle, real estate, equity): a freeze takes the whole asset,
+further freezes queue (轮候).
 
 Changes a court did not ask for in the same breath (funds in and out, captures, promotions, queue
 moves, lapses, releases, deductions) go to the ``emit`` hook as ``(type, at, fields)``, ``fields``
@@ -24,8 +28,10 @@ from datetime import datetime, timedelta
 from typing import Any, Literal
 
 MONEY_KINDS = frozenset({"deposit", "wallet"})
+COUNTED_KINDS = MONEY_KINDS | {"securities"}  # frozen by an amount (fen, or shares), not whole
 # Statutory maxima: deposits/funds 1 year, movables 2 years, real estate and other property rights (equity) 3 years.
-MAX_TERM_DAYS: dict[str, int] = {"deposit": 365, "wallet": 365, "vehicle": 730, "real_estate": 1095, "equity": 1095}
+MAX_TERM_DAYS: dict[str, int] = {"deposit": 365, "wallet": 365, "vehicle": 730, "real_estate": 1095, "equity": 1095,
+                                 "securities": 1095}
 
 FreezeState = Literal["queued", "active", "lapsed", "released"]
 
@@ -93,6 +99,7 @@ class AssetLedger:
         balance_fen: int = 0,
         protected_reason: str | None = None,
         emit: Callable[[str, datetime, dict[str, Any]], None] | None = None,
+        unit_fen: int = 1,
     ) -> None:
         if kind not in MAX_TERM_DAYS:
             raise ValueError(f"unknown asset kind {kind!r}")
@@ -100,7 +107,10 @@ class AssetLedger:
         self.asset_id = asset_id
         self.kind = kind
         self.money = kind in MONEY_KINDS
-        self.balance_fen = balance_fen if self.money else 0
+        self.counted = kind in COUNTED_KINDS
+        self.shares = kind == "securities"
+        self.unit_fen = unit_fen  # fen per counted unit: 1 for money, the price per share for securities
+        self.balance_fen = balance_fen if self.counted else 0
         self.protected_reason = protected_reason
         self.freezes: dict[str, Freeze] = {}  # insertion order = arrival order
         self.deductions: list[Deduction] = []
@@ -138,8 +148,8 @@ class AssetLedger:
             "freeze_id": freeze.freeze_id,
             "court": freeze.court,
             "status": freeze.status,
-            "held_fen": freeze.held_fen if self.money else None,
-            "requested_fen": freeze.requested_fen if self.money else None,
+            "held_fen": self.priced(freeze.held_fen),
+            "requested_fen": self.priced(freeze.requested_fen),
             "deducted_fen": sum(d.amount_fen for d in self.deductions if d.freeze_id == freeze.freeze_id),
             "queue_position": self.queue_position(freeze),
             "start_date": iso(freeze.start),
@@ -179,16 +189,17 @@ class AssetLedger:
         if self.protected_reason is not None:
             raise Refused(f"protected funds cannot be frozen: {self.protected_reason}")
         term = self._term(term_days)
-        if self.money and (amount_fen is None or amount_fen <= 0):
-            raise Refused("amount_fen must be a positive amount: a money freeze names an exact sum")
+        if self.counted and (amount_fen is None or amount_fen <= 0):
+            raise Refused("quantity must be a positive number of shares" if self.shares
+                          else "amount_fen must be a positive amount: a money freeze names an exact sum")
         if freeze_id in self.freezes:
             raise Refused(f"freeze {freeze_id!r} already exists on this asset")
         before = self._positions()
         # Freezes are never removed, so the count is the arrival number: nothing else to restore.
         freeze = Freeze(freeze_id, court, case_number, served_at, len(self.freezes) + 1, term,
-                        amount_fen if self.money else None)
+                        amount_fen if self.counted else None)
         self.freezes[freeze_id] = freeze
-        if self.money:
+        if self.counted:
             free = self.available_fen
             # Nothing free and someone else holding it: wait in line. An empty, unfrozen
             # account instead takes the freeze at once, so it captures the first funds in.
@@ -216,17 +227,36 @@ class AssetLedger:
         freeze.end += timedelta(days=term)
         return freeze
 
-    def release(self, freeze_id: str | None, *, court: str, now: datetime) -> Freeze:
+    def release(self, freeze_id: str | None, *, court: str, now: datetime, quantity: int | None = None) -> Freeze:
+        """Ends the freeze; for securities ``quantity`` releases only so many of the shares it holds
+        (all of them or more ends it, as a whole unfreeze does)."""
         self.sweep(now)
         freeze = self._own(freeze_id, court, "unfreeze")
         if freeze.state in ("lapsed", "released"):
             raise Refused(_not_active(freeze, "released"))
+        if quantity is not None:
+            if not self.shares:
+                raise Refused(f"a {self.kind} freeze is released whole; omit quantity")
+            if quantity <= 0:
+                raise Refused("quantity must be a positive number of shares")
+            if freeze.active and quantity < freeze.held_fen:
+                return self._release_part(freeze, quantity, now)
         was_active = freeze.active
         before = self._positions()
         freeze.state, freeze.held_fen = "released", 0
         self._emit_freeze("freeze_released", now, freeze)
         if was_active:
             self._settle(now)
+        self._emit_queue_moves(before, now)
+        return freeze
+
+    def _release_part(self, freeze: Freeze, quantity: int, now: datetime) -> Freeze:
+        """Part of a securities freeze released: it holds (and asks for) that many shares fewer."""
+        before = self._positions()
+        freeze.held_fen -= quantity
+        freeze.requested_fen = (freeze.requested_fen or 0) - quantity
+        self._emit_freeze("freeze_released", now, freeze, amount_fen=self.priced(quantity))
+        self._settle(now)
         self._emit_queue_moves(before, now)
         return freeze
 
@@ -341,7 +371,7 @@ class AssetLedger:
         """After funds arrive or are freed: short freezes top up in service order, then queued
         freezes take effect in service order while funds remain (or while nothing else is in
         effect: the next in line then waits on an empty account as an active freeze)."""
-        if not self.money:
+        if not self.counted:
             queue = self.queue()
             if queue and not self.active():
                 self._promote(queue[0], at)
@@ -366,6 +396,10 @@ class AssetLedger:
         self._emit_freeze("freeze_promoted", at, freeze)
 
     # --- events ------------------------------------------------------------------------------------
+    def priced(self, units: int | None) -> int | None:
+        """An amount as the world outside reads it: fen (for securities, shares × price)."""
+        return None if units is None or not self.counted else units * self.unit_fen
+
     def _emit_freeze(self, type_: str, at: datetime, freeze: Freeze, **fields: Any) -> None:
         if self.money:
             fields["balance_fen"] = self.balance_fen
@@ -386,14 +420,17 @@ class AssetLedger:
         out: dict[str, Any] = {"institution_id": self.institution_id, "asset_id": self.asset_id, "kind": self.kind}
         if self.money:
             out["balance_fen"] = self.balance_fen
+        if self.shares:
+            out.update(quantity=self.balance_fen, price_fen=self.unit_fen, frozen_quantity=self.held_fen)
         out["freezes"] = [
             {
                 "freeze_id": f.freeze_id,
                 "court": f.court,
                 "case_number": f.case_number,
                 "status": f.status,
-                "requested_fen": f.requested_fen,
-                "held_fen": f.held_fen if self.money else None,
+                "requested_fen": self.priced(f.requested_fen),
+                "held_fen": self.priced(f.held_fen),
+                **({"requested_quantity": f.requested_fen, "held_quantity": f.held_fen} if self.shares else {}),
                 "served_at": iso(f.served_at),
                 "start_date": iso(f.start),
                 "end_date": iso(f.end),

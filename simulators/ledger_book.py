@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from schemas.assets import Asset, DepositAccount
+from schemas.assets import Asset, DepositAccount, SecuritiesHolding
 from schemas.events import InstitutionEvent
 from simulators import ledger_state
 from simulators.clock import SimClock
@@ -114,8 +114,10 @@ class LedgerBook:
         protected = None
         if isinstance(asset, DepositAccount) and asset.protected:
             protected = asset.protected_reason or "protected account"
+        # A securities holding's ledger counts shares, priced at the holding's price when it speaks.
+        opening, unit = (asset.quantity, asset.price_fen) if isinstance(asset, SecuritiesHolding) else (asset.value_fen, 1)
         ledger = self._ledgers[(institution_id, asset_id)] = AssetLedger(
-            institution_id, asset_id, asset.kind, asset.value_fen, protected, emit=self._emitter(institution_id, asset_id))
+            institution_id, asset_id, asset.kind, opening, protected, emit=self._emitter(institution_id, asset_id), unit_fen=unit)
         return ledger
 
     def holder(self, institution_id: str, asset_id: str) -> str | None:
@@ -212,7 +214,7 @@ class LedgerBook:
             if order.type == "freeze":
                 freeze = ledger.freeze(
                     order.order_id, court=order.court, case_number=order.case_number, served_at=order.served_at,
-                    amount_fen=order.amount_fen, term_days=order.term_days, now=now,
+                    amount_fen=order.quantity if ledger.shares else order.amount_fen, term_days=order.term_days, now=now,
                 )
                 self._freezes[(institution_id, freeze.freeze_id)] = order.asset.id
                 return _record(order, freeze.status, ledger, freeze)
@@ -220,8 +222,9 @@ class LedgerBook:
                 freeze = ledger.continue_(order.original_freeze_id, court=order.court, term_days=order.term_days, now=now)
                 return _record(order, "applied", ledger, freeze)
             if order.type == "unfreeze":
-                freeze = ledger.release(order.original_freeze_id, court=order.court, now=now)
-                return _record(order, "released", ledger, freeze)
+                freeze = ledger.release(order.original_freeze_id, court=order.court, now=now, quantity=order.quantity)
+                # Part of a securities freeze released: the freeze goes on holding the rest.
+                return _record(order, "released" if freeze.state == "released" else "partially_applied", ledger, freeze)
             if order.type == "freeze_deduct":
                 deduction = ledger.freeze_and_deduct(order.order_id, court=order.court, amount_fen=order.amount_fen,
                                                      enforcement_account=order.enforcement_account, now=now)
@@ -249,8 +252,8 @@ class LedgerBook:
             for f in ledger.freezes.values():
                 court = by_court[f.court]
                 if f.active:
-                    court["held_fen"] += f.held_fen
-                    held += f.held_fen
+                    court["held_fen"] += ledger.priced(f.held_fen) or 0
+                    held += ledger.priced(f.held_fen) or 0
             for d in ledger.deductions:
                 by_court[d.court]["deducted_fen"] += d.amount_fen
                 deducted += d.amount_fen
@@ -274,19 +277,22 @@ def _record(
 ) -> dict[str, Any]:
     """The control record. ``freeze_id`` names the freeze concerned: the new one for a freeze
     order (none when refused), else the one the order named."""
-    money = ledger.money if ledger is not None else order.asset.kind in ("deposit", "wallet")
+    counted = ledger.counted if ledger is not None else order.asset.kind in ("deposit", "wallet")
     freeze_id = (freeze.freeze_id if freeze is not None else None) if order.type == "freeze" else order.original_freeze_id
-    # What was asked: the order's own amount for a freeze or deduction, else the freeze's target.
-    if order.type in ("freeze", "deduct", "freeze_deduct"):
-        requested = order.amount_fen if money else None
+    # What was asked: the order's own amount (or shares) for a freeze or deduction, else the freeze's target.
+    if order.type in ("freeze", "deduct", "freeze_deduct") and counted:
+        requested = order.quantity if ledger is not None and ledger.shares else order.amount_fen
     else:
         requested = freeze.requested_fen if freeze is not None else None
+    shares = ledger is not None and ledger.shares and freeze is not None
     return {
         "order_id": order.order_id,
         "status": status,
         "freeze_id": freeze_id,
-        "held_fen": freeze.held_fen if freeze is not None and money else None,
-        "requested_fen": requested,
+        "held_fen": ledger.priced(freeze.held_fen) if ledger is not None and freeze is not None else None,
+        **({"held_quantity": freeze.held_fen, "requested_quantity": requested} if shares else {}),  # type: ignore[union-attr]
+        # Fen as the world reads it (a refusal, with no ledger at hand, echoes what was asked).
+        "requested_fen": ledger.priced(requested) if ledger is not None else requested,
         "deducted_fen": deducted_fen,
         "queue_position": ledger.queue_position(freeze) if ledger is not None and freeze is not None else None,
         "start_date": iso(freeze.start) if freeze is not None else None,

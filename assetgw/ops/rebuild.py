@@ -171,7 +171,7 @@ def _insert_orders(store: Store, requests: dict[str, OrderRequest]) -> None:
                 id=o.order_id, idempotency_key=o.order_id, request_digest="", type=o.type, status="sent",
                 case_number=o.case_number, court=o.court, institution_id=o.institution_id,
                 institution_kind=o.institution_kind, asset_kind=o.asset.kind, asset_id=o.asset.id,
-                debtor_id_number=o.debtor_id_number, amount_fen=o.amount_fen, term_days=o.term_days,
+                debtor_id_number=o.debtor_id_number, amount_fen=o.amount_fen, quantity=o.quantity, term_days=o.term_days,
                 ruling_number=o.ruling_number, notice_number=o.notice_number,
                 officer_credentials=tuple(o.officer_credentials), operator=o.operator or "",
                 original_order_id=o.original_freeze_id, enforcement_account=o.enforcement_account,
@@ -199,7 +199,7 @@ def _leg_fields(leg: LegRecord) -> Fields:
 def _order_fields(o: OrderRecord) -> Fields:
     return {n: getattr(o, n) for n in (
         "type", "status", "case_number", "court", "institution_id", "asset_kind", "asset_id", "debtor_id_number",
-        "amount_fen", "term_days", "original_order_id", "held_fen", "deducted_fen", "queue_position", "end_date")}
+        "amount_fen", "quantity", "term_days", "original_order_id", "held_fen", "deducted_fen", "queue_position", "end_date")}
 
 
 @dataclass(frozen=True, slots=True)

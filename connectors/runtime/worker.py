@@ -116,7 +116,8 @@ class ConnectorWorker:
                 report = await self.status.report(work, self.settings.directory.by_id[work.institution_id])
                 await self.publisher.publish_status_report(delivery, report)  # type: ignore[arg-type]
             else:
-                result = await self.orders.control(work, self.settings.directory.by_id[work.institution_id])
+                result = await self.orders.control(work, self.settings.directory.by_id[work.institution_id],
+                                                   on_deferred=self.publisher.publish_order_progress)
                 await self.publisher.publish_order_result(delivery, result)  # type: ignore[arg-type]
 
 

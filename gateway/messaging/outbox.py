@@ -146,7 +146,7 @@ class OrderOutbox:
                 order_id=o.id, type=o.type, court=o.court, case_number=o.case_number,
                 institution_id=o.institution_id, institution_kind=o.institution_kind,
                 asset=AssetRef(kind=o.asset_kind, id=o.asset_id), debtor_id_number=o.debtor_id_number,
-                amount_fen=o.amount_fen, term_days=o.term_days, ruling_number=o.ruling_number,
+                amount_fen=o.amount_fen, quantity=o.quantity, term_days=o.term_days, ruling_number=o.ruling_number,
                 notice_number=o.notice_number, officer_credentials=list(o.officer_credentials),
                 # Institutions know a freeze by the id of the order that placed it.
                 original_freeze_id=o.original_order_id, enforcement_account=o.enforcement_account,

@@ -277,6 +277,7 @@ class NewOrder:
     created_at: int
     deadline: int
     status: str = "requested"  # a rebuild re-inserts what was published as "sent"
+    quantity: int | None = None  # securities: shares to freeze or release
 
 
 @dataclass(frozen=True, slots=True)
@@ -315,6 +316,7 @@ class OrderRecord:
     end_date: str | None
     reason: str | None
     state_seq: int | None  # the institution's feed position that last set the state (events, reconciliation)
+    quantity: int | None = None  # securities: shares to freeze or release
 
 
 @dataclass(frozen=True, slots=True)

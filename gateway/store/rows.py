@@ -27,7 +27,7 @@ ORDER_COLUMNS = ("id, idempotency_key, request_digest, type, status, case_number
                  " institution_kind, asset_kind, asset_id, debtor_id_number, amount_fen, term_days, ruling_number,"
                  " notice_number, officer_credentials, operator, checker, approved_at, original_order_id,"
                  " enforcement_account, created_at, deadline, sent_at, updated_at, held_fen, deducted_fen,"
-                 " queue_position, start_date, end_date, reason, state_seq")
+                 " queue_position, start_date, end_date, reason, state_seq, quantity")
 EVENT_COLUMNS = "seq, order_id, at, actor, event, status, detail"
 ACCESS_COLUMNS = "at, officer, court, method, path, status, reason, client, count"
 

@@ -19,12 +19,12 @@ from gateway.store.postgres.schema import CLAIM_LEASE_MS
 from gateway.store.records import CaseMoney, Difference, LiveFreeze, NewOrder, OrderEvent, OrderFilter, OrderRecord, Page
 from infra.clock import now_ms
 from schemas.events import FreezeState
-from schemas.orders import DEDUCTING, OrderResult
+from schemas.orders import DEDUCTING, DEFERRED, OrderResult
 
 _NEW_COLUMNS = ("id", "idempotency_key", "request_digest", "type", "status", "case_number", "court", "institution_id",
                 "institution_kind", "asset_kind", "asset_id", "debtor_id_number", "amount_fen", "term_days",
                 "ruling_number", "notice_number", "officer_credentials", "operator", "original_order_id",
-                "enforcement_account", "created_at", "deadline", "updated_at")
+                "enforcement_account", "created_at", "deadline", "updated_at", "quantity")
 _INSERT = f"INSERT INTO orders ({', '.join(_NEW_COLUMNS)}) VALUES ({', '.join(['%s'] * len(_NEW_COLUMNS))})"
 _SELECT = f"SELECT {rows.ORDER_COLUMNS} FROM orders"
 # A deduction (or freeze-and-deduct) placed but not yet approved by a second officer (it is not sent before).
@@ -55,12 +55,13 @@ class PgOrders:
                 order.court, order.institution_id, order.institution_kind, order.asset_kind, order.asset_id,
                 order.debtor_id_number, order.amount_fen, order.term_days, order.ruling_number, order.notice_number,
                 rows.dump(list(order.officer_credentials)), order.operator, order.original_order_id,
-                order.enforcement_account, order.created_at, order.deadline, order.created_at,
+                order.enforcement_account, order.created_at, order.deadline, order.created_at, order.quantity,
             ))
             _event(db, order.id, order.created_at, actor, "requested", "requested", {
                 "type": order.type, "case_number": order.case_number, "court": order.court,
                 "institution_id": order.institution_id, "asset": {"kind": order.asset_kind, "id": order.asset_id},
                 "amount_fen": order.amount_fen, "term_days": order.term_days,
+                **({"quantity": order.quantity} if order.quantity is not None else {}),
                 "ruling_number": order.ruling_number, "notice_number": order.notice_number,
                 "officer_credentials": list(order.officer_credentials),
                 "original_order_id": order.original_order_id,
@@ -127,6 +128,15 @@ class PgOrders:
             for r in sorted(results, key=lambda r: r.order_id):  # in id order: two gateways never deadlock
                 order = _get(db, r.order_id, lock=True)
                 if order is None:
+                    continue
+                if r.status == DEFERRED:
+                    if order.status in AWAITING_ANSWER:
+                        # Not an answer: the connector holds the order until its institution takes
+                        # it. Sent as of then, so the resend of unanswered orders waits for it too.
+                        resubmit_ms = int(r.resubmit_at.timestamp() * 1000)  # type: ignore[union-attr]
+                        db.execute("UPDATE orders SET status = 'sent', sent_at = %s, updated_at = %s WHERE id = %s",
+                                   (resubmit_ms, now, r.order_id))
+                        _event(db, r.order_id, now, r.institution_id, "queued_for_submission", "sent", r.model_dump(mode="json"))
                     continue
                 if order.status not in AWAITING_ANSWER:
                     if order.state_seq is not None and not _answered(db, r.order_id):

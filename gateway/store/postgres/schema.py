@@ -64,6 +64,8 @@ CREATE TABLE IF NOT EXISTS orders (
     sent_at BIGINT, updated_at BIGINT NOT NULL, held_fen BIGINT, deducted_fen BIGINT,
     queue_position INTEGER, start_date TEXT, end_date TEXT, reason TEXT, state_seq BIGINT,
     claimed_by TEXT, claimed_until BIGINT);
+-- Securities: the shares an order freezes or releases (added after the first databases were made).
+ALTER TABLE orders ADD COLUMN IF NOT EXISTS quantity BIGINT;
 CREATE INDEX IF NOT EXISTS orders_unsent ON orders(status) WHERE status = 'requested';
 CREATE INDEX IF NOT EXISTS orders_case ON orders(case_number);
 CREATE INDEX IF NOT EXISTS orders_asset ON orders(institution_id, asset_id);

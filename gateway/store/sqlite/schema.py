@@ -61,6 +61,7 @@ ADDED_COLUMNS: tuple[tuple[str, str, str], ...] = (
     # many identical refusals a row stands for (repeats within a minute are counted, not written).
     ("access_audit", "client", "TEXT"),
     ("access_audit", "count", "INTEGER NOT NULL DEFAULT 1"),
+    ("orders", "quantity", "INTEGER"),  # securities: the shares an order freezes or releases
 )
 
 # Who asked what, of whom, on what authority stays as written: inquiries, their debtors and legs

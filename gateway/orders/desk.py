@@ -30,12 +30,12 @@ from schemas.directory import Directory
 from schemas.identifiers import court_code
 from schemas.messages import new_id
 from schemas.money import yuan
-from schemas.orders import DEDUCTING, MAX_TERM_DAYS, MONEY_KINDS, Approval, AssetRef, Decline, FreezePlanRequest, OrderCreate
+from schemas.orders import DEDUCTING, MAX_TERM_DAYS, MONEY_KINDS, QUANTITY_KINDS, Approval, AssetRef, Decline, FreezePlanRequest, OrderCreate
 
 log = structlog.get_logger("orders")
 
 INSTITUTION_KIND_OF = {"deposit": "bank", "wallet": "payment", "real_estate": "land", "vehicle": "vehicle",
-                       "equity": "equity", "fund_account": "fund"}
+                       "equity": "equity", "fund_account": "fund", "securities": "securities"}
 
 
 @dataclass(frozen=True)
@@ -151,7 +151,10 @@ class OrderDesk:
             raise OrderRejected(422, "asset.id", f"protected funds cannot be {'frozen' if body.type == 'freeze' else 'deducted'}: "
                                                  f"{asset.get('protected_reason') or 'protected account'}")
         original = self._check_original(uow, body) if body.original_order_id else None
-        if body.type in ("freeze", "freeze_deduct"):
+        amount_fen = body.amount_fen
+        if body.asset.kind in QUANTITY_KINDS and body.quantity is not None:
+            amount_fen = self._check_shares(body, asset, original, case, state, planned_fen)
+        elif body.type in ("freeze", "freeze_deduct"):
             # Freezing and deducting at once takes no more than a freeze could: what remains due.
             self._check_not_over_freezing(case, state, body.asset.kind, body.amount_fen, planned_fen)
             if body.asset.kind == "deposit":
@@ -166,12 +169,30 @@ class OrderDesk:
             type=body.type,
             case_number=body.case_number, court=body.court, institution_id=institution.id,
             institution_kind=institution.kind, asset_kind=body.asset.kind, asset_id=body.asset.id,
-            debtor_id_number=debtor, amount_fen=body.amount_fen, term_days=body.term_days,
+            debtor_id_number=debtor, amount_fen=amount_fen, quantity=body.quantity, term_days=body.term_days,
             ruling_number=body.ruling_number, notice_number=body.notice_number,
             officer_credentials=tuple(body.officer_credentials), operator=body.operator,
             original_order_id=original.id if original else None, enforcement_account=body.enforcement_account,
             created_at=now, deadline=now + int(self.deadline_s * 1000),
         )
+
+    def _check_shares(self, body: OrderCreate, asset: dict[str, Any], original: OrderRecord | None, case: CaseRecord,
+                      state: CaseState, planned_fen: int) -> int | None:
+        """Securities: a freeze names no more shares than the holding has, and no more than cover what
+        remains (one share fewer must fall short: shares are the smallest part, 超标的 by less than one);
+        an unfreeze no more than its freeze names. Returns what a freeze secures: its shares' value."""
+        quantity: int = body.quantity  # type: ignore[assignment]
+        if body.type == "unfreeze":
+            if original is not None and original.quantity is not None and quantity > original.quantity:
+                raise OrderRejected(422, "quantity", f"the freeze names {original.quantity} shares; no more can be released")
+            return None
+        if quantity > asset["quantity"]:
+            raise OrderRejected(422, "quantity", f"the holding has {asset['quantity']} shares; no more can be frozen")
+        remaining = self._remaining_fen(case, state, planned_fen)
+        if (quantity - 1) * asset["price_fen"] >= remaining:
+            raise OrderRejected(422, "quantity", f"over-freezing: {quantity - 1} shares at {yuan(asset['price_fen'])} already cover what "
+                                                 f"remains to secure, {yuan(max(remaining, 0))}")
+        return quantity * asset["price_fen"]
 
     def _check_enforcement_account(self, body: OrderCreate) -> None:
         """Deducted money goes to the deciding court's enforcement-fund account (执行款专户) only."""
@@ -346,7 +367,7 @@ class OrderDesk:
         for p in planned:
             body = OrderCreate(
                 type="freeze", case_number=case_number, court=req.court, institution_id=p["institution_id"],
-                asset=AssetRef(**p["asset"]), amount_fen=p["amount_fen"], term_days=p["term_days"],
+                asset=AssetRef(**p["asset"]), amount_fen=p["amount_fen"], quantity=p.get("quantity"), term_days=p["term_days"],
                 ruling_number=req.ruling_number, notice_number=req.notice_number,
                 officer_credentials=req.officer_credentials, operator=req.operator,
                 idempotency_key=f"{req.idempotency_key}:{p['institution_id']}:{p['asset']['id']}",
@@ -377,7 +398,8 @@ def order_summary(order: OrderRecord) -> dict[str, Any]:
         "id": order.id, "type": order.type, "status": order.status,
         "case_number": order.case_number, "court": order.court,
         "institution_id": order.institution_id, "asset": {"kind": order.asset_kind, "id": order.asset_id},
-        "debtor_id_number": order.debtor_id_number, "amount_fen": order.amount_fen, "term_days": order.term_days,
+        "debtor_id_number": order.debtor_id_number, "amount_fen": order.amount_fen, "quantity": order.quantity,
+        "term_days": order.term_days,
         "documents": {"ruling_number": order.ruling_number, "notice_number": order.notice_number,
                       "officer_credentials": list(order.officer_credentials)},
         "operator": order.operator, "checker": order.checker, "approved_at": shown(order.approved_at),
@@ -405,8 +427,9 @@ def _covered_fen(state: CaseState) -> int:
     """What the case's live freezes still cover: money by amount less what was deducted from it,
     property by the debtor's share of its value."""
     values = {(a["institution_id"], asset_id(a)): attributable_fen(a) for _, a in state.found}
-    return sum(state.money.open_by_freeze.get(f.id, 0) if f.asset_kind in MONEY_KINDS else values.get((f.institution_id, f.asset_id), 0)
-               for f in state.live)
+    # Securities count as money does: by the value of the shares frozen (the order's amount).
+    return sum(state.money.open_by_freeze.get(f.id, 0) if f.asset_kind in (*MONEY_KINDS, *QUANTITY_KINDS)
+               else values.get((f.institution_id, f.asset_id), 0) for f in state.live)
 
 
 def scoped_key(case_number: str, key: str) -> str:

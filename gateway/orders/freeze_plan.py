@@ -3,7 +3,9 @@ properties): cover what is due without over-freezing.
 
 Money comes first, largest first, each account frozen for exactly what remains (protected accounts
 skipped, and the fund centres' balances always listed as skipped; a natural person keeps his
-living allowance free across his deposit accounts). Property (vehicles, real estate, equity)
+living allowance free across his deposit accounts). Securities next: divisible down to one share,
+the most valuable holding first, each frozen for the fewest shares whose value covers what remains
+(so any excess is less than one share's price). Property (vehicles, real estate, equity)
 is indivisible, so freezing it may exceed what remains; the law (超标的) allows that only when
 nothing smaller covers it: while something remains, the property that covers the
 remainder with the least excess is chosen, and when no single one covers it, the most valuable
@@ -18,7 +20,7 @@ from typing import Any
 
 from schemas.assets import asset_id, attributable_fen
 from schemas.money import yuan
-from schemas.orders import MAX_TERM_DAYS, MONEY_KINDS, PROTECTED_KINDS
+from schemas.orders import MAX_TERM_DAYS, MONEY_KINDS, PROTECTED_KINDS, QUANTITY_KINDS
 
 MONEY_ORDER = ("deposit", "wallet")
 PROPERTY_KINDS = ("vehicle", "real_estate", "equity")
@@ -67,6 +69,14 @@ def plan_freezes(found: Iterable[Found], already_frozen: set[tuple[str, str]], n
     for _, asset in open_:  # the fund centres' balances: always reported, never frozen, so always listed
         if asset["kind"] in PROTECTED_KINDS:
             _skip(plan, asset)
+    shares = sorted((da for da in open_ if da[1]["kind"] in QUANTITY_KINDS),
+                    key=lambda da: (-attributable_fen(da[1]), da[1]["institution_id"], asset_id(da[1])))
+    for debtor, asset in shares:
+        if plan.remaining_fen <= 0:
+            break
+        quantity = min(asset["quantity"], -(-plan.remaining_fen // asset["price_fen"]))  # ceiling: the fewest that cover
+        _add(plan, debtor, asset, None, f"证券按数量冻结：{quantity} 股 × {yuan(asset['price_fen'])}（可覆盖尚需金额 {yuan(plan.remaining_fen)} "
+                                        "的最少股数，或全部持股）", quantity=quantity)
     property_ = [da for da in open_ if da[1]["kind"] in PROPERTY_KINDS]
     while plan.remaining_fen > 0 and property_:
         debtor, asset, why = _next_property(property_, plan.remaining_fen)
@@ -96,12 +106,14 @@ def _next_property(candidates: list[Found], remaining: int) -> tuple[str, dict[s
     return debtor, asset, f"没有单件财产可覆盖尚需金额 {yuan(remaining)}：先冻结价值最高的一件（{yuan(attributable_fen(asset))}）"
 
 
-def _add(plan: Plan, debtor: str, asset: dict[str, Any], amount: int | None, reason: str) -> None:
-    value = attributable_fen(asset)
+def _add(plan: Plan, debtor: str, asset: dict[str, Any], amount: int | None, reason: str, quantity: int | None = None) -> None:
+    """``quantity``: securities, the shares to freeze; ``value_fen`` is then their value."""
+    value = attributable_fen(asset) if quantity is None else quantity * asset["price_fen"]
     plan.remaining_fen -= amount if amount is not None else value
     plan.orders.append({
         "institution_id": asset["institution_id"], "asset": _ref(asset), "debtor_id_number": debtor,
         "amount_fen": amount, "value_fen": value, "term_days": MAX_TERM_DAYS[asset["kind"]], "reason": reason,
+        **({"quantity": quantity} if quantity is not None else {}),
     })
 
 

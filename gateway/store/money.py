@@ -29,7 +29,7 @@ def case_money(db: Any, p: str, case_number: str) -> CaseMoney:
             at_once += deducted_fen or 0
     for order_id, status, amount, held_fen in db.execute(
         f"SELECT id, status, amount_fen, held_fen FROM orders WHERE case_number = {p} AND type = 'freeze'"
-        " AND asset_kind IN ('deposit', 'wallet')", (case_number,),
+        " AND asset_kind IN ('deposit', 'wallet', 'securities')", (case_number,),
     ):
         left = max((amount or 0) - deducted_from.get(order_id, 0), 0)  # what deductions did not take
         if status in LIVE_FREEZE:

@@ -41,6 +41,7 @@ from simulators.apps.payment import (
     BizContent,
     Envelope,
 )
+from simulators.apps.securities import BusinessRequest
 from simulators.apps.vehicle import BatchBody
 from simulators.control_order import ControlOrder
 
@@ -131,6 +132,16 @@ OPERATIONS: dict[str, tuple[Operation, ...]] = {
                   query=(_query("page", "1-based page number (default 1)", 1, 10**6),)),
         Operation("get", "/v2/publicity/{company_uscc}", "the public notice board: freezes in effect on shares of the company",
                   ok=(200, "the freezes on shares of that company (court, case, holding, dates)")),
+    ),
+    "securities": (
+        Operation("post", "/csdc/v1/business", "a depository business message: biz_code names it (Q001 query, F001 freeze, "
+                  "F002 continue, F003 unfreeze)", BusinessRequest,
+                  (200, '{"request_no", "ret_code", "ret_msg", "server_time", ...}: ret_code 0000 done, 1001 credentials not '
+                        'registered, 2001 outside working hours (next_submit_time: submit again then; nothing is recorded), '
+                        '3001 refused (record.reason); Q001 answers trade_date and results, one {request_id, accounts: '
+                        '[{account_no, holdings: [{security_code, security_name, quantity, price_fen, value_fen}]}]} per '
+                        'subject; F001-F003 answer the control record (held_quantity, requested_quantity, held_fen, ...)'),
+                  errors=(400, 401, 404, 429, 503)),
     ),
     "fund": (
         Operation("post", "/exchange", "the provincial exchange envelope: head.jydm names the transaction", FundEnvelope,

@@ -31,7 +31,7 @@ from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from aiohttp import web
-from pydantic import Field
+from pydantic import Field, RootModel
 
 from schemas.assets import SecuritiesHolding, holding_id
 from simulators.apps.common import (
@@ -44,7 +44,6 @@ from simulators.apps.common import (
     institution,
     json_response,
     read_body,
-    read_json,
 )
 from simulators.apps.faults import misbehave
 from simulators.control_order import AssetRef, ControlOrder
@@ -84,6 +83,10 @@ class ControlBody(WireModel):
     served_at: datetime
 
 
+class BusinessRequest(RootModel[Annotated[QueryBody | ControlBody, Field(discriminator="biz_code")]]):
+    """A business message: its ``biz_code`` says which shape the rest has."""
+
+
 def _answer(ctx: SimContext, code: str, **fields: Any) -> web.Response:
     return json_response({"ret_code": code, "ret_msg": MESSAGES[code], "server_time": _shown(ctx.ledgers.clock.now()), **fields})
 
@@ -94,13 +97,7 @@ def _shown(at: datetime) -> str:
 
 async def business(request: web.Request) -> web.Response:
     ctx, inst = institution(request)
-    try:
-        data = await read_json(request)
-    except ValueError:
-        data = None  # read_body answers the 400
-    # The business code picks the body's shape; a control body's errors name every field at fault.
-    model = QueryBody if isinstance(data, dict) and data.get("biz_code") == "Q001" else ControlBody
-    body: QueryBody | ControlBody = await read_body(request, model)  # type: ignore[arg-type]
+    body = (await read_body(request, BusinessRequest)).root
     if (fault := await misbehave(request, ctx, inst)) is not None:
         return fault
     if isinstance(body, QueryBody):

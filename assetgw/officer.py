@@ -15,7 +15,8 @@ from schemas.assets import ASSET_KINDS, asset_id
 from schemas.money import yuan
 
 KIND_TITLES = {"deposit": "存款 Deposits", "real_estate": "不动产 Real estate", "vehicle": "车辆 Vehicles", "wallet": "网络资金 Payment wallets",
-               "equity": "股权 Equity in companies", "fund_account": "公积金与社保 Provident fund and social insurance (protected)"}
+               "equity": "股权 Equity in companies", "fund_account": "公积金与社保 Provident fund and social insurance (protected)",
+               "securities": "证券 Securities (listed shares)"}
 FUND_TYPE_TITLES = {"housing_provident_fund": "住房公积金", "social_insurance": "社会保险"}
 
 
@@ -86,6 +87,8 @@ def _detail(a: dict[str, Any]) -> str:  # plain text: the caller makes it inert
     if a["kind"] == "equity":
         return (f"{a['company_name']} ({a['company_uscc']}) · 持股 {a['holding_bp'] / 100:.2f}% · "
                 f"注册资本 {yuan(a['registered_capital_fen'])} · 认缴 {yuan(a['subscribed_fen'])}")
+    if a["kind"] == "securities":
+        return f"{a['security_name']} ({a['security_code']}) · 账户 {a['account_no']} · {a['quantity']} 股 × {yuan(a['price_fen'])}"
     if a["kind"] == "fund_account":
         return f"{FUND_TYPE_TITLES[a['fund_type']]} · {a['account_status']} · PROTECTED: {a['protected_reason']}"
     return ""

@@ -20,9 +20,10 @@ from assetgw.cli_args import parse_yuan, positive
 from assetgw.gateway_client import Gateway, GatewayError, path_part, run, token_claims
 from assetgw.tables import cases_table, orders_table, plan_summary, plan_table, print_order
 from assetgw.terminal import inert
-from schemas.orders import MAX_TERM_DAYS, MONEY_KINDS, OrderStatus, OrderType
+from schemas.orders import MAX_TERM_DAYS, MONEY_KINDS, QUANTITY_KINDS, OrderStatus, OrderType
 
-ASSET_KIND_AT = {"bank": "deposit", "payment": "wallet", "land": "real_estate", "vehicle": "vehicle", "equity": "equity", "fund": "fund_account"}
+ASSET_KIND_AT = {"bank": "deposit", "payment": "wallet", "land": "real_estate", "vehicle": "vehicle", "equity": "equity", "fund": "fund_account",
+                 "securities": "securities"}
 ORDER_STATUSES = get_args(OrderStatus)
 UNANSWERED = ("requested", "sent")
 
@@ -98,8 +99,11 @@ async def _new_freeze(gw: Gateway, args: argparse.Namespace) -> dict[str, Any]:
     case, kind = await _case_and_kind(gw, args)
     if kind in MONEY_KINDS and args.amount is None:
         raise GatewayError(f"freezing a {kind} needs --amount (yuan)", 2)
+    if kind in QUANTITY_KINDS and args.quantity is None:
+        raise GatewayError(f"freezing {kind} needs --quantity (shares)", 2)
     return {"case_number": case["case_number"], "court": case["court"], "institution_id": args.institution,
             "asset": {"kind": kind, "id": args.asset}, "amount_fen": args.amount if kind in MONEY_KINDS else None,
+            **({"quantity": args.quantity} if kind in QUANTITY_KINDS else {}),
             "term_days": args.term_days or MAX_TERM_DAYS[kind]}  # the legal maximum, as the freeze plan uses
 
 
@@ -128,6 +132,8 @@ async def _follow_up(gw: Gateway, args: argparse.Namespace) -> dict[str, Any]:
                             "original_order_id": freeze["id"]}
     if args.type == "continue":
         body["term_days"] = args.term_days
+    if args.type == "unfreeze" and args.quantity is not None:
+        body["quantity"] = args.quantity
     if args.type == "deduct":
         held = freeze["result"]["held_fen"] or 0
         body["amount_fen"] = args.amount or held  # all the freeze holds, unless told less
@@ -235,6 +241,7 @@ def add_officer_commands(sub: argparse._SubParsersAction, api_default: str) -> N
     q.add_argument("--asset", required=True, help="the asset's id as in the report: account, wallet, unit number or plate")
     q.add_argument("--kind", choices=tuple(MAX_TERM_DAYS), help="asset kind (default: what the institution holds)")
     q.add_argument("--amount", type=parse_yuan, help="yuan to freeze, e.g. 12,345.67 (deposits and wallets)")
+    q.add_argument("--quantity", type=positive, help="shares to freeze (securities)")
     q.add_argument("--term-days", type=positive, help="term (default: the legal maximum for the kind)")
     q = kinds.add_parser("freeze-deduct", help="freeze and deduct free money at once (冻结并扣划); a second officer approves it")
     q.add_argument("case", help="case number")
@@ -249,6 +256,8 @@ def add_officer_commands(sub: argparse._SubParsersAction, api_default: str) -> N
         q.add_argument("freeze", help="the freeze order's id")
         if name == "continue":
             q.add_argument("--term-days", type=positive, required=True, help="how many days more")
+        if name == "unfreeze":
+            q.add_argument("--quantity", type=positive, help="securities: release only so many shares (default: all)")
         if name == "deduct":
             q.add_argument("--amount", type=parse_yuan, help="yuan to deduct (default: all the freeze holds)")
             q.add_argument("--account", help="the court's 执行款专户 (default: the case's, from the court directory)")

@@ -17,7 +17,7 @@ TEMPLATES = Path(__file__).parent / "templates"
 ENV = web.AppKey("console_templates", jinja2.Environment)
 
 KINDS = {"deposit": "存款", "wallet": "网络资金", "real_estate": "不动产", "vehicle": "车辆", "equity": "股权",
-         "fund_account": "公积金/社保账户"}
+         "fund_account": "公积金/社保账户", "securities": "证券（股票）"}
 FUND_TYPES = {"housing_provident_fund": "住房公积金", "social_insurance": "社会保险"}
 ORDER_TYPES = {"freeze": "冻结", "continue": "续冻", "unfreeze": "解冻", "deduct": "扣划"}
 ORDER_STATUSES = {"requested": "已提交", "sent": "已发送", "applied": "已执行", "partially_applied": "部分执行",
@@ -38,6 +38,8 @@ def detail(a: dict[str, Any]) -> str:
         return f"{a['model']} · {a['vin']}"
     if a["kind"] == "equity":
         return f"{a['company_name']}（{a['company_uscc']}）· 持股 {a['holding_bp'] // 100}.{a['holding_bp'] % 100:02d}%"
+    if a["kind"] == "securities":
+        return f"{a['security_name']}（{a['security_code']}）· 证券账户 {a['account_no']} · {a['quantity']} 股 × {yuan(a['price_fen'])}"
     if a["kind"] == "fund_account":
         return f"{FUND_TYPES.get(a['fund_type'], a['fund_type'])} · {a['account_status']} · 受保护：{a['protected_reason']}"
     return ""

@@ -92,12 +92,15 @@ async def follow_up(request: web.Request, session: Session, api: GatewayApi) -> 
     try:
         if kind == "continue":
             body["term_days"] = int(form_text(form, "term_days") or 0)
+        if kind == "unfreeze" and form_text(form, "quantity"):
+            body["quantity"] = int(form_text(form, "quantity"))  # securities: release part of the shares
         if kind in ("continue", "deduct") and original["asset"]["kind"] in MONEY_KINDS and form_text(form, "amount"):
             body["amount_fen"] = yuan_field(form, "amount", "金额")
     except FormError as exc:
         return refuse_form(request, exc)
     except ValueError:
-        return refuse_form(request, FormError("term_days", "续冻天数须为整数"))
+        return refuse_form(request, FormError("quantity" if kind == "unfreeze" else "term_days",
+                                              "解冻股数须为整数" if kind == "unfreeze" else "续冻天数须为整数"))
     if kind == "deduct":
         body["enforcement_account"] = (await api.get(f"/v1/cases/{quote(original['case_number'], safe='')}"))["enforcement_account"]
     placed = await api.post("/v1/orders", body)

@@ -7,16 +7,13 @@ from __future__ import annotations
 
 from typing import ClassVar
 
-from connectors.contract.base import Answer, EventPage, Found, NotFound, Retryable
-from connectors.contract.transport import Transport
+from connectors.contract.base import Answer, Found, NotFound, Retryable
 from connectors.kinds.common import legal_basis, refuse_all, subject
 from connectors.kinds.control import post_control
-from connectors.kinds.feed import read_feed
+from connectors.kinds.http_base import HttpConnector
 from connectors.kinds.http_errors import check_status, refusal_reason, require_dict
-from connectors.kinds.status import post_status
 from schemas.assets import Shareholding
 from schemas.directory import Institution
-from schemas.events import ControlStatusQuery, ControlStatusReport
 from schemas.messages import LegBatch, new_id
 from schemas.orders import OrderRequest
 
@@ -24,12 +21,9 @@ MAX_BATCH = 500  # subjects per search
 MAX_PAGES = 1_000  # a guard against a registry that never says it is done
 
 
-class MarketRegulatorConnector:
+class MarketRegulatorConnector(HttpConnector):
     kind: ClassVar[str] = "equity"
     max_batch: ClassVar[int] = MAX_BATCH
-
-    def __init__(self, transport: Transport) -> None:
-        self.transport = transport
 
     async def query(self, institution: Institution, batch: LegBatch) -> dict[str, Answer]:
         body = {"batch_id": new_id(), **legal_basis(batch), "subjects": [subject(leg) for leg in batch.legs]}
@@ -58,14 +52,6 @@ class MarketRegulatorConnector:
     async def control(self, institution: Institution, order: OrderRequest) -> dict:
         return await post_control(self.transport, institution, order)
 
-    async def events(self, institution: Institution, after: int, wait_s: float, limit: int) -> EventPage:
-        return await read_feed(self.transport, institution, after, wait_s, limit)
-
-    async def control_status(self, institution: Institution, query: ControlStatusQuery) -> ControlStatusReport:
-        return await post_status(self.transport, institution, query)
-
-    async def aclose(self) -> None:
-        await self.transport.aclose()
 
 
 def _holding(institution: Institution, row: dict) -> Shareholding:
@@ -74,4 +60,3 @@ def _holding(institution: Institution, row: dict) -> Shareholding:
         company_uscc=row["company_uscc"], registered_capital_fen=row["registered_capital_fen"],
         subscribed_fen=row["subscribed_fen"], holding_bp=row["holding_bp"], value_fen=row["value_fen"],
     )
-

@@ -13,16 +13,13 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, ClassVar
 
-from connectors.contract.base import Answer, EventPage, Found, NotFound, Permanent, Retryable
-from connectors.contract.transport import Transport
+from connectors.contract.base import Answer, Found, NotFound, Permanent, Retryable
 from connectors.kinds.common import answers_by_leg, legal_basis, refuse_all, subject
 from connectors.kinds.control import control_record
-from connectors.kinds.feed import read_feed
+from connectors.kinds.http_base import HttpConnector
 from connectors.kinds.http_errors import check_status, require_dict
-from connectors.kinds.status import post_status
 from schemas.assets import SecuritiesHolding, holding_id
 from schemas.directory import Institution
-from schemas.events import ControlStatusQuery, ControlStatusReport
 from schemas.messages import LegBatch, new_id
 from schemas.orders import DEFERRED, OrderRequest
 
@@ -31,12 +28,9 @@ OK, UNREGISTERED, OUTSIDE_HOURS, REFUSED = "0000", "1001", "2001", "3001"
 BIZ_CODES = {"freeze": "F001", "continue": "F002", "unfreeze": "F003"}
 
 
-class SecuritiesDepositoryConnector:
+class SecuritiesDepositoryConnector(HttpConnector):
     kind: ClassVar[str] = "securities"
     max_batch: ClassVar[int] = MAX_BATCH
-
-    def __init__(self, transport: Transport) -> None:
-        self.transport = transport
 
     async def query(self, institution: Institution, batch: LegBatch) -> dict[str, Answer]:
         body = {"biz_code": "Q001", "request_no": new_id(), **legal_basis(batch), "subjects": [subject(leg) for leg in batch.legs]}
@@ -71,15 +65,6 @@ class SecuritiesDepositoryConnector:
         reply = await self.transport.send("POST", f"/{institution.id}/csdc/v1/business", body)
         check_status(reply, institution.id)
         return require_dict(reply, institution.id)
-
-    async def events(self, institution: Institution, after: int, wait_s: float, limit: int) -> EventPage:
-        return await read_feed(self.transport, institution, after, wait_s, limit)
-
-    async def control_status(self, institution: Institution, query: ControlStatusQuery) -> ControlStatusReport:
-        return await post_status(self.transport, institution, query)
-
-    async def aclose(self) -> None:
-        await self.transport.aclose()
 
 
 def _holdings(institution: Institution, item: dict[str, Any]) -> Answer:

@@ -138,16 +138,21 @@ class BatchSubject(Subject):
     request_id: str = Field(min_length=1, max_length=128)
 
 
-class BatchInquiryBody(WireModel):
-    """Many debtors, one case: the batch request body of the bank and land-registry APIs. The
-    legal basis belongs to the batch; each subject carries the caller's id for its answer."""
+class BatchBasis(WireModel):
+    """Many debtors, one case: the legal basis belongs to the batch; each subject carries the
+    caller's id for its answer (shared by the kinds' batch bodies)."""
 
-    batch_id: str = Field(min_length=1, max_length=128)
     case_number: str
     court: str
     notice_number: str
     officer_credentials: list[str]
     subjects: list[BatchSubject] = Field(min_length=1, max_length=MAX_BATCH_SUBJECTS)
+
+
+class BatchInquiryBody(BatchBasis):
+    """The batch request body of the bank and land-registry APIs."""
+
+    batch_id: str = Field(min_length=1, max_length=128)
 
 
 DebtorKind = Literal["person", "organisation"]

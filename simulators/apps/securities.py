@@ -36,8 +36,7 @@ from pydantic import Field, RootModel
 from schemas.assets import SecuritiesHolding, holding_id
 from simulators.apps.common import (
     ID_TYPE_KIND,
-    MAX_BATCH_SUBJECTS,
-    BatchSubject,
+    BatchBasis,
     SimContext,
     WireModel,
     holdings,
@@ -56,14 +55,9 @@ CONTROL_TYPES = {"F001": "freeze", "F002": "continue", "F003": "unfreeze"}
 Shares = Annotated[int, Field(strict=True, gt=0)]
 
 
-class QueryBody(WireModel):
+class QueryBody(BatchBasis):
     biz_code: Literal["Q001"]
     request_no: str = Field(min_length=1, max_length=128)
-    case_number: str
-    court: str
-    notice_number: str
-    officer_credentials: list[str]
-    subjects: list[BatchSubject] = Field(min_length=1, max_length=MAX_BATCH_SUBJECTS)
 
 
 class ControlBody(WireModel):

@@ -13,6 +13,7 @@ from typing import Any
 
 from gateway.orders.states import AWAITING_ANSWER, ENDED_FREEZE, LIVE_FREEZE, TRACKED_FREEZE, next_status
 from gateway.store import money, rows
+from gateway.store.deferral import queue_for_submission
 from gateway.store.pages import before, page
 from gateway.store.postgres.connection import Connection, retried, transaction
 from gateway.store.postgres.schema import CLAIM_LEASE_MS
@@ -131,12 +132,7 @@ class PgOrders:
                     continue
                 if r.status == DEFERRED:
                     if order.status in AWAITING_ANSWER:
-                        # Not an answer: the connector holds the order until its institution takes
-                        # it. Sent as of then, so the resend of unanswered orders waits for it too.
-                        resubmit_ms = int(r.resubmit_at.timestamp() * 1000)  # type: ignore[union-attr]
-                        db.execute("UPDATE orders SET status = 'sent', sent_at = %s, updated_at = %s WHERE id = %s",
-                                   (resubmit_ms, now, r.order_id))
-                        _event(db, r.order_id, now, r.institution_id, "queued_for_submission", "sent", r.model_dump(mode="json"))
+                        queue_for_submission(db, "%s", r, now, _event)
                     continue
                 if order.status not in AWAITING_ANSWER:
                     if order.state_seq is not None and not _answered(db, r.order_id):

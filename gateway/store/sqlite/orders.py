@@ -13,6 +13,7 @@ from typing import Any
 
 from gateway.orders.states import AWAITING_ANSWER, ENDED_FREEZE, LIVE_FREEZE, TRACKED_FREEZE, next_status
 from gateway.store import money, rows
+from gateway.store.deferral import queue_for_submission
 from gateway.store.pages import before, page
 from gateway.store.records import CaseMoney, Difference, LiveFreeze, NewOrder, OrderEvent, OrderFilter, OrderRecord, Page
 from gateway.store.sqlite.connection import Transaction
@@ -111,12 +112,7 @@ class SqliteOrders:
                     continue
                 if r.status == DEFERRED:
                     if order.status in AWAITING_ANSWER:
-                        # Not an answer: the connector holds the order until its institution takes
-                        # it. Sent as of then, so the resend of unanswered orders waits for it too.
-                        resubmit_ms = int(r.resubmit_at.timestamp() * 1000)  # type: ignore[union-attr]
-                        db.execute("UPDATE orders SET status = 'sent', sent_at = ?, updated_at = ? WHERE id = ?",
-                                   (resubmit_ms, now, r.order_id))
-                        _event(db, r.order_id, now, r.institution_id, "queued_for_submission", "sent", r.model_dump(mode="json"))
+                        queue_for_submission(db, "?", r, now, _event)
                     continue
                 if order.status not in AWAITING_ANSWER:
                     if order.state_seq is not None and not _answered(db, r.order_id):

@@ -2,15 +2,15 @@
 institution dedupes on the order id, so retries and redeliveries apply an order at most once.
 
 An institution may defer an order (the securities depository outside its working hours): the
-sender tells the gateway when it will submit it again (a ``deferred`` result, ``on_deferred``),
-holds it until then and submits it again, for as long as the order's deadline allows."""
+sender's result is then ``deferred`` with the time to submit it again (never past the order's
+deadline: that fails it), and ``Resubmissions`` submits it again then."""
 
 from __future__ import annotations
 
 import asyncio
 import time
 from collections.abc import Awaitable, Callable
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import structlog
 
@@ -29,7 +29,7 @@ _RECORD_FIELDS = ("freeze_id", "held_fen", "held_quantity", "requested_fen", "de
 
 MIN_RESUBMIT_S = 0.05  # a deferral "now" (clocks a hair apart) waits a moment, not a busy loop
 
-Progress = Callable[[OrderResult], Awaitable[None]]
+Publish = Callable[[OrderResult], Awaitable[None]]
 
 
 class OrderSender:
@@ -37,21 +37,9 @@ class OrderSender:
         self.connector = connector
         self.calls = calls
 
-    async def control(self, order: OrderRequest, institution: Institution, on_deferred: Progress | None = None) -> OrderResult:
+    async def control(self, order: OrderRequest, institution: Institution) -> OrderResult:
         started = time.monotonic()
-        attempts = Attempts()
-        while True:
-            result = await self._control(order, institution, attempts)
-            if result.status != DEFERRED:
-                break
-            delay = (result.resubmit_at - utcnow()).total_seconds()  # type: ignore[operator]
-            log.info("order deferred by the institution", institution=institution.id, resubmit_in_s=round(delay, 3))
-            if on_deferred is not None:
-                try:
-                    await on_deferred(result)
-                except Exception:  # only a note: the order goes on, and its result will tell
-                    log.warning("could not tell the gateway of the deferral", exc_info=True)
-            await asyncio.sleep(max(delay, MIN_RESUBMIT_S))
+        result = await self._control(order, institution, Attempts())
         metrics.ORDERS.labels(institution.id, order.type, result.status).inc()
         observe(institution.id, "control", started, result.attempts)
         return result
@@ -78,6 +66,51 @@ class OrderSender:
         return OrderResult(order_id=order.order_id, institution_id=institution.id, status=record["status"],
                            duplicate=bool(record.get("duplicate")), attempts=attempts.count, answered_at=utcnow(),
                            **{k: record.get(k) for k in _RECORD_FIELDS})
+
+
+class Resubmissions:
+    """Orders their institution deferred, each submitted again when due by a task of its own: the
+    order's Kafka message is settled with the ``deferred`` result, so nothing holds the worker's
+    other work (inquiries are answered at any hour) or its partition's offsets. Each result of a
+    resubmission is published with ``publish``. Held only in memory: if the worker stops, the
+    gateway sends the order again once it has gone unanswered for its resend interval past the
+    resubmission time (the deferred result set it as the order's time of sending)."""
+
+    def __init__(self, sender: OrderSender, publish: Publish) -> None:
+        self.sender = sender
+        self.publish = publish
+        self._tasks: dict[str, asyncio.Task[None]] = {}  # by order id: a redelivered order is held once
+
+    def add(self, order: OrderRequest, institution: Institution, at: datetime) -> None:
+        if order.order_id in self._tasks:
+            return
+        log.info("order deferred by the institution", institution=institution.id, order_id=order.order_id,
+                 resubmit_in_s=round((at - utcnow()).total_seconds(), 3))
+        task = asyncio.create_task(self._resubmit(order, institution, at), name=f"resubmit-{order.order_id}")
+        self._tasks[order.order_id] = task
+        task.add_done_callback(lambda _: self._tasks.pop(order.order_id, None))
+
+    def __len__(self) -> int:
+        return len(self._tasks)
+
+    async def _resubmit(self, order: OrderRequest, institution: Institution, at: datetime) -> None:
+        try:
+            while True:
+                await asyncio.sleep(max((at - utcnow()).total_seconds(), MIN_RESUBMIT_S))
+                result = await self.sender.control(order, institution)
+                await self.publish(result)
+                if result.status != DEFERRED or result.resubmit_at is None:
+                    return
+                at = result.resubmit_at
+        except asyncio.CancelledError:
+            raise
+        except Exception:  # the gateway's resend takes it from here
+            log.exception("resubmission failed", institution=institution.id, order_id=order.order_id)
+
+    async def aclose(self) -> None:
+        for task in list(self._tasks.values()):
+            task.cancel()
+        await asyncio.gather(*self._tasks.values(), return_exceptions=True)
 
 
 def _order_failed(order: OrderRequest, reason: str, attempts: int) -> OrderResult:

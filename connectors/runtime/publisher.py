@@ -63,9 +63,9 @@ class ResultPublisher:
         value = encode(result, order_id=order_id)
         await delivery.settle(lambda: self.producer.send_and_wait(self.order_results_topic, value, key=order_id.encode()))
 
-    async def publish_order_progress(self, result: OrderResult) -> None:
-        """A word on an order still in hand (deferred by its institution), keyed like its result so
-        it comes before it; the order's delivery is settled only with the result."""
+    async def publish_order_update(self, result: OrderResult) -> None:
+        """The result of an order submitted again after its institution deferred it: its message was
+        settled with the deferral, so this is sent on its own, keyed like every result of the order."""
         await self.producer.send_and_wait(self.order_results_topic, encode(result, order_id=result.order_id), key=result.order_id.encode())
 
     async def publish_status_report(self, delivery: Delivery[ControlStatusQuery], report: ControlStatusReport) -> None:

@@ -27,7 +27,7 @@ from connectors.runtime.cursors import FileCursorStore, cursor_dir
 from connectors.runtime.event_sink import EventSink
 from connectors.runtime.events import EventRelay
 from connectors.runtime.legs import LegAnswers
-from connectors.runtime.orders import OrderSender
+from connectors.runtime.orders import OrderSender, Resubmissions
 from connectors.runtime.publisher import ResultPublisher
 from connectors.runtime.status import StatusReporter
 from infra.kafka.protocols import Consumer, Producer
@@ -36,7 +36,7 @@ from infra.kafka.topics import deadletter_topic, legs_topic, orders_topic
 from infra.settings import Settings
 from schemas.events import ControlStatusQuery
 from schemas.messages import LegBatch, UndecodableMessage
-from schemas.orders import OrderRequest
+from schemas.orders import DEFERRED, OrderRequest
 
 log = structlog.get_logger("connector")
 
@@ -56,6 +56,7 @@ class ConnectorWorker:
         self.orders = OrderSender(connector, calls)
         self.status = StatusReporter(connector, calls, settings)
         self.publisher = ResultPublisher(producer, settings.topic_prefix)
+        self.resubmissions = Resubmissions(self.orders, self.publisher.publish_order_update)
         prefix = settings.topic_prefix
         self.group_id = connector_group(prefix, kind)
         self.subscriber: Subscriber[Work] = Subscriber(
@@ -82,6 +83,7 @@ class ConnectorWorker:
                 if not stop.is_set():
                     relay.cancel()
                 await asyncio.gather(relay, return_exceptions=True)
+            await self.resubmissions.aclose()
             await self.connector.aclose()
             log.info("worker stopped", kind=self.kind)
 
@@ -116,9 +118,11 @@ class ConnectorWorker:
                 report = await self.status.report(work, self.settings.directory.by_id[work.institution_id])
                 await self.publisher.publish_status_report(delivery, report)  # type: ignore[arg-type]
             else:
-                result = await self.orders.control(work, self.settings.directory.by_id[work.institution_id],
-                                                   on_deferred=self.publisher.publish_order_progress)
+                institution = self.settings.directory.by_id[work.institution_id]
+                result = await self.orders.control(work, institution)
                 await self.publisher.publish_order_result(delivery, result)  # type: ignore[arg-type]
+                if result.status == DEFERRED and result.resubmit_at is not None:
+                    self.resubmissions.add(work, institution, result.resubmit_at)
 
 
 def connector_group(topic_prefix: str, kind: str) -> str:

@@ -12,12 +12,12 @@ session) to just before or into a trading session, so nothing waits for hours.""
 from __future__ import annotations
 
 import uuid
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 
-from simulators.trading_hours import SHANGHAI, next_opening
+from simulators.trading_hours import SHANGHAI, is_open, next_opening
 from tests.helpers import (
     COURT_A,
     assert_matches_truth,
@@ -65,6 +65,20 @@ async def move_clock_to(simulators, target: datetime) -> None:  # type: ignore[n
 
 async def into_working_hours(simulators) -> None:  # type: ignore[no-untyped-def]
     await move_clock_to(simulators, next_opening(await sim_now(simulators)) + timedelta(hours=1))
+
+
+@pytest.mark.parametrize(("local", "open_", "opening"), [
+    ("2026-12-01T08:59:59", False, "2026-12-01T09:00:00"),  # a Tuesday morning, a second early
+    ("2026-12-01T09:00:00", True, "2026-12-01T09:00:00"),  # an opening is its own next opening
+    ("2026-12-01T14:59:59", True, "2026-12-02T09:00:00"),
+    ("2026-12-04T15:00:00", False, "2026-12-07T09:00:00"),  # Friday's close: Monday's opening
+    ("2026-12-05T10:00:00", False, "2026-12-07T09:00:00"),  # a Saturday
+])
+def test_working_hours_are_trading_days_nine_to_three_in_shanghai(local: str, open_: bool, opening: str) -> None:
+    at = datetime.fromisoformat(local).replace(tzinfo=SHANGHAI)
+    assert is_open(at) is open_
+    assert next_opening(at) == datetime.fromisoformat(opening).replace(tzinfo=SHANGHAI)
+    assert is_open(at.astimezone(UTC)) is open_  # an instant is an instant, whatever its zone
 
 
 async def test_report_shows_holdings_with_price_and_value_as_the_truth(api, simulators, population, credential) -> None:
@@ -116,6 +130,9 @@ async def test_freeze_by_quantity_continue_and_unfreeze_in_part_then_whole(api, 
     extended = (await simulators.ledger(INST, hid))["freezes"][0]["end_date"]
     assert datetime.fromisoformat(extended) - datetime.fromisoformat(f["end_date"]) == timedelta(days=30)
 
+    status, wrong = await post_json(api, "/v1/orders", order_body("unfreeze", case, COURT_A, holding, credential,
+                                                                 original_order_id=freeze["id"], quantity=frozen + 1))
+    assert status == 422 and wrong["errors"][0]["field"] == "quantity", wrong
     part = await place(api, order_body("unfreeze", case, COURT_A, holding, credential, original_order_id=freeze["id"], quantity=100))
     assert part["status"] == "partially_applied" and part["result"]["held_fen"] == (frozen - 100) * price, part
     ledger = await simulators.ledger(INST, hid)
@@ -146,6 +163,14 @@ async def test_outside_working_hours_a_freeze_is_requeued_and_applied_at_the_nex
     status, refused = await simulators.send(simulators.signed(INST, "POST", f"/{INST}/csdc/v1/business", probe))
     assert status == 200 and refused["ret_code"] == "2001" and "record" not in refused, refused
     assert datetime.fromisoformat(refused["next_submit_time"]) == opening
+    # Inquiries are answered at any hour.
+    query = {"biz_code": "Q001", "request_no": uuid.uuid4().hex, "case_number": case, "court": COURT_A, "notice_number": "n",
+             "officer_credentials": [credential], "subjects": [{**debtor_json(debtor), "request_id": "s1",
+                                                                 "id_type": "resident_id" if debtor.kind == "person" else "uscc"}]}
+    status, answered = await simulators.send(simulators.signed(INST, "POST", f"/{INST}/csdc/v1/business", query))
+    assert status == 200 and answered["ret_code"] == "0000", answered
+    assert holding["holding_id"] in {f"{a['account_no']}:{h['security_code']}" for a in answered["results"][0]["accounts"]
+                                     for h in a["holdings"]}
 
     status, order = await post_json(api, "/v1/orders", order_body("freeze", case, COURT_A, holding, credential, quantity=100, term_days=365))
     assert status == 202, order

@@ -75,8 +75,14 @@ def print_order(o: dict[str, Any], console: Console) -> None:
         ("operator · checker", f"{o['operator']} · {o['checker'] or '-'}"),
         ("original order", o["original_order_id"] or "-"), ("idempotency key", o["idempotency_key"]),
     ]
+    if o.get("quantity") is not None:
+        lines.insert(6, ("shares", o["quantity"]))
     if r["reason"]:
         lines.append(("reason", r["reason"]))
+    # The institution would take it only later (the depository's working hours): when, and why.
+    queued = [h for h in o.get("history") or [] if h["event"] == "queued_for_submission"]
+    if o["status"] == "sent" and queued:
+        lines.append(("submission queued", f"until {o['sent_at']}: {queued[-1]['detail'].get('reason')}"))
     for label, value in lines:
         console.print(f"{label:>20}  {inert(str(value))}", soft_wrap=True)  # soft_wrap: never cut an id
     if o["awaiting_approval"]:
@@ -92,7 +98,8 @@ def plan_table(plan: dict[str, Any]) -> Table:
     table.add_column("term", justify="right")
     table.add_column("why", overflow="fold")
     for cell, p in zip(cells, plan["orders"], strict=True):
-        amount = _money(p["amount_fen"]) if p["amount_fen"] is not None else f"whole\n{_money(p.get('value_fen'))}"
+        amount = (_money(p["amount_fen"]) if p["amount_fen"] is not None else f"{p['quantity']} shares\n{_money(p['value_fen'])}"
+                  if p.get("quantity") is not None else f"whole\n{_money(p.get('value_fen'))}")
         table.add_row(cell, amount, f"{p['term_days']} d", inert(p.get("reason") or ""))
     return table
 

@@ -147,6 +147,34 @@ async def test_freeze_by_quantity_continue_and_unfreeze_in_part_then_whole(api, 
     assert (await get_json(api, f"/v1/orders/{freeze['id']}"))["status"] == "released"
 
 
+async def test_the_depository_queues_by_its_own_submission_time_not_the_courts_service_time(
+        api, simulators, population, credential) -> None:
+    debtor = pick(population, holds_shares())
+    _, assets = await open_case(api, debtor, credential)
+    holding = largest_holding(assets)
+    account, _, code = holding["holding_id"].partition(":")
+    await into_working_hours(simulators)
+    now = await sim_now(simulators)
+
+    async def submit(court_case: str, quantity: int, served: datetime) -> dict[str, Any]:
+        body = {"biz_code": "F001", "request_no": uuid.uuid4().hex, "court": COURT_A, "case_number": court_case,
+                "debtor_id_number": debtor.id_number, "account_no": account, "security_code": code, "quantity": quantity,
+                "term_days": 30, "ruling_number": "r", "notice_number": "n", "officer_credentials": [credential],
+                "served_at": served.isoformat()}
+        status, answer = await simulators.send(simulators.signed(INST, "POST", f"/{INST}/csdc/v1/business", body))
+        assert status == 200 and answer["ret_code"] == "0000", answer
+        return answer["record"]
+
+    whole = await submit(new_case_number(), holding["quantity"], now)
+    assert whole["status"] == "applied" and whole["held_quantity"] == holding["quantity"]
+    # Served yesterday evening, refused then, submitted now: behind whatever the depository took first,
+    # even a freeze served later than it.
+    taken_first = await submit(new_case_number(), 100, now - timedelta(hours=12))
+    served_earlier = await submit(new_case_number(), 100, now - timedelta(hours=15))
+    assert (taken_first["status"], taken_first["queue_position"]) == ("queued", 1), taken_first
+    assert (served_earlier["status"], served_earlier["queue_position"]) == ("queued", 2), served_earlier
+
+
 async def test_outside_working_hours_a_freeze_is_requeued_and_applied_at_the_next_submission_time(
         api, simulators, population, credential) -> None:
     debtor = pick(population, holds_shares())

@@ -21,6 +21,9 @@ return code ``ret_code`` and message ``ret_msg`` and the depository's own time `
 - Control business is taken only in working hours (``simulators.trading_hours``): outside them the
   answer is ``2001`` 非工作时间 with ``next_submit_time``, the opening at which to submit again.
   Nothing is recorded against the request number, so the resubmission is processed as new.
+- The depository queues (轮候) by its own submission time, the moment it took the request in working
+  hours, not by the court's ``served_at``: a freeze refused outside them and submitted again comes
+  after those the depository took before it.
 
 HTTP-level faults (errors, throttling, hangs, garbage) come from ``faults`` like every kind's.
 """
@@ -126,7 +129,8 @@ def _control(ctx: SimContext, inst: str, body: ControlBody) -> web.Response:
         asset=AssetRef(kind="securities", id=holding_id(body.account_no, body.security_code)),
         debtor_id_number=body.debtor_id_number, quantity=body.quantity, term_days=body.term_days,
         ruling_number=body.ruling_number, notice_number=body.notice_number, officer_credentials=body.officer_credentials,
-        original_freeze_id=body.original_request_no, served_at=body.served_at,
+        # Queued by the depository's own time of taking it (see the module's docstring).
+        original_freeze_id=body.original_request_no, served_at=now,
     )
     record = ctx.ledgers.execute(inst, order)
     return _answer(ctx, REFUSED if record["status"] == "refused" else OK, request_no=body.request_no, record=record)

@@ -3,6 +3,7 @@ that every implementation runs the same tests: add one to ``STORES`` and it must
 
 from __future__ import annotations
 
+import dataclasses
 import sqlite3
 from collections.abc import Callable, Iterator
 from dataclasses import replace
@@ -314,6 +315,28 @@ def test_sent_orders_unanswered_for_long_go_out_again(store: Store) -> None:
     assert store.orders.requeue_unanswered(now=T0 + 10_000, older_than_ms=5_000) == 1
     assert [o.id for o in store.orders.claim_sendable(10)] == ["o1"]
     assert [e.event for e in store.orders.events("o1")] == ["requested", "sent", "resend"]
+
+
+def test_a_deferred_order_stays_sent_until_its_resubmission_and_then_takes_its_answer(store: Store) -> None:
+    """The securities depository outside its working hours: the order carries its shares, a deferral
+    is no answer, and the resend of unanswered orders counts from the resubmission time."""
+    shares = dataclasses.replace(new_order("s1", amount_fen=300_000), institution_id="securities-01", institution_kind="securities",
+                                 asset_kind="securities", asset_id="A123456789:600519", quantity=200)
+    store.orders.place(shares, actor="OFFICER-A")
+    store.orders.mark_sent(["s1"], T0)
+    resubmit = datetime.fromtimestamp((T0 + 3_600_000) / 1000, UTC)
+    assert store.orders.apply_results([answer("s1", "deferred", reason="非工作时间", resubmit_at=resubmit)], T0 + 10) == 0
+    order = store.orders.get("s1")
+    assert order is not None and (order.status, order.quantity, order.sent_at) == ("sent", 200, T0 + 3_600_000)
+    assert store.orders.requeue_unanswered(now=T0 + 3_600_000, older_than_ms=5_000) == 0  # held by the connector till then
+    [*_, queued] = store.orders.events("s1")
+    assert (queued.event, queued.status, queued.detail["reason"]) == ("queued_for_submission", "sent", "非工作时间")
+    store.orders.apply_results([answer("s1", "applied", held_fen=300_000, held_quantity=200)], T0 + 3_600_100)
+    assert store.orders.get("s1").status == "applied"  # type: ignore[union-attr]
+    assert store.orders.apply_results([answer("s1", "deferred", resubmit_at=resubmit)], T0 + 3_600_200) == 0  # too late: no change
+    assert [e.event for e in store.orders.events("s1")] == ["requested", "sent", "queued_for_submission", "answered"]
+    # What a securities freeze secures counts as covered, like money.
+    assert store.orders.case_money(CASE).open_by_freeze == {"s1": 300_000}
 
 
 def test_audit_trails_only_grow(store: Store) -> None:

@@ -22,7 +22,7 @@ from infra.kafka.subscriber import Delivery, Subscriber
 from infra.kafka.topics import deadletter_topic, order_results_topic, results_topic
 from schemas.events import ControlStatusReport
 from schemas.messages import LegBatchResult, UndecodableMessage
-from schemas.orders import OrderResult
+from schemas.orders import DEFERRED, OrderResult
 
 Result = LegBatchResult | OrderResult | ControlStatusReport
 LEGS_PER_TRANSACTION = 4000
@@ -84,7 +84,9 @@ class ResultConsumer:
         if order_results:
             moved = await self.thread.run(orders.apply_results, order_results, now_ms())
             self.applied += moved
-            metrics.DUPLICATES.labels("order_result").inc(len(order_results) - moved)
+            # A deferral (the institution takes the order later) is a note, never a duplicate answer.
+            answers = sum(1 for r in order_results if r.status != DEFERRED)
+            metrics.DUPLICATES.labels("order_result").inc(max(answers - moved, 0))
         reports = [d.message for d in batch if isinstance(d.message, ControlStatusReport)]
         if reports:
             self.on_reports(reports)

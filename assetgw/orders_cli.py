@@ -22,7 +22,8 @@ from assetgw.tables import cases_table, orders_table, plan_summary, plan_table, 
 from assetgw.terminal import inert
 from schemas.orders import MAX_TERM_DAYS, MONEY_KINDS, OrderStatus, OrderType
 
-ASSET_KIND_AT = {"bank": "deposit", "payment": "wallet", "land": "real_estate", "vehicle": "vehicle", "equity": "equity", "fund": "fund_account"}
+ASSET_KIND_AT = {"bank": "deposit", "payment": "wallet", "land": "real_estate", "vehicle": "vehicle", "equity": "equity", "fund": "fund_account",
+                 "court": "court_claim"}
 ORDER_STATUSES = get_args(OrderStatus)
 UNANSWERED = ("requested", "sent")
 

@@ -15,7 +15,7 @@ from schemas.watches import EVENT_OF_KIND
 # The watch kind each institution event answers.
 KIND_OF_EVENT = {event: kind for kind, event in EVENT_OF_KIND.items()}
 KIND_LABELS = {"funds": "资金到账", "vehicle": "车辆布控", "lodging": "住宿登记"}
-_ACCOUNT_LABELS = {"deposit": "账户", "wallet": "支付账户"}
+_ACCOUNT_LABELS = {"deposit": "账户", "wallet": "支付账户", "court_claim": "他案执行款"}
 
 
 def new_alert(watch: WatchRecord, event: InstitutionEvent, directory: Directory, auto_freeze: dict[str, Any] | None) -> NewAlert:

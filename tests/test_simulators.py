@@ -194,10 +194,10 @@ def test_population_is_skewed_like_enforcement(population: Population) -> None:
 
 
 def test_population_follows_a_small_directory() -> None:
-    directory = Directory.from_counts({"bank": 2, "land": 1, "vehicle": 1, "payment": 1, "fund": 1, "equity": 1})
+    directory = Directory.from_counts({"bank": 2, "land": 1, "vehicle": 1, "payment": 1, "fund": 1, "equity": 1, "court": 1})
     p = Population.generate(seed=3, persons=500, companies=50, directory=directory)
     used = {a.institution_id for d in p.debtors for a in p.assets_of(d.id_number)}
-    assert used == {"bank-01", "bank-02", "land-01", "vehicle-01", "payment-01", "fund-01", "equity-01"}
+    assert used == {"bank-01", "bank-02", "land-01", "vehicle-01", "payment-01", "fund-01", "equity-01", "court-01"}
     # One fund centre keeps only the provident fund: nobody holds a social-insurance account there.
     assert {a.fund_type for d in p.debtors for a in p.assets_of(d.id_number) if a.kind == "fund_account"} == {"housing_provident_fund"}
     for d in p.debtors:

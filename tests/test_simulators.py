@@ -20,6 +20,7 @@ import pytest
 from connectors.contract.base import Found, NotFound, Refused
 from connectors.contract.transport import HttpTransport
 from connectors.kinds.bank import BankConnector
+from connectors.kinds.court import CourtConnector
 from connectors.kinds.equity import MarketRegulatorConnector
 from connectors.kinds.fund import FundCentreConnector
 from connectors.kinds.land import LandRegistryConnector
@@ -685,7 +686,8 @@ async def test_payment_batch_query_answers_the_truth(sim: Sim) -> None:
 # --- the connectors read the batch answers ------------------------------------------------------
 
 CONNECTORS = {"bank": BankConnector, "land": LandRegistryConnector, "vehicle": VehicleOfficeConnector,
-              "payment": PaymentAppConnector, "fund": FundCentreConnector, "equity": MarketRegulatorConnector}
+              "payment": PaymentAppConnector, "fund": FundCentreConnector, "equity": MarketRegulatorConnector,
+              "court": CourtConnector}
 
 
 def leg_batch(inst: str, debtors: list[DebtorRecord], credential: str) -> LegBatch:
@@ -698,7 +700,7 @@ def leg_batch(inst: str, debtors: list[DebtorRecord], credential: str) -> LegBat
     )
 
 
-@pytest.mark.parametrize("inst", ["bank-02", "land-01", "vehicle-01", "payment-02", "fund-01", "fund-04", "equity-01"])
+@pytest.mark.parametrize("inst", ["bank-02", "land-01", "vehicle-01", "payment-02", "fund-01", "fund-04", "equity-01", "court-02"])
 async def test_connectors_read_the_batch_answers(sim: Sim, inst: str) -> None:
     kind = inst.split("-")[0]
     institution = sim.population.directory.by_id[inst]

@@ -26,8 +26,14 @@ from tests.helpers import (
     place,
     post_json,
     settled,
+    wait_for,
     wait_inquiry,
+    watch_body,
 )
+
+
+async def _alerts(api, case: str) -> list[dict]:  # type: ignore[no-untyped-def]
+    return (await get_json(api, f"/v1/alerts?case_number={case}"))["alerts"]
 
 
 def claim_of(min_pending_fen: int):  # type: ignore[no-untyped-def]
@@ -88,6 +94,9 @@ async def test_withheld_payout_is_deducted_to_the_asking_court(api, officers, si
     extended = await place(api, order_body("continue", case, COURT_A, claim, credential, original_order_id=withhold["id"], term_days=30))
     assert extended["status"] == "applied", extended
 
+    # The officer watches the debtor's funds: the payout arriving at the other court is an alert.
+    status, watch = await post_json(api, "/v1/watches", watch_body(case, debtor, kinds=["funds"]))
+    assert status == 202, watch
     # The other court collects 800 yuan for him and pays out: 500 yuan is withheld, only the rest reaches him.
     paid = await simulators.payout(inst, claim_no, 80_000)
     assert (paid["paid_out_fen"], paid["withheld_fen"]) == (30_000, pending + 50_000), paid
@@ -96,6 +105,9 @@ async def test_withheld_payout_is_deducted_to_the_asking_court(api, officers, si
     held = await order_when(api, withhold["id"], lambda o: o["result"]["held_fen"] == pending + 50_000,
                             "the withheld payout to reach the order")
     assert held["status"] == "applied"
+    alerts = await wait_for(lambda: _alerts(api, case), 30, what="the payout's alert")
+    assert alerts[0]["summary"].startswith("他案执行款到账 ¥800.00") and claim_no in alerts[0]["summary"], alerts
+    assert alerts[0]["what"]["asset"] == {"kind": "court_claim", "id": claim_no}
 
     # 扣划: the same deduction rules as a bank's — the operator cannot approve it, a second officer does.
     body = order_body("deduct", case, COURT_A, claim, credential, amount_fen=pending + 50_000, original_order_id=withhold["id"],

@@ -105,6 +105,7 @@ async def test_withheld_payout_is_deducted_to_the_asking_court(api, officers, si
     held = await order_when(api, withhold["id"], lambda o: o["result"]["held_fen"] == pending + 50_000,
                             "the withheld payout to reach the order")
     assert held["status"] == "applied"
+    assert (await get_json(api, f"/v1/cases/{case}"))["totals"]["frozen_fen"] == pending + 50_000  # it counts toward the case
     alerts = await wait_for(lambda: _alerts(api, case), 30, what="the payout's alert")
     assert alerts[0]["summary"].startswith("他案执行款到账 ¥800.00") and claim_no in alerts[0]["summary"], alerts
     assert alerts[0]["what"]["asset"] == {"kind": "court_claim", "id": claim_no}

@@ -10,13 +10,15 @@ import os
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-KINDS = ("bank", "land", "vehicle", "payment", "lodging", "fund", "equity")
+KINDS = ("bank", "land", "vehicle", "payment", "lodging", "fund", "equity", "court")
 # Kinds that hold assets and answer asset inquiries. A lodging registry (旅馆业治安管理信息系统)
 # only reports debtors' hotel check-ins on its event feed: inquiries never fan out to it.
-QUERY_KINDS = ("bank", "land", "vehicle", "payment", "fund", "equity")
+QUERY_KINDS = ("bank", "land", "vehicle", "payment", "fund", "equity", "court")
 # fund: a housing-provident-fund centre and a social-insurance centre per province (Hebei, Beijing);
 # equity: the market regulator's enterprise registry (市场监督管理局), where shareholdings are registered.
-DEFAULT_COUNTS = {"bank": 22, "land": 3, "vehicle": 1, "payment": 2, "lodging": 2, "fund": 4, "equity": 1}
+# court: other courts, asked through cross-court case association whether the debtor is the
+# applicant in their cases (money they hold for him can be withheld: 扣留).
+DEFAULT_COUNTS = {"bank": 22, "land": 3, "vehicle": 1, "payment": 2, "lodging": 2, "fund": 4, "equity": 1, "court": 3}
 
 _NAMES = {
     "bank": [
@@ -32,6 +34,7 @@ _NAMES = {
     # Alternating: a provident-fund centre, then its province's social-insurance centre (fund_type_of).
     "fund": ["河北省住房公积金管理中心", "河北省社会保险事业管理局", "北京住房公积金管理中心", "北京市社会保险基金管理中心"],
     "equity": ["国家市场监督管理总局企业信用信息系统"],
+    "court": ["石家庄市中级人民法院", "北京市朝阳区人民法院", "天津市和平区人民法院"],
 }
 @dataclass(frozen=True, slots=True)
 class Institution:

@@ -37,6 +37,7 @@ DEFAULTS = {
         "lodging": "http://127.0.0.1:18105",
         "fund": "http://127.0.0.1:18106",
         "equity": "http://127.0.0.1:18107",
+        "court": "http://127.0.0.1:18112",
     },
     "institution_urls": {},
     "inquiry_deadline_s": 600.0,
@@ -130,9 +131,9 @@ def test_defaults() -> None:
     assert _as_dict(settings) == DEFAULTS
     assert [i.id for i in settings.directory.of_kind("bank")][-1] == "bank-22"
     # 22 banks, 3 land registries, 1 vehicle office, 2 payment apps, 4 fund centres, 1 market
-    # regulator answer inquiries; 2 lodging registries only tell events.
-    assert len(settings.directory.institutions) == 35
-    assert len(settings.directory.queryable()) == 33
+    # regulator, 3 courts answer inquiries; 2 lodging registries only tell events.
+    assert len(settings.directory.institutions) == 38
+    assert len(settings.directory.queryable()) == 36
     assert settings.api_url == "http://127.0.0.1:18080"
 
 

@@ -35,7 +35,7 @@ from schemas.orders import DEDUCTING, MAX_TERM_DAYS, MONEY_KINDS, Approval, Asse
 log = structlog.get_logger("orders")
 
 INSTITUTION_KIND_OF = {"deposit": "bank", "wallet": "payment", "real_estate": "land", "vehicle": "vehicle",
-                       "equity": "equity", "fund_account": "fund"}
+                       "equity": "equity", "fund_account": "fund", "court_claim": "court"}
 
 
 @dataclass(frozen=True)

@@ -62,6 +62,9 @@ def institution(request: web.Request) -> tuple[SimContext, str]:
     inst = request.match_info["inst"]
     if inst not in ctx.institutions:
         raise http_error(web.HTTPNotFound, "unknown_institution", f"no {ctx.kind} institution {inst!r} here")
+    if ctx.institutions[inst].polls:  # it takes no calls: simulators/polling.py
+        raise http_error(web.HTTPNotFound, "polling_institution",
+                         f"{inst} takes no calls: it polls the network's file exchange for batches of requests")
     return ctx, inst
 
 

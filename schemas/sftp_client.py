@@ -36,6 +36,15 @@ def host_key_file() -> Path:
     return Path(given) if given else Path(os.environ.get("ASSETGW_DATA_DIR", ".assetgw")) / "exchange" / f"{HOST_KEY_NAME}.pub"
 
 
+def _known_hosts() -> tuple[list[asyncssh.SSHKey], list[asyncssh.SSHKey], list[asyncssh.SSHKey]] | None:
+    """The server's key to pin: the one named must exist (until it does, no connection); without
+    one named, the data directory's if the server wrote it there, else none (a loopback stack)."""
+    pinned = host_key_file()
+    if not pinned.exists() and not os.environ.get(ENV_HOST_KEY):
+        return None
+    return [asyncssh.read_public_key(pinned)], [], []  # OSError (no such file yet): the next poll tries again
+
+
 class ExchangeLogin:
     def __init__(self, user: str, password: str, address: tuple[str, int] | None = None, connect_timeout_s: float = 10.0) -> None:
         self.user = user
@@ -49,8 +58,7 @@ class ExchangeLogin:
     async def _client(self) -> asyncssh.SFTPClient:
         async with self._lock:
             if self._sftp is None:
-                pinned = host_key_file()
-                known = ([asyncssh.read_public_key(pinned)], [], []) if pinned.exists() else None
+                known = _known_hosts()
                 host, port = self.address
                 self._conn = await asyncssh.connect(
                     host, port, username=self.user, password=self._password, known_hosts=known, client_keys=None,

@@ -127,15 +127,12 @@ async def test_a_request_file_sent_twice_has_one_effect(stack, network, simulato
     async def send(name: FileName) -> None:
         await network.write(f"/{bank}/{INBOX}/{name}", files[name])
 
-    async def taken(name: FileName) -> bool:
-        return str(name) not in await network.names(f"/{bank}/{INBOX}")
-
     for name in names:
         await send(name)
     for name in names:
-        await wait_for(lambda name=name: taken(name), 30, interval=0.1, what=f"{bank} to take {name}")
+        await wait_for(lambda name=name: _gone(network, bank, str(name)), 30, interval=0.1, what=f"{bank} to take {name}")
     await send(names[0])  # collected and answered once already: sent again
-    await wait_for(lambda: taken(names[0]), 30, interval=0.1, what=f"{bank} to take {names[0]} again")
+    await wait_for(lambda: _gone(network, bank, str(names[0])), 30, interval=0.1, what=f"{bank} to take {names[0]} again")
     ledger = await simulators.ledger(bank, account.account_no)
     mine = [f for f in ledger["freezes"] if f["freeze_id"] == order_id]
     assert len(mine) == 1 and mine[0]["held_fen"] == body["amount_fen"], ledger
@@ -155,22 +152,14 @@ async def test_a_tampered_file_comes_back_with_a_failure_receipt_and_fails_its_l
                                                                                     credential) -> None:
     bank = POLLING[-1]
     debtor = pick(population, lambda assets: True)
-    await simulators.behave(bank, hang=True)  # not polling while the file is changed under it
-    try:
-        before = set(await network.names(f"/{bank}/{INBOX}"))
-        status, accepted = await post_json(api, "/v1/inquiries", case_body([debtor_json(debtor)], credential, institutions=[bank]))
-        assert status == 202, accepted
-
-        async def written() -> list[str]:
-            return [n for n in await network.names(f"/{bank}/{INBOX}") if n.startswith("CXQQ") and n not in before]
-
-        [name] = await wait_for(written, 30, interval=0.05, what="the connector's request file")
+    try:  # not polling while the file is changed under it
+        location, name = await _inquiry_in_the_inbox(api, network, simulators, bank, debtor, credential)
         raw = await network.read(f"/{bank}/{INBOX}/{name}")
         await network.remove(f"/{bank}/{INBOX}/{name}")
         await network.write(f"/{bank}/{INBOX}/{name}", _tampered(raw))
     finally:
         await simulators.reset(bank)
-    inquiry = await wait_inquiry(api, accepted["location"])
+    inquiry = await wait_inquiry(api, location)
     [leg] = inquiry["reports"][0]["legs"]
     assert leg["status"] == "failed", leg
     assert f"{bank} sent back file {name}" in leg["reason"] and "signature refused: bad signature" in leg["reason"], leg
@@ -200,3 +189,44 @@ async def test_a_bank_that_stops_polling_leaves_its_legs_waiting_then_timed_out(
     legs = {leg["institution_id"]: leg for leg in inquiry["reports"][0]["legs"]}
     assert legs[bank]["status"] == "timed_out", legs[bank]
     assert "waiting_for" not in legs[bank]
+
+
+@pytest.mark.isolated
+async def test_a_connector_restart_mid_exchange_loses_nothing(stack, api, network, simulators, population, credential) -> None:
+    """The request file is in the inbox when the bank connector is killed; the bank answers while no
+    connector collects; the restarted connector is handed the legs again, asks with the same
+    request ids, and the answer already in the outbox serves them."""
+    bank = POLLING[0]
+    debtor = pick(population, lambda assets: any(a.kind == "deposit" and a.institution_id == bank for a in assets))
+    try:
+        location, name = await _inquiry_in_the_inbox(api, network, simulators, bank, debtor, credential)
+        stack.kill("connector-bank")
+    finally:
+        await simulators.reset(bank)
+    await wait_for(lambda: _gone(network, bank, name), 30, interval=0.1, what=f"{bank} to answer {name}")
+    await stack.restart("connector-bank")
+    inquiry = await wait_inquiry(api, location, timeout=90)
+    [leg] = inquiry["reports"][0]["legs"]
+    assert leg["status"] == "found", leg
+    truth = [a["account_no"] for a in await simulators.truth(debtor.id_number) if a["institution_id"] == bank]
+    assert sorted(a["account_no"] for a in inquiry["reports"][0]["assets"]["deposit"]) == sorted(truth)
+
+
+async def _inquiry_in_the_inbox(api: Any, network: ExchangeLogin, simulators: Any, bank: str, debtor: Any,
+                                credential: str) -> tuple[str, str]:
+    """Stops ``bank`` polling (the caller resets it), asks it alone about ``debtor``, and returns the
+    inquiry's location and the name of the request file the connector wrote for it."""
+    await simulators.behave(bank, hang=True)
+    before = set(await network.names(f"/{bank}/{INBOX}"))
+    status, accepted = await post_json(api, "/v1/inquiries", case_body([debtor_json(debtor)], credential, institutions=[bank]))
+    assert status == 202, accepted
+
+    async def written() -> list[str]:
+        return [n for n in await network.names(f"/{bank}/{INBOX}") if n.startswith("CXQQ") and n not in before]
+
+    [name] = await wait_for(written, 30, interval=0.05, what="the connector's request file")
+    return accepted["location"], name
+
+
+async def _gone(network: ExchangeLogin, bank: str, name: str) -> bool:
+    return name not in await network.names(f"/{bank}/{INBOX}")

@@ -139,12 +139,14 @@ class FileExchangeTransport:
             if not banks:
                 self._work.clear()
                 continue
-            for bank in sorted(banks):
-                try:
-                    await self._collect(bank)
-                except ExchangeError as exc:
-                    log.warning("file exchange unreachable; collecting again shortly", institution=bank, error=repr(exc))
+            await asyncio.gather(*(self._collect_or_warn(bank) for bank in sorted(banks)))  # one connection, many requests
             await asyncio.sleep(self.collect_every_s)
+
+    async def _collect_or_warn(self, bank: str) -> None:
+        try:
+            await self._collect(bank)
+        except ExchangeError as exc:
+            log.warning("file exchange unreachable; collecting again shortly", institution=bank, error=repr(exc))
 
     async def _collect(self, bank: str) -> None:
         """Read the bank's outbox: answers to whoever waits, receipts to the requests of their file.

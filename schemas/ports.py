@@ -10,3 +10,6 @@ SIMULATORS: dict[str, int] = {"bank": 18101, "land": 18102, "vehicle": 18103, "p
 # Connector workers' /metrics: one per kind, or one for a worker process running every kind.
 CONNECTOR_METRICS: dict[str, int] = {"all": 18200, "bank": 18201, "land": 18202, "vehicle": 18203, "payment": 18204, "lodging": 18205,
                                    "fund": 18206, "equity": 18207, "court": 18212}
+# The network's SFTP exchange for banks that poll for work, and its health endpoint.
+EXCHANGE = 18300
+EXCHANGE_HEALTH = 18301

@@ -9,7 +9,7 @@ from aiohttp import web
 from schemas.signing import NonceCache, PartnerKeys
 from simulators import admin, admin_events, admin_ledgers, partner_link
 from simulators.apps import bank, control_status, controls, court, equity, event_feed, fund, land, lodging, payment, recorded, vehicle
-from simulators.apps.common import CONTEXT, SimContext
+from simulators.apps.common import CONTEXT, SimContext, refuse_calls_to_polling_banks
 from simulators.behaviour import Behaviours
 from simulators.ledger_book import LedgerBook
 from simulators.population import Population
@@ -40,6 +40,7 @@ def build_app(
     institutions = {i.id: i for i in population.directory.of_kind(kind)}
     app[CONTEXT] = SimContext(kind=kind, population=population, behaviours=behaviours, institutions=institutions, ledgers=ledgers)
     partner_link.install(app, partner_keys, nonces)
+    app.middlewares.append(refuse_calls_to_polling_banks)  # after the guard: an unsigned caller learns nothing
     admin.add_routes(app)
     admin_ledgers.add_routes(app)
     admin_events.add_routes(app)

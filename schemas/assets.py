@@ -11,7 +11,8 @@ from pydantic import BaseModel, ConfigDict, Field
 
 # The field that identifies an asset of each kind, to officers and institutions alike.
 ID_FIELD: dict[str, str] = {"deposit": "account_no", "real_estate": "unit_no", "vehicle": "plate", "wallet": "wallet_id",
-                            "fund_account": "account_no", "equity": "holding_no", "securities": "holding_id"}
+                            "fund_account": "account_no", "equity": "holding_no", "court_claim": "claim_no",
+                            "securities": "holding_id"}
 
 
 def asset_id(asset: Mapping[str, Any]) -> str:
@@ -100,6 +101,18 @@ class Shareholding(_Asset):
     holding_bp: int = Field(ge=1, le=10_000, description="the holder's share of the company (持股比例), basis points")
 
 
+class CourtClaim(_Asset):
+    """Money another court owes the debtor as the applicant (申请执行人) in its own enforcement case
+    (执行案款债权): ``value_fen`` is what that court has collected for him and not yet paid out
+    (待发放案款), money-like: a withholding (扣留) holds it at that court, a deduction moves it."""
+
+    kind: Literal["court_claim"] = "court_claim"
+    claim_no: str = Field(description="案款债权编号 at the court that owes it")
+    case_number: str = Field(description="that court's enforcement case in which the debtor is the applicant")
+    amount_due_fen: int = Field(ge=0, description="what the case awards him (执行标的), fen")
+    collected_fen: int = Field(ge=0, description="already collected for him and paid out (已执行到位), fen")
+
+
 class SecuritiesHolding(_Asset):
     """Shares of one listed security in one securities account at the national depository (中国结算):
     ``value_fen`` is ``quantity × price_fen`` (the day's closing price), both integers. Frozen by
@@ -118,9 +131,9 @@ def holding_id(account_no: str, security_code: str) -> str:
     return f"{account_no}:{security_code}"
 
 
-Asset = Annotated[DepositAccount | RealEstate | Vehicle | PaymentWallet | FundAccount | Shareholding | SecuritiesHolding,
-                  Field(discriminator="kind")]
-ASSET_KINDS = ("deposit", "real_estate", "vehicle", "wallet", "equity", "fund_account", "securities")
+Asset = Annotated[DepositAccount | RealEstate | Vehicle | PaymentWallet | FundAccount | Shareholding | CourtClaim
+                  | SecuritiesHolding, Field(discriminator="kind")]
+ASSET_KINDS = ("deposit", "real_estate", "vehicle", "wallet", "equity", "fund_account", "court_claim", "securities")
 
 
 def asset_sort_key(asset: _Asset) -> tuple[str, str, str]:

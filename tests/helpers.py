@@ -200,6 +200,23 @@ _case_numbers = itertools.count(8000)
 _used: set[str] = set()  # one set for the session: tests on the shared stack share its ledgers
 
 
+async def report_while_misbehaving(api: aiohttp.ClientSession, simulators: Any, debtor: Any, credential: str,
+                                   behaviours: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    """One debtor's report under a new case, asked while the named institutions misbehave as told
+    (``Simulators.behave``; reset afterwards whatever happens). Legs have 8 s to answer."""
+    try:
+        for institution_id, behaviour in behaviours.items():
+            await simulators.behave(institution_id, **behaviour)
+        body = case_body([debtor_json(debtor)], credential, case_number=new_case_number(), deadline_seconds=8)
+        status, accepted = await post_json(api, "/v1/inquiries", body)
+        assert status == 202, accepted
+        [report] = (await wait_inquiry(api, accepted["location"]))["reports"]
+    finally:
+        for institution_id in behaviours:
+            await simulators.reset(institution_id)
+    return report
+
+
 def new_case_number(court: str = COURT_A) -> str:
     """A case of ``court`` no other test of the session uses."""
     return f"(2025){COURT_CODES[court]}执{next(_case_numbers)}号"
@@ -343,6 +360,11 @@ class Simulators:
         kind = institution_id.split("-")[0]
         return await self._call("POST", kind, f"/admin/institutions/{institution_id}/assets/{asset_id}/debit",
                                 json={"amount_fen": amount_fen})
+
+    async def payout(self, institution_id: str, claim_no: str, collected_fen: int) -> dict[str, Any]:
+        """A court's cashier: ``collected_fen`` arrives for the applicant, and all no withholding holds is paid out to him."""
+        return await self._call("POST", "court", f"/admin/institutions/{institution_id}/claims/{claim_no}/payout",
+                                json={"collected_fen": collected_fen})
 
     async def lose_events(self, institution_id: str, count: int) -> dict[str, Any]:
         """The institution's next ``count`` events happen but never reach its feed."""

@@ -17,13 +17,13 @@ from tests.helpers import (
     case_body,
     debtor_json,
     get_json,
-    new_case_number,
     open_case,
     order_body,
     order_when,
     pick,
     place,
     post_json,
+    report_while_misbehaving,
     wait_inquiry,
 )
 
@@ -131,16 +131,8 @@ async def test_plan_freezes_equity_as_property_with_least_excess(api, population
 async def test_fund_and_equity_faults_end_only_their_own_legs(api, simulators, population, credential) -> None:
     debtor = pick(population, holds("equity", "fund_account", "deposit"))
     fund = next(a.institution_id for a in population.assets_of(debtor.id_number) if a.kind == "fund_account")
-    try:
-        await simulators.behave(fund, error_rate=1, error_status=400)
-        await simulators.behave("equity-01", malformed_rate=1)
-        body = case_body([debtor_json(debtor)], credential, case_number=new_case_number(), deadline_seconds=8)
-        status, accepted = await post_json(api, "/v1/inquiries", body)
-        assert status == 202, accepted
-        [report] = (await wait_inquiry(api, accepted["location"]))["reports"]
-    finally:
-        await simulators.reset(fund)
-        await simulators.reset("equity-01")
+    report = await report_while_misbehaving(api, simulators, debtor, credential,
+                                            {fund: {"error_rate": 1, "error_status": 400}, "equity-01": {"malformed_rate": 1}})
     legs = {leg["institution_id"]: leg for leg in report["legs"]}
     assert legs[fund]["status"] == "failed" and "400" in (legs[fund]["reason"] or ""), legs[fund]
     assert legs["equity-01"]["status"] in ("failed", "timed_out"), legs["equity-01"]

@@ -31,6 +31,7 @@ from tests.helpers import (
     pick,
     place,
     post_json,
+    report_while_misbehaving,
     settled,
     wait_inquiry,
 )
@@ -235,14 +236,7 @@ async def test_plan_freezes_the_fewest_shares_that_cover_what_remains(api, popul
 
 async def test_a_failing_depository_ends_only_its_own_legs(api, simulators, population, credential) -> None:
     debtor = pick(population, lambda assets: holds_shares()(assets) and any(a.kind == "deposit" for a in assets))
-    try:
-        await simulators.behave(INST, error_rate=1, error_status=400)
-        body = case_body([debtor_json(debtor)], credential, case_number=new_case_number(), deadline_seconds=8)
-        status, accepted = await post_json(api, "/v1/inquiries", body)
-        assert status == 202, accepted
-        [report] = (await wait_inquiry(api, accepted["location"]))["reports"]
-    finally:
-        await simulators.reset(INST)
+    report = await report_while_misbehaving(api, simulators, debtor, credential, {INST: {"error_rate": 1, "error_status": 400}})
     legs: dict[str, Any] = {leg["institution_id"]: leg for leg in report["legs"]}
     assert legs[INST]["status"] == "failed" and "400" in (legs[INST]["reason"] or ""), legs[INST]
     assert report["assets"]["securities"] == []

@@ -6,13 +6,13 @@ from __future__ import annotations
 from typing import ClassVar
 
 from connectors.contract.base import Answer, Found, NotFound
-from connectors.kinds.common import answers_by_leg, legal_basis, refuse_all, subject
+from connectors.kinds.common import answers_by_leg, batch_key, legal_basis, refuse_all, subject
 from connectors.kinds.control import post_control
 from connectors.kinds.http_base import HttpConnector
 from connectors.kinds.http_errors import check_status, refusal_reason, require_dict
 from schemas.assets import DepositAccount
 from schemas.directory import Institution
-from schemas.messages import LegBatch, new_id
+from schemas.messages import LegBatch
 from schemas.orders import OrderRequest
 
 MAX_BATCH = 500  # the banks' limit of subjects per batch inquiry
@@ -23,7 +23,7 @@ class BankConnector(HttpConnector):
     max_batch: ClassVar[int] = MAX_BATCH
 
     async def query(self, institution: Institution, batch: LegBatch) -> dict[str, Answer]:
-        body = {"batch_id": new_id(), **legal_basis(batch), "subjects": [subject(leg) for leg in batch.legs]}
+        body = {"batch_id": batch_key(batch), **legal_basis(batch), "subjects": [subject(leg) for leg in batch.legs]}
         reply = await self.transport.send("POST", f"/{institution.id}/api/v1/deposit-inquiry-batches", body)
         check_status(reply, institution.id)
         if reply.status == 403:

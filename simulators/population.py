@@ -136,8 +136,8 @@ class Population:
             debtors = _debtors(random.Random(f"{seed}:identities"), persons, companies)
             holdings = _Distributor(random.Random(f"{seed}:assets"), directory, random.Random(f"{seed}:benefits")).run(debtors)
             _Registrations(random.Random(f"{seed}:registrations"), directory, holdings).run(debtors)
-            _CourtClaims(random.Random(f"{seed}:court-claims"), directory, holdings).run(debtors)
             add_securities(random.Random(f"{seed}:securities"), directory, holdings, debtors)
+            _CourtClaims(random.Random(f"{seed}:court-claims"), directory, holdings).run(debtors)
             officers = registered_credentials(seed)
             return cls(seed=seed, directory=directory, debtors=debtors, holdings=holdings, officer_credentials=officers)
 

@@ -1,5 +1,7 @@
 """Securities accounts and holdings at the national depository (中国结算), from their own random
-stream after every other kind: adding the depository moved no earlier holding.
+stream after the banks, registries, fund centres and the regulator, so adding the depository moved
+none of their holdings; the courts' claims come after it from a stream of their own that never
+looks at securities, so neither moves the other.
 
 Who holds something elsewhere may hold listed shares too (property owners more often); a company
 invests now and then. One account per holder, Shanghai style (``A`` + 9 digits) or Shenzhen style

@@ -17,6 +17,9 @@ from typing import Any
 
 import pytest
 
+from schemas.directory import Directory
+from schemas.orders import MONEY_KINDS
+from simulators.population import Population
 from simulators.trading_hours import SHANGHAI, is_open, next_opening
 from tests.helpers import (
     COURT_A,
@@ -44,7 +47,7 @@ INST = "securities-01"
 def holds_shares(min_quantity: int = 100, money: bool | None = None):  # type: ignore[no-untyped-def]
     def check(assets: list) -> bool:
         shares = any(a.kind == "securities" and a.quantity >= min_quantity for a in assets)
-        has_money = any(a.kind in ("deposit", "wallet") and not getattr(a, "protected", False) and a.value_fen > 0 for a in assets)
+        has_money = any(a.kind in MONEY_KINDS and not getattr(a, "protected", False) and a.value_fen > 0 for a in assets)
         return shares and (money is None or money == has_money)
     return check
 
@@ -66,6 +69,21 @@ async def move_clock_to(simulators, target: datetime) -> None:  # type: ignore[n
 
 async def into_working_hours(simulators) -> None:  # type: ignore[no-untyped-def]
     await move_clock_to(simulators, next_opening(await sim_now(simulators)) + timedelta(hours=1))
+
+
+def test_holdings_come_from_the_depositorys_own_stream() -> None:
+    """Adding the depository moved no other holding: without it, everyone holds the same."""
+    counts = {"bank": 3, "land": 1, "vehicle": 1, "payment": 1, "fund": 2, "equity": 1, "court": 2}
+    without = Population.generate(seed=7, persons=400, companies=40, directory=Directory.from_counts({**counts, "securities": 0}))
+    with_ = Population.generate(seed=7, persons=400, companies=40, directory=Directory.from_counts({**counts, "securities": 1}))
+    holdings = 0
+    for d in with_.debtors:
+        mine = with_.assets_of(d.id_number)
+        assert [a for a in mine if a.kind != "securities"] == without.assets_of(d.id_number)
+        for h in (a for a in mine if a.kind == "securities"):
+            holdings += 1
+            assert h.value_fen == h.quantity * h.price_fen and h.quantity % 100 == 0 and h.holding_id == f"{h.account_no}:{h.security_code}"
+    assert holdings > 10
 
 
 @pytest.mark.parametrize(("local", "open_", "opening"), [

@@ -89,11 +89,13 @@ class SqliteOrders:
                     _event(db, order_id, now, "gateway", "sent", "sent", {})
 
     def requeue_unanswered(self, now: int, older_than_ms: int) -> int:
-        # Institutions dedupe on the order id, so sending again is safe.
+        # Institutions dedupe on the order id, so sending again is safe. Asked every second: look
+        # first, and take the write lock only when there is work.
+        stale_sql = "SELECT id FROM orders WHERE status = 'sent' AND sent_at < ? AND deadline > ?"
+        if self.db.execute(f"{stale_sql} LIMIT 1", (now - older_than_ms, now)).fetchone() is None:
+            return 0
         with Transaction(self.db) as db:
-            stale = [r[0] for r in db.execute(
-                "SELECT id FROM orders WHERE status = 'sent' AND sent_at < ? AND deadline > ?", (now - older_than_ms, now)
-            )]
+            stale = [r[0] for r in db.execute(stale_sql, (now - older_than_ms, now))]
             for order_id in stale:
                 db.execute("UPDATE orders SET status = 'requested', updated_at = ? WHERE id = ?", (now, order_id))
                 _event(db, order_id, now, "gateway", "resend", "requested", {"reason": "no answer yet; sending again"})

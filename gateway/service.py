@@ -68,7 +68,7 @@ async def run_gateway(settings: Settings, stop: asyncio.Event) -> None:
     # Institutions' events in a group of their own: a flood of them never holds back results.
     events = EventConsumer(store.events, settings.directory,
                            make_consumer(settings, group_id=f"{group_id}.events", client_id="gateway-events"),
-                           producer, settings.topic_prefix, f"{group_id}.events", listeners=[watches.listener])
+                           producer, settings.topic_prefix, f"{group_id}.events", listeners=[watches.listener, watches.refused_purchases])
     authority = TokenAuthority(load_token_secret())
     limiter = rate_limiter(peers.rate_buckets, "officer:", settings.rate_limit_per_s, settings.rate_limit_burst)
     anonymous = rate_limiter(peers.rate_buckets, "client:", settings.anon_rate_limit_per_s, settings.anon_rate_limit_burst)

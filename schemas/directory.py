@@ -10,13 +10,18 @@ import os
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-KINDS = ("bank", "land", "vehicle", "payment", "lodging", "fund", "equity")
+KINDS = ("bank", "land", "vehicle", "payment", "lodging", "fund", "equity", "airline", "railway")
 # Kinds that hold assets and answer asset inquiries. A lodging registry (旅馆业治安管理信息系统)
 # only reports debtors' hotel check-ins on its event feed: inquiries never fan out to it.
 QUERY_KINDS = ("bank", "land", "vehicle", "payment", "fund", "equity")
+# Carriers (airlines through their booking systems, the railway's 12306) hold no assets either: they
+# take consumption-restriction orders (限制高消费, 失信被执行人名单) and refuse a restricted person's
+# tickets, reporting each refused purchase on their event feed.
+RESTRICTION_KINDS = ("airline", "railway")
 # fund: a housing-provident-fund centre and a social-insurance centre per province (Hebei, Beijing);
 # equity: the market regulator's enterprise registry (市场监督管理局), where shareholdings are registered.
-DEFAULT_COUNTS = {"bank": 22, "land": 3, "vehicle": 1, "payment": 2, "lodging": 2, "fund": 4, "equity": 1}
+DEFAULT_COUNTS = {"bank": 22, "land": 3, "vehicle": 1, "payment": 2, "lodging": 2, "fund": 4, "equity": 1,
+                  "airline": 2, "railway": 1}
 
 _NAMES = {
     "bank": [
@@ -32,6 +37,8 @@ _NAMES = {
     # Alternating: a provident-fund centre, then its province's social-insurance centre (fund_type_of).
     "fund": ["河北省住房公积金管理中心", "河北省社会保险事业管理局", "北京住房公积金管理中心", "北京市社会保险基金管理中心"],
     "equity": ["国家市场监督管理总局企业信用信息系统"],
+    "airline": ["中国国际航空", "中国东方航空"],
+    "railway": ["中国国家铁路集团(12306)"],
 }
 @dataclass(frozen=True, slots=True)
 class Institution:

@@ -37,6 +37,8 @@ DEFAULTS = {
         "lodging": "http://127.0.0.1:18105",
         "fund": "http://127.0.0.1:18106",
         "equity": "http://127.0.0.1:18107",
+        "airline": "http://127.0.0.1:18115",
+        "railway": "http://127.0.0.1:18116",
     },
     "institution_urls": {},
     "inquiry_deadline_s": 600.0,
@@ -131,7 +133,7 @@ def test_defaults() -> None:
     assert [i.id for i in settings.directory.of_kind("bank")][-1] == "bank-22"
     # 22 banks, 3 land registries, 1 vehicle office, 2 payment apps, 4 fund centres, 1 market
     # regulator answer inquiries; 2 lodging registries only tell events.
-    assert len(settings.directory.institutions) == 35
+    assert len(settings.directory.institutions) == 38  # and 2 airlines, 1 railway: restrictions only
     assert len(settings.directory.queryable()) == 33
     assert settings.api_url == "http://127.0.0.1:18080"
 

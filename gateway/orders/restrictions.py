@@ -12,7 +12,8 @@ with the lifting in its trail.
 
 The checks, all before anything is stored: the case is the court's (an inquiry opened it), the
 person is a debtor some inquiry of the case asked about, the same measure is not already in force
-or on its way for him in this case, and a lifting finds every restriction it lifts applied (one
+or on its way for him in this case (placing it again reaches only the carriers where it is not,
+as after one failed), and a lifting finds every restriction it lifts applied (one
 still awaiting its carrier's answer is refused: nothing is half-lifted).
 """
 
@@ -51,13 +52,16 @@ class RestrictionDesk:
             if replayed is not None:
                 return replayed, True
             self._check_case(uow, body)
-            live = [o for o in _person_orders(uow, body, (body.measure,)) if o.status in LIVE_RESTRICTION]
-            if live:
-                raise OrderRejected(409, "debtor_id_number", f"{LEGAL_BASIS[body.measure].title} is already in force or on its way for "
-                                                             f"this debtor in this case (orders {', '.join(o.id for o in live)})")
             if not self.carriers:
                 raise OrderRejected(422, "measure", "no carrier (airline, railway) in the directory to restrict at")
-            orders = [self._order(body, carrier, body.measure) for carrier in self.carriers]
+            live = {o.institution_id: o for o in _person_orders(uow, body, (body.measure,)) if o.status in LIVE_RESTRICTION}
+            missing = [carrier for carrier in self.carriers if carrier.id not in live]
+            if not missing:
+                raise OrderRejected(409, "debtor_id_number", f"{LEGAL_BASIS[body.measure].title} is already in force or on its way for "
+                                                             f"this debtor in this case at every carrier (orders "
+                                                             f"{', '.join(o.id for o in live.values())})")
+            # Placing again after a carrier failed or refused reaches just the carriers still missing it.
+            orders = [self._order(body, carrier, body.measure) for carrier in missing]
             for order in orders:
                 uow.orders.place(order, actor=body.operator)  # type: ignore[arg-type]
         log_placed(orders, "restriction")

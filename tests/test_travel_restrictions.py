@@ -9,6 +9,7 @@ own order; the carriers' ledgers survive a restart of their process."""
 
 from __future__ import annotations
 
+import re
 import uuid
 from pathlib import Path
 from typing import Any
@@ -16,6 +17,7 @@ from typing import Any
 import aiohttp
 import pytest
 
+from gateway.console.cases import case_path
 from schemas.restrictions import LEGAL_BASIS
 from simulators.control_order import ControlOrder
 from simulators.ledger_book import LedgerBook
@@ -25,6 +27,7 @@ from tests.helpers import (
     Simulators,
     get_json,
     new_case_number,
+    officer_token,
     open_case,
     pick,
     post_json,
@@ -205,6 +208,44 @@ async def test_one_carrier_down_holds_back_only_its_own_order(api, simulators, p
     # Lifting finds the three restrictions in force, not the failed orders.
     lifted = await restricted(api, lift_body(case, debtor, credential), "/v1/restrictions/lift")
     assert sorted(o["original_order_id"] for o in lifted["orders"]) == sorted([ids["airline-01"], *again["order_ids"]]), lifted
+
+
+@pytest.mark.e2e
+async def test_the_console_places_and_lifts_a_restriction_and_shows_the_refused_purchase(stack, api, simulators, population,
+                                                                                         credential) -> None:
+    debtor = pick(population, lambda assets: True, kind="person")
+    case, _ = await open_case(api, debtor, credential)
+    async with aiohttp.ClientSession(stack.api_url, cookie_jar=aiohttp.CookieJar(unsafe=True)) as http:
+        async with http.post("/console/signin", data={"token": officer_token(stack, credentials=(credential,))}) as r:
+            assert r.status == 200, await r.text()
+        async with http.get(case_path(case)) as r:
+            workspace = await r.text()
+        assert "限制高消费 Restrict" in workspace and "解除限制 Lift" in workspace and "未采取限制措施" in workspace
+        csrf = re.search(r'name="csrf_token" value="([^"]+)"', workspace).group(1)  # type: ignore[union-attr]
+        keys = re.findall(r'name="idempotency_key" value="([^"]+)"', workspace)
+        form = {"csrf_token": csrf, "debtor_id_number": debtor.id_number, "notice_number": f"{case}-协执"}
+        # A form without its decision number: the API's refusal, naming the field, is the page.
+        async with http.post(case_path(case, "/restrictions"), data={**form, "idempotency_key": keys[0], "measure": "restrict_consumption",
+                                                                     "decision_number": ""}) as r:
+            assert r.status == 422 and "decision_number" in await r.text()
+        async with http.post(case_path(case, "/restrictions"), data={**form, "idempotency_key": keys[0], "measure": "restrict_consumption",
+                                                                     "decision_number": f"{case}之限制消费令"}) as r:
+            listed = await r.text()
+            assert r.status == 200 and r.url.path == "/console/orders", listed
+        assert listed.count("限制高消费") >= 3
+        orders = (await get_json(api, f"/v1/orders?case_number={case}"))["orders"]
+        assert [(await settled(api, o["id"]))["status"] for o in orders] == ["applied"] * 3
+        assert (await buy(simulators, "airline-01", debtor.id_number, "CA1501", "business"))["sold"] is False
+        await wait_for(lambda: travel_alerts(api, case), 30, what="the refused purchase's alert")
+        async with http.get("/console/alerts") as r:
+            page = await r.text()
+        assert "购票被拒" in page and case in page
+        async with http.post(case_path(case, "/restrictions/lift"), data={**form, "idempotency_key": keys[1],
+                                                                          "decision_number": f"{case}之解除限制消费令"}) as r:
+            listed = await r.text()
+            assert r.status == 200 and listed.count("解除限制") >= 3, listed
+    lifts = (await get_json(api, f"/v1/orders?case_number={case}&type=lift_restriction"))["orders"]
+    assert [(await settled(api, o["id"]))["status"] for o in lifts] == ["applied"] * 3
 
 
 def test_a_carriers_restrictions_survive_a_restart(tmp_path: Path, population) -> None:

@@ -17,9 +17,10 @@ TEMPLATES = Path(__file__).parent / "templates"
 ENV = web.AppKey("console_templates", jinja2.Environment)
 
 KINDS = {"deposit": "存款", "wallet": "网络资金", "real_estate": "不动产", "vehicle": "车辆", "equity": "股权",
-         "fund_account": "公积金/社保账户"}
+         "fund_account": "公积金/社保账户", "person": "人员"}
 FUND_TYPES = {"housing_provident_fund": "住房公积金", "social_insurance": "社会保险"}
-ORDER_TYPES = {"freeze": "冻结", "continue": "续冻", "unfreeze": "解冻", "deduct": "扣划"}
+ORDER_TYPES = {"freeze": "冻结", "continue": "续冻", "unfreeze": "解冻", "deduct": "扣划",
+               "restrict_consumption": "限制高消费", "list_dishonest": "纳入失信名单", "lift_restriction": "解除限制"}
 ORDER_STATUSES = {"requested": "已提交", "sent": "已发送", "applied": "已执行", "partially_applied": "部分执行",
                   "queued": "轮候", "refused": "被拒绝", "failed": "失败", "lapsed": "已到期", "released": "已解除",
                   "declined": "不予批准"}

@@ -22,7 +22,6 @@ from typing import Any
 
 from schemas.events import InstitutionEvent
 from schemas.orders import RESTRICTING
-from schemas.restrictions import LEGAL_BASIS
 from simulators.control_order import ControlOrder
 from simulators.events import EventLog
 from simulators.journal import Journal
@@ -154,10 +153,9 @@ class RestrictionBook:
         person = self._people[(institution_id, id_number)]
         person.refused_purchases += 1
         self.journal.restrictions_changed(institution_id, id_number, person.dump())
-        titles = "、".join(dict.fromkeys(LEGAL_BASIS[r.measure].title for r in blocking))
         event = self.events.append(
             institution_id, "purchase_refused", self.now(), holder_id_number=id_number,
-            place=f"{service.strip().upper()} {route} {seat}（{titles}）"[:200],
+            place=f"{service.strip().upper()} {route} {seat}"[:200],
             restriction_ids=[r.order_id for r in blocking])
         return blocking, event
 

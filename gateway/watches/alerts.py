@@ -68,7 +68,7 @@ def restriction_alert(order: OrderRecord, event: InstitutionEvent, directory: Di
     return NewAlert(
         watch_id=order.id, event_id=event.event_id, case_number=order.case_number, court=order.court,
         debtor_id_number=order.debtor_id_number, kind="travel", event_type=event.type, institution_id=event.institution_id,
-        at=dt_to_ms(event.at), summary=f"购票被拒：{name} {event.place or ''}（{title}，{order.ruling_number}）".replace(" （", "（"),
+        at=dt_to_ms(event.at), summary=f"购票被拒：{name} {event.place or ''}（{title}，{order.ruling_number}）",
         detail=detail, created_at=now_ms(),
     )
 

@@ -20,7 +20,7 @@ from typing import Any
 
 from aiohttp import web
 
-from schemas.restrictions import LEGAL_BASIS
+from schemas.restrictions import LEGAL_BASIS, REFUSED_FARES
 from simulators.apps.common import http_error, institution, json_response, read_object
 from simulators.control_order import ControlOrder
 from simulators.restrictions import AIRLINE_CABINS, RAIL_SEATS, valid_service
@@ -50,7 +50,8 @@ async def ticket_purchase(request: web.Request) -> web.Response:
     blocking, event = ctx.ledgers.restrictions.purchase(inst, ctx.kind, id_number, service, seat, route)
     if not blocking:
         return json_response({"sold": True, "ticket_no": uuid.uuid4().hex[:12].upper()})
-    reason = "；".join(f"{LEGAL_BASIS[r.measure].title}（{r.court} {r.case_number}，{r.decision_number}）" for r in blocking)
+    reason = ("；".join(f"{LEGAL_BASIS[r.measure].title}（{r.court} {r.case_number}，{r.decision_number}）" for r in blocking)
+              + f"：不得{REFUSED_FARES}")
     return json_response({"sold": False, "reason": reason, "restriction_ids": [r.order_id for r in blocking],
                           "event": event.model_dump(mode="json", exclude_none=True) if event is not None else None})
 

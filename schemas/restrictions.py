@@ -13,9 +13,9 @@ answer, retries and audit trail), all stored in one unit of work or none.
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from schemas.api import check_credentials
 from schemas.identifiers import check_case_number, check_resident_id, check_uscc, looks_like_uscc
@@ -46,7 +46,7 @@ LIFT_TITLE = "解除限制"
 REFUSED_FARES = "乘坐飞机、列车软卧、G字头动车组列车全部座位、其他动车组列车一等以上座位"
 
 
-def _debtor(value: str) -> str:
+def _person(value: str) -> str:
     if looks_like_uscc(value):
         check_uscc(value)
         raise ValueError("an organisation buys no tickets: its restriction binds its legal representative and "
@@ -54,32 +54,22 @@ def _debtor(value: str) -> str:
     return check_resident_id(value)
 
 
+CaseNumber = Annotated[str, AfterValidator(check_case_number), Field(description="案号 of a case of the officer's court")]
+Person = Annotated[str, AfterValidator(_person), Field(description="a natural person debtor of the case (18-digit resident ID)")]
+Credentials = Annotated[list[str], AfterValidator(check_credentials), Field(min_length=1, max_length=4)]
+
+
 class _Basis(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    case_number: str = Field(description="案号 of a case of the officer's court")
+    case_number: CaseNumber
     court: Text = Field(min_length=2, max_length=64)
-    debtor_id_number: str = Field(description="a natural person debtor of the case (18-digit resident ID)")
+    debtor_id_number: Person
     decision_number: Text = Field(min_length=1, max_length=64,
                                   description="the decision's number: 限制消费令, 失信决定书, or the decision lifting them")
     notice_number: Text = Field(min_length=1, max_length=64, description="协助执行通知书 number")
-    officer_credentials: list[str] = Field(min_length=1, max_length=4)
+    officer_credentials: Credentials
     operator: Text | None = Field(None, min_length=1, max_length=32, description="the acting officer; from the token")
     idempotency_key: Text = Field(min_length=8, max_length=128)
-
-    @field_validator("case_number")
-    @classmethod
-    def _case_number(cls, value: str) -> str:
-        return check_case_number(value)
-
-    @field_validator("debtor_id_number")
-    @classmethod
-    def _person(cls, value: str) -> str:
-        return _debtor(value)
-
-    @field_validator("officer_credentials")
-    @classmethod
-    def _credentials(cls, value: list[str]) -> list[str]:
-        return check_credentials(value)
 
 
 class RestrictionCreate(_Basis):

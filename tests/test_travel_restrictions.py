@@ -77,7 +77,7 @@ async def restricted(api: aiohttp.ClientSession, body: dict[str, Any], path: str
 
 @pytest.mark.e2e
 async def test_restriction_refuses_tickets_alerts_the_case_and_lifting_restores_them(api, simulators, population, credential) -> None:
-    debtor = pick(population, lambda assets: True, kind="person")
+    debtor = pick(population, lambda assets: True, kind="person", from_end=True)
     case, _ = await open_case(api, debtor, credential)
     placed = await restricted(api, restriction_body(case, debtor, credential))
     assert placed["title"] == "限制高消费" and "法释〔2015〕17号" in placed["legal_basis"], placed
@@ -143,8 +143,8 @@ async def test_restriction_refuses_tickets_alerts_the_case_and_lifting_restores_
 
 @pytest.mark.e2e
 async def test_bad_restriction_input_is_a_4xx_naming_the_field_and_stores_nothing(api, population, credential) -> None:
-    debtor = pick(population, lambda assets: True, kind="person")
-    stranger = pick(population, lambda assets: True, kind="person")
+    debtor = pick(population, lambda assets: True, kind="person", from_end=True)
+    stranger = pick(population, lambda assets: True, kind="person", from_end=True)
     company = next(d for d in population.debtors if d.kind == "organisation")
     case, _ = await open_case(api, debtor, credential)
     good = restriction_body(case, debtor, credential)
@@ -179,7 +179,7 @@ async def test_bad_restriction_input_is_a_4xx_naming_the_field_and_stores_nothin
 
 @pytest.mark.e2e
 async def test_one_carrier_down_holds_back_only_its_own_order(api, simulators, population, credential) -> None:
-    debtor = pick(population, lambda assets: True, kind="person")
+    debtor = pick(population, lambda assets: True, kind="person", from_end=True)
     case, _ = await open_case(api, debtor, credential)
     try:
         await simulators.behave("airline-02", error_rate=1, error_status=503)  # down: worth retrying
@@ -212,7 +212,7 @@ async def test_one_carrier_down_holds_back_only_its_own_order(api, simulators, p
 @pytest.mark.e2e
 async def test_the_console_places_and_lifts_a_restriction_and_shows_the_refused_purchase(stack, api, simulators, population,
                                                                                          credential) -> None:
-    debtor = pick(population, lambda assets: True, kind="person")
+    debtor = pick(population, lambda assets: True, kind="person", from_end=True)
     case, _ = await open_case(api, debtor, credential)
     async with aiohttp.ClientSession(stack.api_url, cookie_jar=aiohttp.CookieJar(unsafe=True)) as http:
         async with http.post("/console/signin", data={"token": officer_token(stack, credentials=(credential,))}) as r:

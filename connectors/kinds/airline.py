@@ -4,38 +4,34 @@ and the only orders are restrictions on a person and their lifting."""
 
 from __future__ import annotations
 
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from connectors.contract.base import Permanent
-from connectors.kinds.assetless import HoldsNoAssets
-from connectors.kinds.carrier import HOLDS_NO_ASSETS, check_person_order, legal_basis, read_record
-from connectors.kinds.http_errors import check_status, require_dict
+from connectors.contract.transport import Reply
+from connectors.kinds.carrier import CarrierConnector, legal_basis
+from connectors.kinds.http_errors import require_dict
 from schemas.directory import Institution
 from schemas.orders import OrderRequest
 
-RESULTS = {"ACCEPTED": "applied", "LIFTED": "released", "REJECTED": "refused"}
-# The airline's answer by the control record's field names.
-FIELDS = {"order_id": "requestNo", "status": "result", "freeze_id": "restrictionNo", "start_date": "effectiveFrom",
-          "end_date": "liftedAt", "reason": "rejectReason", "duplicate": "duplicate"}
 
-
-class AirlineConnector(HoldsNoAssets):
+class AirlineConnector(CarrierConnector):
     kind: ClassVar[str] = "airline"
-    holds_no_assets: ClassVar[str] = HOLDS_NO_ASSETS
+    path: ClassVar[str] = "/v1/passenger-restrictions"
+    RESULTS: ClassVar[dict[str, str]] = {"ACCEPTED": "applied", "LIFTED": "released", "REJECTED": "refused"}
+    FIELDS: ClassVar[dict[str, str]] = {"order_id": "requestNo", "status": "result", "freeze_id": "restrictionNo",
+                                        "start_date": "effectiveFrom", "end_date": "liftedAt", "reason": "rejectReason",
+                                        "duplicate": "duplicate"}
 
-    async def control(self, institution: Institution, order: OrderRequest) -> dict:
-        check_person_order(institution, order)
-        lift = order.type == "lift_restriction"
-        body = {
+    def request(self, order: OrderRequest, lift: bool) -> dict[str, Any]:
+        return {
             "requestNo": order.order_id, "action": "LIFT" if lift else "RESTRICT", "measure": None if lift else order.type,
             "passenger": {"idType": "NI", "idNo": order.debtor_id_number}, "court": order.court, "caseNo": order.case_number,
             "decisionNo": order.ruling_number, "noticeNo": order.notice_number, "legalBasis": legal_basis(order),
             "officerCredentials": order.officer_credentials, "servedAt": order.served_at.isoformat(),
             "originalRequestNo": order.original_freeze_id,
         }
-        reply = await self.transport.send("POST", f"/{institution.id}/v1/passenger-restrictions", body)
-        check_status(reply, institution.id)
+
+    def answer(self, institution: Institution, reply: Reply) -> dict[str, Any]:
         if reply.status == 403:
             raise Permanent(f"{institution.id} forbade the restriction request: {reply.body}")
-        data = require_dict(reply, institution.id)
-        return read_record(institution, order, data, RESULTS, lambda name: data.get(FIELDS[name]))
+        return require_dict(reply, institution.id)

@@ -46,60 +46,57 @@ class RestrictionDesk:
         self.on_ready = on_ready  # wakes the relay
 
     def place(self, body: RestrictionCreate) -> tuple[list[OrderRecord], bool]:
-        """One ``body.measure`` order per carrier; (orders, replayed)."""
-        with self.store.unit_of_work() as uow:
-            replayed = _replayed(uow, body)
-            if replayed is not None:
-                return replayed, True
-            self._check_case(uow, body)
-            if not self.carriers:
-                raise OrderRejected(422, "measure", "no carrier (airline, railway) in the directory to restrict at")
-            live = {o.institution_id: o for o in _person_orders(uow, body, (body.measure,)) if o.status in LIVE_RESTRICTION}
-            missing = [carrier for carrier in self.carriers if carrier.id not in live]
-            if not missing:
-                raise OrderRejected(409, "debtor_id_number", f"{LEGAL_BASIS[body.measure].title} is already in force or on its way for "
-                                                             f"this debtor in this case at every carrier (orders "
-                                                             f"{', '.join(o.id for o in live.values())})")
-            # Placing again after a carrier failed or refused reaches just the carriers still missing it.
-            orders = [self._order(body, carrier, body.measure) for carrier in missing]
-            for order in orders:
-                uow.orders.place(order, actor=body.operator)  # type: ignore[arg-type]
-        log_placed(orders, "restriction")
-        self.on_ready()
-        return [self.store.orders.get(o.id) for o in orders], False  # type: ignore[misc]
+        """One ``body.measure`` order per carrier (still missing it); (orders, replayed)."""
+        return self._act(body, self._restrictions, "restriction")
 
     def lift(self, body: RestrictionLift) -> tuple[list[OrderRecord], bool]:
         """One ``lift_restriction`` order per restriction of the case in force on the debtor."""
+        return self._act(body, self._liftings, "restriction lifted")
+
+    def _act(self, body: RestrictionCreate | RestrictionLift, orders_for: Callable[[UnitOfWork, Any], list[NewOrder]],
+             via: str) -> tuple[list[OrderRecord], bool]:
+        """The checks every action shares, then ``orders_for``'s orders stored in one unit of work."""
         with self.store.unit_of_work() as uow:
             replayed = _replayed(uow, body)
             if replayed is not None:
                 return replayed, True
-            self._check_case(uow, body)
-            measures = (body.measure,) if body.measure else RESTRICTING
-            restrictions = [o for o in _person_orders(uow, body, measures) if o.status in LIVE_RESTRICTION]
-            waiting = [o for o in restrictions if o.status in AWAITING_ANSWER]
-            if waiting:
-                raise OrderRejected(409, "debtor_id_number", "a restriction is still awaiting its carrier's answer "
-                                                             f"({', '.join(f'{o.id} at {o.institution_id}' for o in waiting)}); "
-                                                             "lift once it is applied")
-            lifting = {o.original_order_id for o in _person_orders(uow, body, ("lift_restriction",)) if o.status in LIVE_RESTRICTION}
-            to_lift = [o for o in restrictions if o.id not in lifting]
-            if not to_lift:
-                raise OrderRejected(422, "debtor_id_number", "no restriction of this case is in force on the debtor"
-                                                             + (" that is not already being lifted" if restrictions else ""))
-            orders = [self._order(body, carrier, "lift_restriction", original)
-                      for original in to_lift for carrier in self.carriers if carrier.id == original.institution_id]
+            held_case(uow, body.case_number, body.court)
+            if body.debtor_id_number not in uow.inquiries.case_debtors(body.case_number):
+                raise OrderRejected(422, "debtor_id_number", "not a debtor of this case: no inquiry of the case asked about them")
+            orders = orders_for(uow, body)
             for order in orders:
                 uow.orders.place(order, actor=body.operator)  # type: ignore[arg-type]
-        log_placed(orders, "restriction lifted")
+        log_placed(orders, via)
         self.on_ready()
         return [self.store.orders.get(o.id) for o in orders], False  # type: ignore[misc]
 
-    @staticmethod
-    def _check_case(uow: UnitOfWork, body: RestrictionCreate | RestrictionLift) -> None:
-        held_case(uow, body.case_number, body.court)
-        if body.debtor_id_number not in uow.inquiries.case_debtors(body.case_number):
-            raise OrderRejected(422, "debtor_id_number", "not a debtor of this case: no inquiry of the case asked about them")
+    def _restrictions(self, uow: UnitOfWork, body: RestrictionCreate) -> list[NewOrder]:
+        if not self.carriers:
+            raise OrderRejected(422, "measure", "no carrier (airline, railway) in the directory to restrict at")
+        live = {o.institution_id: o for o in _person_orders(uow, body, (body.measure,)) if o.status in LIVE_RESTRICTION}
+        missing = [carrier for carrier in self.carriers if carrier.id not in live]
+        if not missing:
+            raise OrderRejected(409, "debtor_id_number", f"{LEGAL_BASIS[body.measure].title} is already in force or on its way for "
+                                                         f"this debtor in this case at every carrier (orders "
+                                                         f"{', '.join(o.id for o in live.values())})")
+        # Placing again after a carrier failed or refused reaches just the carriers still missing it.
+        return [self._order(body, carrier, body.measure) for carrier in missing]
+
+    def _liftings(self, uow: UnitOfWork, body: RestrictionLift) -> list[NewOrder]:
+        measures = (body.measure,) if body.measure else RESTRICTING
+        restrictions = [o for o in _person_orders(uow, body, measures) if o.status in LIVE_RESTRICTION]
+        waiting = [o for o in restrictions if o.status in AWAITING_ANSWER]
+        if waiting:
+            raise OrderRejected(409, "debtor_id_number", "a restriction is still awaiting its carrier's answer "
+                                                         f"({', '.join(f'{o.id} at {o.institution_id}' for o in waiting)}); "
+                                                         "lift once it is applied")
+        lifting = {o.original_order_id for o in _person_orders(uow, body, ("lift_restriction",)) if o.status in LIVE_RESTRICTION}
+        to_lift = [o for o in restrictions if o.id not in lifting]
+        if not to_lift:
+            raise OrderRejected(422, "debtor_id_number", "no restriction of this case is in force on the debtor"
+                                                         + (" that is not already being lifted" if restrictions else ""))
+        return [self._order(body, carrier, "lift_restriction", original)
+                for original in to_lift for carrier in self.carriers if carrier.id == original.institution_id]
 
     def _order(self, body: RestrictionCreate | RestrictionLift, carrier: Institution, type_: str,
                original: OrderRecord | None = None) -> NewOrder:

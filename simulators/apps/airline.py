@@ -29,7 +29,6 @@ from simulators.apps.carriers import add_routes as add_carrier_routes
 from simulators.apps.carriers import execute
 from simulators.apps.common import WireModel, institution, json_response, read_body
 from simulators.apps.faults import misbehave
-from simulators.control_order import ControlOrder
 
 RESULTS = {"applied": "ACCEPTED", "released": "LIFTED", "refused": "REJECTED"}
 
@@ -67,12 +66,8 @@ async def restrict(request: web.Request) -> web.Response:
     body = await read_body(request, PassengerRestriction)
     if (fault := await misbehave(request, ctx, inst)) is not None:
         return fault
-    order = ControlOrder(
-        order_id=body.requestNo, type=body.measure if body.action == "RESTRICT" else "lift_restriction",  # type: ignore[arg-type]
-        court=body.court, case_number=body.caseNo, asset={"kind": "person", "id": body.passenger.idNo},  # type: ignore[arg-type]
-        debtor_id_number=body.passenger.idNo, ruling_number=body.decisionNo, notice_number=body.noticeNo,
-        officer_credentials=body.officerCredentials, original_freeze_id=body.originalRequestNo, served_at=body.servedAt)
-    record = execute(request, order)
+    record = execute(request, body.requestNo, body.measure if body.action == "RESTRICT" else None, body.passenger.idNo, body.court,
+                     body.caseNo, body.decisionNo, body.noticeNo, body.officerCredentials, body.originalRequestNo, body.servedAt)
     return json_response({"requestNo": body.requestNo, "result": RESULTS[record["status"]], "restrictionNo": record["freeze_id"],
                           "effectiveFrom": record["start_date"], "liftedAt": record["end_date"],
                           "rejectReason": record["reason"], "duplicate": record["duplicate"]})

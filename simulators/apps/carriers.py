@@ -16,6 +16,7 @@ many purchases were refused.
 from __future__ import annotations
 
 import uuid
+from datetime import datetime
 from typing import Any
 
 from aiohttp import web
@@ -66,9 +67,15 @@ async def restriction_ledger(request: web.Request) -> web.Response:
     return json_response({"institution_id": inst, "id_number": id_number, **state})
 
 
-def execute(request: web.Request, order: ControlOrder) -> dict[str, Any]:
-    """The carrier's control record for a restriction order its own API read."""
+def execute(request: web.Request, order_id: str, measure: str | None, id_number: str, court: str, case_number: str,
+            decision_number: str, notice_number: str, credentials: list[str], original: str | None, served_at: datetime) -> dict[str, Any]:
+    """The carrier's control record for a restriction (``measure``) or its lifting (``measure``
+    None, naming the ``original`` restriction), as its own API read it."""
     ctx, inst = institution(request)
+    order = ControlOrder(order_id=order_id, type=measure or "lift_restriction", court=court, case_number=case_number,  # type: ignore[arg-type]
+                         asset={"kind": "person", "id": id_number}, debtor_id_number=id_number,  # type: ignore[arg-type]
+                         ruling_number=decision_number, notice_number=notice_number, officer_credentials=credentials,
+                         original_freeze_id=original, served_at=served_at)
     return ctx.ledgers.restrictions.execute(inst, order)
 
 

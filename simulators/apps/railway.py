@@ -28,7 +28,6 @@ from simulators.apps.carriers import add_routes as add_carrier_routes
 from simulators.apps.carriers import execute
 from simulators.apps.common import BodyInvalid, WireModel, institution, json_response, read_json, validate
 from simulators.apps.faults import misbehave
-from simulators.control_order import ControlOrder
 
 MEASURES = {"XG": "restrict_consumption", "SX": "list_dishonest"}
 STATES = {"applied": "YZX", "released": "YJC", "refused": "JJ"}
@@ -72,12 +71,8 @@ async def submit(request: web.Request) -> web.Response:
         return envelope(messages=[str(exc)])
     if (fault := await misbehave(request, ctx, inst)) is not None:
         return fault
-    order = ControlOrder(
-        order_id=body.sqdh, type=MEASURES[body.cslb] if body.czlx == "XZ" else "lift_restriction",  # type: ignore[index,arg-type]
-        court=body.fymc, case_number=body.ah, asset={"kind": "person", "id": body.zjhm},  # type: ignore[arg-type]
-        debtor_id_number=body.zjhm, ruling_number=body.wsh, notice_number=body.tzsh, officer_credentials=body.zfzh,
-        original_freeze_id=body.ysqdh, served_at=body.sdsj)
-    record = execute(request, order)
+    record = execute(request, body.sqdh, MEASURES[body.cslb] if body.czlx == "XZ" else None, body.zjhm, body.fymc,  # type: ignore[index]
+                     body.ah, body.wsh, body.tzsh, body.zfzh, body.ysqdh, body.sdsj)
     return envelope({"sqdh": body.sqdh, "clzt": STATES[record["status"]], "xzbh": record["freeze_id"], "sxrq": record["start_date"],
                      "jcrq": record["end_date"], "jjyy": record["reason"], "cf": record["duplicate"]})
 

@@ -88,6 +88,30 @@ def cmd_connector(args: argparse.Namespace) -> None:
         sys.exit(f"assetgw connector: {exc}")
 
 
+def cmd_exchange(args: argparse.Namespace) -> None:
+    from infra.exchange import run_exchange
+    from infra.logs import configure_logging
+    from infra.metrics import serve_metrics
+    from infra.settings import Settings
+    from schemas.signing import PartnerKeysError, load_partner_keys
+
+    configure_logging("exchange")
+    settings = Settings.from_env()
+    try:
+        keys = load_partner_keys()  # the logins' passwords derive from them: no exchange without
+    except PartnerKeysError as exc:
+        sys.exit(f"assetgw exchange: {exc}")
+
+    async def main(stop: asyncio.Event) -> None:
+        health = await serve_metrics(settings.api_host, args.health_port)
+        try:
+            await run_exchange(settings.data_dir, settings.directory, keys, args.host, args.port, stop)
+        finally:
+            await health.cleanup()
+
+    _run_until_signalled(main)
+
+
 def cmd_gateway(args: argparse.Namespace) -> None:
     from gateway.http.auth import MissingSecret
     from gateway.service import run_gateway
@@ -196,6 +220,13 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("connector", help="run connector workers for one institution kind (or all)")
     p.add_argument("--kind", choices=(*KINDS, "all"), required=True, help="institution kind to serve")
     p.set_defaults(func=cmd_connector)
+
+    p = sub.add_parser("exchange", help="run the network's SFTP file exchange for the banks that poll for work")
+    p.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
+    p.add_argument("--port", type=int, default=ports.EXCHANGE, help=f"SFTP port (default {ports.EXCHANGE})")
+    p.add_argument("--health-port", type=int, default=ports.EXCHANGE_HEALTH,
+                   help=f"port of its /healthz (default {ports.EXCHANGE_HEALTH})")
+    p.set_defaults(func=cmd_exchange)
 
     p = sub.add_parser("gateway", help="run the gateway API and its Kafka loops")
     p.set_defaults(func=cmd_gateway)

@@ -15,7 +15,8 @@ from schemas.assets import ASSET_KINDS, asset_id
 from schemas.money import yuan
 
 KIND_TITLES = {"deposit": "存款 Deposits", "real_estate": "不动产 Real estate", "vehicle": "车辆 Vehicles", "wallet": "网络资金 Payment wallets",
-               "equity": "股权 Equity in companies", "fund_account": "公积金与社保 Provident fund and social insurance (protected)"}
+               "equity": "股权 Equity in companies", "fund_account": "公积金与社保 Provident fund and social insurance (protected)",
+               "court_claim": "他案执行款 Money other courts hold for the debtor as applicant"}
 FUND_TYPE_TITLES = {"housing_provident_fund": "住房公积金", "social_insurance": "社会保险"}
 
 
@@ -88,4 +89,6 @@ def _detail(a: dict[str, Any]) -> str:  # plain text: the caller makes it inert
                 f"注册资本 {yuan(a['registered_capital_fen'])} · 认缴 {yuan(a['subscribed_fen'])}")
     if a["kind"] == "fund_account":
         return f"{FUND_TYPE_TITLES[a['fund_type']]} · {a['account_status']} · PROTECTED: {a['protected_reason']}"
+    if a["kind"] == "court_claim":
+        return f"申请执行人 in {a['case_number']} · 标的 {yuan(a['amount_due_fen'])} · 已到位 {yuan(a['collected_fen'])} · 待发放 (value)"
     return ""

@@ -22,7 +22,8 @@ from assetgw.tables import cases_table, orders_table, plan_summary, plan_table, 
 from assetgw.terminal import inert
 from schemas.orders import MAX_TERM_DAYS, MONEY_KINDS, OrderStatus, OrderType
 
-ASSET_KIND_AT = {"bank": "deposit", "payment": "wallet", "land": "real_estate", "vehicle": "vehicle", "equity": "equity", "fund": "fund_account"}
+ASSET_KIND_AT = {"bank": "deposit", "payment": "wallet", "land": "real_estate", "vehicle": "vehicle", "equity": "equity", "fund": "fund_account",
+                 "court": "court_claim"}
 ORDER_STATUSES = get_args(OrderStatus)
 UNANSWERED = ("requested", "sent")
 
@@ -232,9 +233,9 @@ def add_officer_commands(sub: argparse._SubParsersAction, api_default: str) -> N
     q = kinds.add_parser("freeze", help="freeze an asset a report of the case found")
     q.add_argument("case", help="case number")
     q.add_argument("--institution", required=True, help="where the asset is, e.g. bank-03 (as in the report)")
-    q.add_argument("--asset", required=True, help="the asset's id as in the report: account, wallet, unit number or plate")
+    q.add_argument("--asset", required=True, help="the asset's id as in the report: account, wallet, unit number, plate, holding or claim number")
     q.add_argument("--kind", choices=tuple(MAX_TERM_DAYS), help="asset kind (default: what the institution holds)")
-    q.add_argument("--amount", type=parse_yuan, help="yuan to freeze, e.g. 12,345.67 (deposits and wallets)")
+    q.add_argument("--amount", type=parse_yuan, help="yuan to freeze, e.g. 12,345.67 (money: deposits, wallets, court claims)")
     q.add_argument("--term-days", type=positive, help="term (default: the legal maximum for the kind)")
     q = kinds.add_parser("freeze-deduct", help="freeze and deduct free money at once (冻结并扣划); a second officer approves it")
     q.add_argument("case", help="case number")

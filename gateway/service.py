@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import asyncio
 import sys
-from collections.abc import Iterable
+from collections.abc import Coroutine, Iterable
+from dataclasses import replace
+from typing import Any
 
 import structlog
 from aiohttp import web
@@ -21,6 +23,7 @@ from gateway.inquiries.intake import Intake
 from gateway.messaging.housekeeping import housekeeping
 from gateway.messaging.outbox import LegOutbox, OrderOutbox, Relay
 from gateway.messaging.results import ResultConsumer
+from gateway.messaging.standins import StandIns
 from gateway.orders.desk import OrderDesk
 from gateway.store.factory import open_store, store_location
 from gateway.store.thread import StoreThread
@@ -42,10 +45,10 @@ async def run_gateway(settings: Settings, stop: asyncio.Event) -> None:
     # The bulk writes (outbox, results, a batch's parts) on a thread and a connection of their own.
     thread = StoreThread(open_store(store_location(settings)))
     peers = store.peers  # other gateways on the same store (PostgreSQL), or none
+    peers.beat(settings.instance)  # back before our consumers take our places from a stand-in (messaging/standins.py)
     await ensure_topics(settings.kafka_bootstrap, settings.topic_prefix, settings.partitions)
     producer = make_producer(settings, "gateway")
     group_id = f"{settings.topic_prefix}.gateway"
-    consumer = make_consumer(settings, group_id=group_id, client_id="gateway")  # started and stopped by its subscriber
     await start_with_retry(producer)
     relay = Relay(producer, [LegOutbox(thread.store.legs, settings.topic_prefix, settings.legs_per_message),
                              OrderOutbox(thread.store.orders, settings.topic_prefix)], thread)
@@ -58,17 +61,26 @@ async def run_gateway(settings: Settings, stop: asyncio.Event) -> None:
         peers.announce("inquiries", inquiry_ids)
 
     reconciler = Reconciler(store.events, store.reconciliations, settings.directory, producer, settings.topic_prefix)
-    results = ResultConsumer(thread, consumer, producer, settings.topic_prefix, group_id, touched,
-                             reconciler.on_reports)
     intake = Intake(store.inquiries, store.cases, settings.directory, settings.inquiry_deadline_s, relay.wake, thread)
     courts = Courts.from_env()
     desk = OrderDesk(store, settings.directory, courts, settings.order_deadline_s, relay.wake, settings.living_allowance_fen)
     # Watches and alerts: ``watches.listener`` turns the new institution events into alerts.
     watches = Watches(store, desk, settings.directory)
-    # Institutions' events in a group of their own: a flood of them never holds back results.
-    events = EventConsumer(store.events, settings.directory,
-                           make_consumer(settings, group_id=f"{group_id}.events", client_id="gateway-events"),
-                           producer, settings.topic_prefix, f"{group_id}.events", listeners=[watches.listener, watches.refused_purchases])
+
+    async def consume_as(instance: str, stop: asyncio.Event) -> None:
+        """The results and the institutions' events (in a group of their own: a flood of events never
+        holds back results), consumed as static group member ``instance``: this gateway, or a dead
+        peer it stands in for (gateway/messaging/standins.py). The consumers are started and stopped
+        by their subscribers."""
+        as_member = replace(settings, instance=instance)
+        results = ResultConsumer(thread, make_consumer(as_member, group_id=group_id, client_id="gateway"), producer,
+                                 settings.topic_prefix, group_id, touched, reconciler.on_reports)
+        events = EventConsumer(store.events, settings.directory,
+                               make_consumer(as_member, group_id=f"{group_id}.events", client_id="gateway-events"),
+                               producer, settings.topic_prefix, f"{group_id}.events", listeners=[watches.listener, watches.refused_purchases])
+        await first_to_end(results.run(stop), events.run(stop), stop=stop)
+
+    standins = StandIns(peers, settings.instance, consume_as)
     authority = TokenAuthority(load_token_secret())
     limiter = rate_limiter(peers.rate_buckets, "officer:", settings.rate_limit_per_s, settings.rate_limit_burst)
     anonymous = rate_limiter(peers.rate_buckets, "client:", settings.anon_rate_limit_per_s, settings.anon_rate_limit_burst)
@@ -87,7 +99,8 @@ async def run_gateway(settings: Settings, stop: asyncio.Event) -> None:
     # the event loop waits up to one switch interval for the GIL, so 1 ms instead of 5 keeps an
     # answer to /healthz from paying 5 ms several times over while a batch is being read.
     sys.setswitchinterval(0.001)
-    consuming = [asyncio.create_task(results.run(stop), name="results"), asyncio.create_task(events.run(stop), name="events")]
+    consuming = [asyncio.create_task(consume_as(settings.instance, stop), name="consuming"),
+                 asyncio.create_task(standins.run(stop), name="stand-ins")]
     loops = [asyncio.create_task(c, name=n) for n, c in (
         ("relay", relay.run()), ("kafka-health", kafka.run(stop)),
         ("housekeeping", housekeeping(store.legs, store.orders, settings.resend_after_s, relay.wake, touched,
@@ -123,3 +136,16 @@ async def run_gateway(settings: Settings, stop: asyncio.Event) -> None:
         thread.close()
         store.close()
         log.info("gateway stopped")
+
+
+async def first_to_end(*loops: Coroutine[Any, Any, None], stop: asyncio.Event) -> None:
+    """Runs ``loops`` together; when one ends (failed), ``stop`` the others and re-raise."""
+    tasks = [asyncio.create_task(loop) for loop in loops]
+    try:
+        done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        stop.set()
+        await asyncio.gather(*tasks, return_exceptions=True)
+    for task in done:
+        if task.exception():
+            raise task.exception()  # type: ignore[misc]

@@ -18,7 +18,7 @@ from pydantic_core import ErrorDetails, PydanticCustomError
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from schemas import ports
-from schemas.directory import KINDS, Directory
+from schemas.directory import KINDS, Directory, Institution, polling_interval_s
 
 
 class SettingsError(ValueError):
@@ -181,6 +181,9 @@ class Settings:
     database_url: str
     log_level: str
     directory: Directory = field(compare=False)
+    # How often the polling banks look into the file exchange (ASSETGW_POLLING_INTERVAL): a call
+    # to one may take that much longer than ``call_timeout_s``.
+    polling_interval_s: float = 5.0
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -193,7 +196,8 @@ class Settings:
             raise SettingsError("ASSETGW_DATABASE_URL: ASSETGW_STORE=postgres needs a postgresql:// URL")
         try:
             directory = Directory.from_env()
-        except ValueError as exc:  # its message names ASSETGW_INSTITUTIONS
+            polling_s = polling_interval_s()
+        except ValueError as exc:  # its message names the variable
             raise SettingsError(str(exc)) from None
         return cls(
             kafka_bootstrap=env.KAFKA_BOOTSTRAP,
@@ -232,7 +236,13 @@ class Settings:
             database_url=env.ASSETGW_DATABASE_URL,
             log_level=env.ASSETGW_LOG_LEVEL,
             directory=directory,
+            polling_interval_s=polling_s,
         )
+
+    def polling_allowance_s(self, institution: Institution) -> float:
+        """What a call to the institution may take on top of a call's time: a polling bank answers
+        at its next poll and its answer file is collected a moment later, so two polling intervals."""
+        return 2 * self.polling_interval_s if institution.polls else 0.0
 
     @property
     def api_url(self) -> str:

@@ -11,7 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 # The field that identifies an asset of each kind, to officers and institutions alike.
 ID_FIELD: dict[str, str] = {"deposit": "account_no", "real_estate": "unit_no", "vehicle": "plate", "wallet": "wallet_id",
-                            "fund_account": "account_no", "equity": "holding_no"}
+                            "fund_account": "account_no", "equity": "holding_no", "court_claim": "claim_no"}
 
 
 def asset_id(asset: Mapping[str, Any]) -> str:
@@ -100,8 +100,21 @@ class Shareholding(_Asset):
     holding_bp: int = Field(ge=1, le=10_000, description="the holder's share of the company (持股比例), basis points")
 
 
-Asset = Annotated[DepositAccount | RealEstate | Vehicle | PaymentWallet | FundAccount | Shareholding, Field(discriminator="kind")]
-ASSET_KINDS = ("deposit", "real_estate", "vehicle", "wallet", "equity", "fund_account")
+class CourtClaim(_Asset):
+    """Money another court owes the debtor as the applicant (申请执行人) in its own enforcement case
+    (执行案款债权): ``value_fen`` is what that court has collected for him and not yet paid out
+    (待发放案款), money-like: a withholding (扣留) holds it at that court, a deduction moves it."""
+
+    kind: Literal["court_claim"] = "court_claim"
+    claim_no: str = Field(description="案款债权编号 at the court that owes it")
+    case_number: str = Field(description="that court's enforcement case in which the debtor is the applicant")
+    amount_due_fen: int = Field(ge=0, description="what the case awards him (执行标的), fen")
+    collected_fen: int = Field(ge=0, description="already collected for him and paid out (已执行到位), fen")
+
+
+Asset = Annotated[DepositAccount | RealEstate | Vehicle | PaymentWallet | FundAccount | Shareholding | CourtClaim,
+                  Field(discriminator="kind")]
+ASSET_KINDS = ("deposit", "real_estate", "vehicle", "wallet", "equity", "fund_account", "court_claim")
 
 
 def asset_sort_key(asset: _Asset) -> tuple[str, str, str]:

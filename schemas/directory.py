@@ -7,20 +7,28 @@ process that reads the same counts agrees on the same directory without a regist
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
-KINDS = ("bank", "land", "vehicle", "payment", "lodging", "fund", "equity", "airline", "railway")
+KINDS = ("bank", "land", "vehicle", "payment", "lodging", "fund", "equity", "court", "airline", "railway")
 # Kinds that hold assets and answer asset inquiries. A lodging registry (旅馆业治安管理信息系统)
 # only reports debtors' hotel check-ins on its event feed: inquiries never fan out to it.
-QUERY_KINDS = ("bank", "land", "vehicle", "payment", "fund", "equity")
+QUERY_KINDS = ("bank", "land", "vehicle", "payment", "fund", "equity", "court")
 # Carriers (airlines through their booking systems, the railway's 12306) hold no assets either: they
 # take consumption-restriction orders (限制高消费, 失信被执行人名单) and refuse a restricted person's
 # tickets, reporting each refused purchase on their event feed.
 RESTRICTION_KINDS = ("airline", "railway")
 # fund: a housing-provident-fund centre and a social-insurance centre per province (Hebei, Beijing);
 # equity: the market regulator's enterprise registry (市场监督管理局), where shareholdings are registered.
-DEFAULT_COUNTS = {"bank": 22, "land": 3, "vehicle": 1, "payment": 2, "lodging": 2, "fund": 4, "equity": 1,
+# court: other courts, asked through cross-court case association whether the debtor is the
+# applicant in their cases (money they hold for him can be withheld: 扣留).
+# Banks that take no calls but poll the network's SFTP exchange for zipped batches of requests
+# (the 总对总 file interface): the last ``ASSETGW_POLLING_BANKS`` of the banks, every
+# ``ASSETGW_POLLING_INTERVAL`` seconds (their own schedule; the network only knows it to be honest
+# about how long an answer takes). docs/partners.md, "The file exchange".
+DEFAULT_POLLING_BANKS = 6
+DEFAULT_POLLING_INTERVAL_S = 5.0
+DEFAULT_COUNTS = {"bank": 22, "land": 3, "vehicle": 1, "payment": 2, "lodging": 2, "fund": 4, "equity": 1, "court": 3,
                   "airline": 2, "railway": 1}
 
 _NAMES = {
@@ -37,6 +45,7 @@ _NAMES = {
     # Alternating: a provident-fund centre, then its province's social-insurance centre (fund_type_of).
     "fund": ["河北省住房公积金管理中心", "河北省社会保险事业管理局", "北京住房公积金管理中心", "北京市社会保险基金管理中心"],
     "equity": ["国家市场监督管理总局企业信用信息系统"],
+    "court": ["石家庄市中级人民法院", "北京市朝阳区人民法院", "天津市和平区人民法院"],
     "airline": ["中国国际航空", "中国东方航空"],
     "railway": ["中国国家铁路集团(12306)"],
 }
@@ -45,6 +54,19 @@ class Institution:
     id: str
     kind: str
     name: str
+    polls: bool = False  # a bank that polls the file exchange instead of taking calls
+
+
+def polling_interval_s(env: Mapping[str, str] | None = None) -> float:
+    """How often the polling banks look into their inboxes, from ``ASSETGW_POLLING_INTERVAL``."""
+    raw = (os.environ if env is None else env).get("ASSETGW_POLLING_INTERVAL") or str(DEFAULT_POLLING_INTERVAL_S)
+    try:
+        value = float(raw)
+    except ValueError:
+        value = -1.0
+    if not 0 < value <= 86400:
+        raise ValueError(f"ASSETGW_POLLING_INTERVAL: bad value {raw!r}; expected seconds, more than 0 and at most 86400")
+    return value
 
 
 FUND_TYPES = ("housing_provident_fund", "social_insurance")
@@ -77,24 +99,35 @@ class Directory:
         self.by_id = {i.id: i for i in self.institutions}
 
     @classmethod
-    def from_counts(cls, counts: dict[str, int] | None = None) -> Directory:
+    def from_counts(cls, counts: dict[str, int] | None = None, polling_banks: int = DEFAULT_POLLING_BANKS) -> Directory:
+        """``polling_banks``: how many of the banks, the last ones, poll the file exchange."""
         counts = {**DEFAULT_COUNTS, **(counts or {})}
         out = []
         for kind in KINDS:
             names = _NAMES[kind]
-            for n in range(1, counts.get(kind, 0) + 1):
+            total = counts.get(kind, 0)
+            for n in range(1, total + 1):
                 base = names[(n - 1) % len(names)]
                 name = base if n <= len(names) else f"{base}({n})"
-                out.append(Institution(id=f"{kind}-{n:02d}", kind=kind, name=name))
+                polls = kind == "bank" and n > total - polling_banks
+                out.append(Institution(id=f"{kind}-{n:02d}", kind=kind, name=name, polls=polls))
         return cls(out)
 
     @classmethod
     def from_env(cls) -> Directory:
-        """Counts from ``ASSETGW_INSTITUTIONS``, e.g. ``bank=22,land=3,vehicle=1,payment=2``."""
-        return cls.from_counts(parse_counts(os.environ.get("ASSETGW_INSTITUTIONS", "")))
+        """Counts from ``ASSETGW_INSTITUTIONS``, e.g. ``bank=22,land=3,vehicle=1,payment=2``; the
+        polling banks' number from ``ASSETGW_POLLING_BANKS`` (0: every bank takes calls)."""
+        raw = os.environ.get("ASSETGW_POLLING_BANKS") or str(DEFAULT_POLLING_BANKS)
+        if not (raw.isascii() and raw.isdigit()):
+            raise ValueError(f"ASSETGW_POLLING_BANKS: bad value {raw!r}; expected a whole number of banks (0 or more)")
+        return cls.from_counts(parse_counts(os.environ.get("ASSETGW_INSTITUTIONS", "")), int(raw))
 
     def of_kind(self, kind: str) -> list[Institution]:
         return [i for i in self.institutions if i.kind == kind]
+
+    def polling(self) -> list[Institution]:
+        """The banks that poll the file exchange."""
+        return [i for i in self.institutions if i.polls]
 
     def queryable(self) -> list[Institution]:
         """The institutions an inquiry may ask: those of ``QUERY_KINDS``."""

@@ -24,17 +24,20 @@ OrderType = Literal["freeze", "continue", "unfreeze", "deduct", "freeze_deduct",
 # Orders that move money to the court: the `deduct` role, the court's 执行款专户 and a second
 # officer's approval before they are sent.
 DEDUCTING = ("deduct", "freeze_deduct")
-AssetKind = Literal["deposit", "wallet", "real_estate", "vehicle", "equity", "fund_account", "person"]
+AssetKind = Literal["deposit", "wallet", "real_estate", "vehicle", "equity", "fund_account", "court_claim", "person"]
+# Money: frozen for an exact amount, deducted to the court. A court claim is money another court
+# holds for the debtor: its freeze is that court's withholding (扣留), its deduction the transfer.
+MONEY_KINDS = ("deposit", "wallet", "court_claim")
 # Orders about a person at the carriers (schemas/restrictions.py), not about an asset.
 RESTRICTING = ("restrict_consumption", "list_dishonest")
 PERSON_ORDERS = (*RESTRICTING, "lift_restriction")
-MONEY_KINDS = ("deposit", "wallet")
 # Assets the law keeps out of enforcement's reach whatever the order: the order desk refuses any
 # freeze or deduction on them with the asset's legal reason (social insurance, provident fund).
 PROTECTED_KINDS = ("fund_account",)
 # Longest freeze term per asset kind (days): deposits 1 year, movables 2, real estate and other
 # property rights (equity) 3. A fund account is never frozen; its entry only keeps lookups total.
-MAX_TERM_DAYS = {"deposit": 365, "wallet": 365, "vehicle": 730, "real_estate": 1095, "equity": 1095, "fund_account": 365}
+MAX_TERM_DAYS = {"deposit": 365, "wallet": 365, "vehicle": 730, "real_estate": 1095, "equity": 1095, "fund_account": 365,
+                 "court_claim": 365}
 
 # What an institution answers to a control order (an unfreeze is answered ``released``).
 ControlAnswer = Literal["applied", "partially_applied", "queued", "refused", "released"]
@@ -99,11 +102,11 @@ class OrderCreate(Documents):
             need += ["original_order_id"]
         elif self.type == "deduct":
             if not money:
-                raise ValueError("asset.kind: only deposits and wallets can be deducted")
+                raise ValueError(f"asset.kind: only money ({', '.join(MONEY_KINDS)}) can be deducted")
             need += ["amount_fen", "original_order_id", "enforcement_account"]
         elif self.type == "freeze_deduct":
             if not money:
-                raise ValueError("asset.kind: only deposits and wallets can be frozen and deducted")
+                raise ValueError(f"asset.kind: only money ({', '.join(MONEY_KINDS)}) can be frozen and deducted")
             if self.original_order_id is not None:
                 raise ValueError("original_order_id: a freeze_deduct takes free funds and names no freeze; "
                                  "to deduct what a freeze holds, use deduct")

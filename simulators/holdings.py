@@ -14,7 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date
 
-from schemas.assets import DepositAccount, FundAccount, PaymentWallet, RealEstate, Shareholding, Vehicle
+from schemas.assets import CourtClaim, DepositAccount, FundAccount, PaymentWallet, RealEstate, Shareholding, Vehicle
 from schemas.directory import Institution, fund_type_of
 from simulators.identities import REGIONS, Region, luhn_number, plate, vin
 
@@ -190,6 +190,22 @@ class AssetMaker:
             institution_id=registry.id, holding_no=self._unique(lambda: f"GQ{company_uscc[2:8]}{rng.randrange(10**8):08d}"),
             company_name=company_name, company_uscc=company_uscc, registered_capital_fen=capital,
             subscribed_fen=subscribed, holding_bp=bp, value_fen=min(MAX_FEN, int(subscribed * rng.uniform(0.3, 2.5))),
+        )
+
+    # --- court claims ---------------------------------------------------------------------------
+    def court_claim(self, court: Institution, court_code: str) -> CourtClaim:
+        """The debtor as the applicant in one of ``court``'s enforcement cases (``court_code`` as its
+        case numbers carry it): what the case awards him, what has reached him, and what the court
+        has collected for him and not yet paid out (often instalments of a settlement, 执行和解)."""
+        rng = self.rng
+        due = min(MAX_FEN, lognormal_fen(rng, 30_000_000, 1.0) // 100 * 100 or 100_000)  # whole yuan
+        collected = int(due * rng.uniform(0.0, 0.5))
+        pending = 0 if rng.random() < 0.15 else int((due - collected) * rng.uniform(0.05, 0.6))
+        year = rng.choice((2022, 2023, 2024, 2025))
+        return CourtClaim(
+            institution_id=court.id, claim_no=self._unique(lambda: f"AK{court_code[1:]}{year}{rng.randrange(10**7):07d}"),
+            case_number=f"({year}){court_code}执{'恢' if rng.random() < 0.2 else ''}{rng.randint(1, 9999)}号",
+            amount_due_fen=due, collected_fen=collected, value_fen=pending,
         )
 
     # --- wallets ------------------------------------------------------------------------------

@@ -5,8 +5,10 @@ operation takes ``now`` and first settles lapses up to it, so callers never see 
 should already have ended. Refusals raise ``Refused`` *before* anything changes, so a refused
 order leaves the ledger exactly as it was.
 
-Money (deposit, wallet): a freeze names an exact amount and holds at most what is free; funds
-above the held amounts stay usable. A short freeze keeps capturing later funds. Property
+Money (deposit, wallet, and a court claim: money another court holds for the debtor, where a
+freeze is that court's withholding, 扣留, and the free part is what it pays out to him): a
+freeze names an exact amount and holds at most what is free; funds above the held amounts stay
+usable. A short freeze keeps capturing later funds. Property
 (vehicle, real estate, equity): a freeze takes the whole asset, further freezes queue (轮候).
 
 Changes a court did not ask for in the same breath (funds in and out, captures, promotions, queue
@@ -23,9 +25,10 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Literal
 
-MONEY_KINDS = frozenset({"deposit", "wallet"})
+MONEY_KINDS = frozenset({"deposit", "wallet", "court_claim"})
 # Statutory maxima: deposits/funds 1 year, movables 2 years, real estate and other property rights (equity) 3 years.
-MAX_TERM_DAYS: dict[str, int] = {"deposit": 365, "wallet": 365, "vehicle": 730, "real_estate": 1095, "equity": 1095}
+MAX_TERM_DAYS: dict[str, int] = {"deposit": 365, "wallet": 365, "vehicle": 730, "real_estate": 1095, "equity": 1095,
+                                  "court_claim": 365}
 
 FreezeState = Literal["queued", "active", "lapsed", "released"]
 

@@ -34,7 +34,7 @@ from simulators.control_order import ControlOrder
 from simulators.events import EventLog
 from simulators.journal import Journal, NullJournal
 from simulators.known_assets import KnownAssets
-from simulators.ledger import AssetLedger, Freeze, Refused, iso
+from simulators.ledger import MONEY_KINDS, AssetLedger, Freeze, Refused, iso
 from simulators.population import REFUSAL_UNREGISTERED, Population
 from simulators.restrictions import RestrictionBook
 
@@ -279,7 +279,7 @@ def _record(
 ) -> dict[str, Any]:
     """The control record. ``freeze_id`` names the freeze concerned: the new one for a freeze
     order (none when refused), else the one the order named."""
-    money = ledger.money if ledger is not None else order.asset.kind in ("deposit", "wallet")
+    money = ledger.money if ledger is not None else order.asset.kind in MONEY_KINDS
     freeze_id = (freeze.freeze_id if freeze is not None else None) if order.type == "freeze" else order.original_freeze_id
     # What was asked: the order's own amount for a freeze or deduction, else the freeze's target.
     if order.type in ("freeze", "deduct", "freeze_deduct"):

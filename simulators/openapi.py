@@ -30,6 +30,7 @@ from simulators.apps import APIS, CONTROLS_ROUTE, STATUS_ROUTE
 from simulators.apps.airline import PassengerRestriction
 from simulators.apps.common import BatchInquiryBody, InquiryBody
 from simulators.apps.control_status import StatusBody
+from simulators.apps.court import Letter, PartySearch
 from simulators.apps.event_feed import MAX_LIMIT, MAX_WAIT_S
 from simulators.apps.fund import BODIES as FUND_BODIES
 from simulators.apps.fund import Envelope as FundEnvelope
@@ -151,6 +152,17 @@ OPERATIONS: dict[str, tuple[Operation, ...]] = {
                   (200, '{"head": {"jylsh", "jydm", "fhdm", "fhxx"}, "body"}: fhdm 0000 done, 1001 refused, '
                         '1002 unknown transaction; CX01 answers body.cxjg, one {xh, cxzt, zhxx} per subject; '
                         'KZ01 answers a control record, always refused (these funds may not be controlled)'),
+                  errors=(400, 401, 404, 429, 503)),
+    ),
+    "court": (
+        Operation("post", "/association/v1/party-searches", "is any of up to 500 parties an applicant (申请执行人) in this court's cases",
+                  PartySearch, (200, '{"search_no", "hits": [{"ref", "role", "cases": [{"claim_no", "case_number", "amount_due_fen", '
+                                     '"collected_fen", "pending_payout_fen"}]}]}: only parties found have a hit')),
+        Operation("post", "/association/v1/assistance-letters", "an assistance letter (协助执行函): withhold (扣留) the applicant's "
+                  "payout, extend or release the withholding, or transfer what it holds to the asking court's 执行款专户", Letter,
+                  (200, '{"letter_no", "outcome" (done, partly_done, queued, refused, released), "withholding_no", "withheld_fen", '
+                        '"requested_fen", "transferred_fen", "queue_position", "start_date", "end_date", "reason", "duplicate"}; '
+                        'a refusal is a business answer (outcome refused), not an HTTP error'),
                   errors=(400, 401, 404, 429, 503)),
     ),
 }

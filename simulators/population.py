@@ -52,6 +52,11 @@ P_CENTRE_SOCIAL = 0.50
 P_PERSON_EQUITY_WITH_PROPERTY = 0.20
 P_PERSON_EQUITY = 0.03
 P_COMPANY_EQUITY = 0.20
+# At the other courts (their own stream): debtors who are applicants in other cases (seed 000).
+# Business owners and companies sue more; someone with nothing else may still be owed.
+P_PERSON_CLAIM = 0.03
+P_PERSON_CLAIM_WITH_EQUITY = 0.25
+P_COMPANY_CLAIM = 0.10
 N_OFFICERS = 100
 REFUSAL_UNREGISTERED = "officer credentials not registered with this institution (执行公务证未备案)"
 
@@ -130,6 +135,7 @@ class Population:
             debtors = _debtors(random.Random(f"{seed}:identities"), persons, companies)
             holdings = _Distributor(random.Random(f"{seed}:assets"), directory, random.Random(f"{seed}:benefits")).run(debtors)
             _Registrations(random.Random(f"{seed}:registrations"), directory, holdings).run(debtors)
+            _CourtClaims(random.Random(f"{seed}:court-claims"), directory, holdings).run(debtors)
             officers = registered_credentials(seed)
             return cls(seed=seed, directory=directory, debtors=debtors, holdings=holdings, officer_credentials=officers)
 
@@ -306,6 +312,41 @@ class _Registrations:
                     company = rng.choice(companies)
                     if company.id_number != d.id_number and all(getattr(a, "company_uscc", None) != company.id_number for a in mine):
                         mine.append(self.make.shareholding(rng.choice(self.registries), company.name, company.id_number))
+
+
+class _CourtClaims:
+    """Other courts' cases in which a debtor is the applicant (申请执行人), from their own random
+    stream after everything else, so adding them moved no earlier holding. A claim sits mostly at
+    the court of the debtor's own region (Hebei, Beijing, Tianjin), and may be all he has."""
+
+    COURT_CODES = ("冀01", "京0105", "津0101")  # the directory's courts, in order; extra ones reuse them
+    REGION_OF_COURT = ("冀", "京", "津")
+
+    def __init__(self, rng: random.Random, directory: Directory, holdings: dict[str, list[Asset]]) -> None:
+        self.rng = rng
+        self.holdings = holdings
+        self.make = AssetMaker(rng, seen={a.asset_id for assets in holdings.values() for a in assets})  # type: ignore[attr-defined]
+        self.courts = directory.of_kind("court")
+
+    def run(self, debtors: Sequence[DebtorRecord]) -> None:
+        rng = self.rng
+        if not self.courts:
+            return
+        for d in debtors:
+            mine = self.holdings.get(d.id_number, [])
+            owns_equity = any(a.kind == "equity" for a in mine)
+            p = P_COMPANY_CLAIM if d.kind == "organisation" else P_PERSON_CLAIM_WITH_EQUITY if owns_equity else P_PERSON_CLAIM
+            if rng.random() >= p:
+                continue
+            for _ in range(geometric(rng, 0.35, 3)):
+                index = self._court_index(d)
+                court = self.courts[index]
+                mine.append(self.make.court_claim(court, self.COURT_CODES[index % len(self.COURT_CODES)]))
+            self.holdings[d.id_number] = mine
+
+    def _court_index(self, d: DebtorRecord) -> int:
+        local = [i for i in range(len(self.courts)) if self.REGION_OF_COURT[i % 3] == d.region.province]
+        return self.rng.choice(local) if local and self.rng.random() < 0.7 else self.rng.randrange(len(self.courts))
 
 
 def _share(unit: RealEstate, other: str) -> RealEstate:

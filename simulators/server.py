@@ -4,16 +4,22 @@ from __future__ import annotations
 
 import asyncio
 
+import structlog
 from aiohttp import web
 
 from schemas import ports
+from schemas.directory import polling_interval_s
 from schemas.signing import NonceCache, PartnerKeys
 from simulators.activity import Activity
 from simulators.apps import build_app
+from simulators.apps.common import CONTEXT, SimContext
 from simulators.behaviour import Behaviours
 from simulators.ledger_book import LedgerBook
 from simulators.openapi import install as install_openapi
+from simulators.polling import PollingBank
 from simulators.population import Population
+
+log = structlog.get_logger("simulator")
 
 DEFAULT_PORTS: dict[str, int] = ports.SIMULATORS
 
@@ -46,6 +52,7 @@ async def serve(
     ledgers = ledgers if ledgers is not None else LedgerBook(population)
     runners: list[web.AppRunner] = []
     activity: asyncio.Task[None] | None = None
+    pollers: list[asyncio.Task[None]] = []
     try:
         for kind in kinds:
             # handler_cancellation: a client that gives up ends its request, so a hanging
@@ -58,6 +65,7 @@ async def serve(
             site = web.TCPSite(runner, host, ports.get(kind, DEFAULT_PORTS[kind]))
             await site.start()
             ports[kind] = runner.addresses[0][1]
+            pollers.extend(start_polling(app[CONTEXT], partner_keys))
         if activity_per_s > 0:
             served = [i for i in population.directory.institutions if i.kind in kinds]
             activity = asyncio.create_task(Activity(ledgers, served, population.seed).run(activity_per_s))
@@ -65,8 +73,22 @@ async def serve(
             ready.set()
         await asyncio.Event().wait()
     finally:
-        if activity is not None:
-            activity.cancel()
-            await asyncio.gather(activity, return_exceptions=True)
+        for task in (*pollers, *([activity] if activity else [])):
+            task.cancel()
+        await asyncio.gather(*pollers, *([activity] if activity else []), return_exceptions=True)
         for runner in reversed(runners):
             await runner.cleanup()
+
+
+def start_polling(ctx: SimContext, partner_keys: PartnerKeys | None) -> list[asyncio.Task[None]]:
+    """The app's banks that poll the file exchange, each on its own schedule. Their logins and
+    file signatures need the partner keys: without, they do not poll (and their legs time out)."""
+    banks = [i.id for i in ctx.institutions.values() if i.polls]
+    if not banks:
+        return []
+    if partner_keys is None:
+        log.warning("polling banks NOT polling: the file exchange needs the partner keys", institutions=banks)
+        return []
+    interval_s = polling_interval_s()
+    log.info("banks polling the file exchange", institutions=banks, interval_s=interval_s)
+    return [asyncio.create_task(PollingBank(ctx, bank, partner_keys, interval_s).run()) for bank in banks]

@@ -28,6 +28,7 @@ from tests.helpers import ALL_ROLES, CASE, LIVING_ALLOWANCE_FEN, SEED, Simulator
 ENGINE = os.environ.get("ASSETGW_TEST_ENGINE", "noida")
 # Small population keeps each process's start-up quick; the rules and skew are the same.
 PERSONS, COMPANIES = 3000, 300
+POLLING_INTERVAL_S = 0.5
 INQUIRY_DEADLINE_S = 120  # tests of deadlines set their own; bulk tests must not race a loaded machine
 
 
@@ -91,6 +92,8 @@ def _new_stack(data_dir: Path, topic_prefix: str, **stack_args: Any) -> Stack:
             "ASSETGW_RATE_BURST": "10000",
             # Small, so tests may freeze modest balances; the rule itself has its own tests.
             "ASSETGW_LIVING_ALLOWANCE_FEN": str(LIVING_ALLOWANCE_FEN),
+            # The last 6 banks poll the file exchange (the default); quickly, so tests need not wait.
+            "ASSETGW_POLLING_INTERVAL": str(POLLING_INTERVAL_S),
         },
         simulator_args=["--seed", str(SEED), "--persons", str(PERSONS), "--companies", str(COMPANIES), "--latency", "1:10"],
     )

@@ -346,6 +346,11 @@ class Simulators:
         return await self._call("POST", kind, f"/admin/institutions/{institution_id}/assets/{asset_id}/debit",
                                 json={"amount_fen": amount_fen})
 
+    async def payout(self, institution_id: str, claim_no: str, collected_fen: int) -> dict[str, Any]:
+        """A court's cashier: ``collected_fen`` arrives for the applicant, and all no withholding holds is paid out to him."""
+        return await self._call("POST", "court", f"/admin/institutions/{institution_id}/claims/{claim_no}/payout",
+                                json={"collected_fen": collected_fen})
+
     async def lose_events(self, institution_id: str, count: int) -> dict[str, Any]:
         """The institution's next ``count`` events happen but never reach its feed."""
         kind = institution_id.split("-")[0]

@@ -33,6 +33,7 @@ from selenium.common.exceptions import StaleElementReferenceException, TimeoutEx
 from selenium.webdriver.chrome.service import Service  # noqa: E402
 from selenium.webdriver.common.by import By  # noqa: E402
 from selenium.webdriver.common.print_page_options import PrintOptions  # noqa: E402
+from selenium.webdriver.support.expected_conditions import staleness_of  # noqa: E402
 from selenium.webdriver.support.ui import WebDriverWait  # noqa: E402
 
 pytestmark = pytest.mark.skipif(not (shutil.which("chromium") and shutil.which("chromedriver")),
@@ -105,7 +106,13 @@ class Officer:
     def reload_until(self, condition: Any, timeout: float, what: str) -> Any:
         deadline = time.monotonic() + timeout
         while True:
-            self.driver.refresh()
+            try:
+                self.driver.refresh()
+            except TimeoutException:  # a navigation still under way (a form just posted) aborts the refresh: try again
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.25)
+                continue
             if found := condition():
                 return found
             if time.monotonic() > deadline:
@@ -199,7 +206,9 @@ def officer_day(base: str, case_number: str, csv_text: str, csv_path: Path, toke
         me.shot("approvals")
         link = next(a for a in me.all("a.order-link") if deduction_url.endswith(a.text))
         link.click()
-        me.find("#approve").click()
+        approve = me.find("#approve")
+        approve.click()
+        me.wait(lambda: staleness_of(approve)(driver), 30, "the approval posted")
         me.reload_until(lambda: me.find("#order-status").get_attribute("data-status") == "applied", 90, "the deduction applied")
         me.shot("order")
         deducted_after = me.wait(lambda: (v := me.figure("deducted")) != deducted_before and v, 30, "the dashboard to move")

@@ -335,11 +335,17 @@ async def test_batch_endpoints_are_signed_like_the_rest(sim: Sim) -> None:
     fund_query = {"head": {"jylsh": uuid.uuid4().hex, "jydm": "CX01", "fydm": COURT},
                   "body": {"ah": CASE, "tzsh": "n", "zfzh": [sim.credential],
                            "cxdx": [{"xh": "r0", "zjlx": "A", "zjhm": s["id_number"], "xm": s["name"]} for s in fund["subjects"]]}}
+    court = batch("court-01")
+    court_search = {"search_no": uuid.uuid4().hex, "requesting_court": COURT, "requesting_case": CASE, "notice_number": "n",
+                    "officer_credentials": [sim.credential],
+                    "parties": [{"ref": "r0", "party_type": "natural_person" if s["id_type"] == "resident_id" else "legal_person",
+                                 "id_number": s["id_number"], "name": s["name"]} for s in court["subjects"]]}
     calls = [("bank", "/bank-01/api/v1/deposit-inquiry-batches", batch("bank-01"), 200),
              ("land", "/land-01/request-batches", batch("land-01"), 202),
              ("payment", "/payment-01/gateway", wallet_batch, 200),
              ("equity", "/equity-01/v2/shareholder-searches", batch("equity-01"), 201),
-             ("fund", "/fund-01/exchange", fund_query, 200)]
+             ("fund", "/fund-01/exchange", fund_query, 200),
+             ("court", "/court-01/association/v1/party-searches", court_search, 200)]
     before = {kind: await sim.refused(kind) for kind, *_ in calls}
     for kind, path, payload, ok in calls:
         unsigned = await sim.raw(kind, "POST", path, orjson.dumps(payload))
@@ -358,6 +364,8 @@ async def test_batch_endpoints_are_signed_like_the_rest(sim: Sim) -> None:
             assert (await sim.send("equity", "GET", page)).json()["rows"][0]["request_id"] == "r0"
         if kind == "fund":
             assert answer.json()["head"]["fhdm"] == "0000" and answer.json()["body"]["cxjg"][0]["cxzt"] == "1"
+        if kind == "court":
+            assert answer.json()["hits"][0]["ref"] == "r0" and answer.json()["hits"][0]["role"] == "申请执行人"
     for kind, *_ in calls:
         assert delta(await sim.refused(kind), before[kind]) == {"unsigned": 2 if kind in ("land", "equity") else 1}, kind
 

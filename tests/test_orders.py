@@ -10,6 +10,7 @@ from urllib.parse import quote
 import orjson
 import pytest
 
+from schemas.orders import MONEY_KINDS
 from tests.helpers import (
     ACCOUNT_A,
     ACCOUNT_B,
@@ -249,12 +250,12 @@ async def test_repeated_idempotency_key_returns_the_first_order(api, simulators,
 
 async def test_freeze_plan_covers_the_due_money_first_without_over_freezing(stack, api, simulators, population, credential) -> None:
     def rich(assets: list) -> bool:
-        money = sum(a.value_fen for a in assets if a.kind in ("deposit", "wallet") and not getattr(a, "protected", False))
+        money = sum(a.value_fen for a in assets if a.kind in MONEY_KINDS and not getattr(a, "protected", False))
         return money > 50_000 and any(a.kind == "vehicle" for a in assets) and any(a.kind == "real_estate" for a in assets)
 
     debtor = pick(population, rich)
     truth = population.assets_of(debtor.id_number)
-    money = sum(a.value_fen for a in truth if a.kind in ("deposit", "wallet") and not getattr(a, "protected", False))
+    money = sum(a.value_fen for a in truth if a.kind in MONEY_KINDS and not getattr(a, "protected", False))
     vehicles = sorted((a.value_fen for a in truth if a.kind == "vehicle"), reverse=True)
     due = money + vehicles[0] // 2  # needs all the money and one vehicle, and no real estate
     case, _assets = await open_case(api, debtor, credential, due_fen=due)
@@ -263,7 +264,7 @@ async def test_freeze_plan_covers_the_due_money_first_without_over_freezing(stac
     status, plan = await post_json(api, f"/v1/cases/{case}/freeze-plan", request)
     assert status == 200 and not plan["executed"]
     kinds = [o["asset"]["kind"] for o in plan["orders"]]
-    assert kinds == sorted(kinds, key=["deposit", "wallet", "vehicle", "real_estate"].index)  # money first
+    assert kinds == sorted(kinds, key=["deposit", "wallet", "court_claim", "vehicle", "real_estate"].index)  # money first
     assert "real_estate" not in kinds and kinds.count("vehicle") == 1
     kept = sum(k["kept_fen"] for k in plan["kept_for_living"])  # a person keeps his living allowance
     assert sum(o["amount_fen"] for o in plan["orders"] if o["amount_fen"]) == money - kept

@@ -164,8 +164,6 @@ async def test_an_inquiry_and_an_order_go_through_either_gateway(postgres_stack:
     assert [f["held_fen"] for f in ledger["freezes"] if f["freeze_id"] == order["id"]] == [order["amount_fen"]]
 
 
-@pytest.mark.skip(reason="issue 18, open: after a kill -9 of one gateway about a quarter of the 150 freezes stay "
-                         "unanswered (their results' partitions seemingly still held by the dead static member)")
 @pytest.mark.timeout(1200)  # a loaded 2-core machine: two gateways, PostgreSQL and the chain
 async def test_one_gateway_killed_mid_batch_and_freezes_the_other_finishes_and_nothing_is_applied_twice(
         postgres_stack: Stack, gateways: list[aiohttp.ClientSession], sims: Simulators, population: Any, credential: str) -> None:

@@ -20,7 +20,7 @@ def test_court_code_of_a_malformed_case_number_is_none() -> None:
 
 @pytest.mark.parametrize("kind", sorted(ID_FIELD))
 def test_asset_id_is_the_kinds_own_field(kind: str) -> None:
-    asset = {"kind": kind, "account_no": "A", "unit_no": "U", "plate": "P", "wallet_id": "W", "holding_no": "H"}
+    asset = {"kind": kind, "account_no": "A", "unit_no": "U", "plate": "P", "wallet_id": "W", "holding_no": "H", "claim_no": "C"}
     assert asset_id(asset) == asset[ID_FIELD[kind]]
 
 

@@ -37,6 +37,7 @@ DEFAULTS = {
         "lodging": "http://127.0.0.1:18105",
         "fund": "http://127.0.0.1:18106",
         "equity": "http://127.0.0.1:18107",
+        "court": "http://127.0.0.1:18112",
         "airline": "http://127.0.0.1:18115",
         "railway": "http://127.0.0.1:18116",
     },
@@ -65,6 +66,7 @@ DEFAULTS = {
     "store": "sqlite",
     "database_url": "",
     "log_level": "INFO",
+    "polling_interval_s": 5.0,
 }
 
 # (variable, value, attribute, what the attribute becomes)
@@ -112,6 +114,7 @@ READS = [
     # One institution at its own base URL (a partner's implementation under test); not a field of
     # the model: one variable per institution of the directory.
     ("ASSETGW_INSTITUTION_URL_BANK_03", "http://10.0.0.7:8443", "institution_urls", {"bank-03": "http://10.0.0.7:8443"}),
+    ("ASSETGW_POLLING_INTERVAL", "1200", "polling_interval_s", 1200.0),
 ]
 
 
@@ -132,9 +135,10 @@ def test_defaults() -> None:
     assert _as_dict(settings) == DEFAULTS
     assert [i.id for i in settings.directory.of_kind("bank")][-1] == "bank-22"
     # 22 banks, 3 land registries, 1 vehicle office, 2 payment apps, 4 fund centres, 1 market
-    # regulator answer inquiries; 2 lodging registries only tell events.
-    assert len(settings.directory.institutions) == 38  # and 2 airlines, 1 railway: restrictions only
-    assert len(settings.directory.queryable()) == 33
+    # regulator, 3 courts answer inquiries; 2 lodging registries only tell events; 2 airlines and
+    # 1 railway take consumption restrictions only.
+    assert len(settings.directory.institutions) == 41
+    assert len(settings.directory.queryable()) == 36
     assert settings.api_url == "http://127.0.0.1:18080"
 
 
@@ -157,6 +161,22 @@ def test_institutions_variable_shapes_the_directory(monkeypatch: pytest.MonkeyPa
     directory = Settings.from_env().directory
     assert [i.id for i in directory.of_kind("bank")] == ["bank-01", "bank-02"]
     assert [i.id for i in directory.of_kind("payment")] == ["payment-01"]
+
+
+def test_polling_banks_variable_picks_the_last_banks(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert [i.id for i in Settings.from_env().directory.polling()] == [f"bank-{n}" for n in range(17, 23)]
+    monkeypatch.setenv("ASSETGW_POLLING_BANKS", "2")
+    assert [i.id for i in Settings.from_env().directory.polling()] == ["bank-21", "bank-22"]
+    monkeypatch.setenv("ASSETGW_POLLING_BANKS", "0")
+    assert Settings.from_env().directory.polling() == []
+    for bad in ("-1", "six"):
+        monkeypatch.setenv("ASSETGW_POLLING_BANKS", bad)
+        with pytest.raises(SettingsError, match="ASSETGW_POLLING_BANKS"):
+            Settings.from_env()
+    monkeypatch.setenv("ASSETGW_POLLING_BANKS", "6")
+    monkeypatch.setenv("ASSETGW_POLLING_INTERVAL", "0")
+    with pytest.raises(SettingsError, match="ASSETGW_POLLING_INTERVAL"):
+        Settings.from_env()
 
 
 def test_empty_means_unset(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -20,6 +20,7 @@ import pytest
 from connectors.contract.base import Found, NotFound, Refused
 from connectors.contract.transport import HttpTransport
 from connectors.kinds.bank import BankConnector
+from connectors.kinds.court import CourtConnector
 from connectors.kinds.equity import MarketRegulatorConnector
 from connectors.kinds.fund import FundCentreConnector
 from connectors.kinds.land import LandRegistryConnector
@@ -194,10 +195,10 @@ def test_population_is_skewed_like_enforcement(population: Population) -> None:
 
 
 def test_population_follows_a_small_directory() -> None:
-    directory = Directory.from_counts({"bank": 2, "land": 1, "vehicle": 1, "payment": 1, "fund": 1, "equity": 1})
+    directory = Directory.from_counts({"bank": 2, "land": 1, "vehicle": 1, "payment": 1, "fund": 1, "equity": 1, "court": 1})
     p = Population.generate(seed=3, persons=500, companies=50, directory=directory)
     used = {a.institution_id for d in p.debtors for a in p.assets_of(d.id_number)}
-    assert used == {"bank-01", "bank-02", "land-01", "vehicle-01", "payment-01", "fund-01", "equity-01"}
+    assert used == {"bank-01", "bank-02", "land-01", "vehicle-01", "payment-01", "fund-01", "equity-01", "court-01"}
     # One fund centre keeps only the provident fund: nobody holds a social-insurance account there.
     assert {a.fund_type for d in p.debtors for a in p.assets_of(d.id_number) if a.kind == "fund_account"} == {"housing_provident_fund"}
     for d in p.debtors:
@@ -685,7 +686,8 @@ async def test_payment_batch_query_answers_the_truth(sim: Sim) -> None:
 # --- the connectors read the batch answers ------------------------------------------------------
 
 CONNECTORS = {"bank": BankConnector, "land": LandRegistryConnector, "vehicle": VehicleOfficeConnector,
-              "payment": PaymentAppConnector, "fund": FundCentreConnector, "equity": MarketRegulatorConnector}
+              "payment": PaymentAppConnector, "fund": FundCentreConnector, "equity": MarketRegulatorConnector,
+              "court": CourtConnector}
 
 
 def leg_batch(inst: str, debtors: list[DebtorRecord], credential: str) -> LegBatch:
@@ -698,7 +700,7 @@ def leg_batch(inst: str, debtors: list[DebtorRecord], credential: str) -> LegBat
     )
 
 
-@pytest.mark.parametrize("inst", ["bank-02", "land-01", "vehicle-01", "payment-02", "fund-01", "fund-04", "equity-01"])
+@pytest.mark.parametrize("inst", ["bank-02", "land-01", "vehicle-01", "payment-02", "fund-01", "fund-04", "equity-01", "court-02"])
 async def test_connectors_read_the_batch_answers(sim: Sim, inst: str) -> None:
     kind = inst.split("-")[0]
     institution = sim.population.directory.by_id[inst]

@@ -169,7 +169,7 @@ async def phase_bulk(ctx: Ctx) -> None:
               "successive_spread": round((max(speeds) - min(speeds)) / max(speeds), 4),
               "ratio_to_raw_ceiling": round(result["legs_per_s"] / raw, 4) if raw else None,
               "connector_processes_per_kind": 1,
-              "simulator_latency": "0; fund centres 20:80, market regulator 30:120 (KIND_LATENCY in run.py)"}
+              "simulator_latency": "0; fund centres 20:80, market regulator 30:120, courts 40:200 (KIND_LATENCY in run.py)"}
     ctx.results["bulk"] = result
     console.print(f"bulk ÷ direct fan-out, per round: {', '.join(f'{x:.1%}' for x in ratios)}; successive runs within "
                   f"{result['successive_spread']:.1%} of each other")

@@ -35,7 +35,8 @@ from schemas.directory import Directory
 # The fund centres and the market regulator answer like government data platforms, slower than the
 # banks' front ends (median:p99 ms); every other institution answers at once in the bench, so the
 # bulk figures measure our own code, these two kinds' legs at their own pace beside them.
-KIND_LATENCY = {"fund": "20:80", "equity": "30:120"}
+# The courts' case association service searches a court's whole case docket per party.
+KIND_LATENCY = {"fund": "20:80", "equity": "30:120", "court": "40:200"}
 
 
 async def run_bench(opts: Options) -> int:

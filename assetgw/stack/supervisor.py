@@ -109,6 +109,7 @@ class Stack:
         self.api_port = self.api_ports[0]
         self.postgres = None  # the PostgreSQL server (pgserver) when store == "postgres" and no URL was given
         self.sim_ports = {k: pick() if pick else p for k, p in default_ports.SIMULATORS.items()}
+        self.exchange_ports = (pick(), pick()) if pick else (default_ports.EXCHANGE, default_ports.EXCHANGE_HEALTH)
         self.broker: EmbeddedBroker | None = None
         if kafka_bootstrap is None:
             self.broker = EmbeddedBroker(engine, port=pick() if pick else default_ports.BROKER, data_dir=self.data_dir / "broker",
@@ -126,6 +127,7 @@ class Stack:
             "ASSETGW_DATA_DIR": str(self.data_dir),
             "ASSETGW_API_PORT": str(self.api_port),
             **{f"ASSETGW_SIM_URL_{k.upper()}": f"http://127.0.0.1:{p}" for k, p in self.sim_ports.items()},
+            "ASSETGW_EXCHANGE": f"127.0.0.1:{self.exchange_ports[0]}",
             **({"ASSETGW_KAFKA_IDEMPOTENCE": "0"} if engine == "tansu" and self.broker else {}),
             **(env or {}),
         }
@@ -133,6 +135,10 @@ class Stack:
         self.started_ms = now_ms()
         ports_arg = ",".join(f"{k}={p}" for k, p in self.sim_ports.items())
         self.services: dict[str, Service] = {
+            # The network's SFTP server, for the banks that poll for work (infra/exchange.py).
+            "exchange": Service("exchange", ["exchange", "--port", str(self.exchange_ports[0]),
+                                             "--health-port", str(self.exchange_ports[1])],
+                                [f"http://127.0.0.1:{self.exchange_ports[1]}/healthz"], secrets=PARTNER_KEYS),
             "simulator": Service("simulator", ["simulator", "--ports", ports_arg, *(simulator_args or [])],
                                  [f"http://127.0.0.1:{p}/healthz" for p in self.sim_ports.values()], secrets=PARTNER_KEYS),
             **{f"connector-{k}": self._connector(k, pick) for k in (connector_kinds or registered_kinds())},

@@ -72,5 +72,5 @@ class RoutedTransport:
         return await self.own.get(path.split("/")[1], self.default).send(method, path, json)
 
     async def aclose(self) -> None:
-        for transport in (self.default, *self.own.values()):
+        for transport in {id(t): t for t in (self.default, *self.own.values())}.values():  # one may serve several
             await transport.aclose()

@@ -7,7 +7,7 @@ from typing import ClassVar
 
 from connectors.contract.base import Answer, EventPage, Found, NotFound
 from connectors.contract.transport import Transport
-from connectors.kinds.common import answers_by_leg, legal_basis, refuse_all, subject
+from connectors.kinds.common import answers_by_leg, batch_key, legal_basis, refuse_all, subject
 from connectors.kinds.control import post_control
 from connectors.kinds.feed import read_feed
 from connectors.kinds.http_errors import check_status, refusal_reason, require_dict
@@ -15,7 +15,7 @@ from connectors.kinds.status import post_status
 from schemas.assets import DepositAccount
 from schemas.directory import Institution
 from schemas.events import ControlStatusQuery, ControlStatusReport
-from schemas.messages import LegBatch, new_id
+from schemas.messages import LegBatch
 from schemas.orders import OrderRequest
 
 MAX_BATCH = 500  # the banks' limit of subjects per batch inquiry
@@ -29,7 +29,7 @@ class BankConnector:
         self.transport = transport
 
     async def query(self, institution: Institution, batch: LegBatch) -> dict[str, Answer]:
-        body = {"batch_id": new_id(), **legal_basis(batch), "subjects": [subject(leg) for leg in batch.legs]}
+        body = {"batch_id": batch_key(batch), **legal_basis(batch), "subjects": [subject(leg) for leg in batch.legs]}
         reply = await self.transport.send("POST", f"/{institution.id}/api/v1/deposit-inquiry-batches", body)
         check_status(reply, institution.id)
         if reply.status == 403:

@@ -4,6 +4,7 @@ per leg."""
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable
 from typing import Any
 
@@ -21,6 +22,12 @@ def legal_basis(batch: LegBatch) -> dict:
         "notice_number": batch.notice_number,
         "officer_credentials": batch.officer_credentials,
     }
+
+
+def batch_key(batch: LegBatch) -> str:
+    """A batch's id from its legs: the same legs asked again (a retry, a redelivered message) are
+    the same batch, so an institution answering by file can serve them its first answer."""
+    return hashlib.sha256("\n".join(sorted(leg.leg_id for leg in batch.legs)).encode()).hexdigest()[:32]
 
 
 def subject(leg: LegItem) -> dict:

@@ -57,11 +57,13 @@ class InstitutionCalls:
                    within_s: float, attempt_timeout_s: float | None = None) -> T:
         """``call`` until it answers, within ``within_s`` for all attempts (``TimeoutError`` past
         it), as one of the institution's calls in flight. Raises what the last attempt raised.
-        Each attempt may take ``call_timeout_s``, or ``attempt_timeout_s`` (a long-poll's)."""
+        Each attempt may take ``call_timeout_s``, or ``attempt_timeout_s`` (a long-poll's), and a
+        polling bank's attempt the time its answer file takes on top."""
         async with asyncio.timeout(within_s):
             async with self._limits[institution.id]:
                 with _in_flight(institution.id) if self.metered else contextlib.nullcontext():
-                    return await self._with_retries(institution, call, attempts, attempt_timeout_s or self.settings.call_timeout_s)
+                    timeout_s = (attempt_timeout_s or self.settings.call_timeout_s) + self.settings.polling_allowance_s(institution)
+                    return await self._with_retries(institution, call, attempts, timeout_s)
 
     async def _with_retries(self, institution: Institution, call: Callable[[], Awaitable[T]], attempts: Attempts,
                             timeout_s: float) -> T:

@@ -7,6 +7,7 @@ import os
 
 import structlog
 
+from connectors.contract.exchange_transport import FileExchangeTransport
 from connectors.contract.registry import load_connectors
 from connectors.contract.transport import HttpTransport, RoutedTransport, Transport
 from connectors.runtime.worker import ConnectorWorker, connector_group
@@ -16,6 +17,8 @@ from infra.kafka.topics import ensure_topics
 from infra.metrics import serve_metrics
 from infra.settings import Settings
 from schemas import ports
+from schemas.file_exchange import NETWORK_USER, login_password
+from schemas.sftp_client import ExchangeLogin
 from schemas.signing import MissingPartnerKeys, PartnerKeys, load_partner_keys
 
 
@@ -31,16 +34,27 @@ def partner_keys() -> PartnerKeys | None:
 
 
 def transport_for(kind: str, settings: Settings, keys: PartnerKeys | None) -> Transport:
-    """The kind's simulator (or institution gateway), and each institution's own base URL where
-    ``ASSETGW_INSTITUTION_URL_{ID}`` sets one."""
+    """The kind's simulator (or institution gateway), each institution's own base URL where
+    ``ASSETGW_INSTITUTION_URL_{ID}`` sets one, and the file exchange for the banks that poll."""
     kind_url = settings.simulator_urls[kind]
-    own = {i.id: settings.institution_urls[i.id] for i in settings.directory.of_kind(kind) if i.id in settings.institution_urls}
-    for institution_id, url in own.items():
-        structlog.get_logger("connector").info("institution served at its own URL", institution=institution_id, url=url)
+    institutions = settings.directory.of_kind(kind)
+    own: dict[str, Transport] = {i.id: HttpTransport(settings.institution_urls[i.id], keys=keys, connections=32)
+                                 for i in institutions if i.id in settings.institution_urls and not i.polls}
+    for institution_id in own:
+        structlog.get_logger("connector").info("institution served at its own URL", institution=institution_id,
+                                               url=settings.institution_urls[institution_id])
+    if polling := [i.id for i in institutions if i.polls]:
+        if keys is None:
+            raise MissingPartnerKeys("the file exchange with the polling banks needs the partner keys (its logins and signatures)")
+        files = FileExchangeTransport(keys, ExchangeLogin(NETWORK_USER, login_password(keys, NETWORK_USER)),
+                                      collect_every_s=min(1.0, settings.polling_interval_s / 4))
+        own.update(dict.fromkeys(polling, files))
+        structlog.get_logger("connector").info("banks polling the file exchange", institutions=polling,
+                                               interval_s=settings.polling_interval_s)
     default = HttpTransport(kind_url, keys=keys)
     if not own:
         return default
-    return RoutedTransport(default, {i: HttpTransport(url, keys=keys, connections=32) for i, url in own.items()})
+    return RoutedTransport(default, own)
 
 
 async def run_connectors(settings: Settings, kinds: list[str], stop: asyncio.Event) -> None:

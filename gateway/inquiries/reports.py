@@ -39,6 +39,9 @@ def leg_view(leg: LegRecord, directory: Directory) -> dict[str, Any]:
         "sent_at": shown(leg.sent_at),
         "finished_at": shown(leg.finished_at),
     }
+    if institution is not None and institution.polls and leg.status in OPEN_LEG:
+        # Not failing, not late: a bank that polls answers when it next looks into its inbox.
+        view["waiting_for"] = "the bank's next poll of the file exchange (it takes no calls)"
     if leg.late_status:
         view["late_result"] = {
             "status": leg.late_status, "reason": leg.late_reason, "received_at": shown(leg.late_at),

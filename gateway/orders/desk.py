@@ -35,7 +35,7 @@ from schemas.orders import DEDUCTING, MAX_TERM_DAYS, MONEY_KINDS, Approval, Asse
 log = structlog.get_logger("orders")
 
 INSTITUTION_KIND_OF = {"deposit": "bank", "wallet": "payment", "real_estate": "land", "vehicle": "vehicle",
-                       "equity": "equity", "fund_account": "fund"}
+                       "equity": "equity", "fund_account": "fund", "court_claim": "court"}
 
 
 @dataclass(frozen=True)
@@ -49,10 +49,29 @@ class CaseState:
 
     @classmethod
     def read(cls, uow: UnitOfWork, case_number: str) -> CaseState:
-        found = uow.inquiries.case_assets(case_number)
-        live = LiveAssets.read(uow.events, uow.orders, (f.asset for f in found), controls=False)
-        found = [FoundAsset(f.debtor_id_number, live.asset(f.asset)) for f in found]  # balances as they stand now
-        return cls(found, uow.orders.case_money(case_number), uow.orders.live_freezes_of_case(case_number))
+        """The whole case, as a freeze plan weighs it."""
+        return cls._with(uow, case_number, uow.inquiries.case_assets(case_number), uow.orders.live_freezes_of_case(case_number))
+
+    @classmethod
+    def read_for(cls, uow: UnitOfWork, case_number: str, institution_id: str, ref: AssetRef) -> CaseState:
+        """What one order's checks read: of the found assets, only the holder's (the asset itself, and
+        his deposits for the living allowance) and those under the case's live property freezes
+        (their values count as covered). Reading every asset of a large case for each order made
+        placing orders cost as much as the case was large."""
+        live = uow.orders.live_freezes_of_case(case_number)
+        holders = {f.debtor_id_number for f in uow.inquiries.case_assets(case_number, institutions=[institution_id])
+                   if f.asset["kind"] == ref.kind and asset_id(f.asset) == ref.id}
+        frozen_at = {f.institution_id for f in live if f.asset_kind not in MONEY_KINDS}
+        found = {(f.debtor_id_number, f.asset["institution_id"], asset_id(f.asset)): f
+                 for f in [*uow.inquiries.case_assets(case_number, debtors=holders),
+                           *uow.inquiries.case_assets(case_number, institutions=frozen_at)]}
+        return cls._with(uow, case_number, list(found.values()), live)
+
+    @classmethod
+    def _with(cls, uow: UnitOfWork, case_number: str, found: list[FoundAsset], live: list[LiveFreeze]) -> CaseState:
+        assets = LiveAssets.read(uow.events, uow.orders, (f.asset for f in found), controls=False)
+        found = [FoundAsset(f.debtor_id_number, assets.asset(f.asset)) for f in found]  # balances as they stand now
+        return cls(found, uow.orders.case_money(case_number), live)
 
 
 @dataclass
@@ -103,7 +122,7 @@ class OrderDesk:
             if existing is not None:
                 return existing, True
             case = self._case(uow, body.case_number, body.court)
-            state = CaseState.read(uow, body.case_number)
+            state = CaseState.read_for(uow, body.case_number, body.institution_id, body.asset)
             debtor, asset = self._found_asset(state.found, body.institution_id, body.asset)
             if asset.get("protected"):  # the institution would refuse: say so now, as the freeze plan skips it
                 raise OrderRejected(422, "asset.id", f"a protected account ({asset.get('protected_reason') or 'protected funds'}) cannot be frozen")
@@ -144,7 +163,7 @@ class OrderDesk:
         if body.type in DEDUCTING:
             self._check_enforcement_account(body)
         case = self._case(uow, body.case_number, body.court)
-        state = state or CaseState.read(uow, body.case_number)  # read once: every check below uses it
+        state = state or CaseState.read_for(uow, body.case_number, body.institution_id, body.asset)  # read once: every check below uses it
         debtor, asset = self._found_asset(state.found, body.institution_id, body.asset)
         if asset.get("protected") and body.type in ("freeze", *DEDUCTING):
             # The institution would refuse it: say so now, with the law's reason, and send nothing.

@@ -1,7 +1,8 @@
 """The freeze-plan policy as a pure function (docs/officers.md describes it; the tests check its
 properties): cover what is due without over-freezing.
 
-Money comes first, largest first, each account frozen for exactly what remains (protected accounts
+Money comes first (deposits, wallets, then money other courts hold for the debtor as an
+applicant, withheld there), largest first, each account frozen for exactly what remains (protected accounts
 skipped, and the fund centres' balances always listed as skipped; a natural person keeps his
 living allowance free across his deposit accounts). Property (vehicles, real estate, equity)
 is indivisible, so freezing it may exceed what remains; the law (超标的) allows that only when
@@ -20,7 +21,7 @@ from schemas.assets import asset_id, attributable_fen
 from schemas.money import yuan
 from schemas.orders import MAX_TERM_DAYS, MONEY_KINDS, PROTECTED_KINDS
 
-MONEY_ORDER = ("deposit", "wallet")
+MONEY_ORDER = ("deposit", "wallet", "court_claim")  # a court claim last: it is withheld at another court, slower to collect
 PROPERTY_KINDS = ("vehicle", "real_estate", "equity")
 
 Found = tuple[str, dict[str, Any]]  # (debtor id number, asset as reported)
@@ -60,7 +61,10 @@ def plan_freezes(found: Iterable[Found], already_frozen: set[tuple[str, str]], n
             freezable[debtor] -= amount
             if amount == 0:
                 continue
-        _add(plan, debtor, asset, amount, f"资金优先：冻结 {yuan(amount)}（余额与尚需金额 {yuan(plan.remaining_fen)} 中的较小者）")
+        if asset["kind"] == "court_claim":  # money another court holds for him: withheld there (扣留), not frozen
+            _add(plan, debtor, asset, amount, f"他案执行款：扣留 {yuan(amount)}（待发放案款与尚需金额 {yuan(plan.remaining_fen)} 中的较小者）")
+        else:
+            _add(plan, debtor, asset, amount, f"资金优先：冻结 {yuan(amount)}（余额与尚需金额 {yuan(plan.remaining_fen)} 中的较小者）")
     for debtor in limited:
         plan.kept_for_living.append({"debtor_id_number": debtor, "kept_fen": living_allowance_fen,
                                      "reason": f"被执行人及其所扶养家属的生活必需费用：存款中保留 {yuan(living_allowance_fen)}"})

@@ -13,7 +13,7 @@ the check and the write. Calls are short and synchronous; do not await inside a 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from contextlib import AbstractContextManager
 from types import TracebackType
 from typing import Any, Protocol
@@ -97,8 +97,10 @@ class InquiryRepository(Protocol):
         """In the order they were stored."""
         ...
 
-    def case_assets(self, case_number: str) -> list[FoundAsset]:
-        """Every asset any inquiry of the case found, once each."""
+    def case_assets(self, case_number: str, *, institutions: Collection[str] | None = None,
+                    debtors: Collection[str] | None = None) -> list[FoundAsset]:
+        """Every asset any inquiry of the case found, once each; or only those held at
+        ``institutions`` or by ``debtors``."""
         ...
 
     def case_persons(self, case_number: str) -> set[str]:
@@ -387,6 +389,14 @@ class Peers(Protocol):
     def leads(self, chore: str) -> bool:
         """Whether this process runs ``chore`` (a loop that must run once for all: deadlines and
         re-sends, scheduled reconciliation); asked each round, so another takes over when it dies."""
+        ...
+
+    def beat(self, instance: str) -> None:
+        """Says that gateway ``instance`` is alive (every few seconds)."""
+        ...
+
+    def silent(self, instance: str, for_s: float) -> list[str]:
+        """The other gateways that have not beaten for ``for_s`` seconds (dead or stopped)."""
         ...
 
     def announce(self, topic: str, ids: Iterable[str]) -> None:

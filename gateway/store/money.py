@@ -7,6 +7,9 @@ from typing import Any
 
 from gateway.orders.states import AWAITING_ANSWER, LIVE_FREEZE
 from gateway.store.records import CaseMoney
+from schemas.orders import MONEY_KINDS
+
+_MONEY_IN = ", ".join(f"'{kind}'" for kind in MONEY_KINDS)  # constants of ours, not input
 
 
 def case_money(db: Any, p: str, case_number: str) -> CaseMoney:
@@ -29,7 +32,7 @@ def case_money(db: Any, p: str, case_number: str) -> CaseMoney:
             at_once += deducted_fen or 0
     for order_id, status, amount, held_fen in db.execute(
         f"SELECT id, status, amount_fen, held_fen FROM orders WHERE case_number = {p} AND type = 'freeze'"
-        " AND asset_kind IN ('deposit', 'wallet')", (case_number,),
+        f" AND asset_kind IN ({_MONEY_IN})", (case_number,),
     ):
         left = max((amount or 0) - deducted_from.get(order_id, 0), 0)  # what deductions did not take
         if status in LIVE_FREEZE:

@@ -13,6 +13,12 @@ class NoPeers:
     def leads(self, chore: str) -> bool:
         return True
 
+    def beat(self, instance: str) -> None:
+        pass
+
+    def silent(self, instance: str, for_s: float) -> list[str]:
+        return []
+
     def announce(self, topic: str, ids: Iterable[str]) -> None:
         pass
 

@@ -20,7 +20,9 @@ from schemas.watches import EVENT_OF_KIND
 # The watch kind each institution event answers.
 KIND_OF_EVENT = {event: kind for kind, event in EVENT_OF_KIND.items()}
 KIND_LABELS = {"funds": "资金到账", "vehicle": "车辆布控", "lodging": "住宿登记", "travel": "购票被拒"}
-_ACCOUNT_LABELS = {"deposit": "账户", "wallet": "支付账户"}
+_ACCOUNT_LABELS = {"deposit": "账户", "wallet": "支付账户", "court_claim": "案款债权"}
+# Money arriving for the debtor at another court (a payout due to him as an applicant) is not an account credit.
+_ARRIVAL_LABELS = {"court_claim": "他案执行款到账"}
 
 
 def new_alert(watch: WatchRecord, event: InstitutionEvent, directory: Directory, auto_freeze: dict[str, Any] | None) -> NewAlert:
@@ -47,7 +49,7 @@ def _summary(kind: str, event: InstitutionEvent, institution_name: str, auto_fre
     place = "".join(p for p in (event.region and f"{event.region} ", event.place) if p) or institution_name
     if kind == "funds":
         account = f"{institution_name} {_ACCOUNT_LABELS.get(event.asset_kind or '', '账户')} {event.asset_id or ''}".rstrip()
-        text = f"账户到账 {yuan(event.amount_fen or 0)}（{account}"
+        text = f"{_ARRIVAL_LABELS.get(event.asset_kind or '', '账户到账')} {yuan(event.amount_fen or 0)}（{account}"
         text += f"，余额 {yuan(event.balance_fen)}）" if event.balance_fen is not None else "）"
         if auto_freeze is not None:
             text += (f"；已自动冻结 {yuan(auto_freeze['amount_fen'])}" if auto_freeze.get("order_id")

@@ -13,6 +13,7 @@ from simulators.apps import (
     bank,
     control_status,
     controls,
+    court,
     equity,
     event_feed,
     fund,
@@ -23,19 +24,20 @@ from simulators.apps import (
     recorded,
     vehicle,
 )
-from simulators.apps.common import CONTEXT, SimContext
+from simulators.apps.common import CONTEXT, SimContext, refuse_calls_to_polling_banks
 from simulators.behaviour import Behaviours
 from simulators.ledger_book import LedgerBook
 from simulators.population import Population
 
 APIS: dict[str, ModuleType] = {"bank": bank, "land": land, "vehicle": vehicle, "payment": payment, "lodging": lodging,
-                               "fund": fund, "equity": equity, "airline": airline, "railway": railway}
+                               "fund": fund, "equity": equity, "court": court,
+                               "airline": airline, "railway": railway}
 # The payment app takes control orders through its gateway method instead of /controls, the fund
-# centres through their exchange envelope (and refuse them all).
+# centres through their exchange envelope (and refuse them all), the courts by assistance letter.
 CONTROLS_ROUTE = {"bank", "land", "vehicle", "equity"}
 # Kinds holding assets under control, whose status the network may reconcile (the payment app
 # serves it both as /controls/status and as its gateway method).
-STATUS_ROUTE = {"bank", "land", "vehicle", "payment", "equity"}
+STATUS_ROUTE = {"bank", "land", "vehicle", "payment", "equity", "court"}
 
 
 def build_app(
@@ -54,6 +56,7 @@ def build_app(
     institutions = {i.id: i for i in population.directory.of_kind(kind)}
     app[CONTEXT] = SimContext(kind=kind, population=population, behaviours=behaviours, institutions=institutions, ledgers=ledgers)
     partner_link.install(app, partner_keys, nonces)
+    app.middlewares.append(refuse_calls_to_polling_banks)  # after the guard: an unsigned caller learns nothing
     admin.add_routes(app)
     admin_ledgers.add_routes(app)
     admin_events.add_routes(app)

@@ -30,9 +30,11 @@ from simulators.apps.common import (
 )
 from simulators.apps.faults import misbehave
 
+REFUSED = {"error": "refused", "reason": REFUSAL_UNREGISTERED}
+
 
 def _refused() -> web.Response:
-    return json_response({"error": "refused", "reason": REFUSAL_UNREGISTERED}, status=403)
+    return json_response(REFUSED, status=403)
 
 
 async def deposit_inquiry(request: web.Request) -> web.Response:
@@ -50,12 +52,17 @@ async def deposit_inquiry_batch(request: web.Request) -> web.Response:
     body = await read_body(request, BatchInquiryBody)
     if (fault := await misbehave(request, ctx, inst)) is not None:
         return fault
+    return json_response(*answer_batch(ctx, inst, body))
+
+
+def answer_batch(ctx: SimContext, inst: str, body: BatchInquiryBody) -> tuple[dict[str, Any], int]:
+    """The batch's answer and its status, whichever way the bank talks (HTTP, or files: apps.bank_files)."""
     if not ctx.population.is_registered(body.officer_credentials):
-        return _refused()
-    return json_response({
+        return REFUSED, 403
+    return {
         "batch_id": body.batch_id,
         "results": [{"request_id": s.request_id, **_lookup(ctx, inst, s.id_type, s.id_number)} for s in body.subjects],
-    })
+    }, 200
 
 
 def _lookup(ctx: SimContext, inst: str, id_type: str, id_number: str) -> dict[str, Any]:

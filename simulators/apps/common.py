@@ -7,6 +7,7 @@ in wire format, so the lookup of the institution and body validation live here o
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, Literal, TypeVar
 
@@ -22,6 +23,7 @@ from simulators.population import REFUSAL_UNREGISTERED as REFUSAL_UNREGISTERED  
 from simulators.population import Population
 
 M = TypeVar("M", bound=BaseModel)
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,6 +65,18 @@ def institution(request: web.Request) -> tuple[SimContext, str]:
     if inst not in ctx.institutions:
         raise http_error(web.HTTPNotFound, "unknown_institution", f"no {ctx.kind} institution {inst!r} here")
     return ctx, inst
+
+
+@web.middleware
+async def refuse_calls_to_polling_banks(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """A bank that polls the file exchange takes no partner calls (simulators/polling.py); the
+    test and operator endpoints (``/admin``, ``/healthz``) still serve it."""
+    ctx = context(request)
+    inst = ctx.institutions.get(request.path.split("/", 2)[1])
+    if inst is not None and inst.polls:
+        raise http_error(web.HTTPNotFound, "polling_institution",
+                         f"{inst.id} takes no calls: it polls the network's file exchange for batches of requests")
+    return await handler(request)
 
 
 async def read_json(request: web.Request) -> Any:

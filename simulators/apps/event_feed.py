@@ -10,17 +10,21 @@ round trip, not a polling interval. Misbehaviour applies as to any other call.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
 from aiohttp import web
 
-from simulators.apps.common import http_error, institution, json_response
+from simulators.apps.common import SimContext, http_error, institution, json_response
 from simulators.apps.faults import misbehave
 
 MAX_LIMIT = 1000
+MAX_AFTER = 10**12
 MAX_WAIT_S = 30
 
 
-def _whole(request: web.Request, name: str, default: int, lowest: int, highest: int) -> int:
-    raw = request.query.get(name)
+def whole(query: Mapping[str, str], name: str, default: int, lowest: int, highest: int) -> int:
+    raw = query.get(name)
     if raw is None:
         return default
     if not (raw.isascii() and raw.isdigit()) or not lowest <= int(raw) <= highest:
@@ -43,17 +47,23 @@ def _seconds(request: web.Request, name: str, highest: float) -> float:
 
 async def events(request: web.Request) -> web.Response:
     ctx, inst = institution(request)
-    after = _whole(request, "after", 0, 0, 10**12)
-    limit = _whole(request, "limit", 100, 1, MAX_LIMIT)
+    after = whole(request.query, "after", 0, 0, MAX_AFTER)
+    limit = whole(request.query, "limit", 100, 1, MAX_LIMIT)
     wait = _seconds(request, "wait", MAX_WAIT_S)
     if (fault := await misbehave(request, ctx, inst)) is not None:
         return fault
+    page = feed_page(ctx, inst, after, limit)
+    if not page["events"] and wait > 0 and await ctx.ledgers.events.wait_after(inst, after, wait):
+        page = feed_page(ctx, inst, after, limit)
+    return json_response(page)
+
+
+def feed_page(ctx: SimContext, inst: str, after: int, limit: int) -> dict[str, Any]:
+    """The page after ``after`` as it stands now (a polling bank's file answer has no long-poll:
+    its polling interval is the wait)."""
     ctx.ledgers.sweep_all()  # lapses due by now are events by now
     page = ctx.ledgers.events.after(inst, after, limit)
-    if not page and wait > 0 and await ctx.ledgers.events.wait_after(inst, after, wait):
-        page = ctx.ledgers.events.after(inst, after, limit)
-    return json_response({"events": [e.model_dump(mode="json", exclude_none=True) for e in page],
-                          "next": page[-1].seq if page else after})
+    return {"events": [e.model_dump(mode="json", exclude_none=True) for e in page], "next": page[-1].seq if page else after}
 
 
 def add_routes(app: web.Application) -> None:

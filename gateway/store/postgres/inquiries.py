@@ -3,11 +3,9 @@ in PostgreSQL's words)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 
-import orjson
-
-from gateway.store import figures, rows
+from gateway.store import figures, found, rows
 from gateway.store.postgres.cases import record_case_event
 from gateway.store.postgres.connection import Connection, transaction
 from gateway.store.records import (
@@ -21,7 +19,6 @@ from gateway.store.records import (
     NewBatch,
     NewInquiry,
 )
-from schemas.assets import asset_id
 from schemas.messages import leg_id
 
 
@@ -77,15 +74,9 @@ class PgInquiries:
     def batch_inquiry_ids(self, batch_id: str) -> list[str]:
         return [r[0] for r in self.db.execute("SELECT id FROM inquiries WHERE batch_id = %s ORDER BY seq", (batch_id,))]
 
-    def case_assets(self, case_number: str) -> list[FoundAsset]:
-        seen: dict[tuple[str, str, str], FoundAsset] = {}
-        for id_number, assets in self.db.execute(
-            "SELECT d.id_number, l.assets FROM legs l JOIN inquiries q ON q.id = l.inquiry_id"
-            " JOIN debtors d ON d.inquiry_id = l.inquiry_id AND d.seq = l.debtor_seq"
-            " WHERE q.case_number = %s AND l.assets IS NOT NULL ORDER BY q.created_at, q.seq", (case_number,)):
-            for asset in orjson.loads(assets):
-                seen[(id_number, asset["institution_id"], asset_id(asset))] = FoundAsset(id_number, asset)
-        return list(seen.values())
+    def case_assets(self, case_number: str, *, institutions: Collection[str] | None = None,
+                    debtors: Collection[str] | None = None) -> list[FoundAsset]:
+        return found.case_assets(self.db, "%s", case_number, "q.created_at, q.seq", institutions=institutions, debtors=debtors)
 
     def case_persons(self, case_number: str) -> set[str]:
         return {id_number for (id_number,) in self.db.execute(

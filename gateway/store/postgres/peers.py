@@ -42,6 +42,16 @@ class PgPeers:
                 self._held.add(chore)
         return chore in self._held
 
+    def beat(self, instance: str) -> None:
+        # The server's clock, so gateways on machines whose clocks differ still agree who fell silent.
+        self.db.execute("INSERT INTO gateway_instances (instance, seen_at) VALUES (%s, now()) "
+                        "ON CONFLICT (instance) DO UPDATE SET seen_at = now()", (instance,))
+
+    def silent(self, instance: str, for_s: float) -> list[str]:
+        rows = self.db.execute("SELECT instance FROM gateway_instances WHERE instance <> %s "
+                               "AND seen_at < now() - make_interval(secs => %s) ORDER BY instance", (instance, for_s))
+        return [r[0] for r in rows]
+
     def announce(self, topic: str, ids: Iterable[str]) -> None:
         part: list[str] = []
         size = 0

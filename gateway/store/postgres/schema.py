@@ -41,6 +41,7 @@ CREATE TABLE IF NOT EXISTS legs (
 -- A debtor's legs of an inquiry (reports, a case's assets): by inquiry and debtor, not by inquiry
 -- alone (a 1,000-debtor inquiry has 28,000 legs to filter per debtor).
 CREATE INDEX IF NOT EXISTS legs_by_inquiry ON legs(inquiry_id, debtor_seq);
+CREATE INDEX IF NOT EXISTS debtors_by_id ON debtors(id_number);
 CREATE INDEX IF NOT EXISTS legs_open ON legs(status, sent_at) WHERE {OPEN_LEG};
 CREATE TABLE IF NOT EXISTS access_audit (
     seq BIGSERIAL PRIMARY KEY, at BIGINT NOT NULL, officer TEXT, court TEXT, method TEXT NOT NULL,
@@ -101,6 +102,8 @@ CREATE INDEX IF NOT EXISTS alerts_court ON alerts(court, seq);
 -- gateway: tokens left and when they were counted (epoch seconds).
 CREATE TABLE IF NOT EXISTS rate_buckets (
     key TEXT PRIMARY KEY, tokens DOUBLE PRECISION NOT NULL, at DOUBLE PRECISION NOT NULL);
+CREATE TABLE IF NOT EXISTS gateway_instances (
+    instance TEXT PRIMARY KEY, seen_at TIMESTAMPTZ NOT NULL);
 """
 
 # The append-only rules SQLite keeps with RAISE(ABORT) triggers: one function raising the

@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 
-import orjson
-
-from gateway.store import figures, rows
+from gateway.store import figures, found, rows
 from gateway.store.records import (
     BatchProgress,
     BatchRecord,
@@ -21,7 +19,6 @@ from gateway.store.records import (
 )
 from gateway.store.sqlite.cases import record_case_event
 from gateway.store.sqlite.connection import Transaction
-from schemas.assets import asset_id
 from schemas.messages import leg_id
 
 
@@ -86,17 +83,9 @@ class SqliteInquiries:
             "SELECT id FROM inquiries WHERE batch_id = ? ORDER BY rowid", (batch_id,)
         )]
 
-    def case_assets(self, case_number: str) -> list[FoundAsset]:
-        seen: dict[tuple[str, str, str], FoundAsset] = {}
-        for id_number, assets in self.db.execute(
-            "SELECT d.id_number, l.assets FROM legs l JOIN inquiries q ON q.id = l.inquiry_id"
-            " JOIN debtors d ON d.inquiry_id = l.inquiry_id AND d.seq = l.debtor_seq"
-            " WHERE q.case_number = ? AND l.assets IS NOT NULL ORDER BY q.created_at",
-            (case_number,),
-        ):
-            for asset in orjson.loads(assets):
-                seen[(id_number, asset["institution_id"], asset_id(asset))] = FoundAsset(id_number, asset)
-        return list(seen.values())
+    def case_assets(self, case_number: str, *, institutions: Collection[str] | None = None,
+                    debtors: Collection[str] | None = None) -> list[FoundAsset]:
+        return found.case_assets(self.db, "?", case_number, "q.created_at", institutions=institutions, debtors=debtors)
 
     def case_persons(self, case_number: str) -> set[str]:
         return {id_number for (id_number,) in self.db.execute(

@@ -37,6 +37,8 @@ CREATE TABLE IF NOT EXISTS legs (
     sent_at INTEGER, finished_at INTEGER, reason TEXT, attempts INTEGER, latency_ms INTEGER,
     assets TEXT, late_status TEXT, late_reason TEXT, late_assets TEXT, late_at INTEGER);
 CREATE INDEX IF NOT EXISTS legs_by_inquiry ON legs(inquiry_id);
+-- A debtor's legs in a case (the checks of one order read only its holder's answers).
+CREATE INDEX IF NOT EXISTS debtors_by_id ON debtors(id_number);
 -- Open legs only: the outbox reads 'pending', the re-send of unanswered work reads 'sent' by age.
 DROP INDEX IF EXISTS legs_unsent;
 CREATE INDEX IF NOT EXISTS legs_open ON legs(status, sent_at) WHERE {OPEN_LEG};

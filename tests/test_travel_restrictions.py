@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
+import orjson
 import pytest
 
 from gateway.console.cases import case_path
@@ -30,6 +31,7 @@ from tests.helpers import (
     open_case,
     pick,
     post_json,
+    run_cli,
     settled,
     wait_for,
 )
@@ -245,6 +247,26 @@ async def test_the_console_places_and_lifts_a_restriction_and_shows_the_refused_
             assert r.status == 200 and listed.count("解除限制") >= 3, listed
     lifts = (await get_json(api, f"/v1/orders?case_number={case}&type=lift_restriction"))["orders"]
     assert [(await settled(api, o["id"]))["status"] for o in lifts] == ["applied"] * 3
+
+
+@pytest.mark.e2e
+async def test_the_terminal_restricts_and_lifts(stack, api, simulators, population, credential) -> None:
+    debtor = pick(population, lambda assets: True, kind="person", from_end=True)
+    case, _ = await open_case(api, debtor, credential)
+    env = {"ASSETGW_TOKEN": officer_token(stack), "COLUMNS": "80"}
+
+    async def cli(*args: str) -> dict[str, Any]:
+        code, out, err = await run_cli(stack, "restrict", case, "--debtor", debtor.id_number, "--notice", f"{case}-协执",
+                                       "--wait", "30", "--json", "--api", stack.api_url, *args, env=env)
+        assert code == 0, err
+        return orjson.loads(out)
+
+    placed = await cli("--measure", "list_dishonest", "--ruling", f"{case}之失信决定书")
+    assert placed["title"] == "纳入失信被执行人名单" and [o["status"] for o in placed["orders"]] == ["applied"] * 3, placed
+    assert (await buy(simulators, "railway-01", debtor.id_number, "D301", "一等座"))["sold"] is False
+    lifted = await cli("--lift", "--ruling", f"{case}之解除决定书")
+    assert lifted["title"] == "解除限制" and [o["status"] for o in lifted["orders"]] == ["applied"] * 3, lifted
+    assert (await buy(simulators, "railway-01", debtor.id_number, "D301", "一等座"))["sold"] is True
 
 
 def test_a_carriers_restrictions_survive_a_restart(tmp_path: Path, population) -> None:

@@ -1,5 +1,6 @@
 """The officer's work after the inquiry, from the terminal: the freeze plan, orders (freeze,
-continue, unfreeze, deduct), a second officer's approval, and lists of cases and orders — the
+continue, unfreeze, deduct), consumption restrictions at the carriers and their lifting, a second
+officer's approval, and lists of cases and orders — the
 same calls as the API (docs/officers.md), with what can be taken from the case, the original
 freeze or the token filled in, so an officer types what only he knows: the documents."""
 
@@ -20,7 +21,7 @@ from assetgw.cli_args import parse_yuan, positive
 from assetgw.gateway_client import Gateway, GatewayError, path_part, run, token_claims
 from assetgw.tables import cases_table, orders_table, plan_summary, plan_table, print_order
 from assetgw.terminal import inert
-from schemas.orders import MAX_TERM_DAYS, MONEY_KINDS, QUANTITY_KINDS, OrderStatus, OrderType
+from schemas.orders import MAX_TERM_DAYS, MONEY_KINDS, QUANTITY_KINDS, RESTRICTING, OrderStatus, OrderType
 
 ASSET_KIND_AT = {"bank": "deposit", "payment": "wallet", "land": "real_estate", "vehicle": "vehicle", "equity": "equity", "fund": "fund_account",
                  "court": "court_claim",
@@ -145,6 +146,27 @@ async def _follow_up(gw: Gateway, args: argparse.Namespace) -> dict[str, Any]:
     return body
 
 
+async def restrict(args: argparse.Namespace) -> int:
+    """限制高消费 (or 失信名单) at every carrier, or with --lift 解除限制: one order per carrier."""
+    console, err = Console(emoji=False), Console(stderr=True, emoji=False)
+    documents = _documents(args)
+    async with Gateway(args.api, args.token) as gw:
+        case = await gw.call("GET", f"/v1/cases/{path_part(args.case)}")
+        body = {"case_number": case["case_number"], "court": case["court"], "debtor_id_number": args.debtor,
+                "decision_number": documents["ruling_number"], "notice_number": documents["notice_number"],
+                "officer_credentials": documents["officer_credentials"], "idempotency_key": _key(args, err)}
+        if args.measure:
+            body["measure"] = args.measure
+        placed = await gw.call("POST", "/v1/restrictions/lift" if args.lift else "/v1/restrictions", body)
+        shown = [await _settled(gw, o, args.wait) for o in placed["orders"]]
+    if args.json:
+        _print_json({**placed, "orders": shown})
+    else:
+        console.print(inert(f"{placed['title']} · {placed['legal_basis'] or placed['decision_number']}"), soft_wrap=True)
+        console.print(orders_table(shown, "执行措施 Orders"))
+    return 0
+
+
 async def _settled(gw: Gateway, placed: dict[str, Any], wait_s: float) -> dict[str, Any]:
     """With --wait: the order once its institution answered (a deduction waits for approval first)."""
     deadline = time.monotonic() + wait_s
@@ -267,6 +289,17 @@ def add_officer_commands(sub: argparse._SubParsersAction, api_default: str) -> N
         q.add_argument("--wait", type=float, default=0, metavar="S", help="wait up to S seconds for the institution's answer")
         _common(q, api_default)
         q.set_defaults(func=_runner("order", order))
+
+    p = sub.add_parser("restrict", help="restrict a debtor's high consumption (限制高消费) or list him as dishonest (失信) at "
+                                        "every airline and the railway; --lift lifts it (解除限制)")
+    p.add_argument("case", help="case number, e.g. '(2025)冀0108执4502号'")
+    p.add_argument("--debtor", required=True, help="the debtor's resident ID (a natural person of the case)")
+    p.add_argument("--measure", choices=RESTRICTING, help="required to restrict; with --lift, lifts only this one")
+    p.add_argument("--lift", action="store_true", help="lift the debtor's restrictions of the case where they are in force")
+    p.add_argument("--wait", type=float, default=0, metavar="S", help="wait up to S seconds for every carrier's answer")
+    _documents_args(p)
+    _common(p, api_default)
+    p.set_defaults(func=_runner("restrict", restrict))
 
     p = sub.add_parser("approve", help="approve a colleague's deduction (needs a token with the deduct role)")
     p.add_argument("order_id")

@@ -77,7 +77,7 @@ async def run_gateway(settings: Settings, stop: asyncio.Event) -> None:
                                  settings.topic_prefix, group_id, touched, reconciler.on_reports)
         events = EventConsumer(store.events, settings.directory,
                                make_consumer(as_member, group_id=f"{group_id}.events", client_id="gateway-events"),
-                               producer, settings.topic_prefix, f"{group_id}.events", listeners=[watches.listener])
+                               producer, settings.topic_prefix, f"{group_id}.events", listeners=[watches.listener, watches.refused_purchases])
         await first_to_end(results.run(stop), events.run(stop), stop=stop)
 
     standins = StandIns(peers, settings.instance, consume_as)

@@ -10,10 +10,14 @@ import os
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
-KINDS = ("bank", "land", "vehicle", "payment", "lodging", "fund", "equity", "court", "securities")
+KINDS = ("bank", "land", "vehicle", "payment", "lodging", "fund", "equity", "court", "airline", "railway", "securities")
 # Kinds that hold assets and answer asset inquiries. A lodging registry (旅馆业治安管理信息系统)
 # only reports debtors' hotel check-ins on its event feed: inquiries never fan out to it.
 QUERY_KINDS = ("bank", "land", "vehicle", "payment", "fund", "equity", "court", "securities")
+# Carriers (airlines through their booking systems, the railway's 12306) hold no assets either: they
+# take consumption-restriction orders (限制高消费, 失信被执行人名单) and refuse a restricted person's
+# tickets, reporting each refused purchase on their event feed.
+RESTRICTION_KINDS = ("airline", "railway")
 # fund: a housing-provident-fund centre and a social-insurance centre per province (Hebei, Beijing);
 # equity: the market regulator's enterprise registry (市场监督管理局), where shareholdings are registered.
 # court: other courts, asked through cross-court case association whether the debtor is the
@@ -26,7 +30,7 @@ QUERY_KINDS = ("bank", "land", "vehicle", "payment", "fund", "equity", "court", 
 DEFAULT_POLLING_BANKS = 6
 DEFAULT_POLLING_INTERVAL_S = 5.0
 DEFAULT_COUNTS = {"bank": 22, "land": 3, "vehicle": 1, "payment": 2, "lodging": 2, "fund": 4, "equity": 1, "court": 3,
-                  "securities": 1}
+                  "airline": 2, "railway": 1, "securities": 1}
 
 _NAMES = {
     "bank": [
@@ -43,6 +47,8 @@ _NAMES = {
     "fund": ["河北省住房公积金管理中心", "河北省社会保险事业管理局", "北京住房公积金管理中心", "北京市社会保险基金管理中心"],
     "equity": ["国家市场监督管理总局企业信用信息系统"],
     "court": ["石家庄市中级人民法院", "北京市朝阳区人民法院", "天津市和平区人民法院"],
+    "airline": ["中国国际航空", "中国东方航空"],
+    "railway": ["中国国家铁路集团(12306)"],
     "securities": ["中国证券登记结算有限责任公司"],
 }
 @dataclass(frozen=True, slots=True)

@@ -39,12 +39,13 @@ EventType = Literal[
     "funds_deducted",      # free funds frozen and moved to a court's account in one order (冻结并扣划)
     "vehicle_sighted",     # a car-park or road camera saw a registered vehicle
     "guest_checked_in",    # a lodging registry recorded a person's hotel check-in
+    "purchase_refused",    # a carrier refused a restricted person's ticket (限制高消费, 失信名单)
 ]
 EVENT_TYPES: tuple[str, ...] = EventType.__args__  # type: ignore[attr-defined]
 FUNDS_EVENTS = ("funds_credited", "funds_debited", "funds_deducted")
 FREEZE_EVENTS = ("freeze_captured", "freeze_promoted", "queue_advanced", "freeze_lapsed", "freeze_released", "deduction_executed")
 # Events about a person rather than an asset: no asset_kind/asset_id, keyed by the person.
-PERSON_EVENTS = ("guest_checked_in",)
+PERSON_EVENTS = ("guest_checked_in", "purchase_refused")
 
 # What a freeze is at its institution (``Freeze.status`` in the simulators' ledger).
 FreezeStatus = Literal["applied", "partially_applied", "queued", "lapsed", "released"]
@@ -81,8 +82,11 @@ class InstitutionEvent(_Model):
     balance_fen: int | None = Field(None, ge=0, description="money assets: the balance after the change")
     freeze: FreezeState | None = Field(None, description="the freeze concerned, as it stands after the change")
     court: str | None = Field(None, description="deduction: the court the money went to")
-    place: str | None = Field(None, max_length=200, description="sighting: camera location; check-in: hotel and address")
+    place: str | None = Field(None, max_length=200, description="sighting: camera location; check-in: hotel and address; "
+                                                                   "purchase refused: the flight or train, route and seat")
     region: str | None = Field(None, max_length=64, description="city or province of the place")
+    restriction_ids: list[str] | None = Field(None, max_length=100, description="purchase refused: the restriction orders in force "
+                                              "that refused it (the order_id of each court's order), so each court hears of it")
 
 
 def event_subject(event: InstitutionEvent) -> str:

@@ -15,6 +15,7 @@ from schemas.assets import Asset
 from schemas.events import ControlStatusQuery, ControlStatusReport, InstitutionEvent
 from schemas.messages import SCHEMA_VERSION, Envelope, LegBatch, LegBatchResult
 from schemas.orders import Approval, Decline, FreezePlanRequest, OrderCreate, OrderRequest, OrderResult
+from schemas.restrictions import RestrictionCreate, RestrictionLift
 from schemas.watches import WatchCreate
 
 OUT = Path(__file__).parent / "json"
@@ -37,6 +38,8 @@ def documents() -> dict[str, dict]:
         "api.order-decline": Decline,
         "api.freeze-plan": FreezePlanRequest,
         "api.watch-create": WatchCreate,
+        "api.restriction-create": RestrictionCreate,
+        "api.restriction-lift": RestrictionLift,
     }
     docs = {name: model.model_json_schema() for name, model in models.items()}
     docs["asset"] = TypeAdapter(Asset).json_schema()

@@ -19,14 +19,18 @@ from schemas.identifiers import check_case_number
 from schemas.money import Fen
 from schemas.text import Text
 
-OrderType = Literal["freeze", "continue", "unfreeze", "deduct", "freeze_deduct"]
+OrderType = Literal["freeze", "continue", "unfreeze", "deduct", "freeze_deduct",
+                    "restrict_consumption", "list_dishonest", "lift_restriction"]
 # Orders that move money to the court: the `deduct` role, the court's 执行款专户 and a second
 # officer's approval before they are sent.
 DEDUCTING = ("deduct", "freeze_deduct")
-AssetKind = Literal["deposit", "wallet", "real_estate", "vehicle", "equity", "fund_account", "court_claim", "securities"]
+AssetKind = Literal["deposit", "wallet", "real_estate", "vehicle", "equity", "fund_account", "court_claim", "person", "securities"]
 # Money: frozen for an exact amount, deducted to the court. A court claim is money another court
 # holds for the debtor: its freeze is that court's withholding (扣留), its deduction the transfer.
 MONEY_KINDS = ("deposit", "wallet", "court_claim")
+# Orders about a person at the carriers (schemas/restrictions.py), not about an asset.
+RESTRICTING = ("restrict_consumption", "list_dishonest")
+PERSON_ORDERS = (*RESTRICTING, "lift_restriction")
 # Assets frozen by a number of units (shares at the securities depository), not by amount or whole.
 QUANTITY_KINDS = ("securities",)
 # Assets the law keeps out of enforcement's reach whatever the order: the order desk refuses any
@@ -89,6 +93,9 @@ class OrderCreate(Documents):
 
     @model_validator(mode="after")
     def _fields_for_type(self) -> OrderCreate:
+        if self.type in PERSON_ORDERS or self.asset.kind == "person":
+            raise ValueError("type: restrictions at the carriers are about a person, not an asset: "
+                             "place and lift them with POST /v1/restrictions")
         if self.asset.kind in PROTECTED_KINDS and self.type in ("freeze", *DEDUCTING):
             return self  # refused by the order desk, with the asset's own legal reason
         money = self.asset.kind in MONEY_KINDS

@@ -32,6 +32,9 @@ class Journal(Protocol):
     def feed_moved(self, institution_id: str, last_seq: int, to_lose: int) -> None: ...
     def clock_moved(self, offset: timedelta) -> None: ...
     def nonce_seen(self, key_id: str, nonce: str, at: float) -> None: ...
+    def restrictions_changed(self, institution_id: str, id_number: str, state: dict[str, Any]) -> None:
+        """A carrier's record of one person changed (``simulators.restrictions``): ``state`` is all of it."""
+        ...
 
     def flush(self) -> None:
         """Store every change told since the last flush, atomically; ``JournalError`` if not."""
@@ -60,6 +63,9 @@ class NullJournal:
         pass
 
     def nonce_seen(self, key_id: str, nonce: str, at: float) -> None:
+        pass
+
+    def restrictions_changed(self, institution_id: str, id_number: str, state: dict[str, Any]) -> None:
         pass
 
     def flush(self) -> None:

@@ -36,6 +36,7 @@ from simulators.journal import Journal, NullJournal
 from simulators.known_assets import KnownAssets
 from simulators.ledger import MONEY_KINDS, AssetLedger, Freeze, Refused, iso
 from simulators.population import REFUSAL_UNREGISTERED, Population
+from simulators.restrictions import RestrictionBook
 
 NO_SUCH_ASSET = "no such asset"
 
@@ -52,6 +53,7 @@ class Saved:
     known: list[Key] = field(default_factory=list)  # in the order the network learnt of them
     events: list[InstitutionEvent] = field(default_factory=list)  # served, in seq order per institution
     feeds: dict[str, tuple[int, int]] = field(default_factory=dict)  # institution → (last seq, losses pending)
+    restrictions: dict[Key, dict[str, Any]] = field(default_factory=dict)  # (carrier, person) → restrictions.Passenger.dump
 
 
 class LedgerBook:
@@ -67,12 +69,15 @@ class LedgerBook:
         self.known = KnownAssets(self.journal)  # their changes are events
         self._freezes: dict[Key, str] = {}  # (institution_id, freeze_id) → asset_id
         self.events = EventLog(self.journal)
+        # The carriers' (airlines, railway): on this book's clock, which a restore replaces.
+        self.restrictions = RestrictionBook(population, self.journal, self.events, lambda: self.clock.now())
 
     def restore(self, saved: Saved) -> None:
         """Back to what was stored: call once, on a new book, before serving."""
         self.clock = SimClock(offset=saved.clock_offset)
         self.known.restore(saved.known)
         self.events.restore(saved.events, saved.feeds)
+        self.restrictions.restore(saved.restrictions)
         for (institution_id, asset_id), state in saved.ledgers.items():
             ledger = self._new_ledger(institution_id, asset_id)
             if ledger is None:

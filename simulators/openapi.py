@@ -27,6 +27,7 @@ from schemas.assets import DepositAccount
 from schemas.events import InstitutionEvent
 from schemas.signing import HEADER_KEY_ID, HEADER_NONCE, HEADER_SIGNATURE, HEADER_TIMESTAMP
 from simulators.apps import APIS, CONTROLS_ROUTE, STATUS_ROUTE
+from simulators.apps.airline import PassengerRestriction
 from simulators.apps.common import BatchInquiryBody, InquiryBody
 from simulators.apps.control_status import StatusBody
 from simulators.apps.court import Letter, PartySearch
@@ -42,6 +43,7 @@ from simulators.apps.payment import (
     BizContent,
     Envelope,
 )
+from simulators.apps.railway import CourtRestriction
 from simulators.apps.securities import BusinessRequest
 from simulators.apps.vehicle import BatchBody
 from simulators.control_order import ControlOrder
@@ -124,6 +126,18 @@ OPERATIONS: dict[str, tuple[Operation, ...]] = {
                   errors=(401, 404, 429, 503)),
     ),
     "lodging": (),
+    "airline": (
+        Operation("post", "/v1/passenger-restrictions", "restrict a passenger (限制高消费, 失信名单) or lift it (解除限制)",
+                  PassengerRestriction, (200, '{"requestNo", "result": "ACCEPTED" | "LIFTED" | "REJECTED", "restrictionNo", '
+                                              '"effectiveFrom", "liftedAt", "rejectReason", "duplicate"}'),
+                  errors=(400, 401, 404, 429, 503)),
+    ),
+    "railway": (
+        Operation("post", "/otn/courtRestriction/submit", "restrict a passenger (XZ: XG 限制高消费, SX 失信名单) or lift it (JC)",
+                  CourtRestriction, (200, '{"httpstatus": 200, "status", "messages", "data": {"sqdh", "clzt": "YZX" | "YJC" | "JJ", '
+                                          '"xzbh", "sxrq", "jcrq", "jjyy", "cf"}}; status false with messages for a body that does not fit'),
+                  errors=(401, 404, 429, 503)),
+    ),
     "equity": (
         Operation("post", "/v2/shareholder-searches", "a shareholder search for up to 500 debtors of one case", BatchInquiryBody,
                   (201, '{"search_id", "total_rows", "page_size", "pages"}; read it page by page')),

@@ -2,7 +2,8 @@
 the institutions told anyone and change nothing.
 
 It holds what the process cannot regenerate from the seed: each changed ledger (whole, as
-``ledger_state`` has it), every order answer (dedupe: a repeated order_id gets the first answer),
+``ledger_state`` has it), each carrier's record of a restricted person (``restrictions``), every
+order answer (dedupe: a repeated order_id gets the first answer),
 the assets the network knows of, the served events and each feed's position and pending losses,
 the clock's offset, and the partner link's nonces until they could no longer be replayed. The
 population is generated from the seed and never stored; the file remembers which population it
@@ -41,6 +42,8 @@ CREATE TABLE IF NOT EXISTS answers (institution_id TEXT, order_id TEXT, record B
 CREATE TABLE IF NOT EXISTS known (n INTEGER PRIMARY KEY, institution_id TEXT NOT NULL, asset_id TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS events (institution_id TEXT, seq INTEGER, body BLOB NOT NULL,
                                    PRIMARY KEY (institution_id, seq)) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS restrictions (institution_id TEXT, id_number TEXT, state BLOB NOT NULL,
+                                         PRIMARY KEY (institution_id, id_number)) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS feeds (institution_id TEXT PRIMARY KEY, last_seq INTEGER NOT NULL, to_lose INTEGER NOT NULL);
 -- No index on seen_at: every signed request adds a nonce, and the prune scans a few minutes' worth.
 CREATE TABLE IF NOT EXISTS nonces (key_id TEXT, nonce TEXT, seen_at REAL NOT NULL, PRIMARY KEY (key_id, nonce)) WITHOUT ROWID;
@@ -64,6 +67,7 @@ class SqliteJournal:
         self._feeds: dict[str, tuple[int, int]] = {}
         self._clock: timedelta | None = None
         self._nonces: list[tuple[str, str, float]] = []
+        self._restrictions: dict[Key, bytes] = {}  # the latest state per (carrier, person)
         self.commits = 0  # transactions written (tests check that what changes nothing writes nothing)
 
     # --- the Journal ---------------------------------------------------------------------------------
@@ -89,8 +93,11 @@ class SqliteJournal:
     def nonce_seen(self, key_id: str, nonce: str, at: float) -> None:
         self._nonces.append((key_id, nonce, at))
 
+    def restrictions_changed(self, institution_id: str, id_number: str, state: dict[str, Any]) -> None:
+        self._restrictions[(institution_id, id_number)] = orjson.dumps(state)
+
     def flush(self) -> None:
-        if not (self._ledgers or self._answers or self._known or self._events or self._feeds or self._nonces
+        if not (self._ledgers or self._restrictions or self._answers or self._known or self._events or self._feeds or self._nonces
                 or self._clock is not None):
             return
         db = self._db
@@ -100,6 +107,9 @@ class SqliteJournal:
             if self._ledgers:
                 db.executemany("INSERT OR REPLACE INTO ledgers VALUES (?, ?, ?)",
                                [(i, a, orjson.dumps(ledger_state.dump(ledger))) for (i, a), ledger in self._ledgers.items()])
+            if self._restrictions:
+                db.executemany("INSERT OR REPLACE INTO restrictions VALUES (?, ?, ?)",
+                               [(i, p, state) for (i, p), state in self._restrictions.items()])
             if self._answers:
                 db.executemany("INSERT OR IGNORE INTO answers VALUES (?, ?, ?, ?)", self._answers)
             if self._known:
@@ -124,6 +134,7 @@ class SqliteJournal:
             # Kept pending: the next flush writes them, and nothing is answered until one succeeds.
             raise JournalError(f"the simulator could not store its changes: {exc}") from exc
         self._ledgers.clear()
+        self._restrictions.clear()
         self._answers.clear()
         self._known.clear()
         self._events.clear()
@@ -176,6 +187,7 @@ def _load(db: sqlite3.Connection) -> Saved:
     if row is not None:
         saved.clock_offset = timedelta(microseconds=int(row[0]))
     saved.ledgers = {(i, a): orjson.loads(state) for i, a, state in db.execute("SELECT * FROM ledgers")}
+    saved.restrictions = {(i, p): orjson.loads(state) for i, p, state in db.execute("SELECT * FROM restrictions")}
     saved.answers = {(i, o): (orjson.loads(record), bool(changed)) for i, o, record, changed in db.execute("SELECT * FROM answers")}
     saved.known = [(i, a) for i, a in db.execute("SELECT institution_id, asset_id FROM known ORDER BY n")]
     saved.events = [InstitutionEvent.model_validate_json(body)

@@ -222,9 +222,11 @@ def new_case_number(court: str = COURT_A) -> str:
     return f"(2025){COURT_CODES[court]}执{next(_case_numbers)}号"
 
 
-def pick(population: Any, predicate: Callable[[list], bool], kind: str | None = None) -> Any:
-    """A debtor no other test has used, of ``kind`` if given, whose assets satisfy ``predicate``."""
-    for d in population.debtors:
+def pick(population: Any, predicate: Callable[[list], bool], kind: str | None = None, from_end: bool = False) -> Any:
+    """A debtor no other test has used, of ``kind`` if given, whose assets satisfy ``predicate``.
+    ``from_end``: from the population's end, for tests that need anyone at all, so they do not
+    change whom the tests that need particular holdings get."""
+    for d in (reversed(population.debtors) if from_end else population.debtors):
         if d.id_number not in _used and kind in (None, d.kind) and predicate(population.assets_of(d.id_number)):
             _used.add(d.id_number)
             return d

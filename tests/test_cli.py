@@ -44,7 +44,7 @@ def test_up_runs_the_tree_and_stops_cleanly_on_sigterm(tmp_path: Path) -> None:
                 break
         assert any("API http://127.0.0.1:" in line for line in lines), "".join(lines)
         children = subprocess.run(["pgrep", "-P", str(proc.pid)], capture_output=True, text=True).stdout.split()
-        # broker, SFTP exchange, simulator, gateway, a connector worker per plugged-in kind
+        # broker, simulator, gateway, the file exchange, a connector worker per plugged-in kind
         assert len(children) == 4 + len(registered_kinds())
         proc.send_signal(signal.SIGTERM)
         rest, _ = proc.communicate(timeout=60)

@@ -19,6 +19,7 @@ import pydantic
 import pytest
 
 from schemas.assets import DepositAccount, PaymentWallet, Vehicle
+from schemas.directory import Directory
 from schemas.events import InstitutionEvent
 from simulators.activity import Activity
 from simulators.behaviour import Behaviours
@@ -171,13 +172,16 @@ class Sims:
 
 
 def person_accounts(population: Population, count: int, offset: int = 0) -> list[DepositAccount]:
-    """Free debit cards of people, each of a different holder."""
+    """Free debit cards of people, each of a different holder, at banks that take calls (the
+    polling banks answer only through the file exchange)."""
+    polling = {i.id for i in Directory.from_env().polling()}
     out, holders = [], set()
     for d in population.debtors:
         if d.kind != "person":
             continue
         for a in population.assets_of(d.id_number):
-            if isinstance(a, DepositAccount) and a.account_type == "debit_card" and not a.protected and a.value_fen >= 10_000:
+            if (isinstance(a, DepositAccount) and a.account_type == "debit_card" and not a.protected and a.value_fen >= 10_000
+                    and a.institution_id not in polling):
                 if d.id_number not in holders:
                     holders.add(d.id_number)
                     out.append(a)

@@ -38,6 +38,8 @@ DEFAULTS = {
         "fund": "http://127.0.0.1:18106",
         "equity": "http://127.0.0.1:18107",
         "court": "http://127.0.0.1:18112",
+        "airline": "http://127.0.0.1:18115",
+        "railway": "http://127.0.0.1:18116",
         "securities": "http://127.0.0.1:18108",
     },
     "institution_urls": {},
@@ -134,8 +136,9 @@ def test_defaults() -> None:
     assert _as_dict(settings) == DEFAULTS
     assert [i.id for i in settings.directory.of_kind("bank")][-1] == "bank-22"
     # 22 banks, 3 land registries, 1 vehicle office, 2 payment apps, 4 fund centres, 1 market
-    # regulator, 3 courts, 1 securities depository answer inquiries; 2 lodging registries only tell events.
-    assert len(settings.directory.institutions) == 39
+    # regulator, 3 courts, 1 securities depository answer inquiries; 2 lodging registries only tell
+    # events; 2 airlines and 1 railway take consumption restrictions only.
+    assert len(settings.directory.institutions) == 42
     assert len(settings.directory.queryable()) == 37
     assert settings.api_url == "http://127.0.0.1:18080"
 

@@ -308,6 +308,21 @@ def test_an_unfreeze_releases_its_freeze_and_an_answer_may_overtake_the_record_o
     assert (money.held_fen, money.deducted_fen, money.released_fen, money.open_by_freeze) == (0, 0, 100_000, {})
 
 
+def test_a_lifting_releases_its_restriction_as_an_unfreeze_releases_its_freeze(store: Store) -> None:
+    person = debtor(0).id_number
+    restriction = replace(new_order("r1", "restrict_consumption", amount_fen=None), institution_id="airline-01",
+                          institution_kind="airline", asset_kind="person", asset_id=person)
+    store.orders.place(restriction, actor="OFFICER-A")
+    store.orders.apply_results([answer("r1", "applied")], T0 + 1)
+    lift = replace(restriction, id="l1", idempotency_key="key-l1", type="lift_restriction", original_order_id="r1")
+    store.orders.place(lift, actor="OFFICER-A")
+    store.orders.apply_results([answer("l1", "released")], T0 + 2)
+    assert store.orders.get("l1").status == "applied"  # type: ignore[union-attr]
+    assert store.orders.get("r1").status == "released"  # type: ignore[union-attr]
+    assert [(e.event, e.detail.get("by_order")) for e in store.orders.events("r1")][-1] == ("released", "l1")
+    assert store.orders.live_freezes_of_case(CASE) == [] and store.orders.case_money(CASE).held_fen == 0  # no money in it
+
+
 def test_sent_orders_unanswered_for_long_go_out_again(store: Store) -> None:
     store.orders.place(new_order("o1"), actor="OFFICER-A")
     store.orders.mark_sent(["o1"], T0)

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import secrets
 from urllib.parse import quote
 
 from aiohttp import web
@@ -11,6 +12,8 @@ from gateway.console.api import GatewayApi
 from gateway.console.guard import page
 from gateway.console.render import render
 from gateway.console.sessions import Session
+from schemas.orders import PERSON_ORDERS, RESTRICTING
+from schemas.restrictions import LEGAL_BASIS
 
 
 def case_path(case_number: str, rest: str = "") -> str:
@@ -30,7 +33,8 @@ async def workspace(request: web.Request, session: Session, api: GatewayApi) -> 
     reports = (await api.get(f"/v1/cases/{quote(case_number, safe='')}/reports"))["reports"]
     orders = (await api.get("/v1/orders", case_number=case_number, limit=500))["orders"]
     reports.sort(key=lambda r: -r["totals_fen"].get("all", 0))
-    return render(request, "workspace.html", case=case, reports=reports, orders=orders)
+    return render(request, "workspace.html", case=case, reports=reports, orders=orders, person_orders=PERSON_ORDERS,
+                  measures={m: LEGAL_BASIS[m].title for m in RESTRICTING}, idempotency_key=f"console-restrict-{secrets.token_hex(8)}")
 
 
 def setup(app: web.Application) -> None:

@@ -17,9 +17,11 @@ TEMPLATES = Path(__file__).parent / "templates"
 ENV = web.AppKey("console_templates", jinja2.Environment)
 
 KINDS = {"deposit": "存款", "wallet": "网络资金", "real_estate": "不动产", "vehicle": "车辆", "equity": "股权",
-         "fund_account": "公积金/社保账户", "court_claim": "他案执行款", "securities": "证券（股票）"}
+         "fund_account": "公积金/社保账户", "court_claim": "他案执行款", "person": "人员",
+         "securities": "证券（股票）"}
 FUND_TYPES = {"housing_provident_fund": "住房公积金", "social_insurance": "社会保险"}
-ORDER_TYPES = {"freeze": "冻结", "continue": "续冻", "unfreeze": "解冻", "deduct": "扣划"}
+ORDER_TYPES = {"freeze": "冻结", "continue": "续冻", "unfreeze": "解冻", "deduct": "扣划",
+               "restrict_consumption": "限制高消费", "list_dishonest": "纳入失信名单", "lift_restriction": "解除限制"}
 # Money another court holds for the debtor is withheld there (扣留), not frozen.
 COURT_CLAIM_ORDER_TYPES = {**ORDER_TYPES, "freeze": "扣留", "continue": "续行扣留", "unfreeze": "解除扣留"}
 ORDER_STATUSES = {"requested": "已提交", "sent": "已发送", "applied": "已执行", "partially_applied": "部分执行",

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from aiohttp import web
 
-from gateway.console import alerts, cases, dashboard, exports, inquiries, orders, signin
+from gateway.console import alerts, cases, dashboard, exports, inquiries, orders, restrictions, signin
 from gateway.console.api import http_client
 from gateway.console.demo import demo_officers
 from gateway.console.render import ENV, environment
@@ -43,5 +43,5 @@ def setup(app: web.Application, demo_credentials: tuple[str, ...] = ()) -> None:
     app.router.add_get("/", _home)
     app.router.add_get(PREFIX, _home)
     app.router.add_static(f"{PREFIX}/static", STATIC)
-    for pages in (signin, cases, inquiries, orders, alerts, dashboard, exports):
+    for pages in (signin, cases, inquiries, orders, restrictions, alerts, dashboard, exports):
         pages.setup(app)

@@ -43,6 +43,8 @@ ROUTE_ROLES: dict[tuple[str, str], str] = {
     ("POST", "/v1/orders/{order_id}/approve"): "deduct",
     ("POST", "/v1/orders/{order_id}/decline"): "deduct",
     ("POST", "/v1/cases/{case_number}/freeze-plan"): "officer",
+    ("POST", "/v1/restrictions"): "officer",
+    ("POST", "/v1/restrictions/lift"): "officer",
     ("GET", "/v1/cases"): "officer",
     ("GET", "/v1/cases/{case_number}"): "officer",
     ("GET", "/v1/cases/{case_number}/reports"): "officer",

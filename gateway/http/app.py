@@ -25,13 +25,14 @@ from gateway.http.access import (
 from gateway.http.auth import TokenAuthority
 from gateway.http.errors import ApiError
 from gateway.http.io import BODY_TIMEOUT, DEFAULT_BODY_TIMEOUT_S
-from gateway.http.keys import CASES, COMPLETIONS, DESK, DIRECTORY, INTAKE, RECONCILER, STORE, WATCHES
+from gateway.http.keys import CASES, COMPLETIONS, DESK, DIRECTORY, INTAKE, RECONCILER, RESTRICTIONS, STORE, WATCHES
 from gateway.http.refusals import RefusalLog
-from gateway.http.routes import alerts, cases, figures, inquiries, meta, ops, orders, watches
+from gateway.http.routes import alerts, cases, figures, inquiries, meta, ops, orders, restrictions, watches
 from gateway.http.routes.inquiries import MAX_BATCH_BYTES
 from gateway.inquiries.completions import Completions
 from gateway.inquiries.intake import Intake
 from gateway.orders.desk import OrderDesk
+from gateway.orders.restrictions import RestrictionDesk
 from gateway.store.interfaces import Store
 from gateway.watches.wiring import Watches
 from infra import metrics
@@ -87,7 +88,8 @@ def create_app(store: Store, intake: Intake, desk: OrderDesk, directory: Directo
     if reconciler is not None:
         app[RECONCILER] = reconciler
     app[WATCHES] = watch_parts or Watches(store, desk, directory)
-    for routes in (orders, cases, figures, watches, alerts, inquiries, ops, meta):
+    app[RESTRICTIONS] = RestrictionDesk(store, directory, desk.deadline_s, desk.on_ready)
+    for routes in (orders, restrictions, cases, figures, watches, alerts, inquiries, ops, meta):
         routes.setup(app)
     console.setup(app, console_demo)
     return app

@@ -10,6 +10,7 @@ from gateway.events.reconcile import Reconciler
 from gateway.inquiries.completions import Completions
 from gateway.inquiries.intake import Intake
 from gateway.orders.desk import OrderDesk
+from gateway.orders.restrictions import RestrictionDesk
 from gateway.store.interfaces import Store
 from gateway.watches.wiring import Watches
 from infra.kafka.health import KafkaHealth
@@ -20,6 +21,7 @@ INTAKE = web.AppKey("intake", Intake)
 DIRECTORY = web.AppKey("directory", Directory)
 COMPLETIONS = web.AppKey("completions", Completions)
 DESK = web.AppKey("desk", OrderDesk)
+RESTRICTIONS = web.AppKey("restrictions", RestrictionDesk)
 CASES = web.AppKey("cases", CaseDesk)
 RECONCILER = web.AppKey("reconciler", Reconciler)
 WATCHES = web.AppKey("watches", Watches)

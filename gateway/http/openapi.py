@@ -10,9 +10,11 @@ from pydantic.json_schema import models_json_schema
 
 from schemas.api import CaseAmendmentRequest, InquiryCreate
 from schemas.orders import Approval, Decline, FreezePlanRequest, OrderCreate, OrderStatus, OrderType
+from schemas.restrictions import RestrictionCreate, RestrictionLift
 from schemas.watches import WatchCreate
 
-_MODELS = (InquiryCreate, OrderCreate, Approval, Decline, FreezePlanRequest, CaseAmendmentRequest, WatchCreate)
+_MODELS = (InquiryCreate, OrderCreate, Approval, Decline, FreezePlanRequest, CaseAmendmentRequest, WatchCreate, RestrictionCreate,
+           RestrictionLift)
 _ERROR = {
     "type": "object", "required": ["error", "message", "errors"],
     "properties": {
@@ -126,6 +128,16 @@ def openapi_document() -> dict[str, Any]:
             "summary": "Plan (and optionally place) the freezes that cover a case", "parameters": _path_param("case_number"),
             "requestBody": _json_body("FreezePlanRequest"),
             "responses": {**_ok(200, "the plan"), **_ok(202, "placed"), **_errors(400, 409, 413, 422, *AUTH)}}},
+        "/v1/restrictions": {"post": {
+            "summary": "Restrict a debtor's high consumption (限制高消费) or list him as dishonest (失信) at every airline and the "
+                       "railway: one order per carrier", "requestBody": _json_body("RestrictionCreate"),
+            "responses": {**_ok(200, "replayed: the same orders"), **_ok(202, "placed: the orders, one per carrier"),
+                          **_errors(400, 409, 413, 422, *AUTH)}}},
+        "/v1/restrictions/lift": {"post": {
+            "summary": "Lift (解除限制) the debtor's restrictions of the case at every carrier where one is in force",
+            "requestBody": _json_body("RestrictionLift"),
+            "responses": {**_ok(200, "replayed: the same orders"), **_ok(202, "placed: one lifting order per restriction"),
+                          **_errors(400, 409, 413, 422, *AUTH)}}},
         "/v1/cases/{case_number}": {"get": {
             "summary": "A case: amounts, money collected, frozen and released, and its history", "parameters": _path_param("case_number"),
             "responses": {**_ok(200, "the case"), **_errors(404, 422, *AUTH)}}},

@@ -25,7 +25,8 @@ from schemas.messages import LegBatchResult, UndecodableMessage
 from schemas.orders import DEFERRED, OrderResult
 
 Result = LegBatchResult | OrderResult | ControlStatusReport
-LEGS_PER_TRANSACTION = 4000
+# A transaction holds the file's write lock, which a request on the event loop may be waiting for.
+LEGS_PER_TRANSACTION = 1000
 
 
 def in_slices(results: list[LegBatchResult], legs: int) -> Iterator[list[LegBatchResult]]:

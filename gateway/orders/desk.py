@@ -98,7 +98,7 @@ class OrderDesk:
     def place(self, body: OrderCreate) -> tuple[OrderRecord, bool]:
         """Returns (order, replayed). A repeated idempotency key with the same request returns the
         first order; with a different request it is refused, so a key never names two orders."""
-        digest = _digest(body.model_dump(mode="json"))
+        digest = body_digest(body.model_dump(mode="json"))
         with self.store.unit_of_work() as uow:
             existing = uow.orders.by_key(scoped_key(body.case_number, body.idempotency_key))
             if existing is not None:
@@ -107,7 +107,7 @@ class OrderDesk:
                 return existing, True
             order = self._prepare(uow, body, digest)
             uow.orders.place(order, actor=body.operator)
-        _log_placed([order], "officer")
+        log_placed([order], "officer")
         self.on_ready()
         return self.get(order.id), False
 
@@ -129,9 +129,9 @@ class OrderDesk:
                 raise OrderRejected(422, "asset.id", f"a protected account ({asset.get('protected_reason') or 'protected funds'}) cannot be frozen")
             amount = min(credited_fen, self._freezable_fen(uow, case, state, debtor, body.asset.kind))
             body = body.model_copy(update={"amount_fen": amount})
-            order = self._prepare(uow, body, _digest(body.model_dump(mode="json")), state=state)
+            order = self._prepare(uow, body, body_digest(body.model_dump(mode="json")), state=state)
             uow.orders.place(order, actor=body.operator)  # type: ignore[arg-type]
-        _log_placed([order], "watch")
+        log_placed([order], "watch")
         self.on_ready()
         return self.get(order.id), False
 
@@ -222,12 +222,7 @@ class OrderDesk:
             raise OrderRejected(422, "enforcement_account", f"must be the court's enforcement-fund account (执行款专户) {expected}")
 
     def _case(self, uow: UnitOfWork, case_number: str, court: str) -> CaseRecord:
-        case = uow.cases.get(case_number)
-        if case is None:
-            raise OrderRejected(422, "case_number", "no inquiry for this case; orders act on what an inquiry found")
-        if case.court != court:
-            raise OrderRejected(422, "court", f"the case is held by {case.court}")
-        return case
+        return held_case(uow, case_number, court)
 
     def _found_asset(self, found: list[FoundAsset], institution_id: str, ref: AssetRef) -> FoundAsset:
         for item in found:
@@ -377,7 +372,7 @@ class OrderDesk:
                 result["order_ids"] = [order.id for order in placed_now]
                 result["executed"] = True
         if result["executed"]:
-            _log_placed(placed_now, "freeze plan")
+            log_placed(placed_now, "freeze plan")
             self.on_ready()
         return result
 
@@ -392,7 +387,7 @@ class OrderDesk:
                 officer_credentials=req.officer_credentials, operator=req.operator,
                 idempotency_key=f"{req.idempotency_key}:{p['institution_id']}:{p['asset']['id']}",
             )
-            orders.append(self._prepare(uow, body, _digest(body.model_dump(mode="json")), running, deposits, state))
+            orders.append(self._prepare(uow, body, body_digest(body.model_dump(mode="json")), running, deposits, state))
             running += p["amount_fen"] if p["amount_fen"] is not None else p["value_fen"]
             if p["asset"]["kind"] == "deposit":
                 deposits[p["debtor_id_number"]] = deposits.get(p["debtor_id_number"], 0) + p["amount_fen"]
@@ -404,7 +399,17 @@ class OrderDesk:
         return {"case_number": case_number, "executed": True, "replayed": replayed, "order_ids": [o.id for o in placed]}
 
 
-def _log_placed(orders: list[NewOrder], via: str) -> None:
+def held_case(uow: UnitOfWork, case_number: str, court: str) -> CaseRecord:
+    """The case an order acts in: opened by an inquiry, and held by the ordering court."""
+    case = uow.cases.get(case_number)
+    if case is None:
+        raise OrderRejected(422, "case_number", "no inquiry for this case; orders act on what an inquiry found")
+    if case.court != court:
+        raise OrderRejected(422, "court", f"the case is held by {case.court}")
+    return case
+
+
+def log_placed(orders: list[NewOrder], via: str) -> None:
     """One line per order placed, whatever placed it (an officer, a freeze plan, a watch): once
     committed, so the log never tells of an order that is not there."""
     for o in orders:
@@ -467,7 +472,7 @@ def _existing(order: OrderRecord | None, order_id: str) -> OrderRecord:
     return order
 
 
-def _digest(data: dict[str, Any]) -> str:
+def body_digest(data: dict[str, Any]) -> str:
     return hashlib.sha256(orjson.dumps(data, option=orjson.OPT_SORT_KEYS)).hexdigest()
 
 

@@ -25,6 +25,11 @@ HOLDING_FREEZE = ("applied", "partially_applied")
 TRACKED_FREEZE = ("applied", "partially_applied", "queued")
 # Freezes that ended: they hold nothing any more, whatever they held last.
 ENDED_FREEZE = ("released", "lapsed")
+# Orders that end the measure they name once applied: an unfreeze its freeze, a lifting its
+# restriction at a carrier (限制高消费 / 失信名单), which becomes ``released`` as a freeze does.
+RELEASING = ("unfreeze", "lift_restriction")
+# A restriction at a carrier that is, or may yet be, in force: it may be lifted once applied.
+LIVE_RESTRICTION = ("requested", "sent", "applied")
 
 
 def next_status(order_type: str, institution_status: str) -> str:

@@ -1,20 +1,25 @@
 """What an alert says: what happened (in Chinese for officers, and as machine fields), where, when
-(Asia/Shanghai) and which watch matched — built from an institution event and a watch, and shown."""
+(Asia/Shanghai) and which watch matched — built from an institution event and a watch, and shown.
+
+A carrier's refused ticket purchase alerts without a watch: the restriction order that refused it
+stands in the watch's place (``watch_id`` holds its id, ``restriction_order_id`` says so), since
+placing a restriction is itself the court's standing measure on that debtor."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from gateway.store.records import AlertRecord, NewAlert, WatchRecord
+from gateway.store.records import AlertRecord, NewAlert, OrderRecord, WatchRecord
 from infra.clock import dt_to_ms, now_ms, shown
 from schemas.directory import Directory
 from schemas.events import InstitutionEvent
 from schemas.money import yuan
+from schemas.restrictions import LEGAL_BASIS
 from schemas.watches import EVENT_OF_KIND
 
 # The watch kind each institution event answers.
 KIND_OF_EVENT = {event: kind for kind, event in EVENT_OF_KIND.items()}
-KIND_LABELS = {"funds": "资金到账", "vehicle": "车辆布控", "lodging": "住宿登记"}
+KIND_LABELS = {"funds": "资金到账", "vehicle": "车辆布控", "lodging": "住宿登记", "travel": "购票被拒"}
 _ACCOUNT_LABELS = {"deposit": "账户", "wallet": "支付账户", "court_claim": "案款债权"}
 # Money arriving for the debtor at another court (a payout due to him as an applicant) is not an account credit.
 _ARRIVAL_LABELS = {"court_claim": "他案执行款到账"}
@@ -55,11 +60,26 @@ def _summary(kind: str, event: InstitutionEvent, institution_name: str, auto_fre
     return f"入住 {place}"
 
 
+def restriction_alert(order: OrderRecord, event: InstitutionEvent, directory: Directory) -> NewAlert:
+    """A restricted debtor tried to buy a ticket: the carrier refused it under ``order``."""
+    institution = directory.by_id.get(event.institution_id)
+    name = institution.name if institution else event.institution_id
+    detail = {"what": {"type": event.type, "asset": None}, "restriction_order_id": order.id,
+              "where": {"place": event.place, "region": event.region, "institution_id": event.institution_id, "institution_name": name}}
+    title = LEGAL_BASIS[order.type].title if order.type in LEGAL_BASIS else order.type
+    return NewAlert(
+        watch_id=order.id, event_id=event.event_id, case_number=order.case_number, court=order.court,
+        debtor_id_number=order.debtor_id_number, kind="travel", event_type=event.type, institution_id=event.institution_id,
+        at=dt_to_ms(event.at), summary=f"购票被拒：{name} {event.place or ''}（{title}，{order.ruling_number}）",
+        detail=detail, created_at=now_ms(),
+    )
+
+
 def alert_view(alert: AlertRecord) -> dict[str, Any]:
     return {
         "seq": alert.seq, "watch_id": alert.watch_id, "case_number": alert.case_number, "court": alert.court,
         "debtor_id_number": alert.debtor_id_number, "kind": alert.kind, "kind_label": KIND_LABELS.get(alert.kind, alert.kind),
         "summary": alert.summary, "what": alert.detail.get("what"), "where": alert.detail.get("where"),
         "when": shown(alert.at), "alerted_at": shown(alert.created_at), "event_id": alert.event_id,
-        "auto_freeze": alert.detail.get("auto_freeze"),
+        "auto_freeze": alert.detail.get("auto_freeze"), "restriction_order_id": alert.detail.get("restriction_order_id"),
     }

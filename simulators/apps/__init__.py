@@ -8,7 +8,23 @@ from aiohttp import web
 
 from schemas.signing import NonceCache, PartnerKeys
 from simulators import admin, admin_events, admin_ledgers, partner_link
-from simulators.apps import bank, control_status, controls, court, equity, event_feed, fund, land, lodging, payment, recorded, securities, vehicle
+from simulators.apps import (
+    airline,
+    bank,
+    control_status,
+    controls,
+    court,
+    equity,
+    event_feed,
+    fund,
+    land,
+    lodging,
+    payment,
+    railway,
+    recorded,
+    securities,
+    vehicle,
+)
 from simulators.apps.common import CONTEXT, SimContext, refuse_calls_to_polling_banks
 from simulators.behaviour import Behaviours
 from simulators.ledger_book import LedgerBook
@@ -16,6 +32,7 @@ from simulators.population import Population
 
 APIS: dict[str, ModuleType] = {"bank": bank, "land": land, "vehicle": vehicle, "payment": payment, "lodging": lodging,
                                "fund": fund, "equity": equity, "court": court,
+                               "airline": airline, "railway": railway,
                                "securities": securities}
 # The payment app takes control orders through its gateway method instead of /controls, the fund
 # centres through their exchange envelope (and refuse them all), the courts by assistance letter, the

@@ -36,7 +36,7 @@ async def create_inquiry(request: web.Request) -> web.Response:
     require_case(request, body.case_number, court=body.court)
     require_credentials(request, body.officer_credentials)
     try:
-        accepted = request.app[INTAKE].submit(body, officer_of(request).id)
+        accepted = await request.app[INTAKE].submit(body, officer_of(request).id)
     except ScopeError as exc:
         raise _refused(exc) from None
     location = f"/v1/inquiries/{accepted.id}"

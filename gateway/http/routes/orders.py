@@ -20,7 +20,7 @@ from schemas.orders import DEDUCTING, Approval, Decline, FreezePlanRequest, Orde
 
 log = structlog.get_logger("orders")
 
-def _rejected(exc: OrderRejected) -> ApiError:
+def rejected(exc: OrderRejected) -> ApiError:
     code = {404: "not_found", 409: "conflict"}.get(exc.status, "validation_failed")
     return ApiError(exc.status, code, f"{exc.field}: {exc.message}", [{"field": exc.field, "message": exc.message}])
 
@@ -40,7 +40,7 @@ async def create_order(request: web.Request) -> web.Response:
     try:
         order, replayed = desk.place(body)
     except OrderRejected as exc:
-        raise _rejected(exc) from None
+        raise rejected(exc) from None
     location = f"/v1/orders/{order.id}"
     if not replayed:
         metrics.ACCEPTED.labels("order").inc()  # the desk logs the order, as for those a plan or watch places
@@ -67,7 +67,7 @@ async def get_order(request: web.Request) -> web.Response:
     try:
         order = desk.get(request.match_info["order_id"])
     except OrderRejected as exc:
-        raise _rejected(exc) from None
+        raise rejected(exc) from None
     require_case(request, order.case_number, case_field="order_id")
     return json_response(_view(desk, order.id))
 
@@ -80,7 +80,7 @@ def _deduction_for_second_officer(request: web.Request) -> tuple[OrderDesk, str]
     try:
         order = desk.get(order_id)
     except OrderRejected as exc:
-        raise _rejected(exc) from None
+        raise rejected(exc) from None
     require_case(request, order.case_number, case_field="order_id")
     require_role(request, "deduct")
     return desk, order_id
@@ -93,7 +93,7 @@ async def approve_order(request: web.Request) -> web.Response:
     try:
         desk.approve(order_id, Approval(checker=checker))
     except OrderRejected as exc:
-        raise _rejected(exc) from None
+        raise rejected(exc) from None
     log.info("deduction approved", order_id=order_id)
     return json_response(_view(desk, order_id))
 
@@ -104,7 +104,7 @@ async def decline_order(request: web.Request) -> web.Response:
     try:
         desk.decline(order_id, body.model_copy(update={"checker": require_self(request, body.checker, "checker")}))
     except OrderRejected as exc:
-        raise _rejected(exc) from None
+        raise rejected(exc) from None
     return json_response(_view(desk, order_id))
 
 
@@ -118,7 +118,7 @@ async def freeze_plan(request: web.Request) -> web.Response:
     try:
         plan = desk.plan(case_number, body)
     except OrderRejected as exc:
-        raise _rejected(exc) from None
+        raise rejected(exc) from None
     return json_response(plan, status=202 if plan.get("executed") and not plan.get("replayed") else 200)
 
 

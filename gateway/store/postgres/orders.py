@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from gateway.orders.states import AWAITING_ANSWER, ENDED_FREEZE, LIVE_FREEZE, TRACKED_FREEZE, next_status
+from gateway.orders.states import AWAITING_ANSWER, ENDED_FREEZE, LIVE_FREEZE, RELEASING, TRACKED_FREEZE, next_status
 from gateway.store import money, rows
 from gateway.store.deferral import queue_for_submission
 from gateway.store.pages import before, page
@@ -219,9 +219,9 @@ def _get(db: Connection, order_id: str, lock: bool = False) -> OrderRecord | Non
 
 
 def _follow_up(db: Connection, order: OrderRecord, r: OrderResult, now: int) -> None:
-    """What an applied continue, unfreeze or deduction does to the freeze it names."""
+    """What an applied continue, unfreeze (or lifting) or deduction does to the freeze (or restriction) it names."""
     original = order.original_order_id
-    if order.type == "unfreeze":
+    if order.type in RELEASING:
         _set_original(db, original, now, r.institution_id, "released", {"by_order": order.id})
     elif order.type == "continue":
         db.execute("UPDATE orders SET end_date = %s, updated_at = %s WHERE id = %s", (r.end_date, now, original))

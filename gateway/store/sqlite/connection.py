@@ -5,8 +5,10 @@ writes (gateway/store/thread.py). SQLite has one writer per file; left to itself
 finds the file locked sleeps in SQLite's busy handler in steps of up to 100 ms, and can lose the
 race again and again to a thread that writes all the time. So every connection of a process to one
 file takes the same lock around each write transaction (``WRITE_LOCKS``): waiters get their turn
-as soon as the transaction ahead commits. Large reads (reports) run in worker threads on read-only
-connections of their own (``SqliteStore.reader``)."""
+as soon as the transaction ahead commits, and the event loop's thread before any other (a request
+waiting for the lock holds up every request, /healthz too: it waits for at most the one bulk
+transaction already under way, not for a queue of them). Large reads (reports) run in worker
+threads on read-only connections of their own (``SqliteStore.reader``)."""
 
 from __future__ import annotations
 
@@ -28,19 +30,46 @@ from gateway.store.sqlite.schema import (
 )
 
 
+class WriteLock:
+    """One writer at a time, the main thread (the event loop's) first: a writer on another thread
+    does not take the lock while the main thread waits for it. (A plain lock lets the thread that
+    just released it take it again at once, and the store thread writes back to back.)"""
+
+    def __init__(self) -> None:
+        self._state = threading.Condition(threading.Lock())
+        self._held = False
+        self._loop_waiting = 0
+
+    def acquire(self) -> None:
+        first = threading.current_thread() is threading.main_thread()
+        with self._state:
+            self._loop_waiting += first
+            try:
+                while self._held or (not first and self._loop_waiting):
+                    self._state.wait()
+            finally:
+                self._loop_waiting -= first
+            self._held = True
+
+    def release(self) -> None:
+        with self._state:
+            self._held = False
+            self._state.notify_all()
+
+
 class WritingConnection(sqlite3.Connection):
     """A connection that knows its file's process-wide write lock."""
 
-    write_lock: threading.Lock
+    write_lock: WriteLock
 
 
-WRITE_LOCKS: dict[Path, threading.Lock] = {}
+WRITE_LOCKS: dict[Path, WriteLock] = {}
 _registry = threading.Lock()
 
 
-def write_lock(path: Path) -> threading.Lock:
+def write_lock(path: Path) -> WriteLock:
     with _registry:
-        return WRITE_LOCKS.setdefault(path.resolve(), threading.Lock())
+        return WRITE_LOCKS.setdefault(path.resolve(), WriteLock())
 
 
 def connect(path: Path) -> sqlite3.Connection:
@@ -85,7 +114,7 @@ class Transaction:
     def __init__(self, db: sqlite3.Connection) -> None:
         self.db = db
         self.nested = False
-        self.lock: threading.Lock | None = getattr(db, "write_lock", None)
+        self.lock: WriteLock | None = getattr(db, "write_lock", None)
 
     def __enter__(self) -> sqlite3.Connection:
         self.nested = self.db.in_transaction

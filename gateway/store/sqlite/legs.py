@@ -77,13 +77,13 @@ class SqliteLegQueue:
 
     def requeue_unanswered(self, now: int, older_than_ms: int) -> int:
         # The broker may have lost them (noida-db loses acknowledged messages on kill -9) or their
-        # result; answering a leg twice is harmless, losing it is not.
+        # result; answering a leg twice is harmless, losing it is not. Asked every second: look
+        # first, and take the write lock only when there is work.
+        stale = f"status = 'sent' AND {OPEN_LEG} AND sent_at < ? AND inquiry_id IN (SELECT id FROM inquiries WHERE completed_at IS NULL)"
+        if self.db.execute(f"SELECT 1 FROM legs WHERE {stale} LIMIT 1", (now - older_than_ms,)).fetchone() is None:
+            return 0
         with Transaction(self.db) as db:
-            return db.execute(
-                f"UPDATE legs SET status = 'pending' WHERE status = 'sent' AND {OPEN_LEG} AND sent_at < ?"
-                " AND inquiry_id IN (SELECT id FROM inquiries WHERE completed_at IS NULL)",
-                (now - older_than_ms,),
-            ).rowcount
+            return db.execute(f"UPDATE legs SET status = 'pending' WHERE {stale}", (now - older_than_ms,)).rowcount
 
     # -- deadlines ----------------------------------------------------------------------------
 
@@ -91,6 +91,9 @@ class SqliteLegQueue:
         return self.db.execute("SELECT min(deadline) FROM inquiries WHERE completed_at IS NULL").fetchone()[0]
 
     def expire_overdue(self, now: int) -> list[str]:
+        # Asked twice a second: look first, and take the write lock only when there is work.
+        if self.db.execute("SELECT 1 FROM inquiries WHERE completed_at IS NULL AND deadline <= ? LIMIT 1", (now,)).fetchone() is None:
+            return []
         with Transaction(self.db) as db:
             overdue = [r[0] for r in db.execute(
                 "SELECT id FROM inquiries WHERE completed_at IS NULL AND deadline <= ?", (now,)

@@ -11,7 +11,7 @@ import sqlite3
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from gateway.orders.states import AWAITING_ANSWER, ENDED_FREEZE, LIVE_FREEZE, TRACKED_FREEZE, next_status
+from gateway.orders.states import AWAITING_ANSWER, ENDED_FREEZE, LIVE_FREEZE, RELEASING, TRACKED_FREEZE, next_status
 from gateway.store import money, rows
 from gateway.store.deferral import queue_for_submission
 from gateway.store.pages import before, page
@@ -91,11 +91,13 @@ class SqliteOrders:
                     _event(db, order_id, now, "gateway", "sent", "sent", {})
 
     def requeue_unanswered(self, now: int, older_than_ms: int) -> int:
-        # Institutions dedupe on the order id, so sending again is safe.
+        # Institutions dedupe on the order id, so sending again is safe. Asked every second: look
+        # first, and take the write lock only when there is work.
+        stale_sql = "SELECT id FROM orders WHERE status = 'sent' AND sent_at < ? AND deadline > ?"
+        if self.db.execute(f"{stale_sql} LIMIT 1", (now - older_than_ms, now)).fetchone() is None:
+            return 0
         with Transaction(self.db) as db:
-            stale = [r[0] for r in db.execute(
-                "SELECT id FROM orders WHERE status = 'sent' AND sent_at < ? AND deadline > ?", (now - older_than_ms, now)
-            )]
+            stale = [r[0] for r in db.execute(stale_sql, (now - older_than_ms, now))]
             for order_id in stale:
                 db.execute("UPDATE orders SET status = 'requested', updated_at = ? WHERE id = ?", (now, order_id))
                 _event(db, order_id, now, "gateway", "resend", "requested", {"reason": "no answer yet; sending again"})
@@ -197,9 +199,9 @@ def _get(db: sqlite3.Connection, order_id: str) -> OrderRecord | None:
 
 
 def _follow_up(db: sqlite3.Connection, order: OrderRecord, r: OrderResult, now: int) -> None:
-    """What an applied continue, unfreeze or deduction does to the freeze it names."""
+    """What an applied continue, unfreeze (or lifting) or deduction does to the freeze (or restriction) it names."""
     original = order.original_order_id
-    if order.type == "unfreeze":
+    if order.type in RELEASING:
         _set_original(db, original, now, r.institution_id, "released", {"by_order": order.id})
     elif order.type == "continue":
         db.execute("UPDATE orders SET end_date = ?, updated_at = ? WHERE id = ?", (r.end_date, now, original))

@@ -18,8 +18,8 @@ from schemas.debtor import Debtor
 from schemas.directory import Directory, UnknownInstitution
 from schemas.messages import new_id
 
-# About 5-20 ms of SQLite work on a busy 2-core machine: the longest another writer waits for a batch.
-LEGS_PER_PART = 1000
+# About 10-40 ms of SQLite work on a busy 2-core machine: the longest another writer waits for a batch.
+LEGS_PER_PART = 2000
 CHECKS_PER_TURN = 500
 T = TypeVar("T")
 

@@ -25,8 +25,9 @@ from schemas.messages import LegBatchResult, UndecodableMessage
 from schemas.orders import DEFERRED, OrderResult
 
 Result = LegBatchResult | OrderResult | ControlStatusReport
-# A transaction holds the file's write lock, which a request on the event loop may be waiting for.
-LEGS_PER_TRANSACTION = 1000
+# A transaction holds the file's write lock, which a request on the event loop may be waiting for;
+# 1,000 instead of 4,000 kept /healthz no faster and the gateway's peak RSS up by half (20,000-row batch).
+LEGS_PER_TRANSACTION = 4000
 
 
 def in_slices(results: list[LegBatchResult], legs: int) -> Iterator[list[LegBatchResult]]:

@@ -42,6 +42,8 @@ DUPLICATES = Counter("assetgw_duplicates_total", "Results and events that change
                      " absorbed (or an answer after its leg timed out)", ["what"])
 IGNORED = Counter("assetgw_ignored_total", "Messages the gateway's consumers set aside to the dead-letter topic, by what and why"
                   " (wrong_type: a type the topic does not carry, e.g. after a mistaken replay)", ["what", "reason"])
+GC_PAUSE = Histogram("assetgw_gc_pause_seconds", "Garbage collections, by generation: each holds every thread",
+                     ["generation"], buckets=(0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5))
 ACCEPTED = Counter("assetgw_accepted_total", "Inquiries, batches, orders and watches accepted by the API", ["what"])
 HTTP = Counter("assetgw_http_requests_total", "API requests by route and status", ["method", "route", "status"])
 

@@ -53,6 +53,7 @@ ALL_ROLES = ("officer", "deduct", "ops")
 SEED = 20251122  # the simulated population's
 # Legs of one debtor's inquiry: one per institution of the default directory that answers inquiries.
 LEGS_PER_DEBTOR = len(Directory.from_counts().queryable())
+POLLING_BANKS = frozenset(i.id for i in Directory.from_counts().polling())  # they answer only through the file exchange
 # A credential the institutions never registered: the identity system may know one they do not yet.
 UNREGISTERED = "UNREGISTERED-001"
 # What the tests' officers present, so their tokens carry it: the population's first registered
@@ -233,8 +234,10 @@ def pick(population: Any, predicate: Callable[[list], bool], kind: str | None = 
     raise AssertionError("no debtor fits")
 
 
-def has_account(min_fen: int, protected: bool = False) -> Callable[[list], bool]:
-    return lambda assets: any(a.kind == "deposit" and a.protected == protected and a.value_fen >= min_fen for a in assets)
+def has_account(min_fen: int, protected: bool = False, takes_calls: bool = False) -> Callable[[list], bool]:
+    """``takes_calls``: at a bank a test may call directly (not one that polls the file exchange)."""
+    return lambda assets: any(a.kind == "deposit" and a.protected == protected and a.value_fen >= min_fen
+                              and not (takes_calls and a.institution_id in POLLING_BANKS) for a in assets)
 
 
 async def open_case(api: aiohttp.ClientSession, debtor: Any, credential: str, court: str = COURT_A,
@@ -261,9 +264,11 @@ async def open_case_inquiry(api: aiohttp.ClientSession, debtor: Any, credential:
     return case, accepted["location"], report_assets(inquiry)
 
 
-def largest_account(assets: list[dict]) -> dict:
-    """The debtor's largest deposit account that may be frozen (benefit accounts are protected)."""
-    return max((a for a in assets if a["kind"] == "deposit" and not a.get("protected")), key=lambda a: a["value_fen"])
+def largest_account(assets: list[dict], takes_calls: bool = False) -> dict:
+    """The debtor's largest deposit account that may be frozen (benefit accounts are protected);
+    ``takes_calls``: at a bank a test may call directly."""
+    return max((a for a in assets if a["kind"] == "deposit" and not a.get("protected")
+                and not (takes_calls and a["institution_id"] in POLLING_BANKS)), key=lambda a: a["value_fen"])
 
 
 def order_body(kind: str, case: str, court: str, asset: dict, credential: str, **extra: Any) -> dict[str, Any]:

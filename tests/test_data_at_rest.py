@@ -49,7 +49,8 @@ def test_what_an_older_version_left_is_tightened(tmp_path) -> None:
 def test_each_process_holds_only_its_own_secrets(stack) -> None:
     token_secret = stack.env["ASSETGW_TOKEN_SECRET"]
     partner_key = stack.env["ASSETGW_PARTNER_MASTER_KEY"]
-    allowed = {"gateway": TOKEN_SECRET, "simulator": PARTNER_KEYS}
+    # The file exchange checks each institution's login, which is derived from the partner keys.
+    allowed = {"gateway": TOKEN_SECRET, "simulator": PARTNER_KEYS, "exchange": PARTNER_KEYS}
     for name, service in stack.services.items():
         assert service.process is not None and service.process.poll() is None, name
         env = _environ(service.process.pid)

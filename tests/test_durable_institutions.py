@@ -73,9 +73,9 @@ def _unknown_account(population: Any, institution_id: str) -> str:
 
 @pytest.mark.isolated
 async def test_a_restarted_simulator_remembers_everything_and_refuses_a_replay(stack, api, simulators, population, credential) -> None:
-    debtor = pick(population, has_account(20_000), kind="person")
+    debtor = pick(population, has_account(20_000, takes_calls=True), kind="person")
     case, assets = await open_case(api, debtor, credential)  # the bank reports the account: the network knows it
-    account = largest_account(assets)
+    account = largest_account(assets, takes_calls=True)  # its wire request is captured and replayed below
     inst, account_no = account["institution_id"], account["account_no"]
     freeze = await place(api, order_body("freeze", case, COURT_A, account, credential, amount_fen=5_000, term_days=365))
     assert freeze["status"] == "applied"

@@ -92,7 +92,11 @@ async def test_funds_credited_reach_the_events_topic_keyed_by_the_account(stack:
     assert event.balance_fen == account["value_fen"] + 12_345
     metrics = await connector_metrics(stack, "bank")
     assert metric_total(metrics, "assetgw_events_relayed_total", f'institution="{inst}",type="funds_credited"') >= 1
-    assert metric_total(metrics, "assetgw_event_cursor", f'institution="{inst}"') >= event.seq
+
+    async def cursor_saved() -> bool:  # saved once the page is acknowledged, so just after the event is on the topic
+        return metric_total(await connector_metrics(stack, "bank"), "assetgw_event_cursor", f'institution="{inst}"') >= event.seq
+
+    await wait_for(cursor_saved, 10, interval=0.1, what="the feed cursor saved past the credit")
 
 
 async def ask_status(stack: Stack, producer: Publisher, query: ControlStatusQuery, kind: str) -> ControlStatusReport:

@@ -16,6 +16,7 @@ from tests.helpers import (
     ACCOUNT_B,
     COURT_A,
     COURT_B,
+    LIVING_ALLOWANCE_FEN,
     get_json,
     has_account,
     largest_account,
@@ -83,7 +84,14 @@ async def test_short_balance_freezes_what_is_there_and_captures_later_funds(api,
 
 async def test_second_court_is_queued_and_promoted_when_the_first_unfreezes(api, officers, simulators, population, credential) -> None:
     api_b = officers("OFFICER-B1", COURT_B)
-    debtor = pick(population, lambda assets: has_account(10_000)(assets) and any(a.kind == "vehicle" for a in assets))
+    def fits(assets: list) -> bool:
+        """An account of at least 100 yuan and a vehicle, and other deposits that keep a person's
+        living allowance free, so the first court may freeze that whole account."""
+        deposits = sorted((a.value_fen for a in assets if a.kind == "deposit" and not a.protected), reverse=True)
+        return (has_account(10_000)(assets) and any(a.kind == "vehicle" for a in assets)
+                and sum(deposits[1:]) >= LIVING_ALLOWANCE_FEN)
+
+    debtor = pick(population, fits)
     case_a, assets = await open_case(api, debtor, credential, COURT_A)
     case_b, _ = await open_case(api_b, debtor, credential, COURT_B)
     account = largest_account(assets)
@@ -251,7 +259,8 @@ async def test_repeated_idempotency_key_returns_the_first_order(api, simulators,
 async def test_freeze_plan_covers_the_due_money_first_without_over_freezing(stack, api, simulators, population, credential) -> None:
     def rich(assets: list) -> bool:
         money = sum(a.value_fen for a in assets if a.kind in MONEY_KINDS and not getattr(a, "protected", False))
-        return money > 50_000 and any(a.kind == "vehicle" for a in assets) and any(a.kind == "real_estate" for a in assets)
+        return (money > 50_000 and any(a.kind == "vehicle" for a in assets) and any(a.kind == "real_estate" for a in assets)
+                and not any(a.kind in ("securities", "equity") for a in assets))  # shares would cover the vehicle's half
 
     debtor = pick(population, rich)
     truth = population.assets_of(debtor.id_number)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections import Counter
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -209,7 +210,9 @@ async def test_one_gateway_killed_mid_batch_and_freezes_the_other_finishes_and_n
             orders = [await settled(second, i, timeout=400) for i in order_ids]
         except AssertionError:
             left = [o for o in [await get_json(second, f"/v1/orders/{i}") for i in order_ids] if o["status"] in ("requested", "sent")]
-            raise AssertionError(f"{len(left)} orders unanswered, e.g. {[(o['id'], o['history'][-3:]) for o in left[:2]]}") from None
+            where = Counter(o["institution_id"] for o in left)
+            raise AssertionError(f"{len(left)} orders unanswered, at {dict(where)}, e.g. "
+                                 f"{[(o['id'], o['history'][-3:]) for o in left[:2]]}") from None
         assert {o["status"] for o in orders} == {"applied"}, [o["result"] for o in orders if o["status"] != "applied"][:3]
         for account, order in zip(accounts, orders, strict=True):  # each applied exactly once, to the fen
             ledger = await sims.ledger(account["institution_id"], account["account_no"])

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from datetime import datetime
 
@@ -26,6 +27,14 @@ TARGET_EVENT_P99_MS = 1000.0  # money credited → automatic freeze applied at t
 MB = 1024 * 1024
 
 console = Console(highlight=False, width=None if sys.stdout.isatty() else 120)
+
+
+def every_bank_takes_calls() -> None:
+    """A bank that polls the file exchange answers on its own schedule (seconds), so in the bench
+    it would time its polling interval, not our code, in every figure. The file exchange is proved
+    by tests/test_polling_banks.py; the bench process and the stacks it starts (which inherit the
+    environment) read this one setting."""
+    os.environ["ASSETGW_POLLING_BANKS"] = "0"
 
 
 def parse_shown(text: str) -> float:

@@ -23,7 +23,7 @@ import aiohttp
 import orjson
 
 from assetgw.bench.bulk import bulk_debtors, run_bulk
-from assetgw.bench.common import COURT, COURT_CODE, OFFICER, SEED, console
+from assetgw.bench.common import COURT, COURT_CODE, OFFICER, SEED, console, every_bank_takes_calls
 from assetgw.bench.context import Ctx, Options
 from assetgw.bench.orders import phase_orders
 from assetgw.bench.stack import make_stack_class
@@ -121,6 +121,7 @@ async def measure(gateways: int, args: argparse.Namespace) -> dict[str, Any]:
 
 
 async def main(args: argparse.Namespace) -> int:
+    every_bank_takes_calls()
     runs = [await measure(int(n), args) for n in args.gateways.split(",")]
     document = {"pg_scale": {"measured_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "cpus": os.cpu_count(),
                              "load_average_before": os.getloadavg(), "runs": runs}}

@@ -19,7 +19,7 @@ from typing import Any
 import aiohttp
 
 from assetgw.bench.bulk import phase_bulk, phase_scale_out
-from assetgw.bench.common import COURT, COURT_CODE, OFFICER, SEED, console
+from assetgw.bench.common import COURT, COURT_CODE, OFFICER, SEED, console, every_bank_takes_calls
 from assetgw.bench.context import Ctx, Options
 from assetgw.bench.events import phase_events
 from assetgw.bench.idle import phase_idle
@@ -46,6 +46,7 @@ async def run_bench(opts: Options) -> int:
     with contextlib.suppress(NotImplementedError):
         loop.add_signal_handler(signal.SIGTERM, main_task.cancel)  # type: ignore[union-attr]
 
+    every_bank_takes_calls()
     from simulators.population import Population
 
     started_at = datetime.now(UTC)
@@ -72,7 +73,8 @@ async def run_bench(opts: Options) -> int:
                   for arg in ("--institution-latency", f"{i.id}={KIND_LATENCY[i.kind]}"))]
     where = f"cluster {bootstrap}" if bootstrap else f"embedded {opts.engine} broker"
     console.rule("[bold]asset-gateway benchmark")
-    console.print(f"{os.cpu_count()} CPUs, Python {platform.python_version()}, {where}; data in {data_dir}")
+    console.print(f"{os.cpu_count()} CPUs, Python {platform.python_version()}, {where}; data in {data_dir}; "
+                  "every bank takes calls (none polls the file exchange)")
     if load_before[0] > 0.5 * (os.cpu_count() or 1):
         console.print(f"[yellow]the machine is already busy (load average {load_before[0]:.1f} on {os.cpu_count()} CPUs): "
                       "figures will be lower than on an idle machine")

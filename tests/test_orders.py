@@ -215,7 +215,7 @@ async def test_protected_account_is_refused_at_the_desk(api, simulators, populat
 async def test_unfreeze_must_name_the_freeze(api, simulators, population, credential) -> None:
     debtor = pick(population, has_account(5_000))
     case, assets = await open_case(api, debtor, credential)
-    account = first(assets, "deposit", protected=False)
+    account = largest_account(assets)
     freeze = await place(api, order_body("freeze", case, COURT_A, account, credential, amount_fen=1_000, term_days=90))
     status, err = await post_json(api, "/v1/orders", order_body("unfreeze", case, COURT_A, account, credential))
     assert status == 422 and err["errors"][0]["field"] == "original_order_id"
@@ -245,7 +245,7 @@ async def test_over_freezing_is_refused_by_the_gateway(api, simulators, populati
 async def test_repeated_idempotency_key_returns_the_first_order(api, simulators, population, credential) -> None:
     debtor = pick(population, has_account(5_000))
     case, assets = await open_case(api, debtor, credential)
-    account = first(assets, "deposit", protected=False)
+    account = largest_account(assets)
     body = order_body("freeze", case, COURT_A, account, credential, amount_fen=2_000, term_days=30)
     first_order = await place(api, body)
     status, again = await post_json(api, "/v1/orders", body)
@@ -300,7 +300,7 @@ async def test_freeze_lapses_unless_continued(api, officers, simulators, populat
     case_a, assets = await open_case(api, debtor, credential, COURT_A)
     api_b = officers("OFFICER-B1", COURT_B)
     case_b, _ = await open_case(api_b, debtor, credential, COURT_B)
-    account = first(assets, "deposit", protected=False)
+    account = largest_account(assets)  # at least 20 yuan: the 10 frozen, and his living allowance
     vehicle = first(assets, "vehicle")
     kept = await place(api, order_body("freeze", case_a, COURT_A, account, credential, amount_fen=1_000, term_days=30))
     left = await place(api, order_body("freeze", case_a, COURT_A, vehicle, credential, term_days=30))

@@ -35,6 +35,7 @@ class Options:
     bulk_rounds: int = 3
     persons: int = 10_000
     companies: int = 1_000
+    store: str = "sqlite"  # the gateway's store: the embedded SQLite or a PostgreSQL server (pgserver)
 
     @classmethod
     def from_args(cls, args: argparse.Namespace) -> Options:
@@ -56,6 +57,7 @@ class Options:
                    args.engine, args.partitions, smoke, Path(args.data_dir) if args.data_dir else None, args.keep_data,
                    args.intake_rows if args.intake_rows is not None else (200 if smoke else 100_000))
         opts.bulk_rounds = args.bulk_rounds if args.bulk_rounds is not None else (1 if smoke else 3)
+        opts.store = args.store
         if opts.intake_rows < 1 or opts.bulk_rounds < 1:
             raise SystemExit("bench: sizes must be positive")
         # The simulators' population must hold every distinct debtor a run names (the bulk takes

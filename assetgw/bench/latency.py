@@ -9,7 +9,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from assetgw.bench.common import AMOUNT_DUE_FEN, COURT, console, parse_shown
 from assetgw.bench.context import Ctx
-from assetgw.bench.stack import cpu_seconds
+from assetgw.bench.stack import process_cpu_seconds
 from assetgw.bench.stats import dist, percentile
 
 
@@ -62,7 +62,7 @@ async def latency_run(ctx: Ctx, label: str, latency: str, debtors: list[Any], ca
     totals, slowest, overheads, server, statuses, samples = [], [], [], [], {}, []
     parts: dict[str, list[float]] = {"outbox": [], "kafka_and_connector": [], "completion": [], "http_and_polling": []}
     pids = ctx.stack.pids()
-    cpu_before = {name: cpu_seconds(pid) for name, pid in pids.items()}
+    cpu_before = {name: process_cpu_seconds(name, pid) for name, pid in pids.items()}
     with Progress(TextColumn(f"latency {label}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                   console=console, transient=True) as bar:
         task = bar.add_task(label, total=len(debtors))
@@ -92,7 +92,7 @@ async def latency_run(ctx: Ctx, label: str, latency: str, debtors: list[Any], ca
                 statuses[leg["status"]] = statuses.get(leg["status"], 0) + 1
             bar.advance(task)
     cpu = {name: round((after - before) * 1000 / len(debtors), 2) for name, pid in pids.items()
-           if (before := cpu_before[name]) is not None and (after := cpu_seconds(pid)) is not None}
+           if (before := cpu_before[name]) is not None and (after := process_cpu_seconds(name, pid)) is not None}
     result = {
         "simulator_latency": latency, "samples": len(debtors), "legs_per_inquiry": len(inquiry["reports"][0]["legs"]),
         "total_ms": dist(totals), "slowest_leg_ms": dist(slowest), "overhead_ms": dist(overheads),

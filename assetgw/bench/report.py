@@ -111,7 +111,7 @@ def results_document(opts: Options, results: dict[str, Any], errors: dict[str, s
             "load_average_after": [round(x, 2) for x in os.getloadavg()],
             "python": platform.python_version(), "platform": platform.platform(),
             "broker": ({"external": bootstrap} if bootstrap else {"embedded": opts.engine}),
-            "partitions": opts.partitions, "institutions": institutions, "topic_prefix": prefix,
+            "store": opts.store, "partitions": opts.partitions, "institutions": institutions, "topic_prefix": prefix,
             "population": {"seed": SEED, "persons": opts.persons, "companies": opts.companies},
             "sizes": {"debtors": opts.debtors, "latency_samples": opts.latency_samples, "orders": opts.orders,
                       "event_samples": opts.event_samples, "intake_rows": opts.intake_rows,
@@ -165,9 +165,11 @@ def print_results(doc: dict[str, Any]) -> None:
             row("  successive runs spread", f"{bulk['successive_spread']:.1%}", SPREAD_TARGET_NAME)
         if bulk.get("cpu_ms_per_leg"):
             cpu = bulk["cpu_ms_per_leg"]
-            row("  CPU ms per leg, gateway / connectors / broker / simulators",
+            with_pg = "postgres" in cpu  # the PostgreSQL store's server, when the gateway uses one
+            row("  CPU ms per leg, gateway / connectors / broker / simulators" + (" / PostgreSQL" if with_pg else ""),
                 f"{_fmt(cpu.get('gateway'), '', 3)} / {_fmt(sum(v for k, v in cpu.items() if k.startswith('connector')), '', 3)} / "
-                f"{_fmt(cpu.get('broker'), '', 3)} / {_fmt(cpu.get('simulator'), '', 3)}")
+                f"{_fmt(cpu.get('broker'), '', 3)} / {_fmt(cpu.get('simulator'), '', 3)}"
+                + (f" / {_fmt(cpu['postgres'], '', 3)}" if with_pg else ""))
             direct = bulk["direct"]["cpu_ms_per_leg"]
             row("  direct: CPU ms per leg, asking process / simulators",
                 f"{_fmt(direct.get('bench'), '', 3)} / {_fmt(direct.get('simulator'), '', 3)}")

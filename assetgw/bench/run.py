@@ -73,7 +73,7 @@ async def run_bench(opts: Options) -> int:
                   for arg in ("--institution-latency", f"{i.id}={KIND_LATENCY[i.kind]}"))]
     where = f"cluster {bootstrap}" if bootstrap else f"embedded {opts.engine} broker"
     console.rule("[bold]asset-gateway benchmark")
-    console.print(f"{os.cpu_count()} CPUs, Python {platform.python_version()}, {where}; data in {data_dir}; "
+    console.print(f"{os.cpu_count()} CPUs, Python {platform.python_version()}, {where}, {opts.store} store; data in {data_dir}; "
                   "every bank takes calls (none polls the file exchange)")
     if load_before[0] > 0.5 * (os.cpu_count() or 1):
         console.print(f"[yellow]the machine is already busy (load average {load_before[0]:.1f} on {os.cpu_count()} CPUs): "
@@ -92,7 +92,8 @@ async def run_bench(opts: Options) -> int:
     console.print(f"population generated in {time.monotonic() - t:.1f}s")
 
     BenchStack = make_stack_class()
-    stack = BenchStack(data_dir, engine=opts.engine, kafka_bootstrap=bootstrap, ports="free", env=env, simulator_args=sim_args)
+    stack = BenchStack(data_dir, engine=opts.engine, kafka_bootstrap=bootstrap, ports="free", env=env, simulator_args=sim_args,
+                       store=opts.store)
     results: dict[str, Any] = {}
     errors: dict[str, str] = {}
     ok = False

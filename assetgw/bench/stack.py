@@ -25,14 +25,42 @@ def _proc_status(pid: int) -> dict[str, int]:
     return out
 
 
-def cpu_seconds(pid: int) -> float | None:
-    """User plus system CPU time of a process so far."""
+def _stat(pid: int) -> list[str] | None:
+    """The fields of /proc/PID/stat after the command name (state first), or None if it is gone."""
     try:
         with open(f"/proc/{pid}/stat") as f:
-            fields = f.read().rsplit(")", 1)[1].split()
-        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-    except (OSError, IndexError, ValueError):
+            return f.read().rsplit(")", 1)[1].split()
+    except (OSError, IndexError):
         return None
+
+
+def cpu_seconds(pid: int) -> float | None:
+    """User plus system CPU time of a process so far."""
+    fields = _stat(pid)
+    try:
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK") if fields else None
+    except ValueError:
+        return None
+
+
+def server_cpu_seconds(pid: int) -> float | None:
+    """CPU time so far of a server that forks a process per connection (PostgreSQL's postmaster):
+    its own, its children's that it has reaped, and its live children's."""
+    fields = _stat(pid)
+    if not fields:
+        return None
+    ticks = sum(int(x) for x in fields[11:15])  # utime, stime, cutime, cstime
+    for entry in os.scandir("/proc"):
+        if entry.name.isdigit() and (child := _stat(int(entry.name))) and child[1] == str(pid):
+            ticks += int(child[11]) + int(child[12])
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
+SERVERS = ("postgres",)  # names in ``pids()`` whose CPU is read with ``server_cpu_seconds``
+
+
+def process_cpu_seconds(name: str, pid: int) -> float | None:
+    return server_cpu_seconds(pid) if name in SERVERS else cpu_seconds(pid)
 
 
 def make_stack_class():  # type: ignore[no-untyped-def]
@@ -61,6 +89,8 @@ def make_stack_class():  # type: ignore[no-untyped-def]
             out = {name: s.process.pid for name, s in self.services.items() if s.process is not None and s.process.poll() is None}
             if self.broker is not None and self.broker.process is not None:
                 out["broker"] = self.broker.process.pid
+            if self.postgres is not None:  # the PostgreSQL server (its backends counted with it: SERVERS)
+                out["postgres"] = self.postgres.get_pid()
             return out
 
         def connector_metrics_urls(self) -> dict[str, str]:
@@ -80,7 +110,7 @@ class Sampler:
         self.peak: dict[str, int] = {}
         self.peak_anon: dict[str, int] = {}
         self.start_rss: dict[str, int] = {n: _proc_status(p).get("VmRSS", 0) for n, p in pids.items()}
-        self.cpu0 = {n: cpu_seconds(p) for n, p in pids.items()}
+        self.cpu0 = {n: process_cpu_seconds(n, p) for n, p in pids.items()}
         self.cpu0["bench"] = sum(os.times()[:2])
         self._task: asyncio.Task[None] | None = None
 
@@ -104,7 +134,7 @@ class Sampler:
             self._task.cancel()
         self._sample()
         self.hwm = {n: _proc_status(p).get("VmHWM", 0) for n, p in self.pids.items()}
-        cpu1 = {n: cpu_seconds(p) for n, p in self.pids.items()}
+        cpu1 = {n: process_cpu_seconds(n, p) for n, p in self.pids.items()}
         cpu1["bench"] = sum(os.times()[:2])
         self.cpu = {n: round(cpu1[n] - self.cpu0[n], 2) for n in cpu1 if cpu1.get(n) is not None and self.cpu0.get(n) is not None}
 

@@ -25,7 +25,7 @@ from aiokafka.consumer.fetcher import Fetcher
 # trickle in; 10 ms is the default. Only read at start; other brokers need no pacing at all.
 PACE_S = float(os.environ.get("ASSETGW_FETCH_PACE_MS", "10")) / 1000
 FIRST_PACE_S = min(0.001, PACE_S)
-IDLE_PACE_S = max(PACE_S, float(os.environ.get("ASSETGW_FETCH_IDLE_PACE_MS", "250")) / 1000)
+IDLE_PACE_S = max(PACE_S, float(os.environ.get("ASSETGW_FETCH_IDLE_PACE_MS", "500")) / 1000)
 IDLE_AFTER_S = 2.0
 _original = getattr(Fetcher, "_proc_fetch_request", None)
 

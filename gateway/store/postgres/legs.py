@@ -62,9 +62,14 @@ class PgLegQueue:
     def mark_sent(self, leg_ids: Sequence[str], now: int) -> None:
         # Rows locked in id order, as apply_results locks them: another gateway applying answers
         # to the same legs (an answer may overtake the record of sending) waits, never deadlocks.
-        self.db.execute("UPDATE legs SET status = 'sent', sent_at = %s, claimed_by = NULL, claimed_until = NULL"
-                        " FROM (SELECT id FROM legs WHERE id = ANY(%s) ORDER BY id FOR UPDATE) mine"
-                        " WHERE legs.id = mine.id AND legs.status = 'pending'", (now, list(leg_ids)))
+        # Two statements, each reaching the rows by primary key: as one UPDATE … FROM (locked ids)
+        # the planner hashed every pending leg to join them (stale statistics say there are few),
+        # so each page marked sent cost a scan of the whole outbox while a big batch waited in it.
+        ids = list(leg_ids)
+        with transaction(self.db):
+            self.db.execute("SELECT 1 FROM legs WHERE id = ANY(%s) ORDER BY id FOR UPDATE", (ids,))
+            self.db.execute("UPDATE legs SET status = 'sent', sent_at = %s, claimed_by = NULL, claimed_until = NULL"
+                            " WHERE id = ANY(%s) AND status = 'pending'", (now, ids))
 
     # -- results ------------------------------------------------------------------------------
 
@@ -91,15 +96,15 @@ class PgLegQueue:
             self.db.execute("SELECT 1 FROM legs WHERE id = ANY(%s) ORDER BY id FOR UPDATE", (ids,))
             answered = {leg for (leg,) in self.db.execute(
                 "UPDATE legs SET status = v.status, reason = v.reason, attempts = v.attempts, latency_ms = v.latency_ms,"
-                f" assets = v.assets, finished_at = %s FROM ({_ANSWERS}) v WHERE legs.id = v.id AND legs.{OPEN_LEG}"
-                " RETURNING legs.id", (now, *columns))}
+                f" assets = v.assets, finished_at = %s FROM ({_ANSWERS}) v WHERE legs.id = v.id AND legs.id = ANY(%s)"
+                f" AND legs.{OPEN_LEG} RETURNING legs.id", (now, *columns, ids))}  # ANY: by primary key, not every open leg
             for leg in answered:
                 ended[first[leg][0]] = ended.get(first[leg][0], 0) + 1
             if len(answered) < len(ids):  # answers to legs that timed out are kept beside the timeout
                 self.db.execute(
                     "UPDATE legs SET late_status = v.status, late_reason = v.reason, late_assets = v.assets, late_at = %s"
-                    f" FROM ({_ANSWERS}) v WHERE legs.id = v.id AND legs.status = 'timed_out' AND legs.late_status IS NULL",
-                    (now, *columns))
+                    f" FROM ({_ANSWERS}) v WHERE legs.id = v.id AND legs.id = ANY(%s) AND legs.status = 'timed_out'"
+                    " AND legs.late_status IS NULL", (now, *columns, ids))
             _count_ended(self.db, ended, now)
         return sum(ended.values())
 

@@ -12,7 +12,7 @@ import orjson
 from gateway.store import rows
 from gateway.store.postgres.connection import Connection, retried, transaction
 from gateway.store.postgres.events import remember_assets
-from gateway.store.postgres.schema import CLAIM_LEASE_MS, OPEN_LEG
+from gateway.store.postgres.schema import CLAIM_LEASE_MS, OPEN_LEG, OPEN_LEG_STATUSES
 from gateway.store.records import InquiryRecord, InstitutionBacklog, PendingLeg
 from infra.clock import now_ms
 from schemas.messages import LegBatchResult, LegResult
@@ -92,19 +92,24 @@ class PgLegQueue:
         with transaction(self.db):
             if found:
                 remember_assets(self.db, found)  # events about them are now expected
-            # Locked in id order (see mark_sent), then the inquiries in id order (_count_ended).
-            self.db.execute("SELECT 1 FROM legs WHERE id = ANY(%s) ORDER BY id FOR UPDATE", (ids,))
-            answered = {leg for (leg,) in self.db.execute(
-                "UPDATE legs SET status = v.status, reason = v.reason, attempts = v.attempts, latency_ms = v.latency_ms,"
-                f" assets = v.assets, finished_at = %s FROM ({_ANSWERS}) v WHERE legs.id = v.id AND legs.id = ANY(%s)"
-                f" AND legs.{OPEN_LEG} RETURNING legs.id", (now, *columns, ids))}  # ANY: by primary key, not every open leg
-            for leg in answered:
+            # Locked in id order (see mark_sent), then the inquiries in id order (_count_ended). Which
+            # are open is read from the locked rows: a status term in the UPDATE let the planner scan
+            # the whole open-legs index for each batch (a BitmapAnd), slower as a big batch waits.
+            locked = self.db.execute("SELECT id, status, late_status FROM legs WHERE id = ANY(%s) ORDER BY id FOR UPDATE",
+                                     (ids,)).fetchall()
+            open_ids = [leg for leg, status, _ in locked if status in OPEN_LEG_STATUSES]
+            late_ids = [leg for leg, status, late in locked if status == "timed_out" and late is None]
+            if open_ids:
+                self.db.execute(
+                    "UPDATE legs SET status = v.status, reason = v.reason, attempts = v.attempts, latency_ms = v.latency_ms,"
+                    f" assets = v.assets, finished_at = %s FROM ({_ANSWERS}) v WHERE legs.id = v.id AND legs.id = ANY(%s)",
+                    (now, *columns, open_ids))
+            for leg in open_ids:
                 ended[first[leg][0]] = ended.get(first[leg][0], 0) + 1
-            if len(answered) < len(ids):  # answers to legs that timed out are kept beside the timeout
+            if late_ids:  # answers to legs that timed out are kept beside the timeout
                 self.db.execute(
                     "UPDATE legs SET late_status = v.status, late_reason = v.reason, late_assets = v.assets, late_at = %s"
-                    f" FROM ({_ANSWERS}) v WHERE legs.id = v.id AND legs.id = ANY(%s) AND legs.status = 'timed_out'"
-                    " AND legs.late_status IS NULL", (now, *columns, ids))
+                    f" FROM ({_ANSWERS}) v WHERE legs.id = v.id AND legs.id = ANY(%s)", (now, *columns, late_ids))
             _count_ended(self.db, ended, now)
         return sum(ended.values())
 

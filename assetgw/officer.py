@@ -46,6 +46,8 @@ def render_debtor(rep: dict[str, Any], console: Console) -> None:
         for column in ("institution", "asset", "detail", "share", "value", "控制 control"):
             table.add_column(column, justify="right" if column in ("share", "value") else "left")
         keep_whole(table, 1, (asset_id(a) for a in assets))  # the asset id is pasted into orders: never cut
+        keep_whole(table, 0, (a["institution_id"] for a in assets))  # orders name it too
+        keep_whole(table, 4, (yuan(a["value_fen"]) for a in assets))  # money is never shown cut
         for a in assets:
             table.add_row(inert(a["institution_id"]), inert(asset_id(a)), inert(_detail(a)), inert(f"{a.get('share_percent', 100)}%"),
                           _value(a), _control(a))

@@ -11,6 +11,7 @@ from urllib.parse import quote
 import orjson
 
 from assetgw.stack.supervisor import free_port
+from schemas.money import yuan
 from tests.helpers import (
     ACCOUNT_A,
     COURT_A,
@@ -171,6 +172,9 @@ async def test_report_filters_rank_and_keep_ids_whole(stack, api, population, cr
     holdings = [a["holding_no"] for a in shown_report["assets"]["equity"]]
     funds = [a["account_no"] for a in shown_report["assets"]["fund_account"]]
     assert holdings and funds and all(h in out for h in holdings + funds), out
+    values = [yuan(a["value_fen"]) for assets in shown_report["assets"].values() for a in assets]
+    assert values and all(v in out for v in values), out  # money whole at 80 columns, and the institutions
+    assert all(a["institution_id"] in out for assets in shown_report["assets"].values() for a in assets), out
     assert "股权 Equity in companies" in out and "公积金与社保" in out, out
     assert poorer.name not in out and "shown 1 of 3 debtors" in out
 

@@ -44,9 +44,10 @@ def render_debtor(rep: dict[str, Any], console: Console) -> None:
             continue
         table = Table(title=KIND_TITLES[kind], title_justify="left", show_edge=False)
         for column in ("institution", "asset", "detail", "share", "value", "控制 control"):
-            table.add_column(column, justify="right" if column in ("share", "value") else "left")
+            table.add_column(column, justify="right" if column in ("share", "value") else "left", overflow="fold")  # wrap, never "…"
         keep_whole(table, 1, (asset_id(a) for a in assets))  # the asset id is pasted into orders: never cut
         keep_whole(table, 0, (a["institution_id"] for a in assets))  # orders name it too
+        keep_whole(table, 3, (f"{a.get('share_percent', 100)}%" for a in assets))
         keep_whole(table, 4, (yuan(a["value_fen"]) for a in assets))  # money is never shown cut
         for a in assets:
             table.add_row(inert(a["institution_id"]), inert(asset_id(a)), inert(_detail(a)), inert(f"{a.get('share_percent', 100)}%"),
@@ -63,7 +64,7 @@ def render_debtor(rep: dict[str, Any], console: Console) -> None:
 def _value(a: dict[str, Any]) -> str:
     """The value now; a balance the bank has told of since the inquiry says so."""
     if "reported_value_fen" in a:
-        return f"{yuan(a['value_fen'])}\n[dim]as of {inert(a['balance_as_of'][:16].replace('T', ' '))}[/dim]"
+        return f"{yuan(a['value_fen'])}\n[dim]as of {inert(a['balance_as_of'][5:16].replace('T', ' '))}[/dim]"  # MM-DD HH:MM
     return yuan(a["value_fen"])
 
 

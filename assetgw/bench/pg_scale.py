@@ -26,7 +26,7 @@ from assetgw.bench.bulk import bulk_debtors, run_bulk
 from assetgw.bench.common import COURT, COURT_CODE, OFFICER, SEED, console, every_bank_takes_calls
 from assetgw.bench.context import Ctx, Options
 from assetgw.bench.orders import phase_orders
-from assetgw.bench.stack import make_stack_class
+from assetgw.bench.stack import make_stack_class, server_cpu_seconds
 
 
 class RoundRobin:
@@ -49,13 +49,7 @@ class RoundRobin:
 
 def postgres_cpu_seconds(stack: Any) -> float:
     """CPU seconds so far of the PostgreSQL server: its postmaster and every backend under it."""
-    import psutil  # pgserver's own dependency
-
-    try:
-        root = psutil.Process(stack.postgres.get_pid())
-        return sum(sum(p.cpu_times()[:2]) for p in [root, *root.children(recursive=True)])
-    except psutil.Error:
-        return 0.0
+    return server_cpu_seconds(stack.postgres.get_pid()) or 0.0
 
 
 def _options(args: argparse.Namespace, data_dir: Path) -> Options:

@@ -166,12 +166,6 @@ async def test_an_inquiry_and_an_order_go_through_either_gateway(postgres_stack:
 
 
 @pytest.mark.timeout(1200)  # a loaded 2-core machine: two gateways, PostgreSQL and the chain
-# Known intermittent failure (issue 18, open): in some runs under the full suite, after the survivor
-# stands in for the killed gateway, about a third of the freezes stay unanswered although they are
-# re-sent every 15 s (seen: 48 of 150, across every bank; the batch's legs all finished). Suspected:
-# control-result partitions left unconsumed after the stand-in joins on noida-db. Passes alone and
-# in most full runs; kept running so a fix shows as XPASS.
-@pytest.mark.xfail(reason="intermittent: freezes unanswered after a stand-in takes a dead gateway's place (issue 18)", strict=False)
 async def test_one_gateway_killed_mid_batch_and_freezes_the_other_finishes_and_nothing_is_applied_twice(
         postgres_stack: Stack, gateways: list[aiohttp.ClientSession], sims: Simulators, population: Any, credential: str) -> None:
     first, second = gateways
@@ -217,8 +211,13 @@ async def test_one_gateway_killed_mid_batch_and_freezes_the_other_finishes_and_n
         except AssertionError:
             left = [o for o in [await get_json(second, f"/v1/orders/{i}") for i in order_ids] if o["status"] in ("requested", "sent")]
             where = Counter(o["institution_id"] for o in left)
-            raise AssertionError(f"{len(left)} orders unanswered, at {dict(where)}, e.g. "
-                                 f"{[(o['id'], o['history'][-3:]) for o in left[:2]]}") from None
+            # Known intermittent failure (issue 18, open): in some full-suite runs, after the survivor
+            # stands in for the killed gateway, about a third of the freezes stay unanswered although
+            # they are re-sent every 15 s (seen: 48 of 150, across every bank, while the batch above
+            # had finished). Suspected: control-result partitions left unconsumed after the stand-in
+            # joins on noida-db. Only this is expected to fail; everything else here still must pass.
+            pytest.xfail(f"known (issue 18): {len(left)} orders unanswered after the stand-in took over, at {dict(where)}, "
+                         f"e.g. {[(o['id'], o['history'][-3:]) for o in left[:2]]}")
         assert {o["status"] for o in orders} == {"applied"}, [o["result"] for o in orders if o["status"] != "applied"][:3]
         for account, order in zip(accounts, orders, strict=True):  # each applied exactly once, to the fen
             ledger = await sims.ledger(account["institution_id"], account["account_no"])

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections import Counter
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -206,18 +205,7 @@ async def test_one_gateway_killed_mid_batch_and_freezes_the_other_finishes_and_n
         assert len(reports) == 300
         for report in reports[::15]:
             await assert_matches_truth(report, sims)
-        try:
-            orders = [await settled(second, i, timeout=400) for i in order_ids]
-        except AssertionError:
-            left = [o for o in [await get_json(second, f"/v1/orders/{i}") for i in order_ids] if o["status"] in ("requested", "sent")]
-            where = Counter(o["institution_id"] for o in left)
-            # Known intermittent failure (issue 18, open): in some full-suite runs, after the survivor
-            # stands in for the killed gateway, about a third of the freezes stay unanswered although
-            # they are re-sent every 15 s (seen: 48 of 150, across every bank, while the batch above
-            # had finished). Suspected: control-result partitions left unconsumed after the stand-in
-            # joins on noida-db. Only this is expected to fail; everything else here still must pass.
-            pytest.xfail(f"known (issue 18): {len(left)} orders unanswered after the stand-in took over, at {dict(where)}, "
-                         f"e.g. {[(o['id'], o['history'][-3:]) for o in left[:2]]}")
+        orders = [await settled(second, i, timeout=400) for i in order_ids]
         assert {o["status"] for o in orders} == {"applied"}, [o["result"] for o in orders if o["status"] != "applied"][:3]
         for account, order in zip(accounts, orders, strict=True):  # each applied exactly once, to the fen
             ledger = await sims.ledger(account["institution_id"], account["account_no"])

@@ -11,6 +11,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.errors import KafkaConnectionError, KafkaError
 
 from infra.kafka import pacing
+from infra.kafka.assignor import StaticRoundRobinAssignor
 from infra.kafka.protocols import Consumer, Producer
 from infra.settings import Settings
 
@@ -39,12 +40,16 @@ def make_consumer(settings: Settings, *, group_id: str, client_id: str) -> AIOKa
     """A group consumer (its subscriber subscribes it to the topics, with a rebalance listener) with
     static membership (KIP-345): a process restarted after a crash takes its old place at once
     instead of waiting for the dead member to expire (noida-db was seen to hold a dynamic rejoin for
-    minutes). Offsets are committed by hand, only after the work a
+    minutes). Partitions are assigned by instance id (infra/kafka/assignor.py), so such a rejoin
+    never reshuffles them. Offsets are committed by hand, only after the work a
     message caused is durable elsewhere."""
+    instance_id = f"{client_id}-{settings.instance}"
     return AIOKafkaConsumer(
         bootstrap_servers=settings.kafka_bootstrap,
         group_id=group_id,
-        group_instance_id=f"{client_id}-{settings.instance}",
+        group_instance_id=instance_id,
+        # Only this strategy: noida-db was seen to break a rebalance when members offer two.
+        partition_assignment_strategy=(StaticRoundRobinAssignor(instance_id),),
         client_id=client_id,
         enable_auto_commit=False,
         auto_offset_reset="earliest",

@@ -267,4 +267,6 @@ class _DrainOnRevoke(ConsumerRebalanceListener):
         await self.subscriber.drain(set(revoked))
 
     async def on_partitions_assigned(self, assigned: set[TopicPartition]) -> None:
-        pass
+        # Which member holds which partitions: the first thing to look at when a partition's work waits.
+        log.info("partitions assigned", group=self.subscriber.group_id,
+                 partitions=",".join(f"{tp.topic}[{tp.partition}]" for tp in sorted(assigned)))

@@ -163,7 +163,11 @@ async def phase_bulk(ctx: Ctx) -> None:
     raw = ctx.results.get("raw_ceiling", {}).get("msgs_per_s")
     result = {**result,
               "rounds": [{"legs_per_s": run["legs_per_s"], "direct_legs_per_s": run["direct"]["legs_per_s"],
-                          "ratio_to_direct": run["ratio_to_direct"], "seconds": run["seconds"]} for run in rounds],
+                          "ratio_to_direct": run["ratio_to_direct"], "seconds": run["seconds"],
+                          # Per round, so growth with the store's history shows where it is.
+                          "post_accepted_after_s": run["post_accepted_after_s"],
+                          "stack_cpu_ms_per_leg": run["stack_cpu_ms_per_leg"], "cpu_ms_per_leg": run["cpu_ms_per_leg"]}
+                         for run in rounds],
               "ratio_to_direct_median": sorted(ratios)[len(ratios) // 2], "ratio_to_direct_min": min(ratios),
               # How far successive runs on one stack drift apart: (fastest - slowest) / fastest.
               "successive_spread": round((max(speeds) - min(speeds)) / max(speeds), 4),

@@ -55,7 +55,7 @@ def cmd_broker(args: argparse.Namespace) -> None:
 
     async def main(stop: asyncio.Event) -> None:
         try:
-            await ensure_topics(broker.bootstrap, settings.topic_prefix, args.partitions or settings.partitions)
+            await ensure_topics(broker.bootstrap, settings.topic_prefix, args.partitions or settings.partitions, settings.topic_retention_s)
             waiter = asyncio.create_task(broker.wait())
             await asyncio.wait([waiter, asyncio.create_task(stop.wait())], return_when=asyncio.FIRST_COMPLETED)
         finally:

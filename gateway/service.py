@@ -46,7 +46,7 @@ async def run_gateway(settings: Settings, stop: asyncio.Event) -> None:
     thread = StoreThread(open_store(store_location(settings)))
     peers = store.peers  # other gateways on the same store (PostgreSQL), or none
     peers.beat(settings.instance)  # back before our consumers take our places from a stand-in (messaging/standins.py)
-    await ensure_topics(settings.kafka_bootstrap, settings.topic_prefix, settings.partitions)
+    await ensure_topics(settings.kafka_bootstrap, settings.topic_prefix, settings.partitions, settings.topic_retention_s)
     producer = make_producer(settings, "gateway")
     group_id = f"{settings.topic_prefix}.gateway"
     await start_with_retry(producer)

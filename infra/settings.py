@@ -110,6 +110,12 @@ class _Environment(BaseSettings):
     # How often the gateway reconciles its copy of freezes and balances with every institution's
     # ledger, so a lost event cannot leave it wrong for long; 0 turns the schedule off.
     ASSETGW_RECONCILE_EVERY: Annotated[float, Field(ge=0, allow_inf_nan=False)] = 900.0
+    # How long the broker keeps messages of the topics it creates (all but the dead letters), in
+    # seconds; 0, the default, leaves it to the broker (noida-db keeps everything, Apache Kafka 7
+    # days). `assetgw rebuild` re-derives only what the topics hold. noida-db holds every message in
+    # memory and each fetch costs more the more it holds (infra/kafka/topics.py), so a long-running
+    # embedded stack wants a bound.
+    ASSETGW_TOPIC_RETENTION: Annotated[int, Field(ge=0, le=10**9)] = 0
     # Where the gateway keeps its store: SQLite in its data directory (one gateway process), or a
     # PostgreSQL database at ASSETGW_DATABASE_URL, which several gateway processes may share.
     ASSETGW_STORE: Literal["sqlite", "postgres"] = "sqlite"
@@ -177,6 +183,7 @@ class Settings:
     living_allowance_fen: int
     console_demo: tuple[str, ...]
     reconcile_every_s: float
+    topic_retention_s: int
     store: str
     database_url: str
     log_level: str
@@ -232,6 +239,7 @@ class Settings:
             living_allowance_fen=env.ASSETGW_LIVING_ALLOWANCE_FEN,
             console_demo=tuple(c for c in env.ASSETGW_CONSOLE_DEMO.split(",") if c),
             reconcile_every_s=env.ASSETGW_RECONCILE_EVERY,
+            topic_retention_s=env.ASSETGW_TOPIC_RETENTION,
             store=env.ASSETGW_STORE,
             database_url=env.ASSETGW_DATABASE_URL,
             log_level=env.ASSETGW_LOG_LEVEL,

@@ -21,7 +21,8 @@ from typing import Any
 import aiohttp
 import pytest
 
-from assetgw.stack.supervisor import Stack
+from assetgw.stack.supervisor import Stack, free_port
+from infra.kafka.broker import EmbeddedBroker
 from simulators.population import Population
 from tests.helpers import ALL_ROLES, CASE, LIVING_ALLOWANCE_FEN, SEED, Simulators, officer_session
 
@@ -59,6 +60,20 @@ def postgres_database(postgres_server: Any) -> str:
     from assetgw.stack.postgres import database_url
 
     return database_url(postgres_server, f"t_{uuid.uuid4().hex[:16]}", template=PG_TEMPLATE)
+
+
+@pytest.fixture
+async def broker_bootstrap(tmp_path: Path) -> AsyncIterator[str]:
+    """A broker of the test's own (the cluster at KAFKA_BOOTSTRAP, if set), for tests of the Kafka layer."""
+    if os.environ.get("KAFKA_BOOTSTRAP"):
+        yield os.environ["KAFKA_BOOTSTRAP"]
+        return
+    broker = EmbeddedBroker(ENGINE, port=free_port(), data_dir=tmp_path / "broker")
+    broker.start()
+    try:
+        yield broker.bootstrap
+    finally:
+        broker.stop()
 
 
 @pytest.fixture(scope="session")

@@ -11,17 +11,13 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import os
-from collections.abc import AsyncIterator, Awaitable, Callable
-from pathlib import Path
+from collections.abc import Awaitable, Callable
 
-import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.coordinator.protocol import ConsumerProtocolMemberMetadata
 
-from assetgw.stack.supervisor import free_port
 from infra.kafka.assignor import StaticRoundRobinAssignor
-from infra.kafka.broker import EmbeddedBroker
 from infra.kafka.clients import make_consumer
 from infra.settings import Settings
 from tests.helpers import wait_for
@@ -62,19 +58,6 @@ def test_a_member_gets_nothing_of_a_topic_it_did_not_subscribe() -> None:
 # -- through a real broker --------------------------------------------------------------------------
 
 
-@pytest.fixture
-async def bootstrap(tmp_path: Path) -> AsyncIterator[str]:
-    if os.environ.get("KAFKA_BOOTSTRAP"):
-        yield os.environ["KAFKA_BOOTSTRAP"]
-        return
-    broker = EmbeddedBroker("noida", port=free_port(), data_dir=tmp_path / "broker")
-    broker.start()
-    try:
-        yield broker.bootstrap
-    finally:
-        broker.stop()
-
-
 def holding(check: Callable[[], bool]) -> Callable[[], Awaitable[bool]]:
     async def holds() -> bool:  # the consumers' group coordination runs in their own tasks
         return check()
@@ -86,7 +69,8 @@ def member(bootstrap: str, instance: str, group: str) -> AIOKafkaConsumer:
     return make_consumer(settings, group_id=group, client_id="gateway")
 
 
-async def test_a_leader_rejoining_under_its_instance_id_leaves_no_partition_unconsumed(bootstrap: str) -> None:
+async def test_a_leader_rejoining_under_its_instance_id_leaves_no_partition_unconsumed(broker_bootstrap: str) -> None:
+    bootstrap = broker_bootstrap
     topics = [f"{os.getpid()}.{t}" for t in TOPICS]
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
     await admin.start()

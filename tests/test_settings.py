@@ -64,6 +64,7 @@ DEFAULTS = {
     "living_allowance_fen": 90_000,
     "console_demo": (),
     "reconcile_every_s": 900.0,
+    "topic_retention_s": 0,
     "store": "sqlite",
     "database_url": "",
     "log_level": "INFO",
@@ -108,6 +109,7 @@ READS = [
     ("ASSETGW_BODY_TIMEOUT", "7.5", "body_timeout_s", 7.5),
     ("ASSETGW_LIVING_ALLOWANCE_FEN", "0", "living_allowance_fen", 0),
     ("ASSETGW_RECONCILE_EVERY", "0", "reconcile_every_s", 0.0),
+    ("ASSETGW_TOPIC_RETENTION", "3600", "topic_retention_s", 3600),
     ("ASSETGW_CONSOLE_DEMO", "ZF00000001,ZF00000002", "console_demo", ("ZF00000001", "ZF00000002")),
     ("ASSETGW_STORE", "sqlite", "store", "sqlite"),  # postgres needs a URL too: test_a_postgres_store_needs_its_url
     ("ASSETGW_DATABASE_URL", "postgresql://gw@db/assetgw", "database_url", "postgresql://gw@db/assetgw"),
@@ -209,6 +211,7 @@ def test_idempotence_flag_words(monkeypatch: pytest.MonkeyPatch, word: str, mean
     ("ASSETGW_RATE_BURST", "0", "greater than 0"),
     ("ASSETGW_LIVING_ALLOWANCE_FEN", "900.5", "valid integer"),
     ("ASSETGW_RECONCILE_EVERY", "-1", "greater than or equal to 0"),
+    ("ASSETGW_TOPIC_RETENTION", "an hour", "valid integer"),
     ("ASSETGW_CONSOLE_DEMO", "ZF1, <script>", "should match pattern"),
     ("ASSETGW_RESULT_LINGER_MS", "-1", "greater than or equal to 0"),
     ("ASSETGW_KAFKA_IDEMPOTENCE", "maybe", "expected one of 1, true, yes, on, 0, false, no, off"),

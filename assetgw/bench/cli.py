@@ -36,6 +36,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--engine", choices=("noida", "tansu"), default="noida", help="embedded broker (ignored when KAFKA_BOOTSTRAP is set)")
     p.add_argument("--store", choices=("sqlite", "postgres"), default="sqlite",
                    help="the gateway's store: embedded SQLite (default) or PostgreSQL (a pgserver the bench starts)")
+    p.add_argument("--topic-retention", type=int, default=0, metavar="S",
+                   help="seconds the broker keeps the stack's messages (ASSETGW_TOPIC_RETENTION; default 0: the broker's own)")
     p.add_argument("--partitions", type=int, default=4, help="partitions per topic, stack and raw ceiling alike (default 4)")
     p.add_argument("--smoke", action="store_true", help="tiny sizes that finish in well under two minutes (a check that the harness works)")
     p.add_argument("--data-dir", default=None, help="state and logs (default: a fresh temporary directory, removed unless --keep-data)")

@@ -36,6 +36,7 @@ class Options:
     persons: int = 10_000
     companies: int = 1_000
     store: str = "sqlite"  # the gateway's store: the embedded SQLite or a PostgreSQL server (pgserver)
+    topic_retention_s: int = 0  # ASSETGW_TOPIC_RETENTION of the stack (0: the broker's default)
 
     @classmethod
     def from_args(cls, args: argparse.Namespace) -> Options:
@@ -58,7 +59,8 @@ class Options:
                    args.intake_rows if args.intake_rows is not None else (200 if smoke else 100_000))
         opts.bulk_rounds = args.bulk_rounds if args.bulk_rounds is not None else (1 if smoke else 3)
         opts.store = args.store
-        if opts.intake_rows < 1 or opts.bulk_rounds < 1:
+        opts.topic_retention_s = args.topic_retention
+        if opts.intake_rows < 1 or opts.bulk_rounds < 1 or opts.topic_retention_s < 0:
             raise SystemExit("bench: sizes must be positive")
         # The simulators' population must hold every distinct debtor a run names (the bulk takes
         # 90% people, 10% companies); the bench and the simulators generate it from the same args.

@@ -67,6 +67,7 @@ async def run_bench(opts: Options) -> int:
         "ASSETGW_RESEND_AFTER": str(deadline_s),
         "ASSETGW_RATE_LIMIT": "100000",
         "ASSETGW_RATE_BURST": "100000",
+        "ASSETGW_TOPIC_RETENTION": str(opts.topic_retention_s),
     }
     sim_args = ["--seed", str(SEED), "--persons", str(opts.persons), "--companies", str(opts.companies), "--latency", "0",
                 *(arg for i in Directory.from_env().institutions if i.kind in KIND_LATENCY

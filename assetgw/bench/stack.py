@@ -11,7 +11,7 @@ from typing import Any
 from assetgw.bench.common import MB
 
 
-def _proc_status(pid: int) -> dict[str, int]:
+def proc_status(pid: int) -> dict[str, int]:
     """VmRSS, VmHWM and RssAnon of a process in bytes (empty if it is gone)."""
     out: dict[str, int] = {}
     try:
@@ -109,14 +109,14 @@ class Sampler:
         self.interval_s = interval_s
         self.peak: dict[str, int] = {}
         self.peak_anon: dict[str, int] = {}
-        self.start_rss: dict[str, int] = {n: _proc_status(p).get("VmRSS", 0) for n, p in pids.items()}
+        self.start_rss: dict[str, int] = {n: proc_status(p).get("VmRSS", 0) for n, p in pids.items()}
         self.cpu0 = {n: process_cpu_seconds(n, p) for n, p in pids.items()}
         self.cpu0["bench"] = sum(os.times()[:2])
         self._task: asyncio.Task[None] | None = None
 
     def _sample(self) -> None:
         for name, pid in self.pids.items():
-            status = _proc_status(pid)
+            status = proc_status(pid)
             self.peak[name] = max(self.peak.get(name, 0), status.get("VmRSS", 0))
             self.peak_anon[name] = max(self.peak_anon.get(name, 0), status.get("RssAnon", 0))
 
@@ -133,7 +133,7 @@ class Sampler:
         if self._task:
             self._task.cancel()
         self._sample()
-        self.hwm = {n: _proc_status(p).get("VmHWM", 0) for n, p in self.pids.items()}
+        self.hwm = {n: proc_status(p).get("VmHWM", 0) for n, p in self.pids.items()}
         cpu1 = {n: process_cpu_seconds(n, p) for n, p in self.pids.items()}
         cpu1["bench"] = sum(os.times()[:2])
         self.cpu = {n: round(cpu1[n] - self.cpu0[n], 2) for n in cpu1 if cpu1.get(n) is not None and self.cpu0.get(n) is not None}

@@ -234,7 +234,8 @@ class Stack:
 
     async def _ensure_topics(self) -> None:
         partitions = int(self.env.get("ASSETGW_PARTITIONS", "4"))
-        await ensure_topics(self.kafka_bootstrap, self.env.get("ASSETGW_TOPIC_PREFIX", "assetgw"), partitions)
+        await ensure_topics(self.kafka_bootstrap, self.env.get("ASSETGW_TOPIC_PREFIX", "assetgw"), partitions,
+                            int(self.env.get("ASSETGW_TOPIC_RETENTION") or 0))
 
     def spawn(self, name: str) -> None:
         service = self.services[name]

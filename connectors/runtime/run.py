@@ -63,7 +63,7 @@ async def run_connectors(settings: Settings, kinds: list[str], stop: asyncio.Eve
     if missing:
         raise SystemExit(f"no connector registered for {missing}; registered: {sorted(factories)}")
     keys = partner_keys()
-    await ensure_topics(settings.kafka_bootstrap, settings.topic_prefix, settings.partitions)
+    await ensure_topics(settings.kafka_bootstrap, settings.topic_prefix, settings.partitions, settings.topic_retention_s)
     # Before the Kafka clients: a taken port then leaves nothing unclosed behind.
     port = settings.metrics_port or ports.CONNECTOR_METRICS[kinds[0] if len(kinds) == 1 else "all"]
     metrics_server = await serve_metrics(settings.api_host, port)

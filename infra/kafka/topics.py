@@ -60,8 +60,21 @@ def carried_types(prefix: str) -> dict[str, tuple[str, ...]]:
     }
 
 
-async def ensure_topics(bootstrap: str, prefix: str, partitions: int) -> list[str]:
-    """Create any missing topic; returns the ones created. Safe to call from every component."""
+def topic_configs(topic: str, prefix: str, retention_s: int) -> dict[str, str]:
+    """A bounded retention (``ASSETGW_TOPIC_RETENTION``) for every topic but the dead letters, which
+    wait for ops. Measured on noida-db, which keeps every message in memory: the broker's CPU for
+    the same rate of fetches at the end of a log rose from 0.13 to 0.9 of a core as 500 MB went
+    through it, and its RSS by 2.1 GB; with a retention both stayed flat. Segments roll as often as
+    they expire, so a broker that deletes whole segments (Apache Kafka) can keep to it."""
+    if not retention_s or topic == deadletter_topic(prefix):
+        return {}
+    ms = str(retention_s * 1000)
+    return {"retention.ms": ms, "segment.ms": ms}
+
+
+async def ensure_topics(bootstrap: str, prefix: str, partitions: int, retention_s: int = 0) -> list[str]:
+    """Create any missing topic; returns the ones created. Safe to call from every component.
+    A topic that exists keeps its configuration."""
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=15000)
     await admin.start()
     try:
@@ -69,7 +82,8 @@ async def ensure_topics(bootstrap: str, prefix: str, partitions: int) -> list[st
         missing = [t for t in all_topics(prefix) if t not in existing]
         if missing:
             with contextlib.suppress(TopicAlreadyExistsError):  # another component won the race
-                await admin.create_topics([NewTopic(t, partitions, 1) for t in missing])
+                await admin.create_topics([NewTopic(t, partitions, 1, topic_configs=topic_configs(t, prefix, retention_s))
+                                           for t in missing])
         return missing
     finally:
         await admin.close()

@@ -64,13 +64,13 @@ def free_port() -> int:
     connector's metrics port, "address already in use"); ports below the range never are."""
     low = _ephemeral_low()
     while True:
-        port = random.randrange(max(low - 12_000, 1024), low)
+        port = random.randrange(low - 12_000, low) if low > 13_024 else 0  # no room below: the kernel's pick
         with socket.socket() as s:
             try:
                 s.bind(("127.0.0.1", port))
             except OSError:  # someone listens there: another try
                 continue
-            return port
+            return s.getsockname()[1]
 
 
 def _ephemeral_low() -> int:

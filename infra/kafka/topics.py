@@ -62,10 +62,11 @@ def carried_types(prefix: str) -> dict[str, tuple[str, ...]]:
 
 def topic_configs(topic: str, prefix: str, retention_s: int) -> dict[str, str]:
     """A bounded retention (``ASSETGW_TOPIC_RETENTION``) for every topic but the dead letters, which
-    wait for ops. Measured on noida-db, which keeps every message in memory: the broker's CPU for
-    the same rate of fetches at the end of a log rose from 0.13 to 0.9 of a core as 500 MB went
-    through it, and its RSS by 2.1 GB; with a retention both stayed flat. Segments roll as often as
-    they expire, so a broker that deletes whole segments (Apache Kafka) can keep to it."""
+    wait for ops. Measured on noida-db, which keeps every message in memory (assetgw/bench/
+    broker_growth.py): the broker's CPU for the same rate of empty fetches rose from 0.26 to 1.00
+    of a core as 500 MB went through it, and its RSS to 2.7 GB; with a retention both stayed flat.
+    Segments roll as often as they expire, so a broker that deletes whole segments (Apache Kafka)
+    can keep to it."""
     if not retention_s or topic == deadletter_topic(prefix):
         return {}
     ms = str(retention_s * 1000)

@@ -32,11 +32,13 @@ async def test_old_messages_expire_and_dead_letters_stay(broker_bootstrap: str) 
         await producer.send_and_wait(results.topic, b"an old result")
 
         async def expired() -> bool:
-            await producer.send_and_wait(results.topic, b"a new result")  # a write lets the broker roll and drop segments
+            # Writes let the broker roll and drop segments: to both, so the dead letters had the same chance.
+            await producer.send_and_wait(results.topic, b"a new result")
+            await producer.send_and_wait(dead.topic, b"a new dead letter")
             return (await reader.beginning_offsets([results]))[results] > 0
 
         await wait_for(expired, 60, interval=0.5, what="the old result to expire")
-        assert (await reader.beginning_offsets([dead]))[dead] == 0  # the dead letter, as old, is still there
+        assert (await reader.beginning_offsets([dead]))[dead] == 0  # the first dead letter, as old, is still there
     finally:
         await reader.stop()
         await producer.stop()

@@ -22,6 +22,7 @@ from typing import Any
 
 import orjson
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
 from assetgw.bench.stack import proc_status, server_cpu_seconds
 from assetgw.stack.supervisor import free_port
@@ -42,8 +43,6 @@ async def poll_at_end(consumers: list[AIOKafkaConsumer], pid: int, seconds: floa
 
 
 async def measure(engine: str, rounds: int, retention_s: int) -> list[dict[str, Any]]:
-    from aiokafka.admin import AIOKafkaAdminClient, NewTopic
-
     with tempfile.TemporaryDirectory(prefix="broker-growth-") as data:
         broker = EmbeddedBroker(engine, port=free_port(), data_dir=Path(data))
         broker.start()
